@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The factory: one per server, shared by every connection. It owns the router,
+ * the settings, the statistics and the registry of live connections (and,
+ * with later modules, the store and the subscriptions). Handlers reach it with
+ * wsr_request_factory(); these are the calls they may make on it.
+ */
+#ifndef WSR_WSROUTER_FACTORY_H
+#define WSR_WSROUTER_FACTORY_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common.h"
+#include "log.h"
+#include "request.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Sends a push (PROTOCOL.md section 5: `{"event_name":..,"data":..}`, no
+ * status) to connection `connection_id`, in JSON text. `event_name` and `data`
+ * are borrowed (serialised before the call returns; `data` NULL sends null).
+ * Thread-safe: callable from handlers, workers, timers, any thread.
+ * Returns 0 when queued for the connection's event loop; WSR_ENOENT when the
+ * connection is not (or no longer) open; WSR_ENOMEM. A push that would pass the
+ * connection's outbound cap closes it with 1008, like a reply would.
+ */
+WSR_API int wsr_push(wsr_factory_t *factory, uint64_t connection_id, const char *event_name,
+                     json_t *data);
+
+/* Returns the number of WebSocket connections open now. Thread-safe. */
+WSR_API unsigned wsr_factory_connection_count(const wsr_factory_t *factory);
+
+/*
+ * Logs one line through the server's sink, if `level` is enabled.
+ * Thread-safe. Never log tokens, passwords or payloads above WSR_LOG_DEBUG.
+ */
+WSR_API void wsr_factory_log(const wsr_factory_t *factory, int level, const char *fmt, ...)
+    WSR_PRINTF(3, 4);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSR_WSROUTER_FACTORY_H */

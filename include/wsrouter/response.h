@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How a handler answers. A handler fills the response it is given: a result
+ * (`data`, status 200 unless set to 201 or 202) or an error (a status and one
+ * sentence naming what was wrong; 422 with an error per parameter). The server
+ * encodes it in the request's format (PROTOCOL.md section 4).
+ *
+ * Every setter that fails (out of memory, a bad status) turns the response
+ * into a 500 with a generic detail, so its result may be ignored: a handler
+ * can simply `return wsr_response_...(res, ...)`.
+ *
+ * A handler that cannot answer before it returns defers: it takes a reply
+ * handle and completes it later, from any thread or timer. A handle is
+ * completed exactly once; completing it after the request timed out or its
+ * connection closed is harmless (the result is dropped).
+ */
+#ifndef WSR_WSROUTER_RESPONSE_H
+#define WSR_WSROUTER_RESPONSE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wsr_response wsr_response_t;
+typedef struct wsr_reply wsr_reply_t;
+
+/*
+ * Sets the result. Takes `data`; a previous result or error is released.
+ * `data` NULL is read as a failed json_*() constructor, so the answer becomes
+ * 500 and WSR_ENOMEM is returned: pass json_null() for an explicit null.
+ * Returns 0 otherwise. Call from the handler's thread only.
+ */
+WSR_API int wsr_response_set_data_take(wsr_response_t *res, json_t *data);
+
+/* Convenience setters: a string (copied), an integer, a real, a boolean. */
+WSR_API int wsr_response_set_string(wsr_response_t *res, const char *s);
+WSR_API int wsr_response_set_int(wsr_response_t *res, int64_t v);
+WSR_API int wsr_response_set_real(wsr_response_t *res, double v);
+WSR_API int wsr_response_set_bool(wsr_response_t *res, int v);
+
+/*
+ * Sets a success status: 200 (default), 201 or 202. Returns 0, or WSR_EINVAL
+ * for any other value (use wsr_response_error for errors).
+ */
+WSR_API int wsr_response_set_status(wsr_response_t *res, int status);
+
+/*
+ * Answers with an error: `status` 400-599 and a detail sentence formatted from
+ * `fmt` (truncated at 512 bytes). Replaces any result. Returns 0, WSR_EINVAL
+ * for a status outside 400-599, or WSR_ENOMEM.
+ */
+WSR_API int wsr_response_error(wsr_response_t *res, int status, const char *fmt, ...)
+    WSR_PRINTF(3, 4);
+
+/*
+ * Adds a per-parameter error and makes the answer 422 ("errors" maps parameter
+ * names to messages). `param` is borrowed (copied). Returns 0 or WSR_ENOMEM.
+ */
+WSR_API int wsr_response_param_error(wsr_response_t *res, const char *param, const char *fmt, ...)
+    WSR_PRINTF(3, 4);
+
+/* Returns the status the response currently holds (200 when untouched). */
+WSR_API int wsr_response_status(const wsr_response_t *res);
+
+/*
+ * Defers the answer. Returns the reply handle (owned by the caller until it
+ * passes it to one of the wsr_reply_* completion calls, which take it), or NULL
+ * when deferring is impossible here (wsr_router_call without a server, or out
+ * of memory); then answer through `res` instead. After deferring, whatever the
+ * handler puts in `res` is ignored. Call from the handler, before it returns.
+ */
+WSR_API wsr_reply_t *wsr_response_defer(wsr_response_t *res);
+
+/*
+ * Completes a deferred reply with a result. Takes `reply` and `data` (NULL is
+ * a failed constructor: the client gets 500). `status` is 200, 201 or 202.
+ * Callable from any thread.
+ * Returns 0 when the reply was queued, WSR_EDONE when the request had already
+ * been answered (timeout, shutdown) or its connection closed: the result is
+ * dropped and nothing leaks. WSR_EINVAL for a bad status (the client gets 500).
+ */
+WSR_API int wsr_reply_complete_take(wsr_reply_t *reply, int status, json_t *data);
+
+/*
+ * Completes a deferred reply with an error, like wsr_response_error. Takes
+ * `reply`. Callable from any thread. Same returns as wsr_reply_complete_take.
+ */
+WSR_API int wsr_reply_error(wsr_reply_t *reply, int status, const char *fmt, ...) WSR_PRINTF(3, 4);
+
+/*
+ * Returns 1 when the reply can no longer be delivered (timed out, connection
+ * closed, server stopping): a long job may stop early. Borrowed `reply`.
+ * Callable from any thread.
+ */
+WSR_API int wsr_reply_cancelled(const wsr_reply_t *reply);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSR_WSROUTER_RESPONSE_H */

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server: its configuration, and the lifecycle of the event loops that
+ * carry WebSocket connections to the factory and its router.
+ *
+ *   wsr_server_config_t cfg;
+ *   wsr_server_config_init(&cfg);          every default written
+ *   cfg.port = 8080;
+ *   wsr_server_t *srv = wsr_server_new(&cfg, &err);
+ *   wsr_routes_math(wsr_server_router(srv), &err);   add route tables
+ *   wsr_server_start(srv, &err);           binds; the router is now frozen
+ *   wsr_server_run(srv);                   serves until wsr_server_stop()
+ *   wsr_server_free(srv);
+ */
+#ifndef WSR_WSROUTER_SERVER_H
+#define WSR_WSROUTER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common.h"
+#include "error.h"
+#include "log.h"
+#include "router.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wsr_server wsr_server_t;
+
+/*
+ * Server settings. Initialise with wsr_server_config_init, then change fields
+ * or load a file (wsr_config_load_file). Strings are borrowed until
+ * wsr_server_new returns (it copies them), except those a loader allocated,
+ * which wsr_server_config_dispose releases.
+ */
+typedef struct wsr_server_config {
+    const char *host;             /* address to bind, "127.0.0.1" */
+    int port;                     /* 8080; 0 lets the kernel pick (wsr_server_port) */
+    int log_level;                /* WSR_LOG_NOTICE */
+    wsr_log_fn log;               /* NULL: no logging */
+    void *log_user;               /* passed to `log` */
+    size_t max_message;           /* largest request message, bytes (1 MiB); 1009 past it */
+    size_t max_outbound;          /* outbound queue cap per connection (8 MiB); 1008 past it */
+    unsigned max_depth;           /* JSON nesting limit (64) */
+    bool builtins;                /* serve /_/commands, help, stats, ping (true) */
+    unsigned io_threads;          /* event loops; 0 = one per core */
+    unsigned threads;             /* worker threads for blocking routes (4) */
+    unsigned queue_size;          /* worker job queue bound (1024); 503 past it */
+    unsigned request_timeout_ms;  /* deferred/blocking answer deadline (30000); 408 past it */
+    unsigned shutdown_timeout_ms; /* graceful drain deadline (10000) */
+    const char *www;              /* directory served over HTTP, or NULL for none */
+    void *owned;                  /* private: what a loader allocated */
+} wsr_server_config_t;
+
+/* Writes every default into `cfg` (borrowed). Never fails. */
+WSR_API void wsr_server_config_init(wsr_server_config_t *cfg);
+
+/* Releases what a loader allocated into `cfg` and re-initialises it. */
+WSR_API void wsr_server_config_dispose(wsr_server_config_t *cfg);
+
+/*
+ * Loads a JSON configuration file into `cfg` (keys not in the file keep their
+ * values). The whole file is validated before anything is changed: unknown
+ * keys, wrong types and values out of range are refused, and `err` names the
+ * file, line, column and key. Returns 0, WSR_EIO, WSR_EPARSE, WSR_EINVAL or
+ * WSR_ENOMEM.
+ */
+WSR_API WSR_NODISCARD int wsr_config_load_file(wsr_server_config_t *cfg, const char *path,
+                                               wsr_error_t *err);
+
+/*
+ * Sets one option by its configuration key from text (a command-line flag):
+ * "port", "8080". Validated like the file. Returns 0, WSR_ENOENT (no such
+ * key), WSR_EINVAL or WSR_ENOMEM; `err` says why.
+ */
+WSR_API WSR_NODISCARD int wsr_config_set(wsr_server_config_t *cfg, const char *key,
+                                         const char *value, wsr_error_t *err);
+
+/*
+ * Creates a server from `cfg` (borrowed; copied). Binds nothing yet.
+ * Returns the server (owned: wsr_server_free) or NULL with `err` filled.
+ */
+WSR_API wsr_server_t *wsr_server_new(const wsr_server_config_t *cfg, wsr_error_t *err);
+
+/* Returns the server's router (borrowed), to add route tables before start. */
+WSR_API wsr_router_t *wsr_server_router(wsr_server_t *srv);
+
+/* Returns the server's factory (borrowed from the server). */
+WSR_API wsr_factory_t *wsr_server_factory(wsr_server_t *srv);
+
+/*
+ * Adds the built-in routes (if enabled), freezes the router, creates the event
+ * loops and binds the listening sockets. Returns 0, or WSR_EIO (cannot bind,
+ * `err` says which address), WSR_EAMBIGUOUS/WSR_EEXIST (the built-ins clash
+ * with a table), WSR_ENOMEM. Call once, from the thread that will run it.
+ */
+WSR_API WSR_NODISCARD int wsr_server_start(wsr_server_t *srv, wsr_error_t *err);
+
+/* Returns the TCP port the server listens on (after start), or -1. */
+WSR_API int wsr_server_port(const wsr_server_t *srv);
+
+/*
+ * Serves until wsr_server_stop: loop 0 on the calling thread, the others on
+ * threads of their own. Then drains: no new connections, requests in flight
+ * answered (up to shutdown_timeout_ms), every connection closed with 1001.
+ * Returns 0 after a clean drain, WSR_ETIMEDOUT when the deadline cut it short.
+ */
+WSR_API int wsr_server_run(wsr_server_t *srv);
+
+/*
+ * Asks the server to stop. Thread-safe and async: returns at once; run()
+ * returns when the drain is over. Calling it more than once is harmless.
+ * Not async-signal-safe: call it from a thread that waits for signals.
+ */
+WSR_API void wsr_server_stop(wsr_server_t *srv);
+
+/* Frees the server (after run returned, or if it never started). NULL ignored. */
+WSR_API void wsr_server_free(wsr_server_t *srv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSR_WSROUTER_SERVER_H */
