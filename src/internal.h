@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by every src/ file: the allocator entry points (M1), the
+ * growable capped byte buffer, slices, the monotonic clock and small helpers.
+ * Nothing here is API; nothing here does I/O.
+ */
+#ifndef WSR_SRC_INTERNAL_H
+#define WSR_SRC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wsrouter/wsrouter.h"
+
+#define WSR__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define WSR__MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define WSR__MAX(a, b)     ((a) > (b) ? (a) : (b))
+
+/* A borrowed run of bytes, not NUL-terminated (STYLE A7). */
+typedef struct wsr__slice {
+    const char *ptr;
+    size_t len;
+} wsr__slice_t;
+
+void *wsr__malloc(size_t size);
+void *wsr__calloc(size_t count, size_t size);
+void *wsr__realloc(void *ptr, size_t size);
+void wsr__free(void *ptr);
+char *wsr__strdup(const char *s);
+char *wsr__strndup(const char *s, size_t n);
+
+/*
+ * A growable byte buffer with a hard cap (STYLE M3). `data` is owned. Bytes
+ * before `head` are reserved headroom that encoders never touch (the outbound
+ * queue puts its message header and LWS_PRE there).
+ */
+typedef struct wsr__buf {
+    unsigned char *data; /* owned */
+    size_t len;          /* bytes in use, headroom included */
+    size_t cap;          /* bytes allocated */
+    size_t limit;        /* most bytes it may ever hold; 0 = SIZE_MAX */
+    size_t head;         /* headroom at the front */
+} wsr__buf_t;
+
+void wsr__buf_init(wsr__buf_t *b, size_t headroom, size_t limit);
+void wsr__buf_dispose(wsr__buf_t *b);
+/* Makes room for `extra` more bytes. Returns 0, WSR_EOVERFLOW past the limit,
+ * or WSR_ENOMEM. On failure the buffer is unchanged. */
+WSR_NODISCARD int wsr__buf_reserve(wsr__buf_t *b, size_t extra);
+WSR_NODISCARD int wsr__buf_append(wsr__buf_t *b, const void *p, size_t n);
+WSR_NODISCARD int wsr__buf_putc(wsr__buf_t *b, char c);
+WSR_NODISCARD int wsr__buf_puts(wsr__buf_t *b, const char *s);
+WSR_NODISCARD int wsr__buf_printf(wsr__buf_t *b, const char *fmt, ...) WSR_PRINTF(2, 3);
+/* The payload (after the headroom) and its length. */
+static inline unsigned char *wsr__buf_payload(const wsr__buf_t *b)
+{
+    return b->data + b->head;
+}
+static inline size_t wsr__buf_payload_len(const wsr__buf_t *b)
+{
+    return b->len - b->head;
+}
+/* Drops the payload, keeping the allocation and the headroom. */
+static inline void wsr__buf_reset(wsr__buf_t *b)
+{
+    b->len = b->head;
+}
+
+/* Monotonic clock in nanoseconds. */
+uint64_t wsr__now_ns(void);
+/* Wall clock in milliseconds since the epoch. */
+int64_t wsr__wall_ms(void);
+
+/* Fills `err` (optional) with a formatted sentence; returns `code`. */
+int wsr__error_set(wsr_error_t *err, int code, const char *fmt, ...) WSR_PRINTF(3, 4);
+
+/* ASCII helpers that ignore the locale. */
+bool wsr__is_blank(unsigned char c);
+int wsr__strncasecmp_ascii(const char *a, const char *b, size_t n);
+
+/* Formats a signed integer in decimal into `out` (at least 21 bytes); returns the length. */
+size_t wsr__fmt_int(char *out, int64_t v);
+
+#endif /* WSR_SRC_INTERNAL_H */
