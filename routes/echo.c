@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* `echo` answers the request's data (null when it has none). */
+#include "routes.h"
+
+static int on_echo(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    json_t *data = wsr_request_data(req);
+
+    (void)user;
+    return wsr_response_set_data_take(res, data ? json_incref(data) : json_null());
+}
+
+static const wsr_route_t echo_routes[] = {
+    {"echo", WSR_GET | WSR_POST | WSR_PUT, "/echo", on_echo, NULL, 0, NULL,
+     "Answer the request's data.", 0},
+    WSR_ROUTES_END,
+};
+
+int wsr_routes_echo(wsr_router_t *router, wsr_error_t *err)
+{
+    return wsr_router_add(router, echo_routes, NULL, err);
+}
+
+int wsr_routes_examples(wsr_router_t *router, wsr_error_t *err)
+{
+    int rc = wsr_routes_math(router, err);
+
+    if (rc == 0)
+        rc = wsr_routes_counters(router, err);
+    if (rc == 0)
+        rc = wsr_routes_hello(router, err);
+    if (rc == 0)
+        rc = wsr_routes_echo(router, err);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcpy's addition example in wsrouter's terms: `add` takes numbers x and y
+ * and answers their sum. Integers stay integers unless the sum overflows.
+ */
+#include "routes.h"
+
+#include <stdint.h>
+
+static int on_add(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    json_t *x = wsr_request_arg(req, "x"), *y = wsr_request_arg(req, "y");
+    json_int_t sum;
+
+    (void)user;
+    if (json_is_integer(x) && json_is_integer(y) &&
+        !__builtin_add_overflow(json_integer_value(x), json_integer_value(y), &sum))
+        return wsr_response_set_data_take(res, json_integer(sum));
+    return wsr_response_set_data_take(res, json_real(json_number_value(x) + json_number_value(y)));
+}
+
+static const wsr_route_t math_routes[] = {
+    {"add", WSR_GET | WSR_POST, "/math/add", on_add,
+     WSR_PARAMS({"x", WSR_TYPE_NUMBER, true, NULL, "first addend"},
+                {"y", WSR_TYPE_NUMBER, true, NULL, "second addend"}),
+     0, NULL, "Add x and y and answer the sum (tcpy's addition example).", 0},
+    WSR_ROUTES_END,
+};
+
+int wsr_routes_math(wsr_router_t *router, wsr_error_t *err)
+{
+    return wsr_router_add(router, math_routes, NULL, err);
+}

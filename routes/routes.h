@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The example route modules, each reproducing a reference system's example in
+ * wsrouter's terms. Each exports one registration function (STYLE R2).
+ */
+#ifndef WSR_ROUTES_ROUTES_H
+#define WSR_ROUTES_ROUTES_H
+
+#include <wsrouter/wsrouter.h>
+
+/* tcpy's addition: `add` with numbers x and y answers their sum. */
+WSR_NODISCARD int wsr_routes_math(wsr_router_t *router, wsr_error_t *err);
+
+/* retopy's counters: increment, decrement, get, set, rem, plus list. */
+WSR_NODISCARD int wsr_routes_counters(wsr_router_t *router, wsr_error_t *err);
+
+/* aiorest-ws's examples: GET /hello, GET /hello/{user}/{id}, GET /calc/sum. */
+WSR_NODISCARD int wsr_routes_hello(wsr_router_t *router, wsr_error_t *err);
+
+/* `echo` answers its data. */
+WSR_NODISCARD int wsr_routes_echo(wsr_router_t *router, wsr_error_t *err);
+
+/* Registers every example module above. */
+WSR_NODISCARD int wsr_routes_examples(wsr_router_t *router, wsr_error_t *err);
+
+#endif /* WSR_ROUTES_ROUTES_H */

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-connection protocol object (aiorest-ws's RequestHandlerProtocol):
+ * the libwebsockets callback for our subprotocol. It registers each connection
+ * with its loop, reassembles fragmented messages up to the message limit
+ * (1009 past it), hands each complete message to the codec and the dispatcher,
+ * queues the encoded reply, and writes the queue only from the WRITEABLE
+ * callback, several messages per callback while the pipe is not choked (1008
+ * when a client lets the queue pass its cap). It also drains the loop's inbox.
+ * It owns each connection's buffers and queue; it never blocks.
+ */
+#include "loop_int.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "codec_int.h"
+#include "router_int.h"
+
+_Static_assert(sizeof(wsr__msg_t) + LWS_PRE <= WSR__MSG_HEAD, "message header too small");
+
+/* A reassembly buffer this large is released after its message, not kept. */
+#define RX_KEEP_MAX (64 * 1024)
+
+struct serve_ctx {
+    wsr__loop_t *loop;
+    wsr__conn_t *conn;
+    wsr_request_t *req;
+};
+
+static int callback_wsrouter(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                             void *in, size_t len);
+
+const struct lws_protocols wsr__protocols[] = {
+    {WSR_SUBPROTOCOL, callback_wsrouter, sizeof(wsr__conn_t), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static const char *close_text(int code)
+{
+    switch (code) {
+    case 1001:
+        return "server shutting down";
+    case 1008:
+        return "outbound queue limit exceeded: the client is not reading";
+    case 1009:
+        return "message exceeds the size limit";
+    case 1011:
+        return "internal server error";
+    default:
+        return "";
+    }
+}
+
+/* Closes `c` with `code` at the next service, whatever state its pipe is in;
+ * a caller inside this connection's callback may also return -1 at once. */
+static void conn_close(wsr__conn_t *c, int code)
+{
+    const char *text = close_text(code);
+
+    if (c->close_code != 0)
+        return;
+    c->close_code = (uint16_t)code;
+    wsr__stats_close(c->loop->stats, code);
+    lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)text, strlen(text));
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* ---- the registry: slot + generation ids, loop thread only ---- */
+
+static int registry_add(wsr__loop_t *loop, wsr__conn_t *c)
+{
+    uint32_t slot;
+
+    if (loop->free_head != 0) {
+        slot = loop->free_head - 1;
+        loop->free_head = loop->slots[slot].next_free;
+    } else {
+        if (loop->nslots == loop->slots_cap) {
+            uint32_t cap = loop->slots_cap ? loop->slots_cap * 2 : 64;
+            wsr__slot_t *s;
+
+            if (cap > (1u << 24))
+                return WSR_EOVERFLOW;
+            s = wsr__realloc(loop->slots, cap * sizeof(*s));
+            if (s == NULL)
+                return WSR_ENOMEM;
+            memset(s + loop->slots_cap, 0, (cap - loop->slots_cap) * sizeof(*s));
+            loop->slots = s;
+            loop->slots_cap = cap;
+        }
+        slot = loop->nslots++;
+    }
+    if (++loop->slots[slot].gen == 0)
+        loop->slots[slot].gen = 1;
+    loop->slots[slot].conn = c;
+    c->id = (uint64_t)loop->slots[slot].gen << 32 | (uint64_t)loop->index << 24 | slot;
+    loop->nconns++;
+    return 0;
+}
+
+static void registry_remove(wsr__loop_t *loop, wsr__conn_t *c)
+{
+    uint32_t slot = WSR__ID_SLOT(c->id);
+
+    loop->slots[slot].conn = NULL;
+    loop->slots[slot].next_free = loop->free_head;
+    loop->free_head = slot + 1;
+    loop->nconns--;
+}
+
+wsr__conn_t *wsr__loop_conn(wsr__loop_t *loop, uint64_t id)
+{
+    uint32_t slot = WSR__ID_SLOT(id);
+
+    if (WSR__ID_LOOP(id) != loop->index || slot >= loop->nslots)
+        return NULL;
+    if (loop->slots[slot].conn == NULL || loop->slots[slot].gen != WSR__ID_GEN(id))
+        return NULL;
+    return loop->slots[slot].conn;
+}
+
+/* ---- sending ---- */
+
+void wsr__conn_send(wsr__conn_t *c, wsr__msg_t *m)
+{
+    size_t cap = c->loop->factory->settings.max_outbound;
+
+    if (m == NULL) {
+        conn_close(c, 1011);
+        return;
+    }
+    m->next = NULL;
+    if (c->close_code != 0) {
+        wsr__msg_free(m);
+        return;
+    }
+    if (c->out_bytes + m->len > cap) {
+        wsr__msg_free(m);
+        conn_close(c, 1008);
+        return;
+    }
+    if (c->out_tail != NULL)
+        c->out_tail->next = m;
+    else
+        c->out_head = m;
+    c->out_tail = m;
+    c->out_bytes += m->len;
+    lws_callback_on_writable(c->wsi);
+}
+
+void wsr__conn_check_drain(wsr__conn_t *c)
+{
+    if (c->drain_code != 0 && c->replies == NULL && c->out_head == NULL)
+        lws_callback_on_writable(c->wsi);
+}
+
+static int on_writeable(wsr__conn_t *c)
+{
+    wsr__stats_t *st = c->loop->stats;
+
+    while (c->out_head != NULL && c->close_code == 0) {
+        wsr__msg_t *m = c->out_head;
+        int n = lws_write(c->wsi, wsr__msg_payload(m), m->len,
+                          m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+
+        if (n < 0)
+            return -1;
+        c->out_head = m->next;
+        if (c->out_head == NULL)
+            c->out_tail = NULL;
+        c->out_bytes -= m->len;
+        wsr__count(&st->messages_out, 1);
+        wsr__count(&st->bytes_out, m->len);
+        wsr__msg_free(m);
+        /* Several messages per callback, but never into a choked pipe. */
+        if (lws_send_pipe_choked(c->wsi))
+            break;
+    }
+    if (c->close_code != 0)
+        return -1;
+    if (c->out_head != NULL) {
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (c->drain_code != 0 && c->replies == NULL) {
+        conn_close(c, c->drain_code);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- receiving ---- */
+
+static wsr_reply_t *loop_defer(void *arg, wsr_response_t *res)
+{
+    struct serve_ctx *ctx = arg;
+
+    (void)res;
+    return wsr__reply_new(ctx->loop, ctx->conn, ctx->req);
+}
+
+static void serve(wsr__conn_t *c, const unsigned char *p, size_t n, bool binary)
+{
+    wsr__loop_t *loop = c->loop;
+    wsr_factory_t *f = loop->factory;
+    char detail[WSR__DETAIL_MAX];
+    struct serve_ctx ctx;
+    wsr_request_t req;
+    wsr_response_t res;
+    wsr__buf_t out;
+    int rc;
+
+    wsr__count(&loop->stats->messages_in, 1);
+    wsr__request_init(&req);
+    wsr__response_init(&res);
+    req.start_ns = wsr__now_ns();
+    req.conn_id = c->id;
+    req.factory = f;
+    memcpy(req.peer, c->peer, sizeof(req.peer));
+    req.session = wsr__session_ref(c->session);
+    rc = wsr__codec_decode(&req, p, n, binary, f->settings.max_depth, detail);
+    c->push_format = (uint8_t)req.format;
+    if (rc == WSR_EPARSE) {
+        (void)wsr__response_error_str(&res, 400, detail);
+    } else if (rc != 0) {
+        wsr__response_fail(&res);
+    } else if (loop->draining) {
+        (void)wsr__response_error_str(&res, 503, "the server is shutting down");
+    } else {
+        ctx.loop = loop;
+        ctx.conn = c;
+        ctx.req = &req;
+        res.defer = loop_defer;
+        res.defer_ctx = &ctx;
+        if (wsr__dispatch(f, f->router, &req, &res) == 1)
+            goto out; /* a reply handle answers later */
+    }
+    wsr__stats_request(loop->stats, res.status, req.route ? req.route->index : SIZE_MAX,
+                       wsr__now_ns() - req.start_ns);
+    wsr__buf_init(&out, WSR__MSG_HEAD, 0);
+    if (wsr__response_encode(&out, &res, req.id, req.event_name, req.method == WSR_HEAD, req.format,
+                             &loop->scratch) == 0)
+        wsr__conn_send(c, wsr__msg_take(&out, req.format == WSR_FORMAT_BASE64_BINARY));
+    else
+        conn_close(c, 1011);
+    wsr__buf_dispose(&out);
+out:
+    wsr__response_dispose(&res);
+    wsr__request_dispose(&req);
+}
+
+static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
+{
+    size_t max = c->loop->factory->settings.max_message;
+    bool final = lws_is_final_fragment(c->wsi) != 0;
+
+    if (c->close_code != 0)
+        return -1;
+    wsr__count(&c->loop->stats->bytes_in, len);
+    if (!c->in_message && final) {
+        /* The whole message in one piece: serve it straight from lws's buffer. */
+        if (len > max) {
+            conn_close(c, 1009);
+            return -1;
+        }
+        serve(c, in, len, lws_frame_is_binary(c->wsi) != 0);
+        return c->close_code ? -1 : 0;
+    }
+    if (!c->in_message) {
+        c->in_message = 1;
+        c->rx_binary = (uint8_t)(lws_frame_is_binary(c->wsi) != 0);
+        wsr__buf_reset(&c->rx);
+    }
+    if (len > max - wsr__buf_payload_len(&c->rx)) {
+        conn_close(c, 1009);
+        return -1;
+    }
+    if (wsr__buf_append(&c->rx, in, len) != 0) {
+        conn_close(c, 1011);
+        return -1;
+    }
+    if (final) {
+        c->in_message = 0;
+        serve(c, c->rx.data, wsr__buf_payload_len(&c->rx), c->rx_binary);
+        if (c->rx.cap > RX_KEEP_MAX)
+            wsr__buf_dispose(&c->rx);
+        else
+            wsr__buf_reset(&c->rx);
+    }
+    return c->close_code ? -1 : 0;
+}
+
+/* ---- connection lifecycle ---- */
+
+static void format_peer(struct lws *wsi, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int fd = lws_get_socket_fd(wsi);
+
+    out[0] = '\0';
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        snprintf(out, size, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        snprintf(out, size, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+    }
+}
+
+static int on_established(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
+{
+    wsr_factory_t *f = loop->factory;
+
+    memset(c, 0, sizeof(*c));
+    c->wsi = wsi;
+    c->loop = loop;
+    c->connected_ms = wsr__wall_ms();
+    wsr__buf_init(&c->rx, 0, f->settings.max_message);
+    format_peer(wsi, c->peer, sizeof(c->peer));
+    if (registry_add(loop, c) != 0)
+        return -1;
+    c->registered = 1;
+    wsr__count(&loop->stats->opened, 1);
+    atomic_fetch_add_explicit(&f->open_connections, 1, memory_order_relaxed);
+    wsr__log(f, WSR_LOG_INFO, "conn#%llx open from %s", (unsigned long long)c->id, c->peer);
+    if (loop->draining) {
+        c->drain_code = 1001;
+        wsr__conn_check_drain(c);
+    }
+    return 0;
+}
+
+static void on_closed(wsr__loop_t *loop, wsr__conn_t *c)
+{
+    wsr_factory_t *f = loop->factory;
+    wsr__msg_t *m, *next;
+
+    if (!c->registered)
+        return;
+    c->registered = 0;
+    wsr__reply_conn_closed(loop, c);
+    for (m = c->out_head; m != NULL; m = next) {
+        next = m->next;
+        wsr__msg_free(m);
+    }
+    c->out_head = c->out_tail = NULL;
+    wsr__buf_dispose(&c->rx);
+    wsr__session_unref(c->session);
+    c->session = NULL;
+    wsr__free(c->cert_subject);
+    c->cert_subject = NULL;
+    registry_remove(loop, c);
+    wsr__count(&loop->stats->closed, 1);
+    atomic_fetch_sub_explicit(&f->open_connections, 1, memory_order_relaxed);
+    wsr__log(f, WSR_LOG_INFO, "conn#%llx closed", (unsigned long long)c->id);
+    if (loop->draining && loop->nconns == 0) {
+        loop->finished = true;
+        lws_cancel_service(loop->ctx);
+    }
+}
+
+/* ---- the inbox and the drain ---- */
+
+static void deliver_push(wsr__loop_t *loop, wsr__msg_t *m)
+{
+    wsr__conn_t *c = wsr__loop_conn(loop, m->conn_id);
+    wsr__buf_t b;
+
+    if (c == NULL) {
+        wsr__count(&loop->stats->pushes_dropped, 1);
+        wsr__msg_free(m);
+        return;
+    }
+    if (m->json_push && c->push_format != WSR_FORMAT_JSON) {
+        /* The connection speaks base64: re-encode the JSON push for it. */
+        wsr__buf_init(&b, WSR__MSG_HEAD, 0);
+        if (wsr__codec_encode_raw(&b, wsr__msg_payload(m), m->len, (wsr_format_t)c->push_format) !=
+            0) {
+            wsr__buf_dispose(&b);
+            wsr__msg_free(m);
+            conn_close(c, 1011);
+            return;
+        }
+        wsr__msg_free(m);
+        m = wsr__msg_take(&b, c->push_format == WSR_FORMAT_BASE64_BINARY);
+    }
+    wsr__count(&loop->stats->pushes, 1);
+    wsr__conn_send(c, m);
+}
+
+static void handle_note(wsr__loop_t *loop, wsr__msg_t *m)
+{
+    wsr__conn_t *c;
+
+    switch (m->kind) {
+    case WSR__MSG_STOP:
+        wsr__loop_begin_drain(loop);
+        break;
+    case WSR__MSG_CLOSE:
+        c = wsr__loop_conn(loop, m->conn_id);
+        if (c != NULL)
+            conn_close(c, m->code);
+        break;
+    default:
+        break;
+    }
+    wsr__msg_free(m);
+}
+
+void wsr__loop_drain_inbox(wsr__loop_t *loop)
+{
+    wsr__msg_t *m, *next;
+
+    pthread_mutex_lock(&loop->inbox->lock);
+    m = loop->inbox->head;
+    loop->inbox->head = loop->inbox->tail = NULL;
+    pthread_mutex_unlock(&loop->inbox->lock);
+    for (; m != NULL; m = next) {
+        next = m->next;
+        m->next = NULL;
+        if (m->kind != WSR__MSG_DATA)
+            handle_note(loop, m);
+        else if (m->reply != NULL)
+            wsr__reply_delivered(loop, m);
+        else
+            deliver_push(loop, m);
+    }
+    if (atomic_load_explicit(&loop->stop_requested, memory_order_acquire))
+        wsr__loop_begin_drain(loop);
+}
+
+static void on_drain_deadline(lws_sorted_usec_list_t *sul)
+{
+    wsr__loop_t *loop = lws_container_of(sul, wsr__loop_t, drain_sul);
+
+    if (!loop->drain_timed_out) {
+        /* Whatever is still in flight is dropped; everyone is closed now. */
+        loop->drain_timed_out = true;
+        wsr__reply_cancel_all(loop);
+        for (uint32_t i = 0; i < loop->nslots; i++)
+            if (loop->slots[i].conn != NULL)
+                conn_close(loop->slots[i].conn, 1001);
+        /* A last grace second for the closes themselves. */
+        lws_sul_schedule(loop->ctx, 0, &loop->drain_sul, on_drain_deadline, LWS_US_PER_SEC);
+        return;
+    }
+    loop->finished = true;
+    lws_cancel_service(loop->ctx);
+}
+
+void wsr__loop_begin_drain(wsr__loop_t *loop)
+{
+    if (loop->draining)
+        return;
+    loop->draining = true;
+    for (uint32_t i = 0; i < loop->nslots; i++) {
+        wsr__conn_t *c = loop->slots[i].conn;
+
+        if (c != NULL) {
+            c->drain_code = 1001;
+            wsr__conn_check_drain(c);
+        }
+    }
+    lws_sul_schedule(loop->ctx, 0, &loop->drain_sul, on_drain_deadline,
+                     (lws_usec_t)loop->factory->settings.shutdown_timeout_ms * LWS_US_PER_MS);
+    if (loop->nconns == 0) {
+        loop->finished = true;
+        lws_cancel_service(loop->ctx);
+    }
+}
+
+static wsr__loop_t *loop_of(struct lws *wsi)
+{
+    return wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
+}
+
+static int callback_wsrouter(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                             void *in, size_t len)
+{
+    wsr__loop_t *loop = loop_of(wsi);
+    wsr__conn_t *c = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* While draining, refuse new WebSocket handshakes outright. */
+        if (loop != NULL && loop->draining) {
+            wsr__count(&loop->stats->refused, 1);
+            return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(loop, c, wsi);
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(c);
+    case LWS_CALLBACK_CLOSED:
+        on_closed(loop, c);
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (loop != NULL)
+            wsr__loop_drain_inbox(loop);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server: turns a configuration into a factory, one libwebsockets context
+ * per event loop (all listening on the same port with SO_REUSEPORT when there
+ * are several), and the worker pool; runs the loops and drains them on stop.
+ * It owns the loops and the factory. Only wsr_server_stop may be called from
+ * another thread.
+ */
+#include "wsrouter/server.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "builtins_int.h"
+#include "router_int.h"
+#include "loop_int.h"
+#include "workers_int.h"
+
+#define MAX_DEFAULT_LOOPS 64
+
+struct wsr_server {
+    wsr_factory_t *factory; /* owned */
+    wsr__loop_t *loops;     /* owned array */
+    unsigned nloops;
+    int port;
+    char bind_addr[INET6_ADDRSTRLEN];
+    bool started;
+    bool ran;
+};
+
+void wsr_server_config_init(wsr_server_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->host = "127.0.0.1";
+    cfg->port = 8080;
+    cfg->log_level = WSR_LOG_NOTICE;
+    cfg->max_message = 1024 * 1024;
+    cfg->max_outbound = 8 * 1024 * 1024;
+    cfg->max_depth = 64;
+    cfg->builtins = true;
+    cfg->io_threads = 1;
+    cfg->threads = 4;
+    cfg->queue_size = 1024;
+    cfg->request_timeout_ms = 30000;
+    cfg->shutdown_timeout_ms = 10000;
+}
+
+static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
+{
+    if (cfg->port < 0 || cfg->port > 65535)
+        return wsr__error_set(err, WSR_EINVAL, "port %d is not between 0 and 65535", cfg->port);
+    if (cfg->max_message < 16)
+        return wsr__error_set(err, WSR_EINVAL, "max_message must be at least 16 bytes");
+    if (cfg->max_outbound < 1024)
+        return wsr__error_set(err, WSR_EINVAL, "max_outbound must be at least 1024 bytes");
+    if (cfg->max_depth < 1)
+        return wsr__error_set(err, WSR_EINVAL, "max_depth must be at least 1");
+    if (cfg->io_threads > WSR__MAX_LOOPS)
+        return wsr__error_set(err, WSR_EINVAL, "io_threads must be at most %d", WSR__MAX_LOOPS);
+    if (cfg->threads < 1 || cfg->queue_size < 1)
+        return wsr__error_set(err, WSR_EINVAL, "threads and queue_size must be at least 1");
+    if (cfg->request_timeout_ms < 1)
+        return wsr__error_set(err, WSR_EINVAL, "request_timeout_ms must be at least 1");
+    return 0;
+}
+
+wsr_server_t *wsr_server_new(const wsr_server_config_t *cfg, wsr_error_t *err)
+{
+    wsr_server_t *srv;
+
+    if (check_config(cfg, err) != 0)
+        return NULL;
+    srv = wsr__calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        wsr__error_set(err, WSR_ENOMEM, "out of memory creating the server");
+        return NULL;
+    }
+    srv->port = -1;
+    srv->factory = wsr__factory_new(cfg, err);
+    if (srv->factory == NULL) {
+        wsr__free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+wsr_router_t *wsr_server_router(wsr_server_t *srv)
+{
+    return srv->factory->router;
+}
+
+wsr_factory_t *wsr_server_factory(wsr_server_t *srv)
+{
+    return srv->factory;
+}
+
+int wsr_server_port(const wsr_server_t *srv)
+{
+    return srv->port;
+}
+
+/* Resolves the configured host to a numeric address: lws binds to an
+ * interface name or a literal address, not a host name. */
+static int resolve_host(wsr_server_t *srv, wsr_error_t *err)
+{
+    const char *host = srv->factory->settings.host;
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL)
+        return wsr__error_set(err, WSR_EINVAL, "cannot resolve host %s: %s", host,
+                              gai_strerror(rc));
+    if (res->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, srv->bind_addr,
+                  sizeof(srv->bind_addr));
+    else
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, srv->bind_addr,
+                  sizeof(srv->bind_addr));
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err)
+{
+    struct lws_context_creation_info info;
+    struct in_addr v4;
+    struct lws_vhost *vh;
+
+    memset(&info, 0, sizeof(info));
+    info.port = srv->port > 0 ? srv->port : srv->factory->settings.port;
+    info.iface = srv->bind_addr;
+    info.protocols = wsr__protocols;
+    info.user = loop;
+    info.gid = -1;
+    info.uid = -1;
+    info.server_string = "wsrouter";
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    /* Debian's lws 4.1.6 listens on every interface for an IPv4 address
+     * unless IPv6 is off for the vhost: bind exactly what was asked. */
+    if (inet_pton(AF_INET, srv->bind_addr, &v4) == 1)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (srv->nloops > 1)
+        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+    loop->ctx = lws_create_context(&info);
+    if (loop->ctx == NULL)
+        return wsr__error_set(err, WSR_EIO,
+                              "cannot listen on %s port %d (in use, or not an "
+                              "address of this machine?)",
+                              srv->bind_addr, info.port);
+    vh = lws_get_vhost_by_name(loop->ctx, "default");
+    if (srv->port <= 0 && vh != NULL)
+        srv->port = lws_get_vhost_listen_port(vh);
+    loop->inbox->ctx = loop->ctx;
+    return 0;
+}
+
+static int create_loops(wsr_server_t *srv, wsr_error_t *err)
+{
+    wsr_factory_t *f = srv->factory;
+    size_t nroutes = wsr_router_count(f->router);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned i;
+
+    srv->nloops = f->settings.io_threads;
+    if (srv->nloops == 0)
+        srv->nloops = cores > 0 ? (unsigned)WSR__MIN(cores, MAX_DEFAULT_LOOPS) : 1;
+    srv->loops = wsr__calloc(srv->nloops, sizeof(*srv->loops));
+    f->loops = wsr__calloc(srv->nloops, sizeof(*f->loops));
+    f->stats = wsr__calloc(srv->nloops, sizeof(*f->stats));
+    if (srv->loops == NULL || f->loops == NULL || f->stats == NULL)
+        return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
+    f->nloops = srv->nloops;
+    for (i = 0; i < srv->nloops; i++) {
+        wsr__loop_t *loop = &srv->loops[i];
+
+        loop->factory = f;
+        loop->index = i;
+        wsr__buf_init(&loop->scratch, 0, 0);
+        atomic_init(&loop->stop_requested, false);
+        f->stats[i] = wsr__stats_new(nroutes);
+        loop->inbox = wsr__inbox_new();
+        if (f->stats[i] == NULL || loop->inbox == NULL)
+            return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
+        loop->stats = f->stats[i];
+        if (create_context(srv, loop, err) != 0)
+            return WSR_EIO;
+        f->loops[i] = loop;
+    }
+    return 0;
+}
+
+int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
+{
+    wsr_factory_t *f = srv->factory;
+    int rc;
+
+    if (srv->started)
+        return wsr__error_set(err, WSR_ESTATE, "the server is already started");
+    srv->started = true;
+    if (f->settings.builtins) {
+        rc = wsr__builtins_add(f->router, f, err);
+        if (rc != 0)
+            return rc;
+    }
+    wsr__router_freeze(f->router);
+    rc = resolve_host(srv, err);
+    if (rc == 0)
+        rc = create_loops(srv, err);
+    if (rc != 0)
+        return rc;
+    f->workers = wsr__workers_new(f, f->settings.threads, f->settings.queue_size);
+    if (f->workers == NULL)
+        return wsr__error_set(err, WSR_ENOMEM, "cannot start %u worker threads",
+                              f->settings.threads);
+    f->started_ns = wsr__now_ns();
+    wsr__log(f, WSR_LOG_NOTICE, "listening on %s port %d with %u event loop(s), %u worker(s)",
+             srv->bind_addr, srv->port, srv->nloops, f->settings.threads);
+    return 0;
+}
+
+/* Ends a loop on its own thread: late messages are dropped, pending replies
+ * cancelled, and the context (with any connection left) destroyed. */
+static void loop_finish(wsr__loop_t *loop)
+{
+    pthread_mutex_lock(&loop->inbox->lock);
+    loop->inbox->closed = true;
+    loop->inbox->ctx = NULL;
+    pthread_mutex_unlock(&loop->inbox->lock);
+    wsr__loop_drain_inbox(loop);
+    wsr__reply_cancel_all(loop);
+    lws_context_destroy(loop->ctx);
+    loop->ctx = NULL;
+}
+
+static void *loop_main(void *arg)
+{
+    wsr__loop_t *loop = arg;
+
+    if (atomic_load_explicit(&loop->stop_requested, memory_order_acquire))
+        wsr__loop_begin_drain(loop);
+    while (!loop->finished)
+        if (lws_service(loop->ctx, 0) < 0)
+            break;
+    loop_finish(loop);
+    return NULL;
+}
+
+int wsr_server_run(wsr_server_t *srv)
+{
+    bool timed_out = false;
+    unsigned i;
+
+    if (!srv->started || srv->ran || srv->loops == NULL)
+        return WSR_ESTATE;
+    srv->ran = true;
+    for (i = 1; i < srv->nloops; i++)
+        srv->loops[i].thread_started =
+            pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]) == 0;
+    loop_main(&srv->loops[0]);
+    for (i = 1; i < srv->nloops; i++) {
+        if (srv->loops[i].thread_started)
+            pthread_join(srv->loops[i].thread, NULL);
+        else
+            loop_main(&srv->loops[i]);
+    }
+    for (i = 0; i < srv->nloops; i++)
+        timed_out = timed_out || srv->loops[i].drain_timed_out;
+    return timed_out ? WSR_ETIMEDOUT : 0;
+}
+
+void wsr_server_stop(wsr_server_t *srv)
+{
+    for (unsigned i = 0; i < srv->nloops; i++) {
+        wsr__inbox_t *in = srv->loops[i].inbox;
+
+        atomic_store_explicit(&srv->loops[i].stop_requested, true, memory_order_release);
+        if (in == NULL)
+            continue;
+        pthread_mutex_lock(&in->lock);
+        if (!in->closed && in->ctx != NULL)
+            lws_cancel_service(in->ctx);
+        pthread_mutex_unlock(&in->lock);
+    }
+}
+
+void wsr_server_free(wsr_server_t *srv)
+{
+    if (srv == NULL)
+        return;
+    /* Workers first: their late answers find closed inboxes and are dropped. */
+    wsr__workers_free(srv->factory->workers);
+    srv->factory->workers = NULL;
+    for (unsigned i = 0; srv->loops != NULL && i < srv->nloops; i++) {
+        wsr__loop_t *loop = &srv->loops[i];
+
+        if (loop->ctx != NULL)
+            loop_finish(loop);
+        wsr__inbox_unref(loop->inbox);
+        wsr__free(loop->slots);
+        wsr__buf_dispose(&loop->scratch);
+    }
+    wsr__free(srv->loops);
+    wsr__factory_free(srv->factory);
+    wsr__free(srv);
+}

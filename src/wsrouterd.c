@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wsrouterd: the server program. It parses flags and the configuration file,
+ * points jansson and libwebsockets at wsrouter's allocator, routes their logs
+ * to stderr, registers the example route modules, and serves until SIGINT or
+ * SIGTERM, which start a graceful drain (a second one forces the exit). This
+ * is the only file that exits, parses argv or installs signals (STYLE C1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wsrouter/wsrouter.h"
+#include "routes.h"
+
+typedef struct daemon_state {
+    wsr_server_t *srv;
+    sigset_t signals;
+    pthread_mutex_t log_lock;
+} daemon_state_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: wsrouterd [options]\n"
+            "\n"
+            "Serves the wsrouter protocol (docs/protocol.md) over WebSocket with the example\n"
+            "routes (math, counters, hello, echo) and the built-ins (/_/commands, help, stats,\n"
+            "ping).\n"
+            "\n"
+            "  -h, --host ADDR         address to bind (default 127.0.0.1)\n"
+            "  -p, --port PORT         port (default 8080; 0 picks a free one)\n"
+            "  -c, --config FILE       JSON configuration file, validated before binding\n"
+            "  -l, --log-level LEVEL   err, warn, notice (default), info or debug\n"
+            "  -m, --max-message SIZE  largest request message (default 1M)\n"
+            "      --io-threads N      event loops (default 1; 0 = one per core)\n"
+            "      --threads N         worker threads for blocking routes (default 4)\n"
+            "      --www DIR           directory served over HTTP on the same port\n"
+            "      --set KEY=VALUE     any configuration key\n"
+            "      --help              this text\n"
+            "      --version           the version\n"
+            "\n"
+            "Flags override the configuration file. SIGINT or SIGTERM drain and exit 0.\n");
+}
+
+static void log_sink(void *user, int level, const char *line)
+{
+    daemon_state_t *d = user;
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+    pthread_mutex_lock(&d->log_lock);
+    fprintf(stderr, "%s [%s] %s\n", stamp, wsr_log_level_name(level), line);
+    pthread_mutex_unlock(&d->log_lock);
+}
+
+/* lws logs (they have no user pointer) go to stderr with a prefix. */
+static void lws_log_sink(int level, const char *line)
+{
+    size_t n = strlen(line);
+
+    (void)level;
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    fprintf(stderr, "lws: %.*s\n", (int)n, line);
+}
+
+static int lws_mask_for(int level)
+{
+    int mask = LLL_ERR;
+
+    if (level >= WSR_LOG_WARN)
+        mask |= LLL_WARN;
+    if (level >= WSR_LOG_INFO)
+        mask |= LLL_NOTICE;
+    if (level >= WSR_LOG_DEBUG)
+        mask |= LLL_INFO;
+    return mask;
+}
+
+static void *lws_realloc_hook(void *ptr, size_t size, const char *reason)
+{
+    (void)reason;
+    if (size == 0) {
+        wsr_free(ptr);
+        return NULL;
+    }
+    return wsr_realloc(ptr, size);
+}
+
+/* Waits for signals on its own thread, so the handlers may call anything. */
+static void *signal_thread(void *arg)
+{
+    daemon_state_t *d = arg;
+    int sig, stops = 0;
+
+    for (;;) {
+        if (sigwait(&d->signals, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1)
+            return NULL; /* main is done */
+        if (sig == SIGINT || sig == SIGTERM) {
+            if (++stops > 1) {
+                fprintf(stderr, "wsrouterd: second signal, exiting now\n");
+                _exit(1);
+            }
+            fprintf(stderr, "wsrouterd: %s: draining (send it again to force)\n",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+            wsr_server_stop(d->srv);
+        }
+    }
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static const struct option long_options[] = {
+    {"host", required_argument, NULL, 'h'},        {"port", required_argument, NULL, 'p'},
+    {"config", required_argument, NULL, 'c'},      {"log-level", required_argument, NULL, 'l'},
+    {"max-message", required_argument, NULL, 'm'}, {"io-threads", required_argument, NULL, 'I'},
+    {"threads", required_argument, NULL, 'T'},     {"www", required_argument, NULL, 'W'},
+    {"set", required_argument, NULL, 'S'},         {"help", no_argument, NULL, 'H'},
+    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+};
+
+/* Applies one flag through the configuration table. */
+static int apply_flag(wsr_server_config_t *cfg, const char *key, const char *value)
+{
+    wsr_error_t err;
+
+    if (wsr_config_set(cfg, key, value, &err) != 0) {
+        fprintf(stderr, "wsrouterd: %s\n", err.text);
+        return -1;
+    }
+    return 0;
+}
+
+static int apply_set(wsr_server_config_t *cfg, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char key[96];
+
+    if (eq == NULL || (size_t)(eq - arg) >= sizeof(key)) {
+        fprintf(stderr, "wsrouterd: --set needs KEY=VALUE (got \"%s\")\n", arg);
+        return -1;
+    }
+    memcpy(key, arg, (size_t)(eq - arg));
+    key[eq - arg] = '\0';
+    return apply_flag(cfg, key, eq + 1);
+}
+
+/* Parses argv into cfg: the config file first, then the flags over it.
+ * Returns 0 to serve, 1 when done (help, version), -1 on a usage error. */
+static int parse_args(int argc, char **argv, wsr_server_config_t *cfg)
+{
+    const char *config = NULL;
+    wsr_error_t err;
+    int c, rc = 0;
+
+    /* Pass 1: find --config, so flags can override the file in pass 2. */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h:p:c:l:m:", long_options, NULL)) != -1)
+        if (c == 'c')
+            config = optarg;
+    if (config != NULL && wsr_config_load_file(cfg, config, &err) != 0) {
+        fprintf(stderr, "wsrouterd: %s\n", err.text);
+        return -1;
+    }
+    optind = 1;
+    opterr = 1;
+    while (rc == 0 && (c = getopt_long(argc, argv, "h:p:c:l:m:", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            rc = apply_flag(cfg, "host", optarg);
+            break;
+        case 'p':
+            rc = apply_flag(cfg, "port", optarg);
+            break;
+        case 'c':
+            break;
+        case 'l':
+            rc = apply_flag(cfg, "log_level", optarg);
+            break;
+        case 'm':
+            rc = apply_flag(cfg, "max_message", optarg);
+            break;
+        case 'I':
+            rc = apply_flag(cfg, "io_threads", optarg);
+            break;
+        case 'T':
+            rc = apply_flag(cfg, "threads", optarg);
+            break;
+        case 'W':
+            rc = apply_flag(cfg, "www", optarg);
+            break;
+        case 'S':
+            rc = apply_set(cfg, optarg);
+            break;
+        case 'H':
+            usage(stdout);
+            return 1;
+        case 'V':
+            printf("wsrouterd %s (protocol v%d)\n", WSR_VERSION, WSR_PROTOCOL_VERSION);
+            return 1;
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (rc == 0 && optind < argc) {
+        fprintf(stderr, "wsrouterd: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    return rc;
+}
+
+static int serve(daemon_state_t *d, wsr_server_config_t *cfg)
+{
+    pthread_t sig_thread;
+    wsr_error_t err;
+    int rc;
+
+    d->srv = wsr_server_new(cfg, &err);
+    if (d->srv == NULL) {
+        fprintf(stderr, "wsrouterd: %s\n", err.text);
+        return 1;
+    }
+    if (wsr_routes_examples(wsr_server_router(d->srv), &err) != 0 ||
+        wsr_server_start(d->srv, &err) != 0) {
+        fprintf(stderr, "wsrouterd: %s\n", err.text);
+        wsr_server_free(d->srv);
+        return 1;
+    }
+    /* Tests and scripts read this line to learn the port. */
+    if (strchr(cfg->host, ':') != NULL)
+        printf("wsrouterd listening on ws://[%s]:%d/\n", cfg->host, wsr_server_port(d->srv));
+    else
+        printf("wsrouterd listening on ws://%s:%d/\n", cfg->host, wsr_server_port(d->srv));
+    fflush(stdout);
+    if (pthread_create(&sig_thread, NULL, signal_thread, d) != 0) {
+        fprintf(stderr, "wsrouterd: cannot start the signal thread\n");
+        wsr_server_free(d->srv);
+        return 1;
+    }
+    rc = wsr_server_run(d->srv);
+    pthread_kill(sig_thread, SIGUSR1);
+    pthread_join(sig_thread, NULL);
+    wsr_server_free(d->srv);
+    if (rc == WSR_ETIMEDOUT)
+        fprintf(stderr, "wsrouterd: the drain deadline passed; requests in flight were dropped\n");
+    fprintf(stderr, "wsrouterd: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    daemon_state_t d;
+    wsr_server_config_t cfg;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    pthread_mutex_init(&d.log_lock, NULL);
+    /* One allocator for everything, set before anything allocates (STYLE M1). */
+    json_set_alloc_funcs(wsr_malloc, wsr_free);
+    lws_set_allocator(lws_realloc_hook);
+    /* Signals are taken by the signal thread only: block them everywhere. */
+    sigemptyset(&d.signals);
+    sigaddset(&d.signals, SIGINT);
+    sigaddset(&d.signals, SIGTERM);
+    sigaddset(&d.signals, SIGHUP);
+    sigaddset(&d.signals, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &d.signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    wsr_server_config_init(&cfg);
+    rc = parse_args(argc, argv, &cfg);
+    if (rc != 0) {
+        wsr_server_config_dispose(&cfg);
+        return rc > 0 ? 0 : 2;
+    }
+    cfg.log = log_sink;
+    cfg.log_user = &d;
+    lws_set_log_level(lws_mask_for(cfg.log_level), lws_log_sink);
+    rc = serve(&d, &cfg);
+    wsr_server_config_dispose(&cfg);
+    pthread_mutex_destroy(&d.log_lock);
+    return rc;
+}
