@@ -158,7 +158,8 @@ int wsr_router_add(wsr_router_t *router, const wsr_route_t *table, void *user, w
     all = wsr__calloc(total ? total : 1, sizeof(*all));
     if (all == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "out of memory adding routes");
-    memcpy(all, router->routes, router->nroutes * sizeof(*all));
+    if (router->nroutes > 0) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(all, router->routes, router->nroutes * sizeof(*all));
     for (i = 0; i < n && rc == 0; i++)
         rc = compile_route(&table[i], user, router->nroutes + i, &all[router->nroutes + i], err);
     if (rc == 0)
