@@ -55,18 +55,36 @@ static const char *close_text(int code)
     }
 }
 
-/* Closes `c` with `code` at the next service, whatever state its pipe is in;
- * a caller inside this connection's callback may also return -1 at once. */
+/* How long a close may wait for a choked pipe before the socket is dropped. */
+#define CLOSE_GRACE_SECS 5
+
+/*
+ * Closes `c` with `code`. Whatever was queued is dropped; the close frame goes
+ * out from the next WRITEABLE callback, so a client that was slow to read still
+ * learns why (1008 reaches a client that resumes reading). A client that never
+ * reads again is dropped after CLOSE_GRACE_SECS. Returning -1 from a callback
+ * instead would drop the close frame whenever the pipe is choked.
+ */
 static void conn_close(wsr__conn_t *c, int code)
 {
     const char *text = close_text(code);
+    wsr__msg_t *m, *next;
 
     if (c->close_code != 0)
         return;
     c->close_code = (uint16_t)code;
     wsr__stats_close(c->loop->stats, code);
+    for (m = c->out_head; m != NULL; m = next) {
+        next = m->next;
+        wsr__msg_free(m);
+    }
+    c->out_head = c->out_tail = NULL;
+    c->out_bytes = 0;
     lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)text, strlen(text));
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_SECS);
+    /* Nothing more is read from a connection that is closing. */
+    lws_rx_flow_control(c->wsi, 0);
+    lws_callback_on_writable(c->wsi);
 }
 
 /* ---- the registry: slot + generation ids, loop thread only ---- */
@@ -259,16 +277,15 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
     bool final = lws_is_final_fragment(c->wsi) != 0;
 
     if (c->close_code != 0)
-        return -1;
+        return 0; /* closing: the rest of the input is ignored */
     wsr__count(&c->loop->stats->bytes_in, len);
     if (!c->in_message && final) {
         /* The whole message in one piece: serve it straight from lws's buffer. */
-        if (len > max) {
+        if (len > max)
             conn_close(c, 1009);
-            return -1;
-        }
-        serve(c, in, len, lws_frame_is_binary(c->wsi) != 0);
-        return c->close_code ? -1 : 0;
+        else
+            serve(c, in, len, lws_frame_is_binary(c->wsi) != 0);
+        return 0;
     }
     if (!c->in_message) {
         c->in_message = 1;
@@ -277,11 +294,11 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
     }
     if (len > max - wsr__buf_payload_len(&c->rx)) {
         conn_close(c, 1009);
-        return -1;
+        return 0;
     }
     if (wsr__buf_append(&c->rx, in, len) != 0) {
         conn_close(c, 1011);
-        return -1;
+        return 0;
     }
     if (final) {
         c->in_message = 0;
@@ -291,7 +308,7 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
         else
             wsr__buf_reset(&c->rx);
     }
-    return c->close_code ? -1 : 0;
+    return 0;
 }
 
 /* ---- connection lifecycle ---- */
