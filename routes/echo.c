@@ -20,16 +20,3 @@ int wsr_routes_echo(wsr_router_t *router, wsr_error_t *err)
 {
     return wsr_router_add(router, echo_routes, NULL, err);
 }
-
-int wsr_routes_examples(wsr_router_t *router, wsr_error_t *err)
-{
-    int rc = wsr_routes_math(router, err);
-
-    if (rc == 0)
-        rc = wsr_routes_counters(router, err);
-    if (rc == 0)
-        rc = wsr_routes_hello(router, err);
-    if (rc == 0)
-        rc = wsr_routes_echo(router, err);
-    return rc;
-}

@@ -53,6 +53,7 @@ static const option_t options[] = {
     OPT("request_timeout_ms", OPT_UINT, request_timeout_ms, 1, 86400000),
     OPT("shutdown_timeout_ms", OPT_UINT, shutdown_timeout_ms, 0, 3600000),
     OPT("www", OPT_STRING, www, 0, 0),
+    OPT("modules", OPT_STRING, modules, 0, 0),
 };
 
 /* A string the loader allocated; cfg->owned is the head of their list. */
@@ -330,6 +331,16 @@ static int read_file(const char *path, char **text, size_t *n)
     return 0;
 }
 
+/* "host, port, ..." from the table, for the unknown-key message. */
+static void known_keys(char *out, size_t size)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(options) && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "", options[i].key);
+}
+
 static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path, const char *text,
                         size_t n, wsr_error_t *err)
 {
@@ -342,12 +353,13 @@ static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path
         const option_t *o = find_option(key);
         int rc;
 
-        if (o == NULL)
+        if (o == NULL) {
+            char known[512];
+
+            known_keys(known, sizeof(known));
             return config_error(err, WSR_EINVAL, path, text, n, key,
-                                "unknown key \"%s\" (keys: host, port, log_level, max_message, "
-                                "max_outbound, max_depth, builtins, io_threads, threads, "
-                                "queue_size, request_timeout_ms, shutdown_timeout_ms, www)",
-                                key);
+                                "unknown key \"%s\" (keys: %s)", key, known);
+        }
         rc = apply_json(tmp, o, v);
         if (rc == WSR_ENOMEM)
             return config_error(err, rc, path, NULL, 0, key, "out of memory");

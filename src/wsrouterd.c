@@ -32,9 +32,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: wsrouterd [options]\n"
             "\n"
-            "Serves the wsrouter protocol (docs/protocol.md) over WebSocket with the example\n"
-            "routes (math, counters, hello, echo) and the built-ins (/_/commands, help, stats,\n"
-            "ping).\n"
+            "Serves the wsrouter protocol (docs/protocol.md) over WebSocket with route modules\n"
+            "(by default the examples: math, counters, hello, echo) and the built-ins\n"
+            "(/_/commands, help, stats, ping).\n"
             "\n"
             "  -h, --host ADDR         address to bind (default 127.0.0.1)\n"
             "  -p, --port PORT         port (default 8080; 0 picks a free one)\n"
@@ -44,6 +44,8 @@ static void usage(FILE *out)
             "      --io-threads N      event loops (default 1; 0 = one per core)\n"
             "      --threads N         worker threads for blocking routes (default 4)\n"
             "      --www DIR           directory served over HTTP on the same port\n"
+            "      --modules LIST      route modules: math,counters,hello,echo,diag, examples\n"
+            "                          (the default: the first four) or all\n"
             "      --set KEY=VALUE     any configuration key\n"
             "      --help              this text\n"
             "      --version           the version\n"
@@ -133,12 +135,19 @@ static void raise_fd_limit(void)
 }
 
 static const struct option long_options[] = {
-    {"host", required_argument, NULL, 'h'},        {"port", required_argument, NULL, 'p'},
-    {"config", required_argument, NULL, 'c'},      {"log-level", required_argument, NULL, 'l'},
-    {"max-message", required_argument, NULL, 'm'}, {"io-threads", required_argument, NULL, 'I'},
-    {"threads", required_argument, NULL, 'T'},     {"www", required_argument, NULL, 'W'},
-    {"set", required_argument, NULL, 'S'},         {"help", no_argument, NULL, 'H'},
-    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+    {"host", required_argument, NULL, 'h'},
+    {"port", required_argument, NULL, 'p'},
+    {"config", required_argument, NULL, 'c'},
+    {"log-level", required_argument, NULL, 'l'},
+    {"max-message", required_argument, NULL, 'm'},
+    {"io-threads", required_argument, NULL, 'I'},
+    {"threads", required_argument, NULL, 'T'},
+    {"www", required_argument, NULL, 'W'},
+    {"set", required_argument, NULL, 'S'},
+    {"modules", required_argument, NULL, 'M'},
+    {"help", no_argument, NULL, 'H'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Applies one flag through the configuration table. */
@@ -167,6 +176,29 @@ static int apply_set(wsr_server_config_t *cfg, const char *arg)
     return apply_flag(cfg, key, eq + 1);
 }
 
+/* Flags that set a configuration key, applied through the same table as the
+ * file (STYLE F2). */
+static const struct {
+    int flag;
+    const char *key;
+} flag_keys[] = {
+    {'h', "host"},       {'p', "port"},    {'l', "log_level"}, {'m', "max_message"},
+    {'I', "io_threads"}, {'T', "threads"}, {'W', "www"},       {'M', "modules"},
+};
+
+static int apply_option(wsr_server_config_t *cfg, int c, const char *arg)
+{
+    for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++)
+        if (flag_keys[i].flag == c)
+            return apply_flag(cfg, flag_keys[i].key, arg);
+    if (c == 'S')
+        return apply_set(cfg, arg);
+    if (c == 'c')
+        return 0; /* read in the first pass */
+    usage(stderr);
+    return -1;
+}
+
 /* Parses argv into cfg: the config file first, then the flags over it.
  * Returns 0 to serve, 1 when done (help, version), -1 on a usage error. */
 static int parse_args(int argc, char **argv, wsr_server_config_t *cfg)
@@ -187,43 +219,15 @@ static int parse_args(int argc, char **argv, wsr_server_config_t *cfg)
     optind = 1;
     opterr = 1;
     while (rc == 0 && (c = getopt_long(argc, argv, "h:p:c:l:m:", long_options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            rc = apply_flag(cfg, "host", optarg);
-            break;
-        case 'p':
-            rc = apply_flag(cfg, "port", optarg);
-            break;
-        case 'c':
-            break;
-        case 'l':
-            rc = apply_flag(cfg, "log_level", optarg);
-            break;
-        case 'm':
-            rc = apply_flag(cfg, "max_message", optarg);
-            break;
-        case 'I':
-            rc = apply_flag(cfg, "io_threads", optarg);
-            break;
-        case 'T':
-            rc = apply_flag(cfg, "threads", optarg);
-            break;
-        case 'W':
-            rc = apply_flag(cfg, "www", optarg);
-            break;
-        case 'S':
-            rc = apply_set(cfg, optarg);
-            break;
-        case 'H':
+        if (c == 'H') {
             usage(stdout);
             return 1;
-        case 'V':
+        }
+        if (c == 'V') {
             printf("wsrouterd %s (protocol v%d)\n", WSR_VERSION, WSR_PROTOCOL_VERSION);
             return 1;
-        default:
-            usage(stderr);
-            return -1;
         }
+        rc = apply_option(cfg, c, optarg);
     }
     if (rc == 0 && optind < argc) {
         fprintf(stderr, "wsrouterd: unexpected argument \"%s\"\n", argv[optind]);
@@ -243,7 +247,8 @@ static int serve(daemon_state_t *d, wsr_server_config_t *cfg)
         fprintf(stderr, "wsrouterd: %s\n", err.text);
         return 1;
     }
-    if (wsr_routes_examples(wsr_server_router(d->srv), &err) != 0 ||
+    if (wsr_routes_load(wsr_server_router(d->srv), cfg->modules ? cfg->modules : "examples",
+                        &err) != 0 ||
         wsr_server_start(d->srv, &err) != 0) {
         fprintf(stderr, "wsrouterd: %s\n", err.text);
         wsr_server_free(d->srv);

@@ -52,6 +52,7 @@ typedef struct wsr_server_config {
     unsigned shutdown_timeout_ms; /* graceful drain deadline (10000) */
     const char *www;              /* directory served over HTTP, or NULL for none */
     void *owned;                  /* private: what a loader allocated */
+    const char *modules;          /* route modules a program loads ("examples"); unused here */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed). Never fails. */

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Diagnostic routes, for tests and for trying the server's edges by hand:
+ * a handler that fails (500), one that blocks a worker thread, one that
+ * answers later from a thread of its own (a deferred reply), one that pushes
+ * to its caller, and one that answers a large string. Loaded only on request
+ * (`wsrouterd --modules all` or `...,diag`).
+ */
+#include "routes.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SLEEP_MS 60000
+#define MAX_BIG      (16 * 1024 * 1024)
+#define MAX_PUSHES   10000
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int on_fail(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    (void)req;
+    (void)res;
+    (void)user;
+    return WSR_EIO; /* the client must get a 500 that says nothing of this */
+}
+
+static int on_sleep(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    int64_t ms = wsr_request_arg_int(req, "ms", 100);
+
+    (void)user;
+    sleep_ms(ms);
+    return wsr_response_set_data_take(res, json_pack("{s:I}", "slept_ms", (json_int_t)ms));
+}
+
+typedef struct later_job {
+    wsr_reply_t *reply; /* owned until completed */
+    int64_t ms;
+} later_job_t;
+
+static void *later_thread(void *arg)
+{
+    later_job_t *job = arg;
+
+    sleep_ms(job->ms);
+    /* Harmless if the request timed out or its connection closed meanwhile. */
+    (void)wsr_reply_complete_take(job->reply, 200,
+                                  json_pack("{s:I}", "waited_ms", (json_int_t)job->ms));
+    wsr_free(job);
+    return NULL;
+}
+
+static int on_later(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    later_job_t *job = wsr_malloc(sizeof(*job));
+    pthread_attr_t attr;
+    pthread_t t;
+    int rc;
+
+    (void)user;
+    if (job == NULL)
+        return WSR_ENOMEM;
+    job->ms = wsr_request_arg_int(req, "ms", 100);
+    job->reply = wsr_response_defer(res);
+    if (job->reply == NULL) {
+        wsr_free(job);
+        return wsr_response_error(res, 501, "deferred replies need a running server");
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&t, &attr, later_thread, job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        (void)wsr_reply_error(job->reply, 503, "cannot start a thread for the deferred reply");
+        wsr_free(job);
+    }
+    return 0;
+}
+
+static int on_push(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    int64_t n = wsr_request_arg_int(req, "count", 1), i;
+    const char *event = wsr_request_arg_string(req, "event");
+    json_t *data = wsr_request_data(req);
+    int sent = 0;
+
+    (void)user;
+    for (i = 0; i < n; i++) {
+        json_t *item = json_pack("{s:I, s:O?}", "seq", (json_int_t)i, "data", data);
+
+        if (wsr_push(wsr_request_factory(req), wsr_request_connection_id(req), event, item) == 0)
+            sent++;
+        json_decref(item);
+    }
+    return wsr_response_set_data_take(res, json_pack("{s:i}", "pushed", sent));
+}
+
+static int on_big(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    int64_t n = wsr_request_arg_int(req, "bytes", 1024);
+    char *s = wsr_malloc((size_t)n + 1);
+    int rc;
+
+    (void)user;
+    if (s == NULL)
+        return WSR_ENOMEM;
+    memset(s, 'x', (size_t)n);
+    s[n] = '\0';
+    rc = wsr_response_set_data_take(res, json_stringn(s, (size_t)n));
+    wsr_free(s);
+    return rc;
+}
+
+/* Bounds are declared as parameters and checked by the handlers' callers'
+ * defaults; the handlers clamp nothing themselves, so check here. */
+static int check_range(wsr_request_t *req, wsr_response_t *res, const char *name, int64_t max)
+{
+    int64_t v = wsr_request_arg_int(req, name, 0);
+
+    if (v < 0 || v > max) {
+        (void)wsr_response_param_error(res, name, "must be from 0 to %lld", (long long)max);
+        return 1;
+    }
+    return 0;
+}
+
+static int on_sleep_checked(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    return check_range(req, res, "ms", MAX_SLEEP_MS) ? 0 : on_sleep(req, res, user);
+}
+
+static int on_later_checked(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    return check_range(req, res, "ms", MAX_SLEEP_MS) ? 0 : on_later(req, res, user);
+}
+
+static int on_push_checked(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    return check_range(req, res, "count", MAX_PUSHES) ? 0 : on_push(req, res, user);
+}
+
+static int on_big_checked(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    return check_range(req, res, "bytes", MAX_BIG) ? 0 : on_big(req, res, user);
+}
+
+static const wsr_route_t diag_routes[] = {
+    {"fail", WSR_GET | WSR_POST, "/diag/fail", on_fail, NULL, 0, NULL,
+     "Fail in the handler: the client gets a 500 that leaks nothing.", 0},
+    {"sleep", WSR_GET | WSR_POST, "/diag/sleep", on_sleep_checked,
+     WSR_PARAMS({"ms", WSR_TYPE_INT, false, "100", "milliseconds to block"}), WSR_ROUTE_BLOCKING,
+     NULL, "Block a worker thread for ms milliseconds (a blocking handler).", 0},
+    {"later", WSR_GET | WSR_POST, "/diag/later", on_later_checked,
+     WSR_PARAMS({"ms", WSR_TYPE_INT, false, "100", "milliseconds to wait"}), 0, NULL,
+     "Answer after ms milliseconds from another thread (a deferred reply).", 0},
+    {"push", WSR_POST, "/diag/push", on_push_checked,
+     WSR_PARAMS({"count", WSR_TYPE_INT, false, "1", "pushes to send"},
+                {"event", WSR_TYPE_STRING, false, "\"diag\"", "their event_name"}),
+     0, NULL, "Push count events {seq, data} to the caller, then answer {pushed}.", 0},
+    {"big", WSR_GET, "/diag/big", on_big_checked,
+     WSR_PARAMS({"bytes", WSR_TYPE_INT, false, "1024", "length of the answer"}), 0, NULL,
+     "Answer a string of the given length.", 0},
+    WSR_ROUTES_END,
+};
+
+int wsr_routes_diag(wsr_router_t *router, wsr_error_t *err)
+{
+    return wsr_router_add(router, diag_routes, NULL, err);
+}
