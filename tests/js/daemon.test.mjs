@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// wsrouterd as a user runs it: flags, the configuration file and its errors,
+// help and version, exit statuses.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WSRD, startServer, connect } from './harness.mjs';
+
+const run = (args) => spawnSync(WSRD, args, { encoding: 'utf8', timeout: 10000 });
+
+async function withConfig(text, fn) {
+  const dir = mkdtempSync(join(tmpdir(), 'wsrd-'));
+  const path = join(dir, 'wsrouter.json');
+  writeFileSync(path, text);
+  try {
+    return await fn(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('--help and --version exit 0', () => {
+  const h = run(['--help']);
+  assert.equal(h.status, 0);
+  assert.match(h.stdout, /usage: wsrouterd/);
+  assert.match(h.stdout, /--config FILE/);
+  const v = run(['--version']);
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^wsrouterd \d+\.\d+\.\d+ \(protocol v1\)/);
+});
+
+test('bad flags exit 2 with a sentence naming the flag', () => {
+  let r = run(['--port', 'abc']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), 'wsrouterd: option port must be an integer from 0 to 65535 (got "abc")');
+  r = run(['--log-level', 'loud']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /option log_level must be one of err, warn, notice, info, debug/);
+  r = run(['--max-message', '10']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /option max_message must be a size in bytes from 16/);
+  r = run(['--nope']);
+  assert.equal(r.status, 2);
+  r = run(['--set', 'nokey=1']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown option nokey/);
+});
+
+test('configuration errors name the file, line, column and key, before binding', async () => {
+  await withConfig('{\n  "port": 0,\n  "max_depth": 0\n}\n', (path) => {
+    const r = run(['--config', path]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), `wsrouterd: ${path}:3:3: key "max_depth" must be an integer from 1 to 10000`);
+  });
+  await withConfig('{\n  "port": 0,\n  "colour": "blue"\n}\n', (path) => {
+    const r = run(['--config', path]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, new RegExp(`${path}:3:3: unknown key "colour" \\(keys: host, port,`));
+  });
+  await withConfig('{ "port": 0, }', (path) => {
+    const r = run(['--config', path]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, new RegExp(`${path}:1:\\d+: not valid JSON: `));
+  });
+  const r = run(['--config', '/nonexistent/wsrouter.json']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /\/nonexistent\/wsrouter.json:0:0: cannot read the file: No such file or directory/);
+});
+
+test('a port in use is a clear error, exit 1', async () => {
+  const srv = await startServer([]);
+  const r = run(['--port', String(srv.port)]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1 port ${srv.port}`));
+  await srv.stop();
+});
+
+test('the configuration file is applied, and flags override it', async () => {
+  await withConfig('{"max_message": "2K", "modules": "math", "builtins": true}', async (path) => {
+    const srv = await startServer(['--config', path, '--modules', 'math,echo']);
+    const c = await connect(srv.url);
+    assert.equal((await c.request({ cmd: 'add', args: { x: 2, y: 3 } })).data, 5);
+    assert.equal((await c.request({ cmd: 'echo', data: 1 })).data, 1);
+    assert.equal((await c.request({ method: 'GET', url: '/hello' })).status, 404);
+    c.send(JSON.stringify({ cmd: 'echo', data: 'x'.repeat(3000) }));
+    assert.equal((await c.closed).code, 1009);
+    const { code } = await srv.stop();
+    assert.equal(code, 0);
+  });
+});
+
+test('an unknown route module is refused', () => {
+  const r = run(['--port', '0', '--modules', 'math,bogus']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /unknown route module "bogus"/);
+});
+
+test('SIGINT drains like SIGTERM and exits 0', async () => {
+  const srv = await startServer([]);
+  const c = await connect(srv.url);
+  const { code } = await srv.stop('SIGINT');
+  assert.equal(code, 0);
+  assert.equal((await c.closed).code, 1001);
+});

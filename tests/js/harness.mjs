@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+// Test harness: starts the real wsrouterd on a free port (it binds port 0 and
+// prints the port it got, so the listener is always its own) and talks to it
+// with Node's `ws`, a client independent of our code. Every wait is bounded.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+
+export const WSRD = process.env.WSRD ?? new URL('../../build/wsrouterd', import.meta.url).pathname;
+
+/** Rejects after `ms` with a message naming what was awaited. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Starts wsrouterd with `args` (after --port 0) and resolves once it listens.
+ * Returns { url, port, proc, stderr(), stop(signal) -> {code, signal} }.
+ */
+export async function startServer(args = [], { env = {} } = {}) {
+  const proc = spawn(WSRD, ['--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = once(proc, 'exit').then(([code, signal]) => ({ code, signal }));
+  const listening = new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+      const m = /listening on (ws:\/\/\S+?:(\d+))\//.exec(stdout);
+      if (m) resolve({ url: m[1], port: Number(m[2]) });
+    });
+    exited.then(({ code }) => reject(new Error(`wsrouterd exited (${code}) before listening:\n${stderr}`)));
+  });
+  const { url, port } = await withTimeout(listening, 10000, 'wsrouterd to listen');
+  return {
+    url,
+    port,
+    proc,
+    stderr: () => stderr,
+    exited,
+    async stop(signal = 'SIGTERM', ms = 15000) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return withTimeout(exited, ms, 'wsrouterd to exit');
+    },
+  };
+}
+
+/** A WebSocket client that queues every message it receives. */
+export class Client {
+  constructor(ws) {
+    this.ws = ws;
+    this.queue = [];
+    this.waiters = [];
+    this.nextId = 1;
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+    ws.on('message', (data, isBinary) => {
+      const msg = { data, isBinary, text: data.toString() };
+      const w = this.waiters.shift();
+      if (w) w(msg);
+      else this.queue.push(msg);
+    });
+    ws.on('error', () => {}); // surfaced through `closed`
+  }
+
+  /** The next message, raw: { data, isBinary, text }. */
+  next(ms = 5000) {
+    if (this.queue.length) return Promise.resolve(this.queue.shift());
+    return withTimeout(new Promise((resolve) => this.waiters.push(resolve)), ms, 'a message');
+  }
+
+  /** The next message parsed as JSON (decoding base64 when asked). */
+  async nextJson(ms = 5000, { base64 = false } = {}) {
+    const m = await this.next(ms);
+    const text = base64 ? Buffer.from(m.text, 'base64').toString() : m.text;
+    return { ...JSON.parse(text), _raw: m };
+  }
+
+  send(data, options) {
+    this.ws.send(data, options);
+  }
+
+  /** Sends `obj` as JSON text and resolves with the parsed reply. */
+  async request(obj, ms = 5000) {
+    this.send(JSON.stringify(obj));
+    return this.nextJson(ms);
+  }
+
+  close(code) {
+    this.ws.close(code);
+    return withTimeout(this.closed, 5000, 'the close');
+  }
+
+  terminate() {
+    this.ws.terminate();
+  }
+}
+
+/** Connects to `url`; resolves with a Client once open. */
+export async function connect(url, { protocols, headers, maxPayload } = {}) {
+  const ws = new WebSocket(url, protocols, { headers, maxPayload: maxPayload ?? 256 * 1024 * 1024 });
+  const opened = new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  await withTimeout(opened, 5000, `connect to ${url}`);
+  return new Client(ws);
+}
+
+/** Runs `fn` with a fresh server and client, always cleaning up. */
+export async function withServer(args, fn) {
+  const srv = await startServer(args);
+  try {
+    return await fn(srv);
+  } finally {
+    await srv.stop();
+  }
+}
