@@ -25,7 +25,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 run: deps build
 	@echo "Starting wsrouterd: open http://$(HOST):$(PORT)/ or connect to ws://$(HOST):$(PORT)/"
-	exec ./$(BUILD)/wsrouterd --host $(HOST) --port $(PORT) --modules examples
+	exec ./$(BUILD)/wsrouterd --host $(HOST) --port $(PORT) --modules examples \
+		$(if $(wildcard www/index.html),--www www)
 
 test: test-fast test-asan
 

@@ -125,8 +125,10 @@ int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res);
 
 /* protocol.c */
 
-/* The lws protocols list, for the server's vhosts. */
-extern const struct lws_protocols wsr__protocols[];
+/* The lws callback of the wsrouter.v1 protocol, and its per-session size. */
+int wsr__protocol_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len);
+extern const size_t wsr__conn_size;
 /* Finds a live connection of this loop by id; NULL when gone. Loop thread. */
 wsr__conn_t *wsr__loop_conn(wsr__loop_t *loop, uint64_t id);
 /* Queues `m` (taken) for `c`; closes with 1008 past the outbound cap. Loop thread. */

@@ -31,13 +31,7 @@ struct serve_ctx {
     wsr_request_t *req;
 };
 
-static int callback_wsrouter(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                             void *in, size_t len);
-
-const struct lws_protocols wsr__protocols[] = {
-    {WSR_SUBPROTOCOL, callback_wsrouter, sizeof(wsr__conn_t), 0, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
+const size_t wsr__conn_size = sizeof(wsr__conn_t);
 
 static const char *close_text(int code)
 {
@@ -503,8 +497,8 @@ static wsr__loop_t *loop_of(struct lws *wsi)
     return wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
 }
 
-static int callback_wsrouter(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                             void *in, size_t len)
+int wsr__protocol_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
 {
     wsr__loop_t *loop = loop_of(wsi);
     wsr__conn_t *c = user;

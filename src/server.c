@@ -8,7 +8,10 @@
  */
 #include "wsrouter/server.h"
 
+#include <limits.h>
 #include <netdb.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +19,7 @@
 #include <arpa/inet.h>
 
 #include "builtins_int.h"
+#include "http_int.h"
 #include "router_int.h"
 #include "loop_int.h"
 #include "workers_int.h"
@@ -23,6 +27,9 @@
 #define MAX_DEFAULT_LOOPS 64
 
 struct wsr_server {
+    struct lws_protocols protocols[3]; /* wsrouter.v1, the /_/ endpoints, end */
+    wsr__http_mounts_t mounts;
+    char *www_path;         /* owned: the absolute path of www, or NULL */
     wsr_factory_t *factory; /* owned */
     wsr__loop_t *loops;     /* owned array */
     unsigned nloops;
@@ -129,6 +136,35 @@ static int resolve_host(wsr_server_t *srv, wsr_error_t *err)
     return 0;
 }
 
+/* The protocols list and the HTTP mounts every vhost shares. */
+static int setup_http(wsr_server_t *srv, wsr_error_t *err)
+{
+    const char *www = srv->factory->settings.www;
+    struct stat st;
+    char *real;
+
+    memset(srv->protocols, 0, sizeof(srv->protocols));
+    srv->protocols[0].name = WSR_SUBPROTOCOL;
+    srv->protocols[0].callback = wsr__protocol_callback;
+    srv->protocols[0].per_session_data_size = wsr__conn_size;
+    srv->protocols[1].name = WSR__HTTP_PROTOCOL;
+    srv->protocols[1].callback = wsr__http_callback;
+    srv->protocols[1].per_session_data_size = wsr__http_session_size;
+    if (www != NULL) {
+        real = realpath(www, NULL);
+        if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            free(real);
+            return wsr__error_set(err, WSR_EINVAL, "www %s is not a directory", www);
+        }
+        srv->www_path = wsr__strdup(real);
+        free(real);
+        if (srv->www_path == NULL)
+            return wsr__error_set(err, WSR_ENOMEM, "out of memory");
+    }
+    wsr__http_mounts_init(&srv->mounts, srv->www_path);
+    return 0;
+}
+
 static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err)
 {
     struct lws_context_creation_info info;
@@ -138,7 +174,8 @@ static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err
     memset(&info, 0, sizeof(info));
     info.port = srv->port > 0 ? srv->port : srv->factory->settings.port;
     info.iface = srv->bind_addr;
-    info.protocols = wsr__protocols;
+    info.protocols = srv->protocols;
+    info.mounts = wsr__http_mounts(&srv->mounts);
     info.user = loop;
     info.gid = -1;
     info.uid = -1;
@@ -212,7 +249,9 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
             return rc;
     }
     wsr__router_freeze(f->router);
-    rc = resolve_host(srv, err);
+    rc = setup_http(srv, err);
+    if (rc == 0)
+        rc = resolve_host(srv, err);
     if (rc == 0)
         rc = create_loops(srv, err);
     if (rc != 0)
@@ -309,6 +348,7 @@ void wsr_server_free(wsr_server_t *srv)
         wsr__buf_dispose(&loop->scratch);
     }
     wsr__free(srv->loops);
+    wsr__free(srv->www_path);
     wsr__factory_free(srv->factory);
     wsr__free(srv);
 }
