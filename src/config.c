@@ -54,6 +54,8 @@ static const option_t options[] = {
     OPT("shutdown_timeout_ms", OPT_UINT, shutdown_timeout_ms, 0, 3600000),
     OPT("www", OPT_STRING, www, 0, 0),
     OPT("modules", OPT_STRING, modules, 0, 0),
+    OPT("pubsub", OPT_BOOL, pubsub, 0, 1),
+    OPT("max_subscriptions", OPT_SIZE, max_subscriptions, 0, 1000000),
 };
 
 /* A string the loader allocated; cfg->owned is the head of their list. */

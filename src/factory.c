@@ -15,6 +15,7 @@
 #include "codec_int.h"
 #include "json_int.h"
 #include "loop_int.h"
+#include "pubsub_int.h"
 
 wsr__msg_t *wsr__msg_take(wsr__buf_t *b, bool binary)
 {
@@ -80,6 +81,8 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     s->max_outbound = cfg->max_outbound;
     s->max_depth = cfg->max_depth;
     s->builtins = cfg->builtins;
+    s->pubsub = cfg->pubsub;
+    s->max_subscriptions = cfg->max_subscriptions;
     s->io_threads = cfg->io_threads;
     s->threads = cfg->threads;
     s->queue_size = cfg->queue_size;
@@ -96,6 +99,9 @@ wsr_factory_t *wsr__factory_new(const wsr_server_config_t *cfg, wsr_error_t *err
         goto fail;
     f->router = wsr_router_new();
     if (f->router == NULL || copy_settings(&f->settings, cfg) != 0)
+        goto fail;
+    f->pubsub = wsr__pubsub_new(f->settings.max_subscriptions);
+    if (f->pubsub == NULL)
         goto fail;
     atomic_init(&f->open_connections, 0);
     f->log = cfg->log;
@@ -118,6 +124,7 @@ void wsr__factory_free(wsr_factory_t *f)
     wsr__free(f->stats);
     wsr__free(f->loops);
     wsr_router_free(f->router);
+    wsr__pubsub_free(f->pubsub);
     wsr__free(f->settings.host);
     wsr__free(f->settings.www);
     wsr__free(f);

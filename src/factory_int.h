@@ -17,6 +17,7 @@
 
 struct wsr__loop;
 struct wsr__workers;
+struct wsr__pubsub;
 struct wsr__auth;
 struct wsr__store;
 
@@ -28,6 +29,8 @@ typedef struct wsr__settings {
     size_t max_outbound;
     unsigned max_depth;
     bool builtins;
+    bool pubsub;
+    size_t max_subscriptions;
     unsigned io_threads;
     unsigned threads;
     unsigned queue_size;
@@ -43,6 +46,7 @@ struct wsr_factory {
     unsigned nloops;
     wsr__stats_t **stats;         /* owned: one block per loop */
     struct wsr__workers *workers; /* owned, or NULL before start */
+    struct wsr__pubsub *pubsub;   /* owned */
     atomic_uint open_connections;
     uint64_t started_ns;
     wsr_log_fn log;

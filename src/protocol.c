@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "codec_int.h"
+#include "pubsub_int.h"
 #include "router_int.h"
 
 _Static_assert(sizeof(wsr__msg_t) + LWS_PRE <= WSR__MSG_HEAD, "message header too small");
@@ -362,6 +363,7 @@ static void on_closed(wsr__loop_t *loop, wsr__conn_t *c)
         return;
     c->registered = 0;
     wsr__reply_conn_closed(loop, c);
+    wsr__pubsub_drop_conn(f->pubsub, c->id);
     for (m = c->out_head; m != NULL; m = next) {
         next = m->next;
         wsr__msg_free(m);

@@ -20,6 +20,7 @@
 
 #include "builtins_int.h"
 #include "http_int.h"
+#include "pubsub_int.h"
 #include "router_int.h"
 #include "loop_int.h"
 #include "workers_int.h"
@@ -54,6 +55,8 @@ void wsr_server_config_init(wsr_server_config_t *cfg)
     cfg->queue_size = 1024;
     cfg->request_timeout_ms = 30000;
     cfg->shutdown_timeout_ms = 10000;
+    cfg->pubsub = true;
+    cfg->max_subscriptions = 1000;
 }
 
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
@@ -245,6 +248,11 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
     srv->started = true;
     if (f->settings.builtins) {
         rc = wsr__builtins_add(f->router, f, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (f->settings.pubsub) {
+        rc = wsr__pubsub_add_routes(f->router, err);
         if (rc != 0)
             return rc;
     }

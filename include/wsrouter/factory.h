@@ -32,6 +32,14 @@ extern "C" {
 WSR_API int wsr_push(wsr_factory_t *factory, uint64_t connection_id, const char *event_name,
                      json_t *data);
 
+/*
+ * Publishes `data` (borrowed; serialised before the call returns) on `topic`:
+ * every connection subscribed to it (POST /_/subscribe) receives
+ * `{"event_name":"publish","topic":..,"data":..}`. Thread-safe.
+ * Returns 0 (also when nobody listens), WSR_EINVAL or WSR_ENOMEM.
+ */
+WSR_API int wsr_publish(wsr_factory_t *factory, const char *topic, json_t *data);
+
 /* Returns the number of WebSocket connections open now. Thread-safe. */
 WSR_API unsigned wsr_factory_connection_count(const wsr_factory_t *factory);
 

@@ -53,6 +53,8 @@ typedef struct wsr_server_config {
     const char *www;              /* directory served over HTTP, or NULL for none */
     void *owned;                  /* private: what a loader allocated */
     const char *modules;          /* route modules a program loads ("examples"); unused here */
+    bool pubsub;                  /* serve /_/subscribe, /_/unsubscribe, /_/publish (true) */
+    size_t max_subscriptions;     /* topics per connection (1000); 429 past it */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed). Never fails. */
