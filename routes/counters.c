@@ -4,6 +4,8 @@
  * (and list). Every operation is atomic; a missing counter is 0 for
  * increment and decrement and a 404 naming the key for get. The module keeps
  * its counters in memory behind a mutex, since handlers run on several loops.
+ * Every change is published on the topic "counters" as {"key", "value"}
+ * (value null once removed), so pages stay in step without polling.
  */
 #include "routes.h"
 
@@ -13,10 +15,24 @@
 #define MAX_COUNTERS 100000
 #define MAX_KEY_LEN  200
 
+#define TOPIC "counters"
+
 typedef struct counters {
     pthread_mutex_t lock;
     json_t *map; /* owned: key -> integer */
 } counters_t;
+
+/* Tells subscribers of "counters" about a change. Called under the lock, so
+ * publications reach every subscriber in the order the changes happened. */
+static void announce(wsr_request_t *req, const char *key, json_t *value)
+{
+    json_t *msg = json_pack("{s:s, s:o}", "key", key, "value", value ? value : json_null());
+
+    /* Best effort: a failed publication must not fail the change itself. */
+    if (msg != NULL)
+        (void)wsr_publish(wsr_request_factory(req), TOPIC, msg);
+    json_decref(msg);
+}
 
 /* Adds `delta` to counter `key` (created at 0) or sets it when `set`. */
 static int update(counters_t *c, wsr_request_t *req, wsr_response_t *res, json_int_t delta,
@@ -42,10 +58,12 @@ static int update(counters_t *c, wsr_request_t *req, wsr_response_t *res, json_i
         rc = wsr_response_error(res, 422, "counter %s would overflow", key);
         goto out;
     }
-    if (json_object_set_new(c->map, key, json_integer(v)) != 0)
+    if (json_object_set_new(c->map, key, json_integer(v)) != 0) {
         rc = WSR_ENOMEM;
-    else
+    } else {
+        announce(req, key, json_integer(v));
         rc = wsr_response_set_data_take(res, json_integer(v));
+    }
 out:
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -86,9 +104,11 @@ static int on_get(wsr_request_t *req, wsr_response_t *res, void *user)
 static int on_rem(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     counters_t *c = user;
+    const char *key = wsr_request_arg_string(req, "key");
 
     pthread_mutex_lock(&c->lock);
-    (void)json_object_del(c->map, wsr_request_arg_string(req, "key"));
+    if (json_object_del(c->map, key) == 0)
+        announce(req, key, NULL);
     pthread_mutex_unlock(&c->lock);
     return wsr_response_set_data_take(res, json_null());
 }

@@ -90,3 +90,16 @@ test('a handler pushes to its caller; pushes carry no status and keep order', as
   assert.deepEqual(reply.data, { pushed: 50 });
   await a.close();
 });
+
+test('the counters module publishes every change on the "counters" topic', async () => {
+  const watcher = await connect(srv.url);
+  await sub(watcher, 'counters');
+  const c = await connect(srv.url);
+  await c.request({ cmd: 'increment', args: { key: 'pc' } });
+  await c.request({ cmd: 'set', args: { key: 'pc', value: 10 } });
+  await c.request({ cmd: 'rem', args: { key: 'pc' } });
+  const got = [];
+  for (let i = 0; i < 3; i++) got.push((await watcher.nextJson()).data);
+  assert.deepEqual(got, [{ key: 'pc', value: 1 }, { key: 'pc', value: 10 }, { key: 'pc', value: null }]);
+  await Promise.all([watcher.close(), c.close()]);
+});
