@@ -10,6 +10,7 @@
 #include "wsrouter/server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ static const option_t options[] = {
     OPT("modules", OPT_STRING, modules, 0, 0),
     OPT("pubsub", OPT_BOOL, pubsub, 0, 1),
     OPT("max_subscriptions", OPT_SIZE, max_subscriptions, 0, 1000000),
+    OPT("max_connections", OPT_UINT, max_connections, 0, 10000000),
+    OPT("max_connections_per_ip", OPT_UINT, max_connections_per_ip, 0, 10000000),
 };
 
 /* A string the loader allocated; cfg->owned is the head of their list. */
@@ -105,22 +108,32 @@ void wsr_server_config_dispose(wsr_server_config_t *cfg)
 static bool parse_size(const char *s, long long *out)
 {
     char *end;
-    long long v;
+    long long v, unit = 1;
 
     errno = 0;
     v = strtoll(s, &end, 10);
     if (end == s || errno != 0 || v < 0)
         return false;
     if (*end == 'K' || *end == 'k')
-        v *= 1024, end++;
+        unit = 1024;
     else if (*end == 'M' || *end == 'm')
-        v *= 1024 * 1024, end++;
+        unit = 1024 * 1024;
     else if (*end == 'G' || *end == 'g')
-        v *= 1024LL * 1024 * 1024, end++;
-    if (end[0] == 'i' && end[1] == 'B')
-        end += 2;
-    else if (end[0] == 'B' && end != s)
+        unit = 1024LL * 1024 * 1024;
+    if (unit > 1) {
         end++;
+        /* "iB" only after a unit: "16iB" used to read as 16. */
+        if (end[0] == 'i' && end[1] == 'B')
+            end += 2;
+        else if (end[0] == 'B')
+            end++;
+        /* "9999999999G" used to overflow (undefined behaviour). */
+        if (v > LLONG_MAX / unit)
+            return false;
+        v *= unit;
+    } else if (end[0] == 'B') {
+        end++;
+    }
     *out = v;
     return *end == '\0';
 }
@@ -168,6 +181,7 @@ static bool store_number(wsr_server_config_t *cfg, const option_t *o, long long 
 static int apply_json(wsr_server_config_t *cfg, const option_t *o, json_t *v)
 {
     void *field = (char *)cfg + o->offset;
+    const char *copy;
     long long n;
 
     switch (o->type) {
@@ -178,8 +192,13 @@ static int apply_json(wsr_server_config_t *cfg, const option_t *o, json_t *v)
             *(const char **)field = NULL;
             return 0;
         }
-        *(const char **)field = keep_string(cfg, json_string_value(v));
-        return *(const char **)field ? 0 : WSR_ENOMEM;
+        /* The copy goes in only once it exists: wsr_config_set applies to
+         * the caller's settings, which used to be left with NULL here. */
+        copy = keep_string(cfg, json_string_value(v));
+        if (copy == NULL)
+            return WSR_ENOMEM;
+        *(const char **)field = copy;
+        return 0;
     case OPT_BOOL:
         if (!json_is_boolean(v))
             return WSR_EINVAL;
@@ -268,9 +287,14 @@ static void key_position(const char *text, size_t n, const char *key, int *line,
             size_t start = i + 1;
             int at_col = c;
 
-            for (i++; i < n && text[i] != '"'; i++, c++)
-                if (text[i] == '\\')
-                    i++, c++;
+            /* Columns count characters, as jansson's do, not bytes. */
+            for (i++; i < n && text[i] != '"'; i++) {
+                if (text[i] == '\\' && i + 1 < n) {
+                    i++;
+                    c++;
+                }
+                c += ((unsigned char)text[i] & 0xC0) != 0x80;
+            }
             c++;
             if (expect_key && i - start == klen && memcmp(text + start, key, klen) == 0) {
                 *line = l;

@@ -15,6 +15,7 @@
 #include "codec_int.h"
 #include "json_int.h"
 #include "loop_int.h"
+#include "limits_int.h"
 #include "pubsub_int.h"
 
 wsr__msg_t *wsr__msg_take(wsr__buf_t *b, bool binary)
@@ -88,6 +89,8 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     s->queue_size = cfg->queue_size;
     s->request_timeout_ms = cfg->request_timeout_ms;
     s->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
+    s->max_connections = cfg->max_connections;
+    s->max_connections_per_ip = cfg->max_connections_per_ip;
     return 0;
 }
 
@@ -101,7 +104,8 @@ wsr_factory_t *wsr__factory_new(const wsr_server_config_t *cfg, wsr_error_t *err
     if (f->router == NULL || copy_settings(&f->settings, cfg) != 0)
         goto fail;
     f->pubsub = wsr__pubsub_new(f->settings.max_subscriptions);
-    if (f->pubsub == NULL)
+    f->limits = wsr__limits_new(f->settings.max_connections, f->settings.max_connections_per_ip);
+    if (f->pubsub == NULL || f->limits == NULL)
         goto fail;
     atomic_init(&f->open_connections, 0);
     f->log = cfg->log;
@@ -125,6 +129,7 @@ void wsr__factory_free(wsr_factory_t *f)
     wsr__free(f->loops);
     wsr_router_free(f->router);
     wsr__pubsub_free(f->pubsub);
+    wsr__limits_free(f->limits);
     wsr__free(f->settings.host);
     wsr__free(f->settings.www);
     wsr__free(f);

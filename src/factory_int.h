@@ -18,6 +18,7 @@
 struct wsr__loop;
 struct wsr__workers;
 struct wsr__pubsub;
+struct wsr__limits;
 struct wsr__auth;
 struct wsr__store;
 
@@ -36,6 +37,8 @@ typedef struct wsr__settings {
     unsigned queue_size;
     unsigned request_timeout_ms;
     unsigned shutdown_timeout_ms;
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
     char *www; /* owned, or NULL */
 } wsr__settings_t;
 
@@ -47,6 +50,7 @@ struct wsr_factory {
     wsr__stats_t **stats;         /* owned: one block per loop */
     struct wsr__workers *workers; /* owned, or NULL before start */
     struct wsr__pubsub *pubsub;   /* owned */
+    struct wsr__limits *limits;   /* owned */
     atomic_uint open_connections;
     uint64_t started_ns;
     wsr_log_fn log;

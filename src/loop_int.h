@@ -53,6 +53,7 @@ struct wsr__conn {
     uint8_t rx_binary;
     uint8_t push_format; /* format of the last request, used for pushes */
     uint8_t registered;
+    uint8_t close_started;     /* the close handshake is under way */
     char peer[WSR__PEER_MAX];
 };
 
@@ -66,6 +67,11 @@ struct wsr__loop {
     wsr_factory_t *factory; /* borrowed */
     unsigned index;
     struct lws_context *ctx; /* owned */
+    struct lws_vhost *vhost; /* borrowed: ctx */
+    int listen_fd;           /* owned until adopted by lws, then lws's */
+    struct lws *listen_wsi;  /* borrowed: lws; NULL once closed */
+    void *admitted;          /* limits token of the connection being adopted */
+    lws_sorted_usec_list_t accept_sul;
     pthread_t thread;
     bool thread_started;
     wsr__inbox_t *inbox; /* owned ref */

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 
 #include "codec_int.h"
+#include "limits_int.h"
+#include "listener_int.h"
 #include "pubsub_int.h"
 #include "router_int.h"
 
@@ -77,8 +79,10 @@ static void conn_close(wsr__conn_t *c, int code)
     c->out_bytes = 0;
     lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)text, strlen(text));
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_SECS);
-    /* Nothing more is read from a connection that is closing. */
-    lws_rx_flow_control(c->wsi, 0);
+    /* Input keeps being read (and ignored) until the close handshake ends:
+     * closing a socket with unread input makes the kernel send an RST, and
+     * an RST makes the client's kernel discard what the client had not read
+     * yet, close frame included. */
     lws_callback_on_writable(c->wsi);
 }
 
@@ -193,14 +197,21 @@ static int on_writeable(wsr__conn_t *c)
         if (lws_send_pipe_choked(c->wsi))
             break;
     }
-    if (c->close_code != 0)
+    if (c->close_code != 0) {
+        /* -1 once starts lws's close handshake (our frame, then the
+         * client's); a second -1 while it awaits the reply would cut it. */
+        if (c->close_started)
+            return 0;
+        c->close_started = 1;
         return -1;
+    }
     if (c->out_head != NULL) {
         lws_callback_on_writable(c->wsi);
         return 0;
     }
     if (c->drain_code != 0 && c->replies == NULL) {
         conn_close(c, c->drain_code);
+        c->close_started = 1;
         return -1;
     }
     return 0;
@@ -478,6 +489,7 @@ void wsr__loop_begin_drain(wsr__loop_t *loop)
     if (loop->draining)
         return;
     loop->draining = true;
+    wsr__listen_stop(loop);
     for (uint32_t i = 0; i < loop->nslots; i++) {
         wsr__conn_t *c = loop->slots[i].conn;
 
@@ -521,6 +533,11 @@ int wsr__protocol_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
         return on_writeable(c);
     case LWS_CALLBACK_CLOSED:
         on_closed(loop, c);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* Every connection, HTTP or WebSocket, ends here (protocols[0]). */
+        if (loop != NULL)
+            wsr__limits_release(loop->factory->limits, lws_get_opaque_user_data(wsi));
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (loop != NULL)

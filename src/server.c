@@ -20,6 +20,7 @@
 
 #include "builtins_int.h"
 #include "http_int.h"
+#include "listener_int.h"
 #include "pubsub_int.h"
 #include "router_int.h"
 #include "loop_int.h"
@@ -28,7 +29,7 @@
 #define MAX_DEFAULT_LOOPS 64
 
 struct wsr_server {
-    struct lws_protocols protocols[3]; /* wsrouter.v1, the /_/ endpoints, end */
+    struct lws_protocols protocols[4]; /* wsrouter.v1, the /_/ endpoints, listeners, end */
     wsr__http_mounts_t mounts;
     char *www_path;         /* owned: the absolute path of www, or NULL */
     wsr_factory_t *factory; /* owned */
@@ -50,13 +51,14 @@ void wsr_server_config_init(wsr_server_config_t *cfg)
     cfg->max_outbound = 8 * 1024 * 1024;
     cfg->max_depth = 64;
     cfg->builtins = true;
-    cfg->io_threads = 1;
+    cfg->io_threads = 0; /* one event loop per core */
     cfg->threads = 4;
     cfg->queue_size = 1024;
     cfg->request_timeout_ms = 30000;
     cfg->shutdown_timeout_ms = 10000;
     cfg->pubsub = true;
     cfg->max_subscriptions = 1000;
+    cfg->max_connections = 50000;
 }
 
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
@@ -153,6 +155,8 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
     srv->protocols[1].name = WSR__HTTP_PROTOCOL;
     srv->protocols[1].callback = wsr__http_callback;
     srv->protocols[1].per_session_data_size = wsr__http_session_size;
+    srv->protocols[2].name = WSR__LISTEN_PROTOCOL;
+    srv->protocols[2].callback = wsr__listen_callback;
     if (www != NULL) {
         real = realpath(www, NULL);
         if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -171,35 +175,25 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
 static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err)
 {
     struct lws_context_creation_info info;
-    struct in_addr v4;
-    struct lws_vhost *vh;
 
     memset(&info, 0, sizeof(info));
-    info.port = srv->port > 0 ? srv->port : srv->factory->settings.port;
-    info.iface = srv->bind_addr;
+    /* A server vhost without a listener of its own: listener.c accepts on
+     * the loop's socket and adopts each connection into this vhost. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = srv->protocols;
     info.mounts = wsr__http_mounts(&srv->mounts);
     info.user = loop;
     info.gid = -1;
     info.uid = -1;
     info.server_string = "wsrouter";
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
-    /* Debian's lws 4.1.6 listens on every interface for an IPv4 address
-     * unless IPv6 is off for the vhost: bind exactly what was asked. */
-    if (inet_pton(AF_INET, srv->bind_addr, &v4) == 1)
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-    if (srv->nloops > 1)
-        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     loop->ctx = lws_create_context(&info);
-    if (loop->ctx == NULL)
-        return wsr__error_set(err, WSR_EIO,
-                              "cannot listen on %s port %d (in use, or not an "
-                              "address of this machine?)",
-                              srv->bind_addr, info.port);
-    vh = lws_get_vhost_by_name(loop->ctx, "default");
-    if (srv->port <= 0 && vh != NULL)
-        srv->port = lws_get_vhost_listen_port(vh);
+    loop->vhost = loop->ctx ? lws_get_vhost_by_name(loop->ctx, "default") : NULL;
+    if (loop->vhost == NULL)
+        return wsr__error_set(err, WSR_EIO, "cannot create the event loop's context");
     loop->inbox->ctx = loop->ctx;
+    if (wsr__listen_adopt(loop) != 0)
+        return wsr__error_set(err, WSR_EIO, "cannot watch the listening socket");
     return 0;
 }
 
@@ -208,6 +202,7 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
     wsr_factory_t *f = srv->factory;
     size_t nroutes = wsr_router_count(f->router);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int *fds;
     unsigned i;
 
     srv->nloops = f->settings.io_threads;
@@ -219,6 +214,20 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
     if (srv->loops == NULL || f->loops == NULL || f->stats == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
     f->nloops = srv->nloops;
+    for (i = 0; i < srv->nloops; i++)
+        srv->loops[i].listen_fd = -1;
+    fds = wsr__calloc(srv->nloops, sizeof(*fds));
+    if (fds == NULL)
+        return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
+    if (wsr__listen_open(srv->bind_addr, f->settings.port, srv->nloops, fds, &srv->port, err)) {
+        wsr__free(fds);
+        return WSR_EIO;
+    }
+    for (i = 0; i < srv->nloops; i++) {
+        srv->loops[i].listen_fd = fds[i];
+        fds[i] = -1;
+    }
+    wsr__free(fds);
     for (i = 0; i < srv->nloops; i++) {
         wsr__loop_t *loop = &srv->loops[i];
 
@@ -351,6 +360,8 @@ void wsr_server_free(wsr_server_t *srv)
 
         if (loop->ctx != NULL)
             loop_finish(loop);
+        if (loop->listen_fd >= 0)
+            close(loop->listen_fd); /* never adopted */
         wsr__inbox_unref(loop->inbox);
         wsr__free(loop->slots);
         wsr__buf_dispose(&loop->scratch);

@@ -41,7 +41,7 @@ static void usage(FILE *out)
             "  -c, --config FILE       JSON configuration file, validated before binding\n"
             "  -l, --log-level LEVEL   err, warn, notice (default), info or debug\n"
             "  -m, --max-message SIZE  largest request message (default 1M)\n"
-            "      --io-threads N      event loops (default 1; 0 = one per core)\n"
+            "      --io-threads N      event loops (default 0: one per core)\n"
             "      --threads N         worker threads for blocking routes (default 4)\n"
             "      --www DIR           directory served over HTTP on the same port\n"
             "      --modules LIST      route modules: math,counters,hello,echo,diag, examples\n"

@@ -36,25 +36,27 @@ typedef struct wsr_server wsr_server_t;
  * which wsr_server_config_dispose releases.
  */
 typedef struct wsr_server_config {
-    const char *host;             /* address to bind, "127.0.0.1" */
-    int port;                     /* 8080; 0 lets the kernel pick (wsr_server_port) */
-    int log_level;                /* WSR_LOG_NOTICE */
-    wsr_log_fn log;               /* NULL: no logging */
-    void *log_user;               /* passed to `log` */
-    size_t max_message;           /* largest request message, bytes (1 MiB); 1009 past it */
-    size_t max_outbound;          /* outbound queue cap per connection (8 MiB); 1008 past it */
-    unsigned max_depth;           /* JSON nesting limit (64) */
-    bool builtins;                /* serve /_/commands, help, stats, ping (true) */
-    unsigned io_threads;          /* event loops; 0 = one per core */
-    unsigned threads;             /* worker threads for blocking routes (4) */
-    unsigned queue_size;          /* worker job queue bound (1024); 503 past it */
-    unsigned request_timeout_ms;  /* deferred/blocking answer deadline (30000); 408 past it */
-    unsigned shutdown_timeout_ms; /* graceful drain deadline (10000) */
-    const char *www;              /* directory served over HTTP, or NULL for none */
-    void *owned;                  /* private: what a loader allocated */
-    const char *modules;          /* route modules a program loads ("examples"); unused here */
-    bool pubsub;                  /* serve /_/subscribe, /_/unsubscribe, /_/publish (true) */
-    size_t max_subscriptions;     /* topics per connection (1000); 429 past it */
+    const char *host;                /* address to bind, "127.0.0.1" */
+    int port;                        /* 8080; 0 lets the kernel pick (wsr_server_port) */
+    int log_level;                   /* WSR_LOG_NOTICE */
+    wsr_log_fn log;                  /* NULL: no logging */
+    void *log_user;                  /* passed to `log` */
+    size_t max_message;              /* largest request message, bytes (1 MiB); 1009 past it */
+    size_t max_outbound;             /* outbound queue cap per connection (8 MiB); 1008 past it */
+    unsigned max_depth;              /* JSON nesting limit (64) */
+    bool builtins;                   /* serve /_/commands, help, stats, ping (true) */
+    unsigned io_threads;             /* event loops; 0 = one per core */
+    unsigned threads;                /* worker threads for blocking routes (4) */
+    unsigned queue_size;             /* worker job queue bound (1024); 503 past it */
+    unsigned request_timeout_ms;     /* deferred/blocking answer deadline (30000); 408 past it */
+    unsigned shutdown_timeout_ms;    /* graceful drain deadline (10000) */
+    const char *www;                 /* directory served over HTTP, or NULL for none */
+    void *owned;                     /* private: what a loader allocated */
+    const char *modules;             /* route modules a program loads ("examples"); unused here */
+    bool pubsub;                     /* serve /_/subscribe, /_/unsubscribe, /_/publish (true) */
+    size_t max_subscriptions;        /* topics per connection (1000); 429 past it */
+    unsigned max_connections;        /* TCP connections in all (50000); refused past it; 0: none */
+    unsigned max_connections_per_ip; /* from one client address (0: no limit) */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed). Never fails. */

@@ -219,16 +219,16 @@ describe('transport', () => {
     });
   });
 
-  test('the server binds exactly the address asked', async () => {
-    await withServer(['--host', '127.0.0.1'], async (srv) => {
+  test('the server binds exactly the address asked, one listener per event loop', async () => {
+    await withServer(['--host', '127.0.0.1', '--io-threads', '3'], async (srv) => {
       const out = execFileSync('ss', ['-Hltn', `sport = :${srv.port}`]).toString().trim().split('\n');
-      assert.equal(out.length, 1, out.join('\n'));
-      assert.match(out[0], new RegExp(`127\\.0\\.0\\.1:${srv.port}\\b`));
+      assert.equal(out.length, 3, out.join('\n'));
+      for (const line of out) assert.match(line, new RegExp(`127\\.0\\.0\\.1:${srv.port}\\b`));
     });
   });
 
   test('IPv6 loopback works when asked', async () => {
-    await withServer(['--host', '::1'], async (srv) => {
+    await withServer(['--host', '::1', '--io-threads', '1'], async (srv) => {
       const out = execFileSync('ss', ['-Hltn', `sport = :${srv.port}`]).toString().trim().split('\n');
       assert.equal(out.length, 1, out.join('\n'));
       assert.match(out[0], /\[::1\]/);
