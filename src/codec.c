@@ -94,6 +94,25 @@ bool wsr__utf8_valid(const unsigned char *s, size_t n)
     return true;
 }
 
+void wsr__utf8_repair(char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t len = 1;
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 0x80) {
+            len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            if (len == 1 || i + len > n || !wsr__utf8_valid((const unsigned char *)s + i, len)) {
+                s[i++] = '?';
+                continue;
+            }
+        }
+        i += len;
+    }
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')
@@ -131,6 +150,48 @@ int wsr__percent_decode(wsr__buf_t *out, const char *s, size_t n, bool plus_is_s
     if (!wsr__utf8_valid(out->data + start, out->len - start))
         return WSR_EPARSE;
     return 0;
+}
+
+/*
+ * The length of the longest prefix of `s` (n bytes of valid UTF-8) that has at
+ * most `max` bytes and does not end inside a character. Details quote pieces of
+ * the message cut to a length; a plain "%.200s" could split a character and
+ * the reply would not be UTF-8 (PROTOCOL.md section 2).
+ */
+static int utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return (int)n;
+}
+
+/*
+ * jansson 2.14 reports most failures of its own allocations with no error at
+ * all (json_loadb returns NULL with an empty text: json_object(), a value or a
+ * hashtable insert failed), and a string token it could not copy as an invalid
+ * token: "invalid token" for a value, "string or '}' expected" for a key, with
+ * the position just past the string's closing quote. A real error inside a
+ * string is reported before that, and jansson keeps the first error, so these
+ * mean memory ran out: a 500 for the server, not a 400 blaming the client.
+ */
+static bool parse_ran_out_of_memory(const json_error_t *e, const unsigned char *p, size_t n)
+{
+    size_t pos;
+
+    if (e->text[0] == '\0') /* checked first: the code byte is unset then */
+        return true;
+    if (json_error_code(e) == json_error_out_of_memory)
+        return true;
+    if (json_error_code(e) != json_error_invalid_syntax || e->position <= 0)
+        return false;
+    pos = (size_t)e->position;
+    if (pos > n || p[pos - 1] != '"')
+        return false;
+    return strncmp(e->text, "invalid token", 13) == 0 ||
+           strncmp(e->text, "string or '}' expected", 22) == 0;
 }
 
 /* Writes the 400 sentence and returns WSR_EPARSE. */
@@ -195,11 +256,12 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
     }
     root = json_loadb((const char *)p, (size_t)(end - p),
                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (root == NULL && parse_ran_out_of_memory(&jerr, p, (size_t)(end - p))) {
+        rc = WSR_ENOMEM;
+        goto out;
+    }
     if (root == NULL) {
         switch (json_error_code(&jerr)) {
-        case json_error_out_of_memory:
-            rc = WSR_ENOMEM;
-            break;
         case json_error_invalid_utf8:
             rc = bad(detail, "message is not valid UTF-8");
             break;
@@ -289,15 +351,17 @@ static int read_target(wsr_request_t *req, char *detail)
     if (method == NULL && url == NULL)
         return bad(detail, "request needs method and url, or cmd");
     if (method == NULL)
-        return bad(detail, "member method is missing (url %.200s needs one)", url);
+        return bad(detail, "member method is missing (url %.*s needs one)",
+                   utf8_cut(url, url_len, 200), url);
     if (url == NULL)
-        return bad(detail, "member url is missing (method %.32s needs one)", method);
+        return bad(detail, "member url is missing (method %.*s needs one)",
+                   utf8_cut(method, method_len, 32), method);
     req->method = wsr__method_parse(method, method_len);
     if (req->method == 0)
         return bad(detail,
-                   "method %.32s is not supported (use GET, POST, PUT, PATCH, DELETE, HEAD "
+                   "method %.*s is not supported (use GET, POST, PUT, PATCH, DELETE, HEAD "
                    "or OPTIONS)",
-                   method);
+                   utf8_cut(method, method_len, 32), method);
     return parse_url(req, url, url_len, detail);
 }
 
@@ -306,12 +370,14 @@ static int read_members(wsr_request_t *req, char *detail)
     json_t *root = req->root, *v;
     int rc;
 
-    /* id and event_name first, so every later error can echo them. */
+    /* event_name and id first, so every later error can echo them. event_name
+     * may be anything, so it is set even when the id is refused: the reply to
+     * that 400 still echoes it (PROTOCOL.md section 4, "always"). */
+    req->event_name = json_object_get(root, "event_name");
     v = json_object_get(root, "id");
     if (v != NULL && !json_is_string(v) && !json_is_number(v))
         return bad(detail, "member id must be a string or a number");
     req->id = v;
-    req->event_name = json_object_get(root, "event_name");
     req->data = json_object_get(root, "data");
     if ((rc = string_member(root, "token", &req->token, NULL, detail)) != 0)
         return rc;
@@ -333,7 +399,8 @@ static int parse_url(wsr_request_t *req, const char *url, size_t n, char *detail
     size_t path_len = q ? (size_t)(q - url) : n;
 
     if (n == 0 || url[0] != '/')
-        return bad(detail, "member url must be a path starting with / (got \"%.200s\")", url);
+        return bad(detail, "member url must be a path starting with / (got \"%.*s\")",
+                   utf8_cut(url, n, 200), url);
     /* A fragment never reaches a server in HTTP; ignore it here too. */
     frag = memchr(url, '#', n);
     if (frag != NULL && (q == NULL || frag < q)) {
@@ -381,7 +448,7 @@ static int parse_query(wsr_request_t *req, const char *q, size_t n, char *detail
                 rc = wsr__percent_decode(&val, eq + 1, (size_t)(pair_end - eq - 1), true);
             if (rc == WSR_EPARSE)
                 rc = bad(detail, "url query has a bad percent-escape or invalid UTF-8 in \"%.*s\"",
-                         (int)WSR__MIN((size_t)(pair_end - p), 200), p);
+                         utf8_cut(p, (size_t)(pair_end - p), 200), p);
             if (rc == 0 && key.len > 0)
                 rc = json_object_setn_new(req->query, (const char *)key.data, key.len,
                                           json_stringn((const char *)val.data, val.len))

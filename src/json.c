@@ -14,6 +14,10 @@
 
 #define MAX_DUMP_DEPTH 2048
 
+/* `depth` counts the arrays and objects around the value being written, so a
+ * container at `depth` is nesting level depth + 1. The limit is checked on
+ * containers only: 2048 levels are written, 2049 refused (the old check on
+ * every value at depth > 2048 let 2049 levels through, contrary to json_int.h). */
 static int dump_value(wsr__buf_t *out, const json_t *v, unsigned depth);
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -109,9 +113,12 @@ static int dump_real(wsr__buf_t *out, double d)
 static int dump_object(wsr__buf_t *out, const json_t *v, unsigned depth)
 {
     void *it = json_object_iter((json_t *)v);
-    int rc = wsr__buf_putc(out, '{');
+    int rc;
     bool first = true;
 
+    if (depth >= MAX_DUMP_DEPTH)
+        return WSR_EINVAL;
+    rc = wsr__buf_putc(out, '{');
     while (rc == 0 && it != NULL) {
         if (!first)
             rc = wsr__buf_putc(out, ',');
@@ -130,8 +137,11 @@ static int dump_object(wsr__buf_t *out, const json_t *v, unsigned depth)
 static int dump_array(wsr__buf_t *out, const json_t *v, unsigned depth)
 {
     size_t i, n = json_array_size(v);
-    int rc = wsr__buf_putc(out, '[');
+    int rc;
 
+    if (depth >= MAX_DUMP_DEPTH)
+        return WSR_EINVAL;
+    rc = wsr__buf_putc(out, '[');
     for (i = 0; rc == 0 && i < n; i++) {
         if (i != 0)
             rc = wsr__buf_putc(out, ',');
@@ -145,8 +155,6 @@ static int dump_value(wsr__buf_t *out, const json_t *v, unsigned depth)
 {
     char num[24];
 
-    if (depth > MAX_DUMP_DEPTH)
-        return WSR_EINVAL;
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return dump_object(out, v, depth);
