@@ -68,6 +68,10 @@ unsigned wsr__method_parse(const char *s, size_t n);
  */
 WSR_NODISCARD int wsr__percent_decode(wsr__buf_t *out, const char *s, size_t n, bool plus_is_space);
 
+/* Replaces, in place, every byte of `s` (n bytes) that does not begin a valid
+ * UTF-8 character with '?', so text cut at a byte count is always UTF-8. */
+void wsr__utf8_repair(char *s, size_t n);
+
 /* Returns true when `s` (n bytes) is valid UTF-8 with no NUL byte. */
 bool wsr__utf8_valid(const unsigned char *s, size_t n);
 

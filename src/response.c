@@ -93,6 +93,26 @@ int wsr_response_set_status(wsr_response_t *res, int status)
     return 0;
 }
 
+/*
+ * The length of `s` (n bytes) without a UTF-8 character cut short at its end.
+ * Details and messages are cut at a byte count (vsnprintf, WSR__DETAIL_MAX);
+ * a cut inside a character would make the reply invalid UTF-8 (PROTOCOL.md
+ * section 2) and a 422 message unstorable (json_string refuses it).
+ */
+static size_t utf8_whole_len(const char *s, size_t n)
+{
+    size_t i = n, need;
+    unsigned char lead;
+
+    while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0 || (unsigned char)s[i - 1] < 0xC0)
+        return n;
+    lead = (unsigned char)s[i - 1];
+    need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    return n - (i - 1) < need ? i - 1 : n;
+}
+
 int wsr__response_error_str(wsr_response_t *res, int status, const char *detail)
 {
     char *copy;
@@ -101,11 +121,14 @@ int wsr__response_error_str(wsr_response_t *res, int status, const char *detail)
         wsr__response_fail(res);
         return WSR_EINVAL;
     }
-    copy = wsr__strndup(detail, strnlen(detail, WSR__DETAIL_MAX));
+    copy = wsr__strndup(detail, utf8_whole_len(detail, strnlen(detail, WSR__DETAIL_MAX)));
     if (copy == NULL) {
         wsr__response_fail(res);
         return WSR_ENOMEM;
     }
+    /* Callers quote client input cut at a byte count ("%.200s"), which may
+     * split a character anywhere in the sentence: repair it here, once. */
+    wsr__utf8_repair(copy, strlen(copy));
     clear(res);
     res->status = status;
     res->detail = copy;
@@ -127,6 +150,7 @@ int wsr_response_error(wsr_response_t *res, int status, const char *fmt, ...)
  * for one, "invalid parameters: x, y" for several. Long lists are cut. */
 static int rebuild_param_detail(wsr_response_t *res)
 {
+    char one[WSR__DETAIL_MAX];
     wsr__buf_t b;
     const char *key;
     json_t *msg;
@@ -134,9 +158,12 @@ static int rebuild_param_detail(wsr_response_t *res)
 
     wsr__buf_init(&b, 0, WSR__DETAIL_MAX - 1);
     if (json_object_size(res->errors) == 1) {
+        /* Cut a long message to the detail size rather than fail on it: with
+         * wsr__buf_printf past the limit the detail came out empty. */
         json_object_foreach(res->errors, key, msg)
         {
-            if (wsr__buf_printf(&b, "invalid parameter %s: %s", key, json_string_value(msg)))
+            snprintf(one, sizeof(one), "invalid parameter %s: %s", key, json_string_value(msg));
+            if (wsr__buf_append(&b, one, utf8_whole_len(one, strlen(one))) != 0)
                 break;
         }
     } else {
@@ -146,6 +173,8 @@ static int rebuild_param_detail(wsr_response_t *res)
                 break;
         }
     }
+    /* The terminator does not count against the detail's length. */
+    b.limit = WSR__DETAIL_MAX;
     if (wsr__buf_putc(&b, '\0') != 0 && b.data != NULL)
         b.data[b.len - 1] = '\0';
     if (b.data == NULL)
@@ -163,6 +192,8 @@ int wsr_response_param_error(wsr_response_t *res, const char *param, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    msg[utf8_whole_len(msg, strlen(msg))] = '\0';
+    wsr__utf8_repair(msg, strlen(msg)); /* json_string refuses invalid UTF-8 */
     if (res->status != 422) {
         clear(res);
         res->status = 422;

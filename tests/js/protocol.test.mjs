@@ -199,6 +199,20 @@ describe('section 4: replies and statuses', () => {
   });
 });
 
+test('details quoting long UTF-8 input are still valid UTF-8', async () => {
+  const path = '/x' + 'é'.repeat(150); // %.200s would cut inside a character
+  let r = await client.request({ method: 'GET', url: path });
+  assert.equal(r.status, 404);
+  assert.ok(r.detail.startsWith('no route for /xé'));
+  r = await client.request({ method: 'DELETE', url: '/counters/' + 'é'.repeat(150) });
+  assert.equal(r.status, 405);
+  r = await client.request({ method: 'GET', url: '/math/add?x=1&y=' + 'ü'.repeat(100) });
+  assert.equal(r.status, 422);
+  assert.ok(r.errors.y.startsWith('must be a number (got "ü'));
+  r = await client.request({ cmd: 'subscribe', args: { topic: 'é'.repeat(150) } });
+  assert.equal(r.status, 422);
+});
+
 describe('section 7: built-in routes', () => {
   test('commands lists every route with its parameters', async () => {
     const r = await client.request({ method: 'GET', url: '/_/commands' });
