@@ -55,7 +55,8 @@ static int update(counters_t *c, wsr_request_t *req, wsr_response_t *res, json_i
     if (set)
         v = (json_int_t)wsr_request_arg_int(req, "value", 0);
     else if (__builtin_add_overflow(json_integer_value(old), delta, &v)) {
-        rc = wsr_response_error(res, 422, "counter %s would overflow", key);
+        /* A 422 carries `errors` (PROTOCOL.md section 4). */
+        rc = wsr_response_param_error(res, "key", "counter %s would overflow", key);
         goto out;
     }
     if (json_object_set_new(c->map, key, json_integer(v)) != 0) {

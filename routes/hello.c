@@ -5,7 +5,7 @@
  */
 #include "routes.h"
 
-#include <stdio.h>
+#include <math.h>
 
 static int on_hello(wsr_request_t *req, wsr_response_t *res, void *user)
 {
@@ -16,12 +16,12 @@ static int on_hello(wsr_request_t *req, wsr_response_t *res, void *user)
 
 static int on_hello_user(wsr_request_t *req, wsr_response_t *res, void *user)
 {
-    char text[512];
-
     (void)user;
-    snprintf(text, sizeof(text), "Hello, %s with ID=%s", wsr_request_arg_string(req, "user"),
-             wsr_request_arg_string(req, "id"));
-    return wsr_response_set_string(res, text);
+    /* Formatted to size: a fixed buffer cut long names inside a UTF-8
+     * character, and json_string() then refused the text (a 500). */
+    return wsr_response_set_data_take(res, json_sprintf("Hello, %s with ID=%s",
+                                                        wsr_request_arg_string(req, "user"),
+                                                        wsr_request_arg_string(req, "id")));
 }
 
 static int on_sum(wsr_request_t *req, wsr_response_t *res, void *user)
@@ -42,6 +42,9 @@ static int on_sum(wsr_request_t *req, wsr_response_t *res, void *user)
             real = true;
         rsum += json_number_value(d);
     }
+    /* JSON has no infinity: json_real() refuses it, which used to answer 500. */
+    if (real && !isfinite(rsum))
+        return wsr_response_param_error(res, "digits", "the sum is too large");
     return wsr_response_set_data_take(
         res, json_pack("{s:o}", "sum", real ? json_real(rsum) : json_integer(isum)));
 }

@@ -5,18 +5,26 @@
  */
 #include "routes.h"
 
+#include <math.h>
 #include <stdint.h>
 
 static int on_add(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     json_t *x = wsr_request_arg(req, "x"), *y = wsr_request_arg(req, "y");
     json_int_t sum;
+    double sum_real;
 
     (void)user;
     if (json_is_integer(x) && json_is_integer(y) &&
         !__builtin_add_overflow(json_integer_value(x), json_integer_value(y), &sum))
         return wsr_response_set_data_take(res, json_integer(sum));
-    return wsr_response_set_data_take(res, json_real(json_number_value(x) + json_number_value(y)));
+    sum_real = json_number_value(x) + json_number_value(y);
+    /* JSON has no infinity: json_real() refuses it, which used to answer 500. */
+    if (!isfinite(sum_real)) {
+        (void)wsr_response_param_error(res, "x", "x + y is too large");
+        return wsr_response_param_error(res, "y", "x + y is too large");
+    }
+    return wsr_response_set_data_take(res, json_real(sum_real));
 }
 
 static const wsr_route_t math_routes[] = {

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,98 +43,154 @@ static const char *type_requirement(wsr_type_t type)
     }
 }
 
-/* Checks a JSON value against `type`; returns a new reference to the value to
- * use (a real with an integral value becomes an integer) or NULL. */
-static json_t *check_json(json_t *v, wsr_type_t type)
+/* Checks a JSON value against `type`. Returns 0 with *out a new reference to
+ * the value to use (a real with an integral value becomes an integer), 1 when
+ * the value has the wrong type, or WSR_ENOMEM. (It used to return NULL for
+ * both, so an allocation failure became a 422 blaming the client.) */
+static int check_json(json_t *v, wsr_type_t type, json_t **out)
 {
+    bool ok;
+
+    *out = NULL;
     switch (type) {
     case WSR_TYPE_ANY:
-        return json_incref(v);
+        ok = true;
+        break;
     case WSR_TYPE_STRING:
-        return json_is_string(v) ? json_incref(v) : NULL;
+        ok = json_is_string(v);
+        break;
     case WSR_TYPE_NUMBER:
-        return json_is_number(v) ? json_incref(v) : NULL;
+        ok = json_is_number(v);
+        break;
     case WSR_TYPE_BOOL:
-        return json_is_boolean(v) ? json_incref(v) : NULL;
+        ok = json_is_boolean(v);
+        break;
     case WSR_TYPE_OBJECT:
-        return json_is_object(v) ? json_incref(v) : NULL;
+        ok = json_is_object(v);
+        break;
     case WSR_TYPE_ARRAY:
-        return json_is_array(v) ? json_incref(v) : NULL;
+        ok = json_is_array(v);
+        break;
     case WSR_TYPE_INT:
-        if (json_is_integer(v))
-            return json_incref(v);
-        if (json_is_real(v)) {
+        ok = json_is_integer(v);
+        if (!ok && json_is_real(v)) {
             double d = json_real_value(v);
 
-            if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0)
-                return json_integer((json_int_t)d);
+            if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
+                *out = json_integer((json_int_t)d);
+                return *out ? 0 : WSR_ENOMEM;
+            }
         }
-        return NULL;
+        break;
     default:
-        return NULL;
+        ok = false;
+        break;
     }
+    if (!ok)
+        return 1;
+    *out = json_incref(v);
+    return 0;
 }
 
-static json_t *text_to_int(const char *s)
+/*
+ * Parses JSON text (a default, or an object or array from a URL). jansson
+ * 2.14 reports an allocation failure inside its parser with no text at all,
+ * or, when it hits the lexer, as a syntax error ("invalid token"); so a syntax
+ * error counts as the text's fault only when a second parse repeats it.
+ * Returns 0 with *out set, 1 when the text is not JSON (`jerr` says why), or
+ * WSR_ENOMEM.
+ */
+static int parse_json_text(const char *text, size_t flags, json_t **out, json_error_t *jerr)
+{
+    char first[JSON_ERROR_TEXT_LENGTH];
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        *out = json_loads(text, flags, jerr);
+        if (*out != NULL)
+            return 0;
+        if (jerr->text[0] == '\0' || json_error_code(jerr) == json_error_out_of_memory)
+            return WSR_ENOMEM;
+        if (attempt == 1)
+            return strcmp(first, jerr->text) == 0 ? 1 : WSR_ENOMEM;
+        snprintf(first, sizeof(first), "%s", jerr->text);
+    }
+    return WSR_ENOMEM;
+}
+
+/* The text_to_* converters return 0 with *out set, 1 when the text does not
+ * convert, or WSR_ENOMEM. */
+static int text_to_int(const char *s, json_t **out)
 {
     char *end;
     long long v;
 
     if (*s == '\0' || wsr__is_blank((unsigned char)*s))
-        return NULL;
+        return 1;
     errno = 0;
     v = strtoll(s, &end, 10);
-    return (*end == '\0' && errno == 0) ? json_integer(v) : NULL;
+    if (*end != '\0' || errno != 0)
+        return 1;
+    *out = json_integer(v);
+    return *out ? 0 : WSR_ENOMEM;
 }
 
-static json_t *text_to_number(const char *s)
+static int text_to_number(const char *s, json_t **out)
 {
     char *end;
     double d;
-    json_t *as_int = text_to_int(s);
+    int rc = text_to_int(s, out);
 
-    if (as_int != NULL)
-        return as_int;
+    if (rc != 1)
+        return rc;
     if (*s == '\0' || strpbrk(s, "xXnNiI") != NULL || wsr__is_blank((unsigned char)*s))
-        return NULL;
+        return 1;
     errno = 0;
     d = strtod(s, &end);
-    return (*end == '\0' && errno == 0 && isfinite(d)) ? json_real(d) : NULL;
+    if (*end != '\0' || errno != 0 || !isfinite(d))
+        return 1;
+    *out = json_real(d);
+    return *out ? 0 : WSR_ENOMEM;
 }
 
-static json_t *text_to_bool(const char *s)
+static int text_to_bool(const char *s, json_t **out)
 {
     if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-        return json_true();
-    if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-        return json_false();
-    return NULL;
+        *out = json_true();
+    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+        *out = json_false();
+    return *out ? 0 : 1;
 }
 
-/* Converts text from a URL or a text line to `type`; NULL when it cannot. */
-static json_t *convert_text(json_t *text, wsr_type_t type)
+/* Converts text from a URL or a text line to `type`. Returns 0 with *out
+ * set, 1 when it cannot, or WSR_ENOMEM. */
+static int convert_text(json_t *text, wsr_type_t type, json_t **out)
 {
     const char *s = json_string_value(text);
-    json_t *parsed, *v;
+    json_error_t jerr;
+    json_t *parsed;
+    int rc;
 
+    *out = NULL;
     switch (type) {
     case WSR_TYPE_ANY:
     case WSR_TYPE_STRING:
-        return json_incref(text);
+        *out = json_incref(text);
+        return 0;
     case WSR_TYPE_INT:
-        return text_to_int(s);
+        return text_to_int(s, out);
     case WSR_TYPE_NUMBER:
-        return text_to_number(s);
+        return text_to_number(s, out);
     case WSR_TYPE_BOOL:
-        return text_to_bool(s);
+        return text_to_bool(s, out);
     case WSR_TYPE_OBJECT:
     case WSR_TYPE_ARRAY:
-        parsed = json_loads(s, JSON_REJECT_DUPLICATES, NULL);
-        v = parsed ? check_json(parsed, type) : NULL;
+        rc = parse_json_text(s, JSON_REJECT_DUPLICATES, &parsed, &jerr);
+        if (rc == 0)
+            rc = check_json(parsed, type, out);
         json_decref(parsed);
-        return v;
+        return rc;
     default:
-        return NULL;
+        return 1;
     }
 }
 
@@ -152,6 +209,8 @@ static int compile_one(wsr__route_t *r, const wsr_param_t *p, wsr_error_t *err)
     wsr__param_t *cp = (wsr__param_t *)find_param(r, p->name);
     const char *rname = r->def->name;
     json_error_t jerr;
+    json_t *parsed;
+    int rc;
 
     if (wsr_type_name(p->type) == NULL)
         return wsr__error_set(err, WSR_EINVAL, "route '%s': parameter '%s' has an unknown type",
@@ -184,23 +243,21 @@ static int compile_one(wsr__route_t *r, const wsr_param_t *p, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL,
                               "route '%s': parameter '%s' is required and cannot have a default",
                               rname, p->name);
-    cp->def = json_loads(p->def, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-    if (cp->def == NULL)
+    rc = parse_json_text(p->def, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &parsed, &jerr);
+    if (rc == 1)
         return wsr__error_set(err, WSR_EINVAL,
                               "route '%s': default of parameter '%s' is not JSON: %s", rname,
                               p->name, jerr.text);
-    {
-        json_t *ok = check_json(cp->def, p->type);
-        bool same = ok == cp->def;
-
-        json_decref(ok);
-        if (!same) {
-            json_decref(cp->def);
-            cp->def = NULL;
-            return wsr__error_set(err, WSR_EINVAL, "route '%s': default of parameter '%s' %s",
-                                  rname, p->name, type_requirement(p->type));
-        }
+    if (rc == 0) {
+        /* Checked like a request's value: an int default may be written 3.0. */
+        rc = check_json(parsed, p->type, &cp->def);
+        json_decref(parsed);
     }
+    if (rc == 1)
+        return wsr__error_set(err, WSR_EINVAL, "route '%s': default of parameter '%s' %s", rname,
+                              p->name, type_requirement(p->type));
+    if (rc != 0)
+        return rc;
 done:
     r->nparams++;
     return 0;
@@ -246,32 +303,35 @@ static int resolve(const wsr__param_t *p, const wsr_request_t *req, wsr_response
                    json_t **out)
 {
     json_t *v, *text = NULL;
+    int rc;
 
     *out = NULL;
     if (p->in_path)
         text = json_object_get(req->path_args, p->name);
     if (text == NULL && req->args_in != NULL && (v = json_object_get(req->args_in, p->name))) {
-        *out = check_json(v, p->type);
-        if (*out == NULL)
+        rc = check_json(v, p->type, out);
+        if (rc == 1)
             return wsr_response_param_error(res, p->name, "%s", type_requirement(p->type))
                        ? WSR_ENOMEM
                        : 1;
-        return 0;
+        return rc;
     }
     if (text == NULL && req->query != NULL)
         text = json_object_get(req->query, p->name);
     if (text != NULL) {
-        *out = convert_text(text, p->type);
-        if (*out == NULL)
+        rc = convert_text(text, p->type, out);
+        if (rc == 1)
             return wsr_response_param_error(res, p->name, "%s (got \"%.60s\")",
                                             type_requirement(p->type), json_string_value(text))
                        ? WSR_ENOMEM
                        : 1;
-        return 0;
+        return rc;
     }
     if (p->def != NULL) {
-        *out = json_incref(p->def);
-        return 0;
+        /* A copy: the handler may change its arguments, and the route's
+         * default is shared by every request on every thread. */
+        *out = json_deep_copy(p->def);
+        return *out ? 0 : WSR_ENOMEM;
     }
     if (p->required)
         return wsr_response_param_error(res, p->name, "is required") ? WSR_ENOMEM : 1;
@@ -359,12 +419,16 @@ json_t *wsr__route_describe(const wsr__route_t *r, bool full)
 {
     const wsr_route_t *d = r->def;
     json_t *params = json_array();
-    json_t *o = json_pack("{s:s, s:s?, s:o, s:o, s:b, s:s?, s:s?}", "name", d->name, "url",
-                          r->pattern, "methods", describe_methods(r->methods), "params",
-                          params ? json_incref(params) : json_null(), "auth",
-                          (r->flags & WSR_ROUTE_AUTH) != 0, "role", d->role, "doc", d->doc);
+    json_t *o;
 
-    for (size_t i = 0; o != NULL && params != NULL && i < r->nparams; i++)
+    /* Without the array, "params" used to be described as null. */
+    if (params == NULL)
+        return NULL;
+    o = json_pack("{s:s, s:s?, s:o, s:o, s:b, s:s?, s:s?}", "name", d->name, "url", r->pattern,
+                  "methods", describe_methods(r->methods), "params", json_incref(params), "auth",
+                  (r->flags & WSR_ROUTE_AUTH) != 0, "role", d->role, "doc", d->doc);
+
+    for (size_t i = 0; o != NULL && i < r->nparams; i++)
         if (json_array_append_new(params, describe_param(&r->params[i], full)) != 0)
             goto fail;
     if (o != NULL && full) {

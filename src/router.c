@@ -10,6 +10,8 @@
  */
 #include "router_int.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +62,7 @@ typedef struct match_state {
 } match_state_t;
 
 static void node_free(node_t *n);
+static void blame_route(wsr_error_t *err, const char *name);
 static int compile_route(const wsr_route_t *def, void *user, size_t index, wsr__route_t **out,
                          wsr_error_t *err);
 static void route_free(wsr__route_t *r);
@@ -148,6 +151,9 @@ int wsr_router_add(wsr_router_t *router, const wsr_route_t *table, void *user, w
     node_t *root = NULL;
     int rc = 0;
 
+    /* The report names no file or line; clear what the caller left in it. */
+    if (err != NULL)
+        memset(err, 0, sizeof(*err));
     if (router->frozen)
         return wsr__error_set(err, WSR_ESTATE, "routes cannot be added while the server runs");
     if (table == NULL)
@@ -179,6 +185,13 @@ int wsr_router_add(wsr_router_t *router, const wsr_route_t *table, void *user, w
     router->by_name = by_name;
     router->root = root;
     return 0;
+}
+
+/* Names the refused route in err->key (the text names it too). */
+static void blame_route(wsr_error_t *err, const char *name)
+{
+    if (err != NULL)
+        snprintf(err->key, sizeof(err->key), "%s", name);
 }
 
 static void route_free(wsr__route_t *r)
@@ -356,11 +369,17 @@ static int compile_route(const wsr_route_t *def, void *user, size_t index, wsr__
     wsr__route_t *r;
     int rc = check_definition(def, err);
 
-    if (rc != 0)
+    /* err->key used to be set only on success, so a refusal named the route
+     * compiled before the bad one (or held garbage): name the bad one. */
+    if (rc != 0) {
+        blame_route(err, def->name);
         return rc;
+    }
     r = wsr__calloc(1, sizeof(*r));
-    if (r == NULL)
+    if (r == NULL) {
+        blame_route(err, def->name);
         return wsr__error_set(err, WSR_ENOMEM, "out of memory compiling route '%s'", def->name);
+    }
     r->def = def;
     r->user = user;
     r->index = index;
@@ -372,11 +391,10 @@ static int compile_route(const wsr_route_t *def, void *user, size_t index, wsr__
     if (rc == WSR_ENOMEM)
         wsr__error_set(err, rc, "out of memory compiling route '%s'", def->name);
     if (rc != 0) {
+        blame_route(err, def->name);
         route_free(r);
         return rc;
     }
-    if (err != NULL)
-        snprintf(err->key, sizeof(err->key), "%s", def->name);
     *out = r;
     return 0;
 }
@@ -487,6 +505,7 @@ static int insert_route(node_t *root, const wsr__route_t *r, wsr_error_t *err)
         if (!(n->leaf[i]->methods & r->methods))
             continue;
         methods_text(n->leaf[i]->methods & r->methods, m, sizeof(m));
+        blame_route(err, r->def->name);
         return wsr__error_set(err, WSR_EAMBIGUOUS,
                               "route '%s' (%s) is ambiguous with route '%s' (%s): both would "
                               "answer %s on the same URLs",
@@ -528,6 +547,7 @@ static int build(wsr_router_t *router, wsr__route_t **routes, size_t n, node_t *
     qsort(by_name, n, sizeof(*by_name), cmp_route_name);
     for (i = 1; i < n; i++)
         if (strcmp(by_name[i - 1]->def->name, by_name[i]->def->name) == 0) {
+            blame_route(err, by_name[i]->def->name);
             rc = wsr__error_set(err, WSR_EEXIST, "route name '%s' is registered twice",
                                 by_name[i]->def->name);
             goto fail;
@@ -553,13 +573,20 @@ fail:
 static bool segment_is_int(const wsr__slice_t *s)
 {
     size_t i = (s->len > 0 && s->ptr[0] == '-') ? 1 : 0;
+    char tmp[24];
 
     if (i == s->len || s->len - i > 19)
         return false;
     for (; i < s->len; i++)
         if (s->ptr[i] < '0' || s->ptr[i] > '9')
             return false;
-    return true;
+    /* Nineteen digits may still be past INT64_MAX: such a segment is a
+     * {number}, not an {int} that params.c would then refuse with a 422. */
+    memcpy(tmp, s->ptr, s->len);
+    tmp[s->len] = '\0';
+    errno = 0;
+    (void)strtoll(tmp, NULL, 10);
+    return errno == 0;
 }
 
 static bool segment_is_number(const wsr__slice_t *s)
@@ -624,7 +651,8 @@ static bool search(const node_t *n, size_t depth, match_state_t *st)
 }
 
 /* Splits req->path into segments, percent-decoding into `scratch` when the
- * path has escapes. Returns 0, 1 (too many segments: no route), or WSR_EPARSE. */
+ * path has escapes. Returns 0, 1 (too many segments: no route), WSR_EPARSE or
+ * WSR_ENOMEM. */
 static int split_path(const char *path, match_state_t *st, wsr__buf_t *scratch)
 {
     const char *p = path + 1;
@@ -641,9 +669,14 @@ static int split_path(const char *path, match_state_t *st, wsr__buf_t *scratch)
         if (st->nseg == WSR__MAX_SEGMENTS)
             return 1;
         if (escaped) {
+            int rc;
+
             offsets[st->nseg] = scratch->len;
-            if (wsr__percent_decode(scratch, p, n, false) != 0)
-                return WSR_EPARSE;
+            /* WSR_EPARSE or WSR_ENOMEM: out of memory used to be answered
+             * as a bad escape (400). */
+            rc = wsr__percent_decode(scratch, p, n, false);
+            if (rc != 0)
+                return rc;
             st->segs[st->nseg].len = scratch->len - offsets[st->nseg];
         } else {
             st->segs[st->nseg].ptr = p;
@@ -681,11 +714,18 @@ static int capture_path_args(const wsr__route_t *r, wsr_request_t *req, const ma
 static int answer_options(wsr_response_t *res, unsigned allow)
 {
     json_t *list = json_array(), *data = json_object();
+    bool failed = list == NULL || data == NULL;
 
-    for (unsigned bit = 1; list != NULL && bit <= WSR_OPTIONS; bit <<= 1)
+    /* A failed append used to end the loop and answer a partial list. */
+    for (unsigned bit = 1; !failed && bit <= WSR_OPTIONS; bit <<= 1)
         if ((allow & bit) && json_array_append_new(list, json_string(wsr_method_name(bit))))
-            break;
-    if (data == NULL || list == NULL || json_object_set_new(data, "allow", list) != 0) {
+            failed = true;
+    if (failed) {
+        json_decref(list);
+        json_decref(data);
+        return WSR_ENOMEM;
+    }
+    if (json_object_set_new(data, "allow", list) != 0) {
         json_decref(data);
         return WSR_ENOMEM;
     }
@@ -710,6 +750,8 @@ static int route_by_path(const wsr_router_t *router, wsr_request_t *req, wsr_res
                  : 1;
         goto out;
     }
+    if (rc < 0)
+        goto out;
     st.method = req->method;
     if (rc == 0 && router->root != NULL && !search(router->root, 0, &st) &&
         req->method == WSR_HEAD) {
