@@ -4,7 +4,8 @@
  * a handler that fails (500), one that blocks a worker thread, one that
  * answers later from a thread of its own (a deferred reply), one that pushes
  * to its caller, and one that answers a large string. Loaded only on request
- * (`wsrouterd --modules all` or `...,diag`).
+ * (`wsrouterd --modules all` or `...,diag`). `sleep` and `later` are also
+ * the README's examples of a blocking handler and a deferred one.
  */
 #include "routes.h"
 
@@ -103,6 +104,57 @@ static int on_push(wsr_request_t *req, wsr_response_t *res, void *user)
     return wsr_response_set_data_take(res, json_pack("{s:i}", "pushed", sent));
 }
 
+typedef struct pusher {
+    wsr_factory_t *factory; /* borrowed */
+    uint64_t conn;
+    int thread;
+    int64_t count;
+    int sent;
+} pusher_t;
+
+static void *push_thread(void *arg)
+{
+    pusher_t *p = arg;
+
+    for (int64_t i = 0; i < p->count; i++) {
+        json_t *item = json_pack("{s:i, s:I}", "thread", p->thread, "seq", (json_int_t)i);
+
+        if (wsr_push(p->factory, p->conn, "threaded", item) == 0)
+            p->sent++;
+        json_decref(item);
+    }
+    return NULL;
+}
+
+/* Pushes from `threads` threads at once, `count` each; runs on a worker. */
+static int on_push_threads(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    pusher_t p[16];
+    pthread_t t[16];
+    int64_t n = wsr_request_arg_int(req, "threads", 4);
+    int started = 0, sent = 0;
+
+    (void)user;
+    if (n < 1 || n > 16)
+        return wsr_response_param_error(res, "threads", "must be from 1 to 16");
+    for (int i = 0; i < (int)n; i++) {
+        p[i].factory = wsr_request_factory(req);
+        p[i].conn = wsr_request_connection_id(req);
+        p[i].thread = i;
+        p[i].count = wsr_request_arg_int(req, "count", 100);
+        p[i].sent = 0;
+        if (pthread_create(&t[i], NULL, push_thread, &p[i]) != 0)
+            break;
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+        sent += p[i].sent;
+    }
+    return wsr_response_set_data_take(res,
+                                      json_pack("{s:i, s:i}", "threads", started, "pushed", sent));
+}
+
 static int on_big(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     int64_t n = wsr_request_arg_int(req, "bytes", 1024);
@@ -147,6 +199,11 @@ static int on_push_checked(wsr_request_t *req, wsr_response_t *res, void *user)
     return check_range(req, res, "count", MAX_PUSHES) ? 0 : on_push(req, res, user);
 }
 
+static int on_push_threads_checked(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    return check_range(req, res, "count", MAX_PUSHES) ? 0 : on_push_threads(req, res, user);
+}
+
 static int on_big_checked(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     return check_range(req, res, "bytes", MAX_BIG) ? 0 : on_big(req, res, user);
@@ -165,6 +222,11 @@ static const wsr_route_t diag_routes[] = {
      WSR_PARAMS({"count", WSR_TYPE_INT, false, "1", "pushes to send"},
                 {"event", WSR_TYPE_STRING, false, "\"diag\"", "their event_name"}),
      0, NULL, "Push count events {seq, data} to the caller, then answer {pushed}.", 0},
+    {"push_threads", WSR_POST, "/diag/push_threads", on_push_threads_checked,
+     WSR_PARAMS({"threads", WSR_TYPE_INT, false, "4", "threads pushing at once (1-16)"},
+                {"count", WSR_TYPE_INT, false, "100", "pushes per thread"}),
+     WSR_ROUTE_BLOCKING, NULL,
+     "Push {thread, seq} events to the caller from several threads at once (on a worker).", 0},
     {"big", WSR_GET, "/diag/big", on_big_checked,
      WSR_PARAMS({"bytes", WSR_TYPE_INT, false, "1024", "length of the answer"}), 0, NULL,
      "Answer a string of the given length.", 0},

@@ -138,12 +138,19 @@ void wsr__factory_free(wsr_factory_t *f)
 int wsr__factory_post(wsr_factory_t *f, wsr__msg_t *m)
 {
     unsigned li = WSR__ID_LOOP(m->conn_id);
+    wsr__loop_t *loop;
 
     if (f->loops == NULL || li >= f->nloops || f->loops[li] == NULL) {
         wsr__msg_free(m);
         return WSR_ENOENT;
     }
-    return wsr__inbox_post(f->loops[li]->inbox, m) ? WSR_ENOENT : 0;
+    loop = f->loops[li];
+    /* On the connection's own loop (a handler pushing to its caller, or
+     * publishing to a neighbour) deliver at once: the push then precedes
+     * the reply the handler is about to give, and skips a lock and a wake. */
+    if (m->kind == WSR__MSG_DATA && m->reply == NULL && wsr__on_loop_thread(loop))
+        return wsr__loop_deliver_push(loop, m);
+    return wsr__inbox_post(loop->inbox, m) ? WSR_ENOENT : 0;
 }
 
 int wsr_push(wsr_factory_t *f, uint64_t connection_id, const char *event_name, json_t *data)

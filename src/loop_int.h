@@ -53,7 +53,7 @@ struct wsr__conn {
     uint8_t rx_binary;
     uint8_t push_format; /* format of the last request, used for pushes */
     uint8_t registered;
-    uint8_t close_started;     /* the close handshake is under way */
+    uint8_t close_started; /* the close handshake is under way */
     char peer[WSR__PEER_MAX];
 };
 
@@ -85,6 +85,8 @@ struct wsr__loop {
     wsr__buf_t scratch;        /* base64 work buffer, loop thread only */
     lws_sorted_usec_list_t drain_sul;
     atomic_bool stop_requested; /* set by wsr_server_stop from any thread */
+    pthread_t tid;              /* the thread servicing the loop, once tid_set */
+    atomic_bool tid_set;
     bool draining;
     bool drain_timed_out;
     bool finished;
@@ -141,6 +143,11 @@ wsr__conn_t *wsr__loop_conn(wsr__loop_t *loop, uint64_t id);
 void wsr__conn_send(wsr__conn_t *c, wsr__msg_t *m);
 /* Loop thread: a connection that has nothing in flight may close now when draining. */
 void wsr__conn_check_drain(wsr__conn_t *c);
+/* True when the calling thread is the one servicing `loop`. Any thread. */
+bool wsr__on_loop_thread(wsr__loop_t *loop);
+/* Loop thread: delivers a push (taken) at once, as the inbox would.
+ * Returns 0, or WSR_ENOENT when the connection is gone. */
+int wsr__loop_deliver_push(wsr__loop_t *loop, wsr__msg_t *m);
 /* Loop thread: handles everything in the inbox. */
 void wsr__loop_drain_inbox(wsr__loop_t *loop);
 /* Loop thread: starts the graceful drain. */

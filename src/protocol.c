@@ -397,7 +397,7 @@ static void on_closed(wsr__loop_t *loop, wsr__conn_t *c)
 
 /* ---- the inbox and the drain ---- */
 
-static void deliver_push(wsr__loop_t *loop, wsr__msg_t *m)
+int wsr__loop_deliver_push(wsr__loop_t *loop, wsr__msg_t *m)
 {
     wsr__conn_t *c = wsr__loop_conn(loop, m->conn_id);
     wsr__buf_t b;
@@ -405,7 +405,7 @@ static void deliver_push(wsr__loop_t *loop, wsr__msg_t *m)
     if (c == NULL) {
         wsr__count(&loop->stats->pushes_dropped, 1);
         wsr__msg_free(m);
-        return;
+        return WSR_ENOENT;
     }
     if (m->json_push && c->push_format != WSR_FORMAT_JSON) {
         /* The connection speaks base64: re-encode the JSON push for it. */
@@ -415,13 +415,20 @@ static void deliver_push(wsr__loop_t *loop, wsr__msg_t *m)
             wsr__buf_dispose(&b);
             wsr__msg_free(m);
             conn_close(c, 1011);
-            return;
+            return 0;
         }
         wsr__msg_free(m);
         m = wsr__msg_take(&b, c->push_format == WSR_FORMAT_BASE64_BINARY);
     }
     wsr__count(&loop->stats->pushes, 1);
     wsr__conn_send(c, m);
+    return 0;
+}
+
+bool wsr__on_loop_thread(wsr__loop_t *loop)
+{
+    return atomic_load_explicit(&loop->tid_set, memory_order_acquire) &&
+           pthread_equal(loop->tid, pthread_self());
 }
 
 static void handle_note(wsr__loop_t *loop, wsr__msg_t *m)
@@ -459,7 +466,7 @@ void wsr__loop_drain_inbox(wsr__loop_t *loop)
         else if (m->reply != NULL)
             wsr__reply_delivered(loop, m);
         else
-            deliver_push(loop, m);
+            (void)wsr__loop_deliver_push(loop, m);
     }
     if (atomic_load_explicit(&loop->stop_requested, memory_order_acquire))
         wsr__loop_begin_drain(loop);

@@ -216,6 +216,7 @@ void wsr__reply_conn_closed(wsr__loop_t *loop, wsr__conn_t *c)
         r->on_conn = false;
         if (claim(r)) {
             /* Nothing will be sent; the completer's answer will be dropped. */
+            wsr__count(&loop->stats->replies_dropped, 1);
             unlink_loop(loop, r);
             wsr__reply_unref(r);
         }

@@ -235,6 +235,7 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
         loop->index = i;
         wsr__buf_init(&loop->scratch, 0, 0);
         atomic_init(&loop->stop_requested, false);
+        atomic_init(&loop->tid_set, false);
         f->stats[i] = wsr__stats_new(nroutes);
         loop->inbox = wsr__inbox_new();
         if (f->stats[i] == NULL || loop->inbox == NULL)
@@ -301,12 +302,16 @@ static void *loop_main(void *arg)
 {
     wsr__loop_t *loop = arg;
 
+    loop->tid = pthread_self();
+    atomic_store_explicit(&loop->tid_set, true, memory_order_release);
+
     if (atomic_load_explicit(&loop->stop_requested, memory_order_acquire))
         wsr__loop_begin_drain(loop);
     while (!loop->finished)
         if (lws_service(loop->ctx, 0) < 0)
             break;
     loop_finish(loop);
+    atomic_store_explicit(&loop->tid_set, false, memory_order_release);
     return NULL;
 }
 

@@ -76,17 +76,17 @@ test('subscriptions are bounded per connection (429) and topics are checked (422
   await a.close();
 });
 
-test('a handler pushes to its caller; pushes carry no status and keep order', async () => {
+test('a handler pushes to its caller: pushes carry no status, keep order and precede the reply', async () => {
   const a = await connect(srv.url);
   a.send(JSON.stringify({ cmd: 'push', args: { count: 50, event: 'tick' }, data: 'd', id: 'p' }));
   const seen = [];
   let reply;
-  while (seen.length < 50 || !reply) {
+  while (!reply) {
     const m = await a.nextJson();
     if ('status' in m) reply = m;
     else { assert.equal(m.event_name, 'tick'); seen.push(m.data.seq); assert.equal(m.data.data, 'd'); }
   }
-  assert.deepEqual(seen, [...Array(50).keys()]);
+  assert.deepEqual(seen, [...Array(50).keys()], 'every push before the reply, in order');
   assert.deepEqual(reply.data, { pushed: 50 });
   await a.close();
 });
