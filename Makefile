@@ -17,7 +17,7 @@ CMAKE_ARGS ?=
 # Debian packages: to build and run, and in addition to test.
 RUN_PKGS  := build-essential cmake pkg-config libwebsockets-dev libjansson-dev libssl-dev \
              libsqlite3-dev libedit-dev openssl
-TEST_PKGS := libcmocka-dev iproute2 clang-format tmux
+TEST_PKGS := libcmocka-dev iproute2 clang-format tmux chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+// End to end in a real headless Chromium (Debian's `chromium` package, driven by
+// playwright-core; playwright's own browser download is not used): wsrouterd serves
+// www/ and the WebSocket on one port; the demo page connects, the API explorer sends
+// requests, the counters demo stays in step across two pages, the client library
+// runs with the browser's own WebSocket, and the page reconnects after a restart.
+// A screenshot is kept in tests/artifacts/ for people to look at.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { chromium } from 'playwright-core';
+import { startServer, withTimeout } from './harness.mjs';
+import { WsRouter } from '../../www/wsrouter.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SOURCE = process.env.WSR_SOURCE_DIR ?? join(HERE, '..', '..');
+const WWW = join(SOURCE, 'www');
+const ARTIFACTS = join(SOURCE, 'tests', 'artifacts');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let srv;
+let context;
+let userDataDir;
+let page;
+let node; // a Node client of the same server
+const problems = []; // console errors, page errors, requests that leave the server
+
+function base() {
+  return `http://127.0.0.1:${srv.port}`;
+}
+
+/** A new page on the demo, watched for errors and for requests to anywhere else. */
+async function openDemo() {
+  const p = await context.newPage();
+  p.setDefaultTimeout(10000);
+  p.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  p.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(`${base()}/`) && !url.startsWith('data:')) problems.push(`request outside the server: ${url}`);
+  });
+  await p.goto(`${base()}/`);
+  await p.locator('#conn[data-state="open"]').waitFor();
+  await p.locator('#route-list button.route').first().waitFor();
+  return p;
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+  srv = await startServer(['--modules', 'all', '--www', WWW]);
+  userDataDir = mkdtempSync(join(tmpdir(), 'wsrd-chromium-'));
+  // playwright passes --user-data-dir itself for a persistent context: a fresh one.
+  context = await withTimeout(chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+    timeout: 20000,
+  }), 30000, 'Chromium to start');
+  node = await WsRouter.connect(`${srv.url}/`, { WebSocket });
+  page = await openDemo();
+});
+
+after(async () => {
+  const steps = [
+    () => node && node.close(),
+    () => context && withTimeout(context.close(), 15000, 'Chromium to close'),
+    () => srv && srv.stop(),
+  ];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (e) {
+      console.error('cleanup:', e.message);
+    }
+  }
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+test('the demo is served by wsrouterd, connects, and lists every route', async () => {
+  assert.equal(await page.title(), 'wsrouter · demo and API explorer');
+  assert.equal((await page.locator('#conn-text').textContent()).trim(), 'Connected');
+  assert.match(await page.locator('#conn-info').textContent(), /wsrouter\.v1/);
+  const commands = await node.get('/_/commands');
+  const shown = await page.locator('#route-list button.route').evaluateAll((bs) => bs.map((b) => b.dataset.route));
+  assert.deepEqual(shown, commands.map((c) => c.name));
+  await page.locator('#route-filter').fill('counters/');
+  assert.equal(await page.locator('#route-list button.route').count(),
+    commands.filter((c) => (c.url || '').includes('counters/')).length);
+  await page.locator('#route-filter').fill('');
+});
+
+test('the explorer builds a form from the declared types and shows the reply', async () => {
+  // add: two numbers, by method and URL.
+  await page.locator('button.route[data-route="add"]').click();
+  assert.equal(await page.locator('#param-x').getAttribute('type'), 'number');
+  assert.equal(await page.locator('#param-x').getAttribute('step'), 'any');
+  await page.locator('#param-x').fill('2');
+  await page.locator('#param-y').fill('3.5');
+  await page.locator('#method').selectOption('POST');
+  await page.locator('#send').click();
+  const status = page.locator('#reply-status');
+  await page.locator('#reply-status[data-kind="ok"]').waitFor();
+  assert.equal(await status.textContent(), '200 OK');
+  assert.match(await page.locator('#reply-time').textContent(), /^\d+\.\d ms$/);
+  const body = JSON.parse(await page.locator('#reply-body').textContent());
+  assert.equal(body.status, 200);
+  assert.equal(body.data, 5.5);
+  assert.deepEqual(JSON.parse(await page.locator('#preview').textContent()),
+    { method: 'POST', url: '/math/add', args: { x: 2, y: 3.5 } });
+
+  // A missing parameter: the server's 422 is shown with its errors.
+  await page.locator('#param-y').fill('');
+  await page.locator('#send').click();
+  await page.locator('#reply-status[data-kind="warn"]').waitFor();
+  assert.equal(await status.textContent(), '422 Unprocessable Entity');
+  assert.deepEqual(JSON.parse(await page.locator('#reply-body').textContent()).errors, { y: 'is required' });
+
+  // Path parameters go into the URL, percent-encoded.
+  await page.locator('button.route[data-route="hello_user"]').click();
+  await page.locator('#param-user').fill('Jürgen M');
+  await page.locator('#param-id').fill('7');
+  assert.equal(await page.locator('#url').inputValue(), '/hello/J%C3%BCrgen%20M/7');
+  await page.locator('#send').click();
+  await page.locator('#reply-body', { hasText: 'Hello, Jürgen M with ID=7' }).waitFor();
+
+  // By command name, with an array parameter (a textarea of JSON) and an int (step 1).
+  await page.locator('button.route[data-route="sum"]').click();
+  assert.equal(await page.locator('#param-digits').evaluate((e) => e.tagName), 'TEXTAREA');
+  await page.locator('#param-digits').fill('[1, 2, 39]');
+  await page.getByLabel('command name').check();
+  assert.equal(await page.locator('#url').inputValue(), 'sum');
+  await page.locator('#send').click();
+  await page.locator('#reply-body', { hasText: '"sum": 42' }).waitFor();
+  assert.match(await page.locator('#snippet').textContent(), /^await wsr\.call\("sum", \{"digits":\[1,2,39\]\}\);$/);
+  await page.locator('button.route[data-route="later"]').click();
+  assert.equal(await page.locator('#param-ms').getAttribute('step'), '1');
+
+  // A JSON data field that is not JSON is refused on the page, not sent.
+  await page.locator('button.route[data-route="echo"]').click();
+  await page.getByLabel('method and URL').check();
+  await page.locator('#data').fill('{"a": [1, "ü"]}');
+  await page.locator('#method').selectOption('PUT');
+  await page.locator('#send').click();
+  await page.locator('#reply-body', { hasText: '"ü"' }).waitFor();
+  assert.deepEqual(JSON.parse(await page.locator('#reply-body').textContent()).data, { a: [1, 'ü'] });
+  await page.locator('#data').fill('{nope');
+  await page.locator('#send').click();
+  await page.locator('#data-error', { hasText: 'not valid JSON' }).waitFor();
+  assert.equal(await page.locator('#data').getAttribute('aria-invalid'), 'true');
+  await page.locator('#data').fill('');
+});
+
+test('the counters demo stays in step across two pages', async () => {
+  const other = await openDemo();
+  try {
+    const row = (p, key) => p.locator(`#counter-list li[data-key="${key}"]`);
+    const value = (p, key) => row(p, key).locator('output');
+
+    // Changed in the first page, seen in the second.
+    await page.locator('#counter-key').fill('browser-visits');
+    await page.getByRole('button', { name: 'Add one' }).click();
+    await value(other, 'browser-visits').filter({ hasText: /^1$/ }).waitFor();
+
+    // Changed in the second, seen in the first.
+    await other.getByRole('button', { name: 'Increment browser-visits' }).click();
+    await other.getByRole('button', { name: 'Increment browser-visits' }).click();
+    await value(page, 'browser-visits').filter({ hasText: /^3$/ }).waitFor();
+    await page.getByRole('button', { name: 'Decrement browser-visits' }).click();
+    await value(other, 'browser-visits').filter({ hasText: /^2$/ }).waitFor();
+
+    // Changed by a program outside the browser, seen in both.
+    await node.call('set', { key: 'apples', value: 12 });
+    await node.call('increment', { key: 'zebras' });
+    for (const p of [page, other]) {
+      await value(p, 'apples').filter({ hasText: /^12$/ }).waitFor();
+      await value(p, 'zebras').filter({ hasText: /^1$/ }).waitFor();
+      assert.deepEqual(await p.locator('#counter-list li').evaluateAll((ls) => ls.map((l) => l.dataset.key)),
+        ['apples', 'browser-visits', 'zebras'], 'sorted by name');
+    }
+    await other.getByRole('button', { name: 'Remove zebras' }).click();
+    await row(page, 'zebras').waitFor({ state: 'detached' });
+    assert.deepEqual(await node.get('/counters'), { apples: 12, 'browser-visits': 2 });
+  } finally {
+    await other.close();
+  }
+});
+
+test('live statistics are polled and shown; a screenshot is kept', async () => {
+  const requests = page.locator('#st-requests');
+  await page.waitForFunction(() => /^\d[\d,]*$/.test(document.querySelector('#st-requests').textContent));
+  const first = Number((await requests.textContent()).replace(/,/g, ''));
+  await node.call('ping');
+  await page.waitForFunction((n) => Number(document.querySelector('#st-requests').textContent.replace(/,/g, '')) > n,
+    first, { timeout: 6000 });
+  assert.ok(await page.locator('#st-routes tbody tr').count() >= 3);
+  assert.ok(await page.locator('#st-status li').count() >= 1);
+  assert.match(await page.locator('#st-conns').textContent(), /^\d+$/);
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.locator('button.route[data-route="add"]').click();
+  await page.locator('#param-x').fill('2');
+  await page.locator('#param-y').fill('3.5');
+  await page.locator('#send').click();
+  await page.locator('#reply-status[data-kind="ok"]').waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(ARTIFACTS, 'browser-demo.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(ARTIFACTS, 'browser-demo-narrow.png'), fullPage: true });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the narrow page scrolls sideways by ${overflow}px`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test('the client library runs in the browser with its native WebSocket', async () => {
+  const got = await page.evaluate(async () => {
+    const { WsRouter, WsRouterError } = await import('/wsrouter.js');
+    const out = {};
+    const c = await WsRouter.connect('/', { encoding: 'base64' });
+    try {
+      out.protocol = c.protocol;
+      out.url = c.url;
+      out.echo = await c.post('/echo', { s: 'Jürgen ✓ 😀 \u2028' });
+      out.sum = await c.call('add', { x: 20, y: 22 });
+      const ticks = [];
+      c.on('tick', (d) => ticks.push(d.seq));
+      await c.post('/diag/push', null, { count: 3, event: 'tick' });
+      await c.call('ping');
+      out.ticks = ticks;
+      try {
+        await c.delete('/counters/a');
+      } catch (e) {
+        out.err405 = { isError: e instanceof WsRouterError, status: e.status, allow: e.allow };
+      }
+      try {
+        await c.call('later', { ms: 500 }, { timeout: 50 });
+      } catch (e) {
+        out.timeout = { status: e.status, local: e.local, detail: e.detail };
+      }
+      const many = await Promise.all(Array.from({ length: 50 }, (_, i) => c.call('add', { x: i, y: 1 })));
+      out.manyOk = many.every((v, i) => v === i + 1);
+    } finally {
+      await c.close();
+    }
+    out.state = c.state;
+    return out;
+  });
+  assert.equal(got.protocol, 'wsrouter.v1');
+  assert.equal(got.url, `ws://127.0.0.1:${srv.port}/`);
+  assert.deepEqual(got.echo, { s: 'Jürgen ✓ 😀 \u2028' });
+  assert.equal(got.sum, 42);
+  assert.deepEqual(got.ticks, [0, 1, 2]);
+  assert.deepEqual(got.err405, { isError: true, status: 405, allow: ['GET', 'POST', 'PUT'] });
+  assert.deepEqual(got.timeout, { status: 408, local: true, detail: 'request timed out on the client after 50 ms with no reply' });
+  assert.equal(got.manyOk, true);
+  assert.equal(got.state, 'closed');
+});
+
+test('the page shows reconnecting while the server is down, and recovers', async () => {
+  const port = srv.port;
+  await node.close();
+  node = null;
+  await srv.stop();
+  await page.locator('#conn[data-state="reconnecting"]').waitFor();
+  assert.match(await page.locator('#conn-text').textContent(), /^Reconnecting…/);
+  srv = await startServer(['--modules', 'all', '--www', WWW, '--port', String(port)]);
+  await page.locator('#conn[data-state="open"]').waitFor({ timeout: 15000 });
+  // A new server has no counters: the list is loaded again, and the subscription renewed.
+  await page.locator('#counter-list li').first().waitFor({ state: 'detached' });
+  node = await WsRouter.connect(`${srv.url}/`, { WebSocket });
+  await node.call('increment', { key: 'after-restart' });
+  await page.locator('#counter-list li[data-key="after-restart"] output', { hasText: '1' }).waitFor();
+});
+
+test('no console errors, page errors or requests outside the server', () => {
+  // A refused WebSocket while the server was down is logged by Chromium; nothing else may be.
+  const real = problems.filter((p) => !/WebSocket connection to .* failed/.test(p));
+  assert.deepEqual(real, []);
+});
