@@ -450,8 +450,10 @@ static int parse_query(wsr_request_t *req, const char *q, size_t n, char *detail
                 rc = bad(detail, "url query has a bad percent-escape or invalid UTF-8 in \"%.*s\"",
                          utf8_cut(p, (size_t)(pair_end - p), 200), p);
             if (rc == 0 && key.len > 0)
-                rc = json_object_setn_new(req->query, (const char *)key.data, key.len,
-                                          json_stringn((const char *)val.data, val.len))
+                /* An empty value leaves the buffer unallocated: "" then. */
+                rc = json_object_setn_new(
+                         req->query, (const char *)key.data, key.len,
+                         json_stringn(val.data ? (const char *)val.data : "", val.len))
                          ? WSR_ENOMEM
                          : 0;
         }

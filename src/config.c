@@ -56,7 +56,7 @@ static const option_t options[] = {
     OPT("www", OPT_STRING, www, 0, 0),
     OPT("modules", OPT_STRING, modules, 0, 0),
     OPT("pubsub", OPT_BOOL, pubsub, 0, 1),
-    OPT("max_subscriptions", OPT_SIZE, max_subscriptions, 0, 1000000),
+    OPT("max_subscriptions", OPT_UINT, max_subscriptions, 0, 1000000),
     OPT("max_connections", OPT_UINT, max_connections, 0, 10000000),
     OPT("max_connections_per_ip", OPT_UINT, max_connections_per_ip, 0, 10000000),
 };
@@ -327,6 +327,8 @@ static int config_error(wsr_error_t *err, int code, const char *path, const char
     snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
     err->line = line;
     err->column = col;
+    if (line == 0) /* not about a place in the file (it could not be read) */
+        return wsr__error_set(err, code, "%s: %s", path, msg);
     return wsr__error_set(err, code, "%s:%d:%d: %s", path, line, col, msg);
 }
 

@@ -31,7 +31,7 @@ typedef struct wsr__settings {
     unsigned max_depth;
     bool builtins;
     bool pubsub;
-    size_t max_subscriptions;
+    unsigned max_subscriptions;
     unsigned io_threads;
     unsigned threads;
     unsigned queue_size;

@@ -515,7 +515,12 @@ static int insert_route(node_t *root, const wsr__route_t *r, wsr_error_t *err)
     leaf = wsr__realloc(n->leaf, (n->nleaf + 1) * sizeof(*leaf));
     if (leaf == NULL)
         return WSR_ENOMEM;
-    leaf[n->nleaf++] = r;
+    /* Keep the leaf sorted by pattern, so what a 405 quotes (the first one)
+     * does not depend on registration order. */
+    for (i = n->nleaf; i > 0 && strcmp(leaf[i - 1]->pattern, r->pattern) > 0; i--)
+        leaf[i] = leaf[i - 1];
+    leaf[i] = r;
+    n->nleaf++;
     n->leaf = leaf;
     n->leaf_methods |= r->methods;
     return 0;

@@ -54,7 +54,7 @@ typedef struct wsr_server_config {
     void *owned;                     /* private: what a loader allocated */
     const char *modules;             /* route modules a program loads ("examples"); unused here */
     bool pubsub;                     /* serve /_/subscribe, /_/unsubscribe, /_/publish (true) */
-    size_t max_subscriptions;        /* topics per connection (1000); 429 past it */
+    unsigned max_subscriptions;      /* topics per connection (1000); 429 past it */
     unsigned max_connections;        /* TCP connections in all (50000); refused past it; 0: none */
     unsigned max_connections_per_ip; /* from one client address (0: no limit) */
 } wsr_server_config_t;

@@ -65,9 +65,12 @@ test('configuration errors name the file, line, column and key, before binding',
     assert.equal(r.status, 2);
     assert.match(r.stderr, new RegExp(`${path}:1:\\d+: not valid JSON: `));
   });
-  const r = run(['--config', '/nonexistent/wsrouter.json']);
+  let r = run(['--config', '/nonexistent/wsrouter.json']);
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /\/nonexistent\/wsrouter.json:0:0: cannot read the file: No such file or directory/);
+  assert.equal(r.stderr.trim(), 'wsrouterd: /nonexistent/wsrouter.json: cannot read the file: No such file or directory');
+  r = run(['--set', 'max_subscriptions=1K']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), 'wsrouterd: option max_subscriptions must be an integer from 0 to 1000000 (got "1K")');
 });
 
 test('a port in use is a clear error, exit 1', async () => {

@@ -98,6 +98,13 @@ describe('section 3: request members', () => {
     assert.equal(r.data, 'Hello, Jürgen M with ID=7');
   });
 
+  test('query keys without values, or with empty ones, are empty strings', async () => {
+    let r = await client.request({ method: 'POST', url: '/echo?flag', data: 1 });
+    assert.equal(r.status, 200, r._raw.text);
+    r = await client.request({ method: 'GET', url: '/hello/bob/7?a=&b=1' });
+    assert.equal(r.status, 200, r._raw.text);
+  });
+
   test('cmd calls a route by name with args', async () => {
     const r = await client.request({ cmd: 'add', args: { x: 1, y: 2 }, id: 'a' });
     assert.equal(r._raw.text, '{"status":200,"data":3,"id":"a","event_name":null}');
