@@ -2,13 +2,15 @@
 #
 #   make run    installs what is missing, builds, starts wsrouterd on 127.0.0.1:8080
 #   make test   installs what the tests need, builds (warnings as errors), runs every
-#               test, then the whole suite again under AddressSanitizer+UBSan
+#               test, then the whole suite again under AddressSanitizer+UBSan and
+#               under ThreadSanitizer
 #
-# Other targets: build, test-fast (no sanitizer pass), test-asan, lint, format,
-# deps, test-deps, clean.
+# Other targets: build, test-fast (no sanitizer pass), test-asan, test-tsan, lint,
+# format, deps, test-deps, clean.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 HOST       ?= 127.0.0.1
 PORT       ?= 8080
@@ -21,14 +23,15 @@ TEST_PKGS := libcmocka-dev iproute2 clang-format tmux chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast test-asan build build-asan deps test-deps lint format clean
+.PHONY: run test test-fast test-asan test-tsan build build-asan build-tsan deps test-deps lint \
+	format clean
 
 run: deps build
 	@echo "Starting wsrouterd: open http://$(HOST):$(PORT)/ or connect to ws://$(HOST):$(PORT)/"
 	exec ./$(BUILD)/wsrouterd --host $(HOST) --port $(PORT) --modules examples \
 		$(if $(wildcard www/index.html),--www www)
 
-test: test-fast test-asan
+test: test-fast test-asan test-tsan
 
 test-fast: deps test-deps lint build
 	@tests/ctest-summary $(BUILD)
@@ -36,6 +39,9 @@ test-fast: deps test-deps lint build
 test-asan: deps test-deps build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/ctest-summary $(ASAN_BUILD)
+
+test-tsan: deps test-deps build-tsan
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 tests/ctest-summary $(TSAN_BUILD)
 
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSR_WERROR=ON $(CMAKE_ARGS) >/dev/null
@@ -45,6 +51,11 @@ build-asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWSR_WERROR=ON \
 		-DWSR_SANITIZE='address;undefined' $(CMAKE_ARGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+build-tsan:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DWSR_WERROR=ON \
+		-DWSR_SANITIZE=thread $(CMAKE_ARGS) >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
 
 # Installs the Debian packages that are missing (as root, or through sudo).
 deps:
@@ -67,4 +78,4 @@ format:
 	clang-format -i src/*.c src/*.h include/wsrouter/*.h routes/*.c routes/*.h tests/*.c tests/*.h
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -116,12 +116,21 @@ export async function connect(url, { protocols, headers, maxPayload } = {}) {
   return new Client(ws);
 }
 
-/** Runs `fn` with a fresh server and client, always cleaning up. */
+/**
+ * Runs `fn` with a fresh server, always stopping it; a server that does not
+ * exit 0 on SIGTERM fails the test (sanitizer reports and leaks change the
+ * exit status).
+ */
 export async function withServer(args, fn) {
   const srv = await startServer(args);
+  let result;
   try {
-    return await fn(srv);
-  } finally {
-    await srv.stop();
+    result = await fn(srv);
+  } catch (e) {
+    await srv.stop().catch(() => {});
+    throw e;
   }
+  const { code, signal } = await srv.stop();
+  if (code !== 0) throw new Error(`wsrouterd exited with ${code ?? signal}:\n${srv.stderr()}`);
+  return result;
 }
