@@ -14,6 +14,7 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 HOST       ?= 127.0.0.1
 PORT       ?= 8080
+TLS_PORT   ?= 8443
 CMAKE_ARGS ?=
 
 # Debian packages: to build and run, and in addition to test.
@@ -23,13 +24,19 @@ TEST_PKGS := libcmocka-dev iproute2 clang-format tmux chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast test-asan test-tsan build build-asan build-tsan deps test-deps lint \
+.PHONY: run certs test test-fast test-asan test-tsan build build-asan build-tsan deps test-deps lint \
 	format clean
 
-run: deps build
-	@echo "Starting wsrouterd: open http://$(HOST):$(PORT)/ or connect to ws://$(HOST):$(PORT)/"
+run: deps build certs
+	@echo "Starting wsrouterd: open http://$(HOST):$(PORT)/, or connect to ws://$(HOST):$(PORT)/"
+	@echo "or wss://$(HOST):$(TLS_PORT)/ (trust certs/ca.pem)"
 	exec ./$(BUILD)/wsrouterd --host $(HOST) --port $(PORT) --modules examples \
+		--tls-port $(TLS_PORT) --tls-cert certs/server.pem --tls-key certs/server.key \
 		$(if $(wildcard www/index.html),--www www)
+
+# A local CA and localhost certificates for development (git-ignored).
+certs:
+	@certs/mkcerts.sh
 
 test: test-fast test-asan test-tsan
 

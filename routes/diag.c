@@ -155,6 +155,16 @@ static int on_push_threads(wsr_request_t *req, wsr_response_t *res, void *user)
                                       json_pack("{s:i, s:i}", "threads", started, "pushed", sent));
 }
 
+/* What the server knows of the caller: for tests of TLS and authentication. */
+static int on_whoami(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    (void)user;
+    return wsr_response_set_data_take(
+        res, json_pack("{s:s, s:s?, s:s?, s:I}", "peer", wsr_request_peer(req), "user",
+                       wsr_request_user(req), "cert_subject", wsr_request_client_cert_subject(req),
+                       "connection", (json_int_t)wsr_request_connection_id(req)));
+}
+
 static int on_big(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     int64_t n = wsr_request_arg_int(req, "bytes", 1024);
@@ -227,6 +237,8 @@ static const wsr_route_t diag_routes[] = {
                 {"count", WSR_TYPE_INT, false, "100", "pushes per thread"}),
      WSR_ROUTE_BLOCKING, NULL,
      "Push {thread, seq} events to the caller from several threads at once (on a worker).", 0},
+    {"whoami", WSR_GET, "/diag/whoami", on_whoami, NULL, 0, NULL,
+     "Answer the caller's peer address, user, client certificate subject, connection id.", 0},
     {"big", WSR_GET, "/diag/big", on_big_checked,
      WSR_PARAMS({"bytes", WSR_TYPE_INT, false, "1024", "length of the answer"}), 0, NULL,
      "Answer a string of the given length.", 0},

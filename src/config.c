@@ -25,7 +25,7 @@ typedef enum opt_type {
     OPT_UINT,
     OPT_SIZE,
     OPT_BOOL,
-    OPT_LOG_LEVEL
+    OPT_ENUM /* a name from `names`, stored as its index (an int) */
 } opt_type_t;
 
 typedef struct option {
@@ -33,17 +33,25 @@ typedef struct option {
     opt_type_t type;
     size_t offset;
     long long min, max;
+    const char *const *names; /* OPT_ENUM: the accepted names, NULL-terminated */
 } option_t;
 
 #define OPT(key, type, field, min, max)                                                            \
     {                                                                                              \
-        key, type, offsetof(wsr_server_config_t, field), min, max                                  \
+        key, type, offsetof(wsr_server_config_t, field), min, max, NULL                            \
     }
+#define OPT_NAMES(key, field, names)                                                               \
+    {                                                                                              \
+        key, OPT_ENUM, offsetof(wsr_server_config_t, field), 0, 0, names                           \
+    }
+
+static const char *const log_levels[] = {"err", "warn", "notice", "info", "debug", NULL};
+static const char *const client_auth_modes[] = {"off", "optional", "required", NULL};
 
 static const option_t options[] = {
     OPT("host", OPT_STRING, host, 0, 0),
     OPT("port", OPT_INT, port, 0, 65535),
-    OPT("log_level", OPT_LOG_LEVEL, log_level, 0, 0),
+    OPT_NAMES("log_level", log_level, log_levels),
     OPT("max_message", OPT_SIZE, max_message, 16, 1LL << 30),
     OPT("max_outbound", OPT_SIZE, max_outbound, 1024, 1LL << 32),
     OPT("max_depth", OPT_UINT, max_depth, 1, 10000),
@@ -59,6 +67,17 @@ static const option_t options[] = {
     OPT("max_subscriptions", OPT_UINT, max_subscriptions, 0, 1000000),
     OPT("max_connections", OPT_UINT, max_connections, 0, 10000000),
     OPT("max_connections_per_ip", OPT_UINT, max_connections_per_ip, 0, 10000000),
+    OPT("tls_cert", OPT_STRING, tls_cert, 0, 0),
+    OPT("tls_key", OPT_STRING, tls_key, 0, 0),
+    OPT("tls_port", OPT_INT, tls_port, 0, 65535),
+    OPT("tls_only", OPT_BOOL, tls_only, 0, 1),
+    OPT("tls_client_ca", OPT_STRING, tls_client_ca, 0, 0),
+    OPT_NAMES("tls_client_auth", tls_client_auth, client_auth_modes),
+    OPT("origins", OPT_STRING, origins, 0, 0),
+    OPT("handshake_timeout_ms", OPT_UINT, handshake_timeout_ms, 100, 600000),
+    OPT("max_header_bytes", OPT_UINT, max_header_bytes, 1024, 65536),
+    OPT("idle_ping_ms", OPT_UINT, idle_ping_ms, 0, 86400000),
+    OPT("idle_close_ms", OPT_UINT, idle_close_ms, 0, 86400000),
 };
 
 /* A string the loader allocated; cfg->owned is the head of their list. */
@@ -147,9 +166,13 @@ static void range_text(const option_t *o, char *out, size_t size)
     case OPT_STRING:
         snprintf(out, size, "must be a string");
         break;
-    case OPT_LOG_LEVEL:
-        snprintf(out, size, "must be one of err, warn, notice, info, debug");
+    case OPT_ENUM: {
+        size_t used = (size_t)snprintf(out, size, "must be one of");
+
+        for (size_t i = 0; o->names[i] != NULL && used < size; i++)
+            used += (size_t)snprintf(out + used, size - used, "%s %s", i ? "," : "", o->names[i]);
         break;
+    }
     case OPT_SIZE:
         snprintf(out, size,
                  "must be a size in bytes from %lld to %lld (a number, or \"64K\", \"1M\")", o->min,
@@ -204,12 +227,13 @@ static int apply_json(wsr_server_config_t *cfg, const option_t *o, json_t *v)
             return WSR_EINVAL;
         *(bool *)field = json_is_true(v);
         return 0;
-    case OPT_LOG_LEVEL:
-        n = json_is_string(v) ? wsr_log_level_parse(json_string_value(v)) : -1;
-        if (n < 0)
-            return WSR_EINVAL;
-        *(int *)field = (int)n;
-        return 0;
+    case OPT_ENUM:
+        for (n = 0; json_is_string(v) && o->names[n] != NULL; n++)
+            if (strcmp(o->names[n], json_string_value(v)) == 0) {
+                *(int *)field = (int)n;
+                return 0;
+            }
+        return WSR_EINVAL;
     default:
         if (json_is_integer(v))
             n = json_integer_value(v);
@@ -236,7 +260,7 @@ int wsr_config_set(wsr_server_config_t *cfg, const char *key, const char *value,
         return wsr__error_set(err, WSR_ENOENT, "unknown option %s", key);
     switch (o->type) {
     case OPT_STRING:
-    case OPT_LOG_LEVEL:
+    case OPT_ENUM:
         v = json_string(value);
         break;
     case OPT_BOOL:

@@ -15,6 +15,7 @@
 #include "codec_int.h"
 #include "json_int.h"
 #include "loop_int.h"
+#include "handshake_int.h"
 #include "limits_int.h"
 #include "pubsub_int.h"
 
@@ -70,12 +71,19 @@ int wsr__response_encode(wsr__buf_t *out, const wsr_response_t *res, const json_
     return wsr__codec_encode_reply(out, &v, fmt, scratch);
 }
 
+/* Copies an optional string; returns nonzero when memory ran out. */
+static int copy_opt(char **out, const char *in)
+{
+    *out = in ? wsr__strdup(in) : NULL;
+    return in != NULL && *out == NULL;
+}
+
 static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
 {
     memset(s, 0, sizeof(*s));
     s->host = wsr__strdup(cfg->host ? cfg->host : "127.0.0.1");
-    s->www = cfg->www ? wsr__strdup(cfg->www) : NULL;
-    if (s->host == NULL || (cfg->www != NULL && s->www == NULL))
+    if (s->host == NULL || copy_opt(&s->www, cfg->www) || copy_opt(&s->tls_cert, cfg->tls_cert) ||
+        copy_opt(&s->tls_key, cfg->tls_key) || copy_opt(&s->tls_client_ca, cfg->tls_client_ca))
         return WSR_ENOMEM;
     s->port = cfg->port;
     s->max_message = cfg->max_message;
@@ -91,6 +99,13 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     s->shutdown_timeout_ms = cfg->shutdown_timeout_ms;
     s->max_connections = cfg->max_connections;
     s->max_connections_per_ip = cfg->max_connections_per_ip;
+    s->tls_port = cfg->tls_port;
+    s->tls_only = cfg->tls_only;
+    s->tls_client_auth = cfg->tls_client_auth;
+    s->handshake_timeout_ms = cfg->handshake_timeout_ms;
+    s->max_header_bytes = cfg->max_header_bytes;
+    s->idle_ping_ms = cfg->idle_ping_ms;
+    s->idle_close_ms = cfg->idle_close_ms;
     return 0;
 }
 
@@ -103,6 +118,10 @@ wsr_factory_t *wsr__factory_new(const wsr_server_config_t *cfg, wsr_error_t *err
     f->router = wsr_router_new();
     if (f->router == NULL || copy_settings(&f->settings, cfg) != 0)
         goto fail;
+    if (wsr__origins_parse(cfg->origins, &f->settings.origins, err) != 0) {
+        wsr__factory_free(f);
+        return NULL;
+    }
     f->pubsub = wsr__pubsub_new(f->settings.max_subscriptions);
     f->limits = wsr__limits_new(f->settings.max_connections, f->settings.max_connections_per_ip);
     if (f->pubsub == NULL || f->limits == NULL)
@@ -132,6 +151,10 @@ void wsr__factory_free(wsr_factory_t *f)
     wsr__limits_free(f->limits);
     wsr__free(f->settings.host);
     wsr__free(f->settings.www);
+    wsr__free(f->settings.tls_cert);
+    wsr__free(f->settings.tls_key);
+    wsr__free(f->settings.tls_client_ca);
+    wsr__origins_free(f->settings.origins);
     wsr__free(f);
 }
 

@@ -39,7 +39,18 @@ typedef struct wsr__settings {
     unsigned shutdown_timeout_ms;
     unsigned max_connections;
     unsigned max_connections_per_ip;
-    char *www; /* owned, or NULL */
+    char *www;      /* owned, or NULL */
+    char *tls_cert; /* owned, or NULL: no wss:// */
+    char *tls_key;  /* owned */
+    int tls_port;
+    bool tls_only;
+    char *tls_client_ca; /* owned, or NULL */
+    int tls_client_auth;
+    char **origins; /* owned: normalised allow-list, NULL-terminated; NULL: no check */
+    unsigned handshake_timeout_ms;
+    unsigned max_header_bytes;
+    unsigned idle_ping_ms;
+    unsigned idle_close_ms;
 } wsr__settings_t;
 
 struct wsr_factory {
@@ -87,6 +98,7 @@ enum {
     WSR__MSG_DATA = 0, /* a reply or push for conn_id */
     WSR__MSG_CLOSE,    /* close conn_id with `code` */
     WSR__MSG_STOP,     /* the loop starts draining */
+    WSR__MSG_RELOAD,   /* the loop reloads its TLS certificate */
 };
 
 #define WSR__MSG_HEAD 64 /* >= sizeof(wsr__msg_t) + LWS_PRE, checked in protocol.c */

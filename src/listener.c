@@ -117,67 +117,76 @@ void wsr__listen_close(int *fds, unsigned count)
     }
 }
 
-int wsr__listen_adopt(wsr__loop_t *loop)
+int wsr__listen_adopt(wsr__loop_t *loop, unsigned k)
 {
+    wsr__listener_t *l = &loop->listeners[k];
     lws_sock_file_fd_type fd;
 
-    fd.filefd = loop->listen_fd;
-    loop->listen_wsi = lws_adopt_descriptor_vhost(loop->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
-                                                  WSR__LISTEN_PROTOCOL, NULL);
-    if (loop->listen_wsi == NULL) {
-        loop->listen_fd = -1; /* lws closed it */
-        return WSR_EIO;
-    }
-    return 0;
+    fd.filefd = l->fd;
+    l->wsi = lws_adopt_descriptor_vhost(l->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, WSR__LISTEN_PROTOCOL,
+                                        NULL);
+    l->fd = -1; /* lws owns it now, or closed it on failure */
+    return l->wsi != NULL ? 0 : WSR_EIO;
 }
 
 void wsr__listen_stop(wsr__loop_t *loop)
 {
-    if (loop->listen_wsi != NULL)
-        lws_set_timeout(loop->listen_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    for (unsigned k = 0; k < WSR__LISTENERS; k++)
+        if (loop->listeners[k].wsi != NULL)
+            lws_set_timeout(loop->listeners[k].wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-/* Out of descriptors: stop watching the socket for a moment instead of
+/* Out of descriptors: stop watching the sockets for a moment instead of
  * spinning on a connection that cannot be accepted. */
 static void resume_accepting(lws_sorted_usec_list_t *sul)
 {
     wsr__loop_t *loop = lws_container_of(sul, wsr__loop_t, accept_sul);
 
-    if (loop->listen_wsi != NULL && !loop->draining)
-        lws_rx_flow_control(loop->listen_wsi, 1);
+    for (unsigned k = 0; !loop->draining && k < WSR__LISTENERS; k++)
+        if (loop->listeners[k].wsi != NULL)
+            lws_rx_flow_control(loop->listeners[k].wsi, 1);
 }
 
-static void accept_some(wsr__loop_t *loop)
+static void pause_accepting(wsr__loop_t *loop, int e)
 {
+    wsr__log(loop->factory, WSR_LOG_WARN, "accept: %s; pausing 100 ms", strerror(e));
+    for (unsigned k = 0; k < WSR__LISTENERS; k++)
+        if (loop->listeners[k].wsi != NULL)
+            lws_rx_flow_control(loop->listeners[k].wsi, 0);
+    lws_sul_schedule(loop->ctx, 0, &loop->accept_sul, resume_accepting, 100 * LWS_US_PER_MS);
+}
+
+/* Accepts what is waiting on listener `l` and adopts it into its vhost. */
+static void accept_some(wsr__loop_t *loop, wsr__listener_t *l)
+{
+    unsigned timeout = (loop->factory->settings.handshake_timeout_ms + 999) / 1000;
+    int one = 1, fd = lws_get_socket_fd(l->wsi);
+    lws_sock_file_fd_type fdu;
     struct lws *wsi;
-    int one = 1;
 
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
-        int fd = accept(loop->listen_fd, (struct sockaddr *)&ss, &sl);
+        int c = accept(fd, (struct sockaddr *)&ss, &sl);
 
-        if (fd < 0) {
+        if (c < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                wsr__log(loop->factory, WSR_LOG_WARN, "accept: %s; pausing 100 ms",
-                         strerror(errno));
-                lws_rx_flow_control(loop->listen_wsi, 0);
-                lws_sul_schedule(loop->ctx, 0, &loop->accept_sul, resume_accepting,
-                                 100 * LWS_US_PER_MS);
-            }
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(loop, errno);
             return;
         }
-        if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0 || loop->draining ||
-            !wsr__limits_admit(loop, &ss)) {
+        if (fcntl(c, F_SETFL, O_NONBLOCK) != 0 || loop->draining || !wsr__limits_admit(loop, &ss)) {
             wsr__count(&loop->stats->refused, 1);
-            close(fd);
+            close(c);
             continue;
         }
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        /* On failure lws closes the descriptor itself. */
-        wsi = lws_adopt_socket_vhost(loop->vhost, fd);
+        (void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* On failure lws closes the descriptor itself. ALLOW_SSL does TLS
+         * when the vhost has a certificate (lws_adopt_socket_vhost would not). */
+        fdu.sockfd = c;
+        wsi = lws_adopt_descriptor_vhost(
+            l->vhost, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL, fdu, NULL, NULL);
         if (wsi == NULL) {
             wsr__limits_release_addr(loop, &ss);
             wsr__count(&loop->stats->refused, 1);
@@ -186,6 +195,9 @@ static void accept_some(wsr__loop_t *loop)
         /* The token goes with the connection; WSI_DESTROY releases it. */
         lws_set_opaque_user_data(wsi, loop->admitted);
         loop->admitted = NULL;
+        /* The whole handshake (TLS, HTTP headers, upgrade) gets this long; a
+         * slow client is dropped. Establishing the WebSocket clears it. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)timeout);
     }
 }
 
@@ -197,20 +209,19 @@ int wsr__listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     (void)user;
     (void)in;
     (void)len;
-    switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return -1; /* never a WebSocket protocol */
-    case LWS_CALLBACK_RAW_RX_FILE:
-        if (loop != NULL && wsi == loop->listen_wsi)
-            accept_some(loop);
+    if (loop == NULL)
         return 0;
-    case LWS_CALLBACK_RAW_CLOSE_FILE:
-        if (loop != NULL && wsi == loop->listen_wsi) {
-            loop->listen_wsi = NULL;
-            loop->listen_fd = -1;
-        }
-        return 0;
-    default:
+    for (unsigned k = 0; k < WSR__LISTENERS; k++) {
+        wsr__listener_t *l = &loop->listeners[k];
+
+        if (wsi != l->wsi || l->wsi == NULL)
+            continue;
+        if (reason == LWS_CALLBACK_RAW_RX_FILE)
+            accept_some(loop, l);
+        else if (reason == LWS_CALLBACK_RAW_CLOSE_FILE)
+            l->wsi = NULL;
         return 0;
     }
+    /* Never a WebSocket protocol of its own. */
+    return reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION ? -1 : 0;
 }

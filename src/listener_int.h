@@ -17,8 +17,8 @@ int wsr__listen_open(const char *addr, int port, unsigned count, int *fds, int *
                      wsr_error_t *err);
 /* Closes descriptors that were never adopted (fds[i] >= 0). */
 void wsr__listen_close(int *fds, unsigned count);
-/* Loop thread: starts watching loop->listen_fd (taken by lws). */
-int wsr__listen_adopt(wsr__loop_t *loop);
+/* Loop thread: starts watching listener k's descriptor (taken by lws). */
+int wsr__listen_adopt(wsr__loop_t *loop, unsigned k);
 /* Loop thread: stops accepting (the drain). */
 void wsr__listen_stop(wsr__loop_t *loop);
 

@@ -54,8 +54,20 @@ struct wsr__conn {
     uint8_t push_format; /* format of the last request, used for pushes */
     uint8_t registered;
     uint8_t close_started; /* the close handshake is under way */
+    uint8_t ping_due;      /* the idle policy's ping: none, due, sent */
+    int64_t last_rx_ms;    /* monotonic ms of the last frame or pong received */
     char peer[WSR__PEER_MAX];
 };
+
+/* A listening socket of a loop and the vhost it feeds. */
+#define WSR__LISTENERS    2
+#define WSR__LISTENER_WS  0
+#define WSR__LISTENER_WSS 1
+typedef struct wsr__listener {
+    int fd;                  /* owned until adopted by lws, then lws's; -1 when none */
+    struct lws *wsi;         /* borrowed: lws; NULL once closed */
+    struct lws_vhost *vhost; /* borrowed: the loop's context */
+} wsr__listener_t;
 
 typedef struct wsr__slot {
     wsr__conn_t *conn; /* borrowed: lws owns it; NULL when free */
@@ -66,11 +78,11 @@ typedef struct wsr__slot {
 struct wsr__loop {
     wsr_factory_t *factory; /* borrowed */
     unsigned index;
-    struct lws_context *ctx; /* owned */
-    struct lws_vhost *vhost; /* borrowed: ctx */
-    int listen_fd;           /* owned until adopted by lws, then lws's */
-    struct lws *listen_wsi;  /* borrowed: lws; NULL once closed */
-    void *admitted;          /* limits token of the connection being adopted */
+    struct lws_context *ctx;                   /* owned */
+    wsr__listener_t listeners[WSR__LISTENERS]; /* plain ws://, then wss:// */
+    void *tls_ctx;  /* borrowed: lws; the wss:// vhost's SSL_CTX, or NULL */
+    void *admitted; /* limits token of the connection being adopted */
+    lws_sorted_usec_list_t idle_sul;
     lws_sorted_usec_list_t accept_sul;
     pthread_t thread;
     bool thread_started;

@@ -18,12 +18,17 @@
 #include <sys/socket.h>
 
 #include "codec_int.h"
+#include "handshake_int.h"
 #include "limits_int.h"
 #include "listener_int.h"
 #include "pubsub_int.h"
+#include "tls_int.h"
 #include "router_int.h"
 
 _Static_assert(sizeof(wsr__msg_t) + LWS_PRE <= WSR__MSG_HEAD, "message header too small");
+
+/* The idle policy's ping states (wsr__conn_t.ping_due). */
+enum { PING_NONE = 0, PING_DUE = 1, PING_SENT = 2 };
 
 /* A reassembly buffer this large is released after its message, not kept. */
 #define RX_KEEP_MAX (64 * 1024)
@@ -62,9 +67,8 @@ static const char *close_text(int code)
  * reads again is dropped after CLOSE_GRACE_SECS. Returning -1 from a callback
  * instead would drop the close frame whenever the pipe is choked.
  */
-static void conn_close(wsr__conn_t *c, int code)
+static void conn_close_because(wsr__conn_t *c, int code, const char *text)
 {
-    const char *text = close_text(code);
     wsr__msg_t *m, *next;
 
     if (c->close_code != 0)
@@ -84,6 +88,16 @@ static void conn_close(wsr__conn_t *c, int code)
      * an RST makes the client's kernel discard what the client had not read
      * yet, close frame included. */
     lws_callback_on_writable(c->wsi);
+}
+
+static void conn_close(wsr__conn_t *c, int code)
+{
+    conn_close_because(c, code, close_text(code));
+}
+
+void wsr__conn_close_idle(wsr__conn_t *c)
+{
+    conn_close_because(c, 1001, "idle: no traffic and no pong");
 }
 
 /* ---- the registry: slot + generation ids, loop thread only ---- */
@@ -179,6 +193,22 @@ static int on_writeable(wsr__conn_t *c)
 {
     wsr__stats_t *st = c->loop->stats;
 
+    if (c->ping_due == PING_DUE && c->close_code == 0) {
+        /* A payload of one byte: lws 4.1.6 does not pass an empty pong up
+         * to the protocol callback, so an empty ping could never be seen
+         * answered. */
+        unsigned char ping[LWS_PRE + 1] = {0};
+
+        ping[LWS_PRE] = 'p';
+        if (lws_write(c->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+            return -1;
+        c->ping_due = PING_SENT;
+        if (lws_send_pipe_choked(c->wsi)) {
+            lws_callback_on_writable(c->wsi);
+            return 0;
+        }
+    }
+
     while (c->out_head != NULL && c->close_code == 0) {
         wsr__msg_t *m = c->out_head;
         int n = lws_write(c->wsi, wsr__msg_payload(m), m->len,
@@ -246,6 +276,8 @@ static void serve(wsr__conn_t *c, const unsigned char *p, size_t n, bool binary)
     req.factory = f;
     memcpy(req.peer, c->peer, sizeof(req.peer));
     req.session = wsr__session_ref(c->session);
+    if (c->cert_subject != NULL)
+        req.cert_subject = wsr__strdup(c->cert_subject);
     rc = wsr__codec_decode(&req, p, n, binary, f->settings.max_depth, detail);
     c->push_format = (uint8_t)req.format;
     if (rc == WSR_EPARSE) {
@@ -284,6 +316,8 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
 
     if (c->close_code != 0)
         return 0; /* closing: the rest of the input is ignored */
+    c->last_rx_ms = wsr__mono_ms();
+    c->ping_due = PING_NONE;
     wsr__count(&c->loop->stats->bytes_in, len);
     if (!c->in_message && final) {
         /* The whole message in one piece: serve it straight from lws's buffer. */
@@ -352,6 +386,10 @@ static int on_established(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
     c->connected_ms = wsr__wall_ms();
     wsr__buf_init(&c->rx, 0, f->settings.max_message);
     format_peer(wsi, c->peer, sizeof(c->peer));
+    c->last_rx_ms = wsr__mono_ms();
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the handshake's deadline is met */
+    if (lws_get_ssl(wsi) != NULL)
+        c->cert_subject = wsr__tls_peer_subject(wsi);
     if (registry_add(loop, c) != 0)
         return -1;
     c->registered = 1;
@@ -439,6 +477,9 @@ static void handle_note(wsr__loop_t *loop, wsr__msg_t *m)
     case WSR__MSG_STOP:
         wsr__loop_begin_drain(loop);
         break;
+    case WSR__MSG_RELOAD:
+        wsr__tls_reload(loop);
+        break;
     case WSR__MSG_CLOSE:
         c = wsr__loop_conn(loop, m->conn_id);
         if (c != NULL)
@@ -513,6 +554,36 @@ void wsr__loop_begin_drain(wsr__loop_t *loop)
     }
 }
 
+/* A WebSocket handshake, before the upgrade: refused while draining, and
+ * with 403 when its Origin is not on the allow-list. */
+static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
+{
+    char origin[512] = "";
+    int n;
+
+    if (loop == NULL)
+        return 0;
+    if (loop->draining) {
+        wsr__count(&loop->stats->refused, 1);
+        return -1;
+    }
+    if (loop->factory->settings.origins == NULL)
+        return 0;
+    /* No Origin: not a browser, not our concern. A long one never matches. */
+    n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (n == 0)
+        return 0;
+    if (n < (int)sizeof(origin) &&
+        lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
+        wsr__origin_allowed(loop->factory->settings.origins, origin))
+        return 0;
+    wsr__count(&loop->stats->refused, 1);
+    wsr__log(loop->factory, WSR_LOG_INFO, "handshake refused: Origin %.200s is not allowed",
+             n < (int)sizeof(origin) ? origin : "(too long)");
+    (void)lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "this Origin is not allowed");
+    return -1;
+}
+
 static wsr__loop_t *loop_of(struct lws *wsi)
 {
     return wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
@@ -526,12 +597,16 @@ int wsr__protocol_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        /* While draining, refuse new WebSocket handshakes outright. */
-        if (loop != NULL && loop->draining) {
-            wsr__count(&loop->stats->refused, 1);
-            return -1;
-        }
+        return filter_handshake(loop, wsi);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        c->last_rx_ms = wsr__mono_ms();
+        c->ping_due = PING_NONE;
         return 0;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        wsr__tls_on_ssl_ctx(loop, user);
+        return 0;
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        return wsr__tls_verify_client((int)len);
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(loop, c, wsi);
     case LWS_CALLBACK_RECEIVE:

@@ -20,8 +20,10 @@
 
 #include "builtins_int.h"
 #include "http_int.h"
+#include "handshake_int.h"
 #include "listener_int.h"
 #include "pubsub_int.h"
+#include "tls_int.h"
 #include "router_int.h"
 #include "loop_int.h"
 #include "workers_int.h"
@@ -35,7 +37,8 @@ struct wsr_server {
     wsr_factory_t *factory; /* owned */
     wsr__loop_t *loops;     /* owned array */
     unsigned nloops;
-    int port;
+    int port;     /* ws://, or -1 */
+    int tls_port; /* wss://, or -1 */
     char bind_addr[INET6_ADDRSTRLEN];
     bool started;
     bool ran;
@@ -59,6 +62,11 @@ void wsr_server_config_init(wsr_server_config_t *cfg)
     cfg->pubsub = true;
     cfg->max_subscriptions = 1000;
     cfg->max_connections = 50000;
+    cfg->tls_port = 8443;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->max_header_bytes = 8192;
+    cfg->idle_ping_ms = 30000;
+    cfg->idle_close_ms = 60000;
 }
 
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
@@ -92,6 +100,7 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *cfg, wsr_error_t *err)
         return NULL;
     }
     srv->port = -1;
+    srv->tls_port = -1;
     srv->factory = wsr__factory_new(cfg, err);
     if (srv->factory == NULL) {
         wsr__free(srv);
@@ -113,6 +122,23 @@ wsr_factory_t *wsr_server_factory(wsr_server_t *srv)
 int wsr_server_port(const wsr_server_t *srv)
 {
     return srv->port;
+}
+
+int wsr_server_tls_port(const wsr_server_t *srv)
+{
+    return srv->tls_port;
+}
+
+void wsr_server_reload_certs(wsr_server_t *srv)
+{
+    for (unsigned i = 0; i < srv->nloops; i++) {
+        wsr__msg_t *m = wsr__msg_new_note(WSR__MSG_RELOAD, 0, 0);
+
+        if (m != NULL && srv->loops[i].inbox != NULL)
+            (void)wsr__inbox_post(srv->loops[i].inbox, m);
+        else
+            wsr__msg_free(m);
+    }
 }
 
 /* Resolves the configured host to a numeric address: lws binds to an
@@ -172,40 +198,92 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
     return 0;
 }
 
-static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err)
+/* One vhost of a loop's context: plain, or TLS. Neither listens itself:
+ * listener.c accepts on the loop's sockets and adopts into them. */
+static struct lws_vhost *create_vhost(wsr_server_t *srv, wsr__loop_t *loop, bool tls)
 {
+    const wsr__settings_t *s = &srv->factory->settings;
     struct lws_context_creation_info info;
 
     memset(&info, 0, sizeof(info));
-    /* A server vhost without a listener of its own: listener.c accepts on
-     * the loop's socket and adopts each connection into this vhost. */
+    info.vhost_name = tls ? "wss" : "ws";
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = srv->protocols;
     info.mounts = wsr__http_mounts(&srv->mounts);
     info.user = loop;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.timeout_secs = (s->handshake_timeout_ms + 999) / 1000;
+    info.timeout_secs_ah_idle = info.timeout_secs;
+    info.keepalive_timeout = 5;
+    if (tls)
+        wsr__tls_vhost_info(&info, s);
+    return lws_create_vhost(loop->ctx, &info);
+}
+
+static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err)
+{
+    const wsr__settings_t *s = &srv->factory->settings;
+    struct lws_context_creation_info info;
+
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.user = loop;
     info.gid = -1;
     info.uid = -1;
     info.server_string = "wsrouter";
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.max_http_header_data2 = s->max_header_bytes;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    /* OpenSSL's global init and cleanup belong to one context only: with it
+     * on several, lws 4.1.6 leaves OpenSSL's global state behind at exit
+     * (LeakSanitizer). The TLS vhosts still carry the option themselves. */
+    if (s->tls_cert != NULL && loop->index == 0)
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     loop->ctx = lws_create_context(&info);
-    loop->vhost = loop->ctx ? lws_get_vhost_by_name(loop->ctx, "default") : NULL;
-    if (loop->vhost == NULL)
+    if (loop->ctx == NULL)
         return wsr__error_set(err, WSR_EIO, "cannot create the event loop's context");
     loop->inbox->ctx = loop->ctx;
-    if (wsr__listen_adopt(loop) != 0)
-        return wsr__error_set(err, WSR_EIO, "cannot watch the listening socket");
+    for (unsigned k = 0; k < WSR__LISTENERS; k++) {
+        wsr__listener_t *l = &loop->listeners[k];
+
+        if (l->fd < 0)
+            continue;
+        l->vhost = create_vhost(srv, loop, k == WSR__LISTENER_WSS);
+        if (l->vhost == NULL)
+            return wsr__error_set(err, k == WSR__LISTENER_WSS ? WSR_ETLS : WSR_EIO,
+                                  "cannot create the %s vhost%s", k ? "wss" : "ws",
+                                  k ? " (check the certificate and key)" : "");
+        if (wsr__listen_adopt(loop, k) != 0)
+            return wsr__error_set(err, WSR_EIO, "cannot watch the listening socket");
+    }
+    wsr__idle_start(loop);
     return 0;
+}
+
+/* Opens listener `k` of every loop on `port`; *bound gets the real port. */
+static int open_listeners(wsr_server_t *srv, unsigned k, int port, int *bound, wsr_error_t *err)
+{
+    int *fds = wsr__calloc(srv->nloops, sizeof(*fds));
+    int rc;
+
+    if (fds == NULL)
+        return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
+    rc = wsr__listen_open(srv->bind_addr, port, srv->nloops, fds, bound, err);
+    for (unsigned i = 0; rc == 0 && i < srv->nloops; i++)
+        srv->loops[i].listeners[k].fd = fds[i];
+    wsr__free(fds);
+    return rc;
 }
 
 static int create_loops(wsr_server_t *srv, wsr_error_t *err)
 {
     wsr_factory_t *f = srv->factory;
+    const wsr__settings_t *s = &f->settings;
     size_t nroutes = wsr_router_count(f->router);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int *fds;
     unsigned i;
+    int rc = 0;
 
-    srv->nloops = f->settings.io_threads;
+    srv->nloops = s->io_threads;
     if (srv->nloops == 0)
         srv->nloops = cores > 0 ? (unsigned)WSR__MIN(cores, MAX_DEFAULT_LOOPS) : 1;
     srv->loops = wsr__calloc(srv->nloops, sizeof(*srv->loops));
@@ -215,20 +293,13 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
         return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
     f->nloops = srv->nloops;
     for (i = 0; i < srv->nloops; i++)
-        srv->loops[i].listen_fd = -1;
-    fds = wsr__calloc(srv->nloops, sizeof(*fds));
-    if (fds == NULL)
-        return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
-    if (wsr__listen_open(srv->bind_addr, f->settings.port, srv->nloops, fds, &srv->port, err)) {
-        wsr__free(fds);
-        return WSR_EIO;
-    }
-    for (i = 0; i < srv->nloops; i++) {
-        srv->loops[i].listen_fd = fds[i];
-        fds[i] = -1;
-    }
-    wsr__free(fds);
-    for (i = 0; i < srv->nloops; i++) {
+        for (unsigned k = 0; k < WSR__LISTENERS; k++)
+            srv->loops[i].listeners[k].fd = -1;
+    if (!s->tls_only)
+        rc = open_listeners(srv, WSR__LISTENER_WS, s->port, &srv->port, err);
+    if (rc == 0 && s->tls_cert != NULL)
+        rc = open_listeners(srv, WSR__LISTENER_WSS, s->tls_port, &srv->tls_port, err);
+    for (i = 0; rc == 0 && i < srv->nloops; i++) {
         wsr__loop_t *loop = &srv->loops[i];
 
         loop->factory = f;
@@ -241,11 +312,10 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
         if (f->stats[i] == NULL || loop->inbox == NULL)
             return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
         loop->stats = f->stats[i];
-        if (create_context(srv, loop, err) != 0)
-            return WSR_EIO;
+        rc = create_context(srv, loop, err);
         f->loops[i] = loop;
     }
-    return 0;
+    return rc;
 }
 
 int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
@@ -269,6 +339,8 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
     wsr__router_freeze(f->router);
     rc = setup_http(srv, err);
     if (rc == 0)
+        rc = wsr__tls_check_files(&f->settings, err);
+    if (rc == 0)
         rc = resolve_host(srv, err);
     if (rc == 0)
         rc = create_loops(srv, err);
@@ -279,8 +351,9 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
         return wsr__error_set(err, WSR_ENOMEM, "cannot start %u worker threads",
                               f->settings.threads);
     f->started_ns = wsr__now_ns();
-    wsr__log(f, WSR_LOG_NOTICE, "listening on %s port %d with %u event loop(s), %u worker(s)",
-             srv->bind_addr, srv->port, srv->nloops, f->settings.threads);
+    wsr__log(f, WSR_LOG_NOTICE,
+             "listening on %s, ws port %d, wss port %d, %u event loop(s), %u worker(s)",
+             srv->bind_addr, srv->port, srv->tls_port, srv->nloops, f->settings.threads);
     return 0;
 }
 
@@ -298,18 +371,23 @@ static void loop_finish(wsr__loop_t *loop)
     loop->ctx = NULL;
 }
 
-static void *loop_main(void *arg)
+/* Services a loop until its drain is over. */
+static void loop_service(wsr__loop_t *loop)
 {
-    wsr__loop_t *loop = arg;
-
     loop->tid = pthread_self();
     atomic_store_explicit(&loop->tid_set, true, memory_order_release);
-
     if (atomic_load_explicit(&loop->stop_requested, memory_order_acquire))
         wsr__loop_begin_drain(loop);
     while (!loop->finished)
         if (lws_service(loop->ctx, 0) < 0)
             break;
+}
+
+static void *loop_main(void *arg)
+{
+    wsr__loop_t *loop = arg;
+
+    loop_service(loop);
     loop_finish(loop);
     atomic_store_explicit(&loop->tid_set, false, memory_order_release);
     return NULL;
@@ -326,13 +404,16 @@ int wsr_server_run(wsr_server_t *srv)
     for (i = 1; i < srv->nloops; i++)
         srv->loops[i].thread_started =
             pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]) == 0;
-    loop_main(&srv->loops[0]);
+    loop_service(&srv->loops[0]);
     for (i = 1; i < srv->nloops; i++) {
         if (srv->loops[i].thread_started)
             pthread_join(srv->loops[i].thread, NULL);
         else
             loop_main(&srv->loops[i]);
     }
+    /* Loop 0's context owns OpenSSL's global state: it goes last. */
+    loop_finish(&srv->loops[0]);
+    atomic_store_explicit(&srv->loops[0].tid_set, false, memory_order_release);
     for (i = 0; i < srv->nloops; i++)
         timed_out = timed_out || srv->loops[i].drain_timed_out;
     return timed_out ? WSR_ETIMEDOUT : 0;
@@ -360,13 +441,15 @@ void wsr_server_free(wsr_server_t *srv)
     /* Workers first: their late answers find closed inboxes and are dropped. */
     wsr__workers_free(srv->factory->workers);
     srv->factory->workers = NULL;
-    for (unsigned i = 0; srv->loops != NULL && i < srv->nloops; i++) {
+    /* In reverse, so loop 0 (which owns OpenSSL's global state) goes last. */
+    for (unsigned i = srv->loops != NULL ? srv->nloops : 0; i-- > 0;) {
         wsr__loop_t *loop = &srv->loops[i];
 
         if (loop->ctx != NULL)
             loop_finish(loop);
-        if (loop->listen_fd >= 0)
-            close(loop->listen_fd); /* never adopted */
+        for (unsigned k = 0; k < WSR__LISTENERS; k++)
+            if (loop->listeners[k].fd >= 0)
+                close(loop->listeners[k].fd); /* never adopted */
         wsr__inbox_unref(loop->inbox);
         wsr__free(loop->slots);
         wsr__buf_dispose(&loop->scratch);

@@ -46,6 +46,12 @@ static void usage(FILE *out)
             "      --www DIR           directory served over HTTP on the same port\n"
             "      --modules LIST      route modules: math,counters,hello,echo,diag, examples\n"
             "                          (the default: the first four) or all\n"
+            "      --tls-cert FILE     PEM certificate chain: also serve wss://\n"
+            "      --tls-key FILE      its private key\n"
+            "      --tls-port PORT     port of wss:// (default 8443)\n"
+            "      --tls-client-ca FILE  CA of client certificates\n"
+            "      --tls-client-auth MODE  off (default), optional or required\n"
+            "      --origins LIST      allowed browser Origins, comma-separated\n"
             "      --set KEY=VALUE     any configuration key\n"
             "      --help              this text\n"
             "      --version           the version\n"
@@ -112,6 +118,11 @@ static void *signal_thread(void *arg)
             continue;
         if (sig == SIGUSR1)
             return NULL; /* main is done */
+        if (sig == SIGHUP) {
+            fprintf(stderr, "wsrouterd: SIGHUP: reloading the TLS certificate\n");
+            wsr_server_reload_certs(d->srv);
+            continue;
+        }
         if (sig == SIGINT || sig == SIGTERM) {
             if (++stops > 1) {
                 fprintf(stderr, "wsrouterd: second signal, exiting now\n");
@@ -145,6 +156,12 @@ static const struct option long_options[] = {
     {"www", required_argument, NULL, 'W'},
     {"set", required_argument, NULL, 'S'},
     {"modules", required_argument, NULL, 'M'},
+    {"tls-cert", required_argument, NULL, 'C'},
+    {"tls-key", required_argument, NULL, 'K'},
+    {"tls-port", required_argument, NULL, 'P'},
+    {"tls-client-ca", required_argument, NULL, 'A'},
+    {"tls-client-auth", required_argument, NULL, 'U'},
+    {"origins", required_argument, NULL, 'O'},
     {"help", no_argument, NULL, 'H'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -182,8 +199,20 @@ static const struct {
     int flag;
     const char *key;
 } flag_keys[] = {
-    {'h', "host"},       {'p', "port"},    {'l', "log_level"}, {'m', "max_message"},
-    {'I', "io_threads"}, {'T', "threads"}, {'W', "www"},       {'M', "modules"},
+    {'h', "host"},
+    {'p', "port"},
+    {'l', "log_level"},
+    {'m', "max_message"},
+    {'I', "io_threads"},
+    {'T', "threads"},
+    {'W', "www"},
+    {'M', "modules"},
+    {'C', "tls_cert"},
+    {'K', "tls_key"},
+    {'P', "tls_port"},
+    {'A', "tls_client_ca"},
+    {'U', "tls_client_auth"},
+    {'O', "origins"},
 };
 
 static int apply_option(wsr_server_config_t *cfg, int c, const char *arg)
@@ -236,6 +265,16 @@ static int parse_args(int argc, char **argv, wsr_server_config_t *cfg)
     return rc;
 }
 
+static void print_url(const char *scheme, const char *host, int port)
+{
+    if (port < 0)
+        return;
+    if (strchr(host, ':') != NULL)
+        printf("wsrouterd listening on %s://[%s]:%d/\n", scheme, host, port);
+    else
+        printf("wsrouterd listening on %s://%s:%d/\n", scheme, host, port);
+}
+
 static int serve(daemon_state_t *d, wsr_server_config_t *cfg)
 {
     pthread_t sig_thread;
@@ -254,11 +293,9 @@ static int serve(daemon_state_t *d, wsr_server_config_t *cfg)
         wsr_server_free(d->srv);
         return 1;
     }
-    /* Tests and scripts read this line to learn the port. */
-    if (strchr(cfg->host, ':') != NULL)
-        printf("wsrouterd listening on ws://[%s]:%d/\n", cfg->host, wsr_server_port(d->srv));
-    else
-        printf("wsrouterd listening on ws://%s:%d/\n", cfg->host, wsr_server_port(d->srv));
+    /* Tests and scripts read these lines to learn the ports. */
+    print_url("ws", cfg->host, wsr_server_port(d->srv));
+    print_url("wss", cfg->host, wsr_server_tls_port(d->srv));
     fflush(stdout);
     if (pthread_create(&sig_thread, NULL, signal_thread, d) != 0) {
         fprintf(stderr, "wsrouterd: cannot start the signal thread\n");

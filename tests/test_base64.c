@@ -10,8 +10,13 @@
 static const struct {
     const char *plain, *encoded;
 } rfc_vectors[] = {
-    {"", ""},         {"f", "Zg=="},        {"fo", "Zm8="},         {"foo", "Zm9v"},
-    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 static void test_base64__rfc4648_vectors_encode(void **state)
@@ -70,15 +75,15 @@ static void test_base64__padding_is_optional(void **state)
 static void test_base64__malformed_input_is_refused(void **state)
 {
     (void)state;
-    decode_bad("Z");          /* one character cannot encode a byte */
-    decode_bad("Zm9vY");      /* 4n+1 characters */
-    decode_bad("Zg=");        /* padding without a multiple of four */
-    decode_bad("Zg===");      /* three padding characters */
-    decode_bad("Z===");       /* too much padding */
-    decode_bad("Zm=v");       /* padding in the middle */
-    decode_bad("Zm9v YmFy");  /* a blank inside */
-    decode_bad("Zm9v\nYmFy"); /* a line break inside */
-    decode_bad("Zm9v-_");     /* the URL-safe alphabet is not accepted */
+    decode_bad("Z");            /* one character cannot encode a byte */
+    decode_bad("Zm9vY");        /* 4n+1 characters */
+    decode_bad("Zg=");          /* padding without a multiple of four */
+    decode_bad("Zg===");        /* three padding characters */
+    decode_bad("Z===");         /* too much padding */
+    decode_bad("Zm=v");         /* padding in the middle */
+    decode_bad("Zm9v YmFy");    /* a blank inside */
+    decode_bad("Zm9v\nYmFy");   /* a line break inside */
+    decode_bad("Zm9v-_");       /* the URL-safe alphabet is not accepted */
     decode_bad("Zm9v\xc3\xa9"); /* non-ASCII */
 }
 

@@ -29,6 +29,13 @@ extern "C" {
 
 typedef struct wsr_server wsr_server_t;
 
+/* Client certificate policy of the wss:// listener. */
+enum {
+    WSR_TLS_CLIENT_OFF = 0,  /* not asked for */
+    WSR_TLS_CLIENT_OPTIONAL, /* asked for; verified when given */
+    WSR_TLS_CLIENT_REQUIRED, /* the handshake fails without a valid one */
+};
+
 /*
  * Server settings. Initialise with wsr_server_config_init, then change fields
  * or load a file (wsr_config_load_file). Strings are borrowed until
@@ -57,6 +64,17 @@ typedef struct wsr_server_config {
     unsigned max_subscriptions;      /* topics per connection (1000); 429 past it */
     unsigned max_connections;        /* TCP connections in all (50000); refused past it; 0: none */
     unsigned max_connections_per_ip; /* from one client address (0: no limit) */
+    const char *tls_cert;            /* PEM certificate chain: serve wss:// (NULL: none) */
+    const char *tls_key;             /* its private key */
+    int tls_port;                    /* port of wss:// (8443; 0 lets the kernel pick) */
+    bool tls_only;                   /* no plain ws:// listener */
+    const char *tls_client_ca;       /* CA that signs client certificates, or NULL */
+    int tls_client_auth;             /* WSR_TLS_CLIENT_* (off) */
+    const char *origins;             /* allowed Origins, comma-separated; NULL: no check */
+    unsigned handshake_timeout_ms;   /* a handshake must finish within (10000) */
+    unsigned max_header_bytes;       /* HTTP header bytes a request may carry (8192) */
+    unsigned idle_ping_ms;           /* ping a connection silent this long (30000; 0: never) */
+    unsigned idle_close_ms;          /* close 1001 a connection silent this long (60000) */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed). Never fails. */
@@ -120,6 +138,17 @@ WSR_API int wsr_server_run(wsr_server_t *srv);
  * Not async-signal-safe: call it from a thread that waits for signals.
  */
 WSR_API void wsr_server_stop(wsr_server_t *srv);
+
+/* Returns the port of the wss:// listener (after start), or -1 when none. */
+WSR_API int wsr_server_tls_port(const wsr_server_t *srv);
+
+/*
+ * Reloads the TLS certificate and key from their files, without dropping a
+ * connection: new handshakes use the new pair. A pair that does not load or
+ * does not match is refused and the old one kept (logged). Thread-safe and
+ * async, like wsr_server_stop (wsrouterd calls it on SIGHUP).
+ */
+WSR_API void wsr_server_reload_certs(wsr_server_t *srv);
 
 /* Frees the server (after run returned, or if it never started). NULL ignored. */
 WSR_API void wsr_server_free(wsr_server_t *srv);

@@ -33,8 +33,10 @@ export async function startServer(args = [], { env = {} } = {}) {
   const listening = new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
       stdout += d;
+      // wsrouterd prints its ws:// and wss:// lines in one write.
       const m = /listening on (ws:\/\/\S+?:(\d+))\//.exec(stdout);
       if (m) resolve({ url: m[1], port: Number(m[2]) });
+      else if (/listening on wss:\/\//.test(stdout)) resolve({ url: null, port: null });
     });
     exited.then(({ code }) => reject(new Error(`wsrouterd exited (${code}) before listening:\n${stderr}`)));
   });
@@ -44,6 +46,7 @@ export async function startServer(args = [], { env = {} } = {}) {
     port,
     proc,
     stderr: () => stderr,
+    stdout: () => stdout,
     exited,
     async stop(signal = 'SIGTERM', ms = 15000) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
@@ -104,9 +107,10 @@ export class Client {
   }
 }
 
-/** Connects to `url`; resolves with a Client once open. */
-export async function connect(url, { protocols, headers, maxPayload } = {}) {
-  const ws = new WebSocket(url, protocols, { headers, maxPayload: maxPayload ?? 256 * 1024 * 1024 });
+/** Connects to `url`; resolves with a Client once open. Other options (ca,
+ * cert, key, servername, origin...) go to ws. */
+export async function connect(url, { protocols, maxPayload, ...options } = {}) {
+  const ws = new WebSocket(url, protocols, { ...options, maxPayload: maxPayload ?? 256 * 1024 * 1024 });
   const opened = new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
