@@ -2,28 +2,32 @@
 /*
  * retopy's counters in wsrouter's terms: increment, decrement, get, set, rem
  * (and list). Every operation is atomic; a missing counter is 0 for
- * increment and decrement and a 404 naming the key for get. The module keeps
- * its counters in memory behind a mutex, since handlers run on several loops.
- * Every change is published on the topic "counters" as {"key", "value"}
- * (value null once removed), so pages stay in step without polling.
+ * increment and decrement and a 404 naming the key for get. Counters live in
+ * the factory's store when the server has one (so they survive a restart, and
+ * a 200 means the change is on disk), and in memory otherwise (wsr_router_call
+ * in unit tests). Store writes wait for the disk, so the routes are blocking:
+ * they run on worker threads. Every change is published on the topic
+ * "counters" as {"key", "value"} (value null once removed), in order.
  */
 #include "routes.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_COUNTERS 100000
 #define MAX_KEY_LEN  200
-
-#define TOPIC "counters"
+#define TOPIC        "counters"
+#define PREFIX       "counters:"
 
 typedef struct counters {
+    /* Held across a change and its publication, so subscribers see the
+     * changes in the order they happened. */
     pthread_mutex_t lock;
-    json_t *map; /* owned: key -> integer */
+    json_t *map; /* owned: the in-memory counters, key -> integer */
 } counters_t;
 
-/* Tells subscribers of "counters" about a change. Called under the lock, so
- * publications reach every subscriber in the order the changes happened. */
+/* Tells subscribers of "counters" about a change. Called under the lock. */
 static void announce(wsr_request_t *req, const char *key, json_t *value)
 {
     json_t *msg = json_pack("{s:s, s:o}", "key", key, "value", value ? value : json_null());
@@ -34,38 +38,65 @@ static void announce(wsr_request_t *req, const char *key, json_t *value)
     json_decref(msg);
 }
 
+static wsr_store_t *store_of(wsr_request_t *req)
+{
+    return wsr_factory_store(wsr_request_factory(req));
+}
+
+static void store_key(char *out, size_t size, const char *key)
+{
+    snprintf(out, size, PREFIX "%s", key);
+}
+
+/* The change itself, in the store or in memory. Returns 0, WSR_EOVERFLOW,
+ * WSR_EBUSY (too many counters), WSR_EINVAL (not an integer) or an I/O error. */
+static int apply(counters_t *c, wsr_store_t *st, const char *key, int64_t delta, bool set,
+                 int64_t *v)
+{
+    char skey[sizeof(PREFIX) + MAX_KEY_LEN];
+    json_t *old;
+    int rc;
+
+    if (st != NULL) {
+        store_key(skey, sizeof(skey), key);
+        if (!set)
+            return wsr_store_increment(st, skey, delta, v);
+        old = json_integer(*v);
+        rc = old ? wsr_store_put(st, skey, old) : WSR_ENOMEM;
+        json_decref(old);
+        return rc;
+    }
+    old = json_object_get(c->map, key);
+    if (old == NULL && json_object_size(c->map) >= MAX_COUNTERS)
+        return WSR_EBUSY;
+    if (!set && __builtin_add_overflow((int64_t)json_integer_value(old), delta, v))
+        return WSR_EOVERFLOW;
+    return json_object_set_new(c->map, key, json_integer(*v)) ? WSR_ENOMEM : 0;
+}
+
 /* Adds `delta` to counter `key` (created at 0) or sets it when `set`. */
-static int update(counters_t *c, wsr_request_t *req, wsr_response_t *res, json_int_t delta,
-                  bool set)
+static int update(counters_t *c, wsr_request_t *req, wsr_response_t *res, int64_t delta, bool set)
 {
     const char *key = wsr_request_arg_string(req, "key");
-    json_int_t v = 0;
-    json_t *old;
-    int rc = 0;
+    int64_t v = set ? wsr_request_arg_int(req, "value", 0) : 0;
+    int rc;
 
     if (strlen(key) > MAX_KEY_LEN)
         return wsr_response_param_error(res, "key", "must be at most %d bytes", MAX_KEY_LEN);
     pthread_mutex_lock(&c->lock);
-    old = json_object_get(c->map, key);
-    if (old == NULL && json_object_size(c->map) >= MAX_COUNTERS) {
-        rc =
-            wsr_response_error(res, 503, "too many counters (%d): remove some first", MAX_COUNTERS);
-        goto out;
-    }
-    if (set)
-        v = (json_int_t)wsr_request_arg_int(req, "value", 0);
-    else if (__builtin_add_overflow(json_integer_value(old), delta, &v)) {
-        /* A 422 carries `errors` (PROTOCOL.md section 4). */
-        rc = wsr_response_param_error(res, "key", "counter %s would overflow", key);
-        goto out;
-    }
-    if (json_object_set_new(c->map, key, json_integer(v)) != 0) {
-        rc = WSR_ENOMEM;
-    } else {
+    rc = apply(c, store_of(req), key, delta, set, &v);
+    if (rc == 0) {
         announce(req, key, json_integer(v));
         rc = wsr_response_set_data_take(res, json_integer(v));
+    } else if (rc == WSR_EOVERFLOW) {
+        /* A 422 carries `errors` (PROTOCOL.md section 4). */
+        rc = wsr_response_param_error(res, "key", "counter %s would overflow", key);
+    } else if (rc == WSR_EBUSY) {
+        rc =
+            wsr_response_error(res, 503, "too many counters (%d): remove some first", MAX_COUNTERS);
+    } else if (rc == WSR_EINVAL) {
+        rc = wsr_response_param_error(res, "key", "%s does not hold an integer", key);
     }
-out:
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -89,62 +120,97 @@ static int on_get(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     counters_t *c = user;
     const char *key = wsr_request_arg_string(req, "key");
+    char skey[sizeof(PREFIX) + MAX_KEY_LEN];
+    wsr_store_t *st = store_of(req);
     json_t *v;
-    json_int_t value = 0;
+    int rc = 0;
 
+    if (strlen(key) > MAX_KEY_LEN)
+        return wsr_response_error(res, 404, "counter %.200s not found", key);
     pthread_mutex_lock(&c->lock);
-    v = json_object_get(c->map, key);
-    if (v != NULL)
-        value = json_integer_value(v);
+    if (st != NULL) {
+        store_key(skey, sizeof(skey), key);
+        v = wsr_store_get(st, skey, &rc);
+    } else {
+        v = json_incref(json_object_get(c->map, key));
+    }
     pthread_mutex_unlock(&c->lock);
+    if (v == NULL && rc != 0 && rc != WSR_ENOENT)
+        return rc;
     if (v == NULL)
         return wsr_response_error(res, 404, "counter %.200s not found", key);
-    return wsr_response_set_data_take(res, json_integer(value));
+    return wsr_response_set_data_take(res, v);
 }
 
 static int on_rem(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     counters_t *c = user;
     const char *key = wsr_request_arg_string(req, "key");
+    char skey[sizeof(PREFIX) + MAX_KEY_LEN];
+    wsr_store_t *st = store_of(req);
+    int rc;
 
+    if (strlen(key) > MAX_KEY_LEN)
+        return wsr_response_set_data_take(res, json_null()); /* cannot exist: ignored */
     pthread_mutex_lock(&c->lock);
-    if (json_object_del(c->map, key) == 0)
+    if (st != NULL) {
+        store_key(skey, sizeof(skey), key);
+        rc = wsr_store_delete(st, skey);
+    } else {
+        rc = json_object_del(c->map, key) == 0 ? 0 : WSR_ENOENT;
+    }
+    if (rc == 0)
         announce(req, key, NULL);
     pthread_mutex_unlock(&c->lock);
-    return wsr_response_set_data_take(res, json_null());
+    /* retopy: a missing key is ignored. */
+    return rc == 0 || rc == WSR_ENOENT ? wsr_response_set_data_take(res, json_null()) : rc;
 }
 
 static int on_list(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     counters_t *c = user;
-    json_t *copy;
+    wsr_store_t *st = store_of(req);
+    json_t *all, *out, *v;
+    const char *key;
 
     (void)req;
     pthread_mutex_lock(&c->lock);
-    copy = json_copy(c->map);
+    all = st ? wsr_store_list(st, PREFIX, MAX_COUNTERS) : json_copy(c->map);
     pthread_mutex_unlock(&c->lock);
-    return wsr_response_set_data_take(res, copy);
+    if (all == NULL || st == NULL)
+        return wsr_response_set_data_take(res, all);
+    out = json_object();
+    json_object_foreach(all, key, v)
+    {
+        if (out != NULL && json_object_set(out, key + strlen(PREFIX), v) != 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    json_decref(all);
+    return wsr_response_set_data_take(res, out);
 }
 
 #define KEY_PARAM                                                                                  \
     {                                                                                              \
         "key", WSR_TYPE_STRING, true, NULL, "the counter's name"                                   \
     }
+#define STORED WSR_ROUTE_BLOCKING /* the store waits for the disk */
 
 static const wsr_route_t counter_routes[] = {
-    {"increment", WSR_POST, "/counters/{key}/increment", on_increment, WSR_PARAMS(KEY_PARAM), 0,
-     NULL, "Add one to the counter at key (created at 0) and answer its value.", 0},
-    {"decrement", WSR_POST, "/counters/{key}/decrement", on_decrement, WSR_PARAMS(KEY_PARAM), 0,
-     NULL, "Subtract one from the counter at key (created at 0) and answer its value.", 0},
-    {"get", WSR_GET, "/counters/{key}", on_get, WSR_PARAMS(KEY_PARAM), 0, NULL,
+    {"increment", WSR_POST, "/counters/{key}/increment", on_increment, WSR_PARAMS(KEY_PARAM),
+     STORED, NULL, "Add one to the counter at key (created at 0) and answer its value.", 0},
+    {"decrement", WSR_POST, "/counters/{key}/decrement", on_decrement, WSR_PARAMS(KEY_PARAM),
+     STORED, NULL, "Subtract one from the counter at key (created at 0) and answer its value.", 0},
+    {"get", WSR_GET, "/counters/{key}", on_get, WSR_PARAMS(KEY_PARAM), STORED, NULL,
      "Answer the counter's value; 404 when it does not exist.", 0},
     {"set", WSR_PUT | WSR_POST, "/counters/{key}", on_set,
-     WSR_PARAMS(KEY_PARAM, {"value", WSR_TYPE_INT, true, NULL, "the new value"}), 0, NULL,
+     WSR_PARAMS(KEY_PARAM, {"value", WSR_TYPE_INT, true, NULL, "the new value"}), STORED, NULL,
      "Set the counter to an integer value, overwriting it.", 0},
-    {"rem", WSR_POST, "/counters/{key}/rem", on_rem, WSR_PARAMS(KEY_PARAM), 0, NULL,
+    {"rem", WSR_POST, "/counters/{key}/rem", on_rem, WSR_PARAMS(KEY_PARAM), STORED, NULL,
      "Remove the counter; a missing key is ignored.", 0},
-    {"list", WSR_GET, "/counters", on_list, NULL, 0, NULL, "Answer every counter and its value.",
-     0},
+    {"list", WSR_GET, "/counters", on_list, NULL, STORED, NULL,
+     "Answer every counter and its value.", 0},
     WSR_ROUTES_END,
 };
 

@@ -20,16 +20,20 @@ WSR_NODISCARD int wsr_routes_hello(wsr_router_t *router, wsr_error_t *err);
 /* `echo` answers its data. */
 WSR_NODISCARD int wsr_routes_echo(wsr_router_t *router, wsr_error_t *err);
 
+/* Guarded routes: `profile` needs a login, `admin` the admin role. */
+WSR_NODISCARD int wsr_routes_account(wsr_router_t *router, wsr_error_t *err);
+
 /* Diagnostics for tests: fail (500), sleep (blocking), later (deferred),
  * push, big. */
 WSR_NODISCARD int wsr_routes_diag(wsr_router_t *router, wsr_error_t *err);
 
-/* Registers every example module above except diag. */
+/* Registers every example module above except diag and account. */
 WSR_NODISCARD int wsr_routes_examples(wsr_router_t *router, wsr_error_t *err);
 
 /*
  * Registers the modules named in `list` (comma-separated: math, counters,
- * hello, echo, diag; "examples" for the first four, "all" for every one).
+ * hello, echo, account, diag; "examples" for math, counters, hello, echo and
+ * account; "all" for every one).
  * Returns 0, WSR_ENOENT for an unknown name (`err` names it), or what
  * wsr_router_add returns.
  */

@@ -47,6 +47,7 @@ typedef struct option {
 
 static const char *const log_levels[] = {"err", "warn", "notice", "info", "debug", NULL};
 static const char *const client_auth_modes[] = {"off", "optional", "required", NULL};
+static const char *const sync_modes[] = {"full", "normal", NULL};
 
 static const option_t options[] = {
     OPT("host", OPT_STRING, host, 0, 0),
@@ -78,6 +79,10 @@ static const option_t options[] = {
     OPT("max_header_bytes", OPT_UINT, max_header_bytes, 1024, 65536),
     OPT("idle_ping_ms", OPT_UINT, idle_ping_ms, 0, 86400000),
     OPT("idle_close_ms", OPT_UINT, idle_close_ms, 0, 86400000),
+    OPT("store", OPT_STRING, store, 0, 0),
+    OPT_NAMES("store_sync", store_sync, sync_modes),
+    OPT("jwt_secret", OPT_STRING, jwt_secret, 0, 0),
+    OPT("token_ttl_s", OPT_UINT, token_ttl_s, 60, 2592000),
 };
 
 /* A string the loader allocated; cfg->owned is the head of their list. */
@@ -383,14 +388,44 @@ static int read_file(const char *path, char **text, size_t *n)
     return 0;
 }
 
-/* "host, port, ..." from the table, for the unknown-key message. */
-static void known_keys(char *out, size_t size)
+/* Edit distance between short strings (keys are under 32 bytes). */
+static size_t distance(const char *a, const char *b)
 {
-    size_t used = 0;
+    size_t la = strlen(a), lb = strlen(b), row[33], prev, tmp;
 
-    out[0] = '\0';
-    for (size_t i = 0; i < WSR__ARRAY_SIZE(options) && used < size; i++)
-        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "", options[i].key);
+    if (la > 32 || lb > 32)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = WSR__MIN(row[j], row[j - 1]) + 1;
+
+            tmp = row[j];
+            row[j] = WSR__MIN(best, prev + (a[i - 1] != b[j - 1]));
+            prev = tmp;
+        }
+    }
+    return row[lb];
+}
+
+/* The known key closest to `key`, when it is close enough to be a typo. */
+static const char *closest_key(const char *key)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(options); i++) {
+        size_t d = distance(key, options[i].key);
+
+        if (d < best_d) {
+            best_d = d;
+            best = options[i].key;
+        }
+    }
+    return best;
 }
 
 static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path, const char *text,
@@ -406,11 +441,13 @@ static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path
         int rc;
 
         if (o == NULL) {
-            char known[512];
+            const char *near = closest_key(key);
 
-            known_keys(known, sizeof(known));
+            if (near != NULL)
+                return config_error(err, WSR_EINVAL, path, text, n, key,
+                                    "unknown key \"%s\" (did you mean \"%s\"?)", key, near);
             return config_error(err, WSR_EINVAL, path, text, n, key,
-                                "unknown key \"%s\" (keys: %s)", key, known);
+                                "unknown key \"%s\" (the keys are listed in README.md)", key);
         }
         rc = apply_json(tmp, o, v);
         if (rc == WSR_ENOMEM)

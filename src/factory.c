@@ -15,6 +15,9 @@
 #include "codec_int.h"
 #include "json_int.h"
 #include "loop_int.h"
+#include <openssl/crypto.h>
+
+#include "auth_int.h"
 #include "handshake_int.h"
 #include "limits_int.h"
 #include "pubsub_int.h"
@@ -52,6 +55,7 @@ void wsr__msg_free(wsr__msg_t *m)
 {
     if (m == NULL)
         return;
+    wsr__session_unref(m->session);
     wsr__reply_unref(m->reply);
     wsr__free(m);
 }
@@ -83,7 +87,8 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     memset(s, 0, sizeof(*s));
     s->host = wsr__strdup(cfg->host ? cfg->host : "127.0.0.1");
     if (s->host == NULL || copy_opt(&s->www, cfg->www) || copy_opt(&s->tls_cert, cfg->tls_cert) ||
-        copy_opt(&s->tls_key, cfg->tls_key) || copy_opt(&s->tls_client_ca, cfg->tls_client_ca))
+        copy_opt(&s->tls_key, cfg->tls_key) || copy_opt(&s->tls_client_ca, cfg->tls_client_ca) ||
+        copy_opt(&s->store, cfg->store) || copy_opt(&s->jwt_secret, cfg->jwt_secret))
         return WSR_ENOMEM;
     s->port = cfg->port;
     s->max_message = cfg->max_message;
@@ -106,6 +111,8 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     s->max_header_bytes = cfg->max_header_bytes;
     s->idle_ping_ms = cfg->idle_ping_ms;
     s->idle_close_ms = cfg->idle_close_ms;
+    s->store_full_sync = cfg->store_sync == WSR_STORE_SYNC_FULL;
+    s->token_ttl_s = cfg->token_ttl_s;
     return 0;
 }
 
@@ -147,6 +154,8 @@ void wsr__factory_free(wsr_factory_t *f)
     wsr__free(f->stats);
     wsr__free(f->loops);
     wsr_router_free(f->router);
+    wsr__auth_free(f->auth);
+    wsr_store_close(f->store);
     wsr__pubsub_free(f->pubsub);
     wsr__limits_free(f->limits);
     wsr__free(f->settings.host);
@@ -155,6 +164,10 @@ void wsr__factory_free(wsr_factory_t *f)
     wsr__free(f->settings.tls_key);
     wsr__free(f->settings.tls_client_ca);
     wsr__origins_free(f->settings.origins);
+    wsr__free(f->settings.store);
+    if (f->settings.jwt_secret != NULL)
+        OPENSSL_cleanse(f->settings.jwt_secret, strlen(f->settings.jwt_secret));
+    wsr__free(f->settings.jwt_secret);
     wsr__free(f);
 }
 
@@ -171,8 +184,8 @@ int wsr__factory_post(wsr_factory_t *f, wsr__msg_t *m)
     /* On the connection's own loop (a handler pushing to its caller, or
      * publishing to a neighbour) deliver at once: the push then precedes
      * the reply the handler is about to give, and skips a lock and a wake. */
-    if (m->kind == WSR__MSG_DATA && m->reply == NULL && wsr__on_loop_thread(loop))
-        return wsr__loop_deliver_push(loop, m);
+    if (m->reply == NULL && wsr__on_loop_thread(loop))
+        return wsr__loop_deliver_now(loop, m);
     return wsr__inbox_post(loop->inbox, m) ? WSR_ENOENT : 0;
 }
 
@@ -197,6 +210,11 @@ int wsr_push(wsr_factory_t *f, uint64_t connection_id, const char *event_name, j
     m->conn_id = connection_id;
     m->json_push = 1;
     return wsr__factory_post(f, m);
+}
+
+wsr_store_t *wsr_factory_store(wsr_factory_t *f)
+{
+    return f ? f->store : NULL;
 }
 
 unsigned wsr_factory_connection_count(const wsr_factory_t *f)

@@ -19,6 +19,8 @@ struct wsr__loop;
 struct wsr__workers;
 struct wsr__pubsub;
 struct wsr__limits;
+struct wsr__session;
+struct wsr_store;
 struct wsr__auth;
 struct wsr__store;
 
@@ -51,6 +53,10 @@ typedef struct wsr__settings {
     unsigned max_header_bytes;
     unsigned idle_ping_ms;
     unsigned idle_close_ms;
+    char *store; /* owned, or NULL: no store, no authentication */
+    bool store_full_sync;
+    char *jwt_secret; /* owned, or NULL */
+    unsigned token_ttl_s;
 } wsr__settings_t;
 
 struct wsr_factory {
@@ -62,6 +68,8 @@ struct wsr_factory {
     struct wsr__workers *workers; /* owned, or NULL before start */
     struct wsr__pubsub *pubsub;   /* owned */
     struct wsr__limits *limits;   /* owned */
+    struct wsr_store *store;      /* owned, or NULL */
+    struct wsr__auth *auth;       /* owned, or NULL (no store) */
     atomic_uint open_connections;
     uint64_t started_ns;
     wsr_log_fn log;
@@ -85,13 +93,14 @@ struct wsr_factory {
  */
 typedef struct wsr__msg {
     struct wsr__msg *next;
-    uint64_t conn_id;        /* inbox: the destination connection */
-    struct wsr_reply *reply; /* inbox: the deferred reply this completes, or NULL */
-    size_t len;              /* payload bytes */
-    uint8_t kind;            /* WSR__MSG_* */
-    uint8_t binary;          /* send as a binary frame */
-    uint8_t json_push;       /* payload is JSON; re-encode in the connection's format */
-    uint16_t code;           /* WSR__MSG_CLOSE: the close code */
+    uint64_t conn_id;             /* inbox: the destination connection */
+    struct wsr_reply *reply;      /* inbox: the deferred reply this completes, or NULL */
+    size_t len;                   /* payload bytes */
+    uint8_t kind;                 /* WSR__MSG_* */
+    uint8_t binary;               /* send as a binary frame */
+    uint8_t json_push;            /* payload is JSON; re-encode in the connection's format */
+    uint16_t code;                /* WSR__MSG_CLOSE: the close code; _SESSION: 1 to detach */
+    struct wsr__session *session; /* WSR__MSG_SESSION: owned ref */
 } wsr__msg_t;
 
 enum {
@@ -99,6 +108,7 @@ enum {
     WSR__MSG_CLOSE,    /* close conn_id with `code` */
     WSR__MSG_STOP,     /* the loop starts draining */
     WSR__MSG_RELOAD,   /* the loop reloads its TLS certificate */
+    WSR__MSG_SESSION,  /* conn_id is authenticated as `session` (or detached from it) */
 };
 
 #define WSR__MSG_HEAD 64 /* >= sizeof(wsr__msg_t) + LWS_PRE, checked in protocol.c */

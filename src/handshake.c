@@ -9,6 +9,8 @@
  */
 #include "handshake_int.h"
 
+#include "auth_int.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -123,19 +125,26 @@ int64_t wsr__mono_ms(void)
     return (int64_t)(wsr__now_ns() / 1000000u);
 }
 
-/* Looks at every connection once a second: ping the quiet, close the silent. */
+/* Looks at every connection regularly: ping the quiet, close the silent, and
+ * close 1008 those whose token expired or was revoked. */
 static void idle_tick(lws_sorted_usec_list_t *sul)
 {
     wsr__loop_t *loop = lws_container_of(sul, wsr__loop_t, idle_sul);
     const wsr__settings_t *s = &loop->factory->settings;
-    int64_t now = wsr__mono_ms();
+    int64_t now = wsr__mono_ms(), epoch = wsr__epoch_s();
 
     for (uint32_t i = 0; i < loop->nslots; i++) {
         wsr__conn_t *c = loop->slots[i].conn;
+        const char *ended;
         int64_t quiet;
 
         if (c == NULL || c->close_code != 0)
             continue;
+        ended = wsr__auth_session_ended(loop->factory->auth, c->session, epoch);
+        if (ended != NULL) {
+            wsr__conn_close_auth(c, ended);
+            continue;
+        }
         quiet = now - c->last_rx_ms;
         if (s->idle_close_ms != 0 && quiet >= (int64_t)s->idle_close_ms) {
             wsr__conn_close_idle(c);
@@ -154,6 +163,9 @@ void wsr__idle_start(wsr__loop_t *loop)
 
     if (smallest == 0 || (s->idle_close_ms != 0 && s->idle_close_ms < smallest))
         smallest = s->idle_close_ms;
+    /* With tokens in use, expiry and revocation are checked every second. */
+    if (loop->factory->auth != NULL && (smallest == 0 || smallest > 10000))
+        smallest = 10000;
     if (smallest == 0)
         return;
     /* Check ten times per period, at most once every 100 ms, at least once a

@@ -19,5 +19,7 @@ int64_t wsr__mono_ms(void);
 void wsr__idle_start(wsr__loop_t *loop);
 /* protocol.c: closes a silent connection with 1001. Loop thread. */
 void wsr__conn_close_idle(wsr__conn_t *c);
+/* protocol.c: closes a connection whose token ended with 1008. Loop thread. */
+void wsr__conn_close_auth(wsr__conn_t *c, const char *why);
 
 #endif /* WSR_SRC_HANDSHAKE_INT_H */

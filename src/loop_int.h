@@ -80,8 +80,10 @@ struct wsr__loop {
     unsigned index;
     struct lws_context *ctx;                   /* owned */
     wsr__listener_t listeners[WSR__LISTENERS]; /* plain ws://, then wss:// */
-    void *tls_ctx;  /* borrowed: lws; the wss:// vhost's SSL_CTX, or NULL */
-    void *admitted; /* limits token of the connection being adopted */
+    void *tls_ctx;                   /* borrowed: lws; the wss:// vhost's SSL_CTX, or NULL */
+    void *admitted;                  /* limits token of the connection being adopted */
+    struct lws *pending_wsi;         /* the handshake whose token was just verified */
+    wsr__session_t *pending_session; /* owned ref: its session, until ESTABLISHED */
     lws_sorted_usec_list_t idle_sul;
     lws_sorted_usec_list_t accept_sul;
     pthread_t thread;
@@ -160,6 +162,8 @@ bool wsr__on_loop_thread(wsr__loop_t *loop);
 /* Loop thread: delivers a push (taken) at once, as the inbox would.
  * Returns 0, or WSR_ENOENT when the connection is gone. */
 int wsr__loop_deliver_push(wsr__loop_t *loop, wsr__msg_t *m);
+/* Loop thread: a push or a note (not a deferred reply), handled at once. */
+int wsr__loop_deliver_now(wsr__loop_t *loop, wsr__msg_t *m);
 /* Loop thread: handles everything in the inbox. */
 void wsr__loop_drain_inbox(wsr__loop_t *loop);
 /* Loop thread: starts the graceful drain. */

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 
 #include "codec_int.h"
+#include <openssl/crypto.h>
+
 #include "handshake_int.h"
 #include "limits_int.h"
 #include "listener_int.h"
@@ -26,6 +28,8 @@
 #include "router_int.h"
 
 _Static_assert(sizeof(wsr__msg_t) + LWS_PRE <= WSR__MSG_HEAD, "message header too small");
+
+static void handle_note(wsr__loop_t *loop, wsr__msg_t *m);
 
 /* The idle policy's ping states (wsr__conn_t.ping_due). */
 enum { PING_NONE = 0, PING_DUE = 1, PING_SENT = 2 };
@@ -98,6 +102,11 @@ static void conn_close(wsr__conn_t *c, int code)
 void wsr__conn_close_idle(wsr__conn_t *c)
 {
     conn_close_because(c, 1001, "idle: no traffic and no pong");
+}
+
+void wsr__conn_close_auth(wsr__conn_t *c, const char *why)
+{
+    conn_close_because(c, 1008, why);
 }
 
 /* ---- the registry: slot + generation ids, loop thread only ---- */
@@ -393,6 +402,11 @@ static int on_established(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
     if (registry_add(loop, c) != 0)
         return -1;
     c->registered = 1;
+    if (loop->pending_wsi == wsi) {
+        c->session = loop->pending_session; /* the handshake's token */
+        loop->pending_session = NULL;
+        loop->pending_wsi = NULL;
+    }
     wsr__count(&loop->stats->opened, 1);
     atomic_fetch_add_explicit(&f->open_connections, 1, memory_order_relaxed);
     wsr__log(f, WSR_LOG_INFO, "conn#%llx open from %s", (unsigned long long)c->id, c->peer);
@@ -463,6 +477,14 @@ int wsr__loop_deliver_push(wsr__loop_t *loop, wsr__msg_t *m)
     return 0;
 }
 
+int wsr__loop_deliver_now(wsr__loop_t *loop, wsr__msg_t *m)
+{
+    if (m->kind == WSR__MSG_DATA)
+        return wsr__loop_deliver_push(loop, m);
+    handle_note(loop, m);
+    return 0;
+}
+
 bool wsr__on_loop_thread(wsr__loop_t *loop)
 {
     return atomic_load_explicit(&loop->tid_set, memory_order_acquire) &&
@@ -479,6 +501,19 @@ static void handle_note(wsr__loop_t *loop, wsr__msg_t *m)
         break;
     case WSR__MSG_RELOAD:
         wsr__tls_reload(loop);
+        break;
+    case WSR__MSG_SESSION:
+        c = wsr__loop_conn(loop, m->conn_id);
+        if (c != NULL && m->code == 0) {
+            wsr__session_unref(c->session);
+            c->session = m->session; /* the note's reference moves to the connection */
+            m->session = NULL;
+        } else if (c != NULL && c->session != NULL && m->session != NULL &&
+                   strcmp(wsr__session_jti(c->session) ? wsr__session_jti(c->session) : "",
+                          wsr__session_jti(m->session) ? wsr__session_jti(m->session) : "") == 0) {
+            wsr__session_unref(c->session); /* logout: this connection stays, anonymous */
+            c->session = NULL;
+        }
         break;
     case WSR__MSG_CLOSE:
         c = wsr__loop_conn(loop, m->conn_id);
@@ -554,6 +589,40 @@ void wsr__loop_begin_drain(wsr__loop_t *loop)
     }
 }
 
+/* A token at the handshake (?token= or Authorization: Bearer) authenticates
+ * the connection; a bad one refuses it with 401. The session waits in the loop
+ * until ESTABLISHED, which lws calls for this wsi right after this filter. */
+static int handshake_token(wsr__loop_t *loop, struct lws *wsi)
+{
+    char buf[2048], detail[256];
+    const char *token = NULL;
+    wsr__session_t *s;
+    int n;
+
+    if (loop->factory->auth == NULL)
+        return 0;
+    if (lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf)) != NULL) {
+        token = buf + 6; /* lws copies "token=VALUE" */
+    } else if ((n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION)) > 7 &&
+               wsr__strncasecmp_ascii(buf, "Bearer ", 7) == 0) {
+        token = buf + 7;
+    }
+    if (token == NULL)
+        return 0;
+    if (wsr__auth_verify(loop->factory->auth, token, strlen(token), &s, detail, sizeof(detail)) !=
+        0) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        wsr__count(&loop->stats->refused, 1);
+        (void)lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, detail);
+        return -1;
+    }
+    OPENSSL_cleanse(buf, sizeof(buf));
+    wsr__session_unref(loop->pending_session);
+    loop->pending_session = s;
+    loop->pending_wsi = wsi;
+    return 0;
+}
+
 /* A WebSocket handshake, before the upgrade: refused while draining, and
  * with 403 when its Origin is not on the allow-list. */
 static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
@@ -567,6 +636,8 @@ static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
         wsr__count(&loop->stats->refused, 1);
         return -1;
     }
+    if (handshake_token(loop, wsi) != 0)
+        return -1;
     if (loop->factory->settings.origins == NULL)
         return 0;
     /* No Origin: not a browser, not our concern. A long one never matches. */

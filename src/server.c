@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "auth_int.h"
 #include "builtins_int.h"
 #include "http_int.h"
 #include "handshake_int.h"
@@ -67,6 +68,7 @@ void wsr_server_config_init(wsr_server_config_t *cfg)
     cfg->max_header_bytes = 8192;
     cfg->idle_ping_ms = 30000;
     cfg->idle_close_ms = 60000;
+    cfg->token_ttl_s = 3600;
 }
 
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
@@ -318,6 +320,22 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
     return rc;
 }
 
+/* The store, and with it the token authority and the /auth routes. */
+static int open_store(wsr_factory_t *f, wsr_error_t *err)
+{
+    const wsr__settings_t *s = &f->settings;
+
+    if (s->store == NULL)
+        return 0;
+    f->store = wsr_store_open(s->store, s->store_full_sync, err);
+    if (f->store == NULL)
+        return err ? err->code : WSR_EIO;
+    f->auth = wsr__auth_new(f, f->store, s->jwt_secret, s->token_ttl_s, err);
+    if (f->auth == NULL)
+        return err ? err->code : WSR_EIO;
+    return wsr__auth_add_routes(f->router, err);
+}
+
 int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
 {
     wsr_factory_t *f = srv->factory;
@@ -336,6 +354,9 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
         if (rc != 0)
             return rc;
     }
+    rc = open_store(f, err);
+    if (rc != 0)
+        return rc;
     wsr__router_freeze(f->router);
     rc = setup_http(srv, err);
     if (rc == 0)
@@ -367,6 +388,8 @@ static void loop_finish(wsr__loop_t *loop)
     pthread_mutex_unlock(&loop->inbox->lock);
     wsr__loop_drain_inbox(loop);
     wsr__reply_cancel_all(loop);
+    wsr__session_unref(loop->pending_session);
+    loop->pending_session = NULL;
     lws_context_destroy(loop->ctx);
     loop->ctx = NULL;
 }

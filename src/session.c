@@ -11,6 +11,7 @@
 struct wsr__session {
     atomic_int refs;
     int64_t exp;
+    int64_t iat;
     char *user;  /* owned */
     char *roles; /* owned: ",admin,ops," with guards so a role matches whole */
     char *jti;   /* owned, may be NULL */
@@ -74,7 +75,33 @@ int64_t wsr__session_exp(const wsr__session_t *s)
 
 const char *wsr__session_roles(const wsr__session_t *s)
 {
-    return s ? s->roles : "";
+    return s ? s->roles : ",";
+}
+
+int64_t wsr__session_iat(const wsr__session_t *s)
+{
+    return s ? s->iat : 0;
+}
+
+void wsr__session_set_iat(wsr__session_t *s, int64_t iat)
+{
+    if (s != NULL)
+        s->iat = iat;
+}
+
+json_t *wsr__session_roles_json(const wsr__session_t *s)
+{
+    json_t *list = json_array();
+    const char *p = s ? s->roles + 1 : "";
+
+    while (list != NULL && *p != '\0') {
+        const char *comma = strchr(p, ',');
+
+        if (comma > p)
+            json_array_append_new(list, json_stringn(p, (size_t)(comma - p)));
+        p = comma + 1;
+    }
+    return list;
 }
 
 bool wsr__session_has_role(const wsr__session_t *s, const char *role)
@@ -89,14 +116,4 @@ bool wsr__session_has_role(const wsr__session_t *s, const char *role)
         if (p[-1] == ',' && p[n] == ',')
             return true;
     return false;
-}
-
-int wsr__auth_request(wsr_factory_t *f, wsr_request_t *req, wsr_response_t *res)
-{
-    /* Token verification arrives with the auth module; until a server
-     * verifies tokens, a `token` member authenticates nothing. */
-    (void)f;
-    (void)req;
-    (void)res;
-    return 0;
 }

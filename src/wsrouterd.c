@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,11 +53,20 @@ static void usage(FILE *out)
             "      --tls-client-ca FILE  CA of client certificates\n"
             "      --tls-client-auth MODE  off (default), optional or required\n"
             "      --origins LIST      allowed browser Origins, comma-separated\n"
+            "      --store FILE        SQLite store of counters and users (var/wsrouter.db;\n"
+            "                          \"\" for none: no store, no /auth routes)\n"
             "      --set KEY=VALUE     any configuration key\n"
             "      --help              this text\n"
             "      --version           the version\n"
             "\n"
-            "Flags override the configuration file. SIGINT or SIGTERM drain and exit 0.\n");
+            "Flags override the configuration file. SIGINT or SIGTERM drain and exit 0;\n"
+            "SIGHUP reloads the TLS certificate.\n"
+            "\n"
+            "usage: wsrouterd user add NAME [--role ROLE]... [--store FILE | --config FILE]\n"
+            "       wsrouterd user list [--store FILE | --config FILE]\n"
+            "       wsrouterd user remove NAME [--store FILE | --config FILE]\n"
+            "The password of `user add` is read from standard input, or asked twice\n"
+            "without echo on a terminal.\n");
 }
 
 static void log_sink(void *user, int level, const char *line)
@@ -162,6 +172,7 @@ static const struct option long_options[] = {
     {"tls-client-ca", required_argument, NULL, 'A'},
     {"tls-client-auth", required_argument, NULL, 'U'},
     {"origins", required_argument, NULL, 'O'},
+    {"store", required_argument, NULL, 'D'},
     {"help", no_argument, NULL, 'H'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -213,6 +224,7 @@ static const struct {
     {'A', "tls_client_ca"},
     {'U', "tls_client_auth"},
     {'O', "origins"},
+    {'D', "store"},
 };
 
 static int apply_option(wsr_server_config_t *cfg, int c, const char *arg)
@@ -312,6 +324,161 @@ static int serve(daemon_state_t *d, wsr_server_config_t *cfg)
     return 0;
 }
 
+/* ---- wsrouterd user add|list|remove ---- */
+
+/* Reads one line (the password) from standard input; on a terminal, without
+ * echo, asked for twice. Returns 0, or -1 with a message printed. */
+static int read_password(const char *name, char *out, size_t size)
+{
+    char again[1024];
+    bool tty = isatty(STDIN_FILENO);
+    struct termios old, quiet;
+    int rc = 0;
+
+    if (tty) {
+        tcgetattr(STDIN_FILENO, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        fprintf(stderr, "Password for %s: ", name);
+    }
+    if (fgets(out, (int)size, stdin) == NULL)
+        rc = -1;
+    if (rc == 0 && tty) {
+        fprintf(stderr, "\nAgain: ");
+        if (fgets(again, sizeof(again), stdin) == NULL || strcmp(again, out) != 0)
+            rc = -2;
+        fprintf(stderr, "\n");
+        memset(again, 0, sizeof(again));
+    }
+    if (tty)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    out[strcspn(out, "\r\n")] = '\0';
+    if (rc == -1)
+        fprintf(stderr, "wsrouterd: no password on standard input\n");
+    else if (rc == -2)
+        fprintf(stderr, "wsrouterd: the passwords differ\n");
+    return rc;
+}
+
+static int user_add(wsr_store_t *store, const char *name, const char *roles)
+{
+    char password[1024];
+    int rc;
+
+    if (read_password(name, password, sizeof(password)) != 0)
+        return 1;
+    rc = wsr_user_add(store, name, roles, password);
+    memset(password, 0, sizeof(password));
+    if (rc == WSR_EEXIST)
+        fprintf(stderr, "wsrouterd: user %s already exists\n", name);
+    else if (rc == WSR_EINVAL)
+        fprintf(stderr, "wsrouterd: a name or role is 1 to 64 printable characters without blanks "
+                        "or commas, and a password at least 8 bytes\n");
+    else if (rc != 0)
+        fprintf(stderr, "wsrouterd: cannot add the user: %s\n", wsr_strerror(rc));
+    else
+        printf("user %s added%s%s\n", name, roles[0] ? " with roles " : "", roles);
+    return rc ? 1 : 0;
+}
+
+static int user_remove(wsr_store_t *store, const char *name)
+{
+    int rc = wsr_user_remove(store, name);
+
+    if (rc == WSR_ENOENT)
+        fprintf(stderr, "wsrouterd: no user %s\n", name);
+    else if (rc != 0)
+        fprintf(stderr, "wsrouterd: cannot remove the user: %s\n", wsr_strerror(rc));
+    else
+        printf("user %s removed; their tokens stop working within seconds\n", name);
+    return rc ? 1 : 0;
+}
+
+static int user_list(wsr_store_t *store)
+{
+    json_t *users = wsr_user_list(store), *u, *r;
+    size_t i, k;
+
+    if (users == NULL) {
+        fprintf(stderr, "wsrouterd: cannot read the users\n");
+        return 1;
+    }
+    json_array_foreach(users, i, u)
+    {
+        printf("%s", json_string_value(json_object_get(u, "name")));
+        json_array_foreach(json_object_get(u, "roles"), k, r)
+        {
+            printf("%s%s", k ? "," : "\t", json_string_value(r));
+        }
+        printf("\n");
+    }
+    json_decref(users);
+    return 0;
+}
+
+/* Appends `role` to the comma-separated list in `roles`. */
+static int add_role(char *roles, size_t size, const char *role)
+{
+    size_t used = strlen(roles);
+
+    if (used + strlen(role) + 2 > size) {
+        fprintf(stderr, "wsrouterd: too many roles\n");
+        return -1;
+    }
+    snprintf(roles + used, size - used, "%s%s", used ? "," : "", role);
+    return 0;
+}
+
+static int user_main(int argc, char **argv, wsr_server_config_t *cfg)
+{
+    static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
+                                         {"store", required_argument, NULL, 'D'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    const char *verb = argc > 1 ? argv[1] : "";
+    char roles[512] = "";
+    wsr_store_t *store;
+    wsr_error_t err;
+    int c, rc = 0;
+
+    optind = 2;
+    while (rc == 0 && (c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+        if (c == 'r')
+            rc = add_role(roles, sizeof(roles), optarg);
+        else if (c == 'D')
+            cfg->store = optarg;
+        else if (c == 'c' && wsr_config_load_file(cfg, optarg, &err) != 0) {
+            fprintf(stderr, "wsrouterd: %s\n", err.text);
+            rc = -1;
+        } else if (c != 'c')
+            rc = -1;
+    }
+    if (rc != 0 || (strcmp(verb, "list") != 0 && optind >= argc) ||
+        (strcmp(verb, "add") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "remove") != 0)) {
+        fprintf(stderr, "usage: wsrouterd user add NAME [--role ROLE]... | list | remove NAME "
+                        "[--store FILE | --config FILE]\n");
+        return 2;
+    }
+    if (cfg->store == NULL || cfg->store[0] == '\0') {
+        fprintf(stderr, "wsrouterd: no store is configured\n");
+        return 2;
+    }
+    store = wsr_store_open(cfg->store, true, &err);
+    if (store == NULL) {
+        fprintf(stderr, "wsrouterd: %s\n", err.text);
+        return 1;
+    }
+    if (strcmp(verb, "add") == 0)
+        rc = user_add(store, argv[optind], roles);
+    else if (strcmp(verb, "list") == 0)
+        rc = user_list(store);
+    else
+        rc = user_remove(store, argv[optind]);
+    wsr_store_close(store);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     daemon_state_t d;
@@ -334,6 +501,12 @@ int main(int argc, char **argv)
     raise_fd_limit();
 
     wsr_server_config_init(&cfg);
+    cfg.store = "var/wsrouter.db"; /* wsrouterd keeps counters and users by default */
+    if (argc > 1 && strcmp(argv[1], "user") == 0) {
+        rc = user_main(argc - 1, argv + 1, &cfg);
+        wsr_server_config_dispose(&cfg);
+        return rc;
+    }
     rc = parse_args(argc, argv, &cfg);
     if (rc != 0) {
         wsr_server_config_dispose(&cfg);

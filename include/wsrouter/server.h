@@ -29,6 +29,11 @@ extern "C" {
 
 typedef struct wsr_server wsr_server_t;
 
+/* How the store commits: FULL waits for the disk on every write (durable
+ * across power loss); NORMAL survives a crash of the process but not of the
+ * machine. */
+enum { WSR_STORE_SYNC_FULL = 0, WSR_STORE_SYNC_NORMAL };
+
 /* Client certificate policy of the wss:// listener. */
 enum {
     WSR_TLS_CLIENT_OFF = 0,  /* not asked for */
@@ -75,6 +80,10 @@ typedef struct wsr_server_config {
     unsigned max_header_bytes;       /* HTTP header bytes a request may carry (8192) */
     unsigned idle_ping_ms;           /* ping a connection silent this long (30000; 0: never) */
     unsigned idle_close_ms;          /* close 1001 a connection silent this long (60000) */
+    const char *store;               /* SQLite file of the store and users (NULL: none) */
+    int store_sync;                  /* WSR_STORE_SYNC_FULL (default) or _NORMAL */
+    const char *jwt_secret;          /* token secret, 32+ bytes (NULL: kept in the store) */
+    unsigned token_ttl_s;            /* token lifetime (3600) */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed). Never fails. */

@@ -170,13 +170,19 @@ describe('requests', () => {
     class SpyWS extends WebSocket {
       send(data, ...rest) { sent.push(String(data)); return super.send(data, ...rest); }
     }
+    // The server verifies tokens (it has a store), so these made-up ones are
+    // refused with 401: proof that each was sent and read.
     const c = await open({ WebSocket: SpyWS, token: 'tok-1' });
-    assert.equal(await c.call('ping'), 'PONG');
+    let e = await rejection(c.call('ping'));
+    assert.equal(e.status, 401);
+    assert.match(e.detail, /^the request's token is not valid: /);
     assert.equal(JSON.parse(sent.at(-1)).token, 'tok-1');
-    await c.call('ping', undefined, { token: 'tok-2' });
+    e = await rejection(c.call('ping', undefined, { token: 'tok-2' }));
+    assert.equal(e.status, 401);
     assert.equal(JSON.parse(sent.at(-1)).token, 'tok-2');
     c.token = 'tok-3';
-    await c.get('/hello');
+    e = await rejection(c.get('/hello'));
+    assert.equal(e.status, 401);
     assert.equal(JSON.parse(sent.at(-1)).token, 'tok-3');
   });
 

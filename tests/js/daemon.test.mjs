@@ -58,7 +58,12 @@ test('configuration errors name the file, line, column and key, before binding',
   await withConfig('{\n  "port": 0,\n  "colour": "blue"\n}\n', (path) => {
     const r = run(['--config', path]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, new RegExp(`${path}:3:3: unknown key "colour" \\(keys: host, port,`));
+    assert.equal(r.stderr.trim(), `wsrouterd: ${path}:3:3: unknown key "colour" (the keys are listed in README.md)`);
+  });
+  await withConfig('{\n  "prot": 0\n}\n', (path) => {
+    const r = run(['--config', path]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim(), `wsrouterd: ${path}:2:3: unknown key "prot" (did you mean "port"?)`);
   });
   await withConfig('{ "port": 0, }', (path) => {
     const r = run(['--config', path]);

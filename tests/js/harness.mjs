@@ -4,6 +4,9 @@
 // with Node's `ws`, a client independent of our code. Every wait is bounded.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 
 export const WSRD = process.env.WSRD ?? new URL('../../build/wsrouterd', import.meta.url).pathname;
@@ -22,6 +25,13 @@ export function withTimeout(promise, ms, what) {
  * Returns { url, port, proc, stderr(), stop(signal) -> {code, signal} }.
  */
 export async function startServer(args = [], { env = {} } = {}) {
+  // Each server gets a store of its own (parallel suites never share one),
+  // unless the test names one.
+  let scratch = null;
+  if (!args.some((a) => a === '--store' || String(a).startsWith('store='))) {
+    scratch = mkdtempSync(join(tmpdir(), 'wsrd-store-'));
+    args = ['--store', join(scratch, 'wsrouter.db'), ...args];
+  }
   const proc = spawn(WSRD, ['--port', '0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -29,7 +39,10 @@ export async function startServer(args = [], { env = {} } = {}) {
   let stderr = '';
   let stdout = '';
   proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = once(proc, 'exit').then(([code, signal]) => ({ code, signal }));
+  const exited = once(proc, 'exit').then(([code, signal]) => {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    return { code, signal };
+  });
   const listening = new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
       stdout += d;

@@ -137,12 +137,13 @@ describe('section 3: request members', () => {
     assert.ok('event_name' in r);
   });
 
-  test('token of the wrong type is a 400; a string token is accepted', async () => {
+  test('token of the wrong type is a 400; a string token is verified (401 when bad)', async () => {
     let r = await client.request({ cmd: 'ping', token: 5 });
     assert.equal(r.status, 400);
     assert.equal(r.detail, 'member token must be a string');
     r = await client.request({ cmd: 'ping', token: 'abc' });
-    assert.equal(r.status, 200);
+    assert.equal(r.status, 401);
+    assert.equal(r.detail, "the request's token is not valid: token must have three segments separated by dots");
   });
 
   test('other members are kept and never an error', async () => {

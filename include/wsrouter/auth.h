@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Users of the authentication routes (PROTOCOL.md section 6). They live in the
+ * factory's store with their roles and a slow, salted password hash
+ * (PBKDF2-HMAC-SHA256, 600 000 iterations). These calls are what
+ * `wsrouterd user add|list|remove` uses; they are thread-safe, and slow where
+ * they hash: never call them from an event loop.
+ */
+#ifndef WSR_WSROUTER_AUTH_H
+#define WSR_WSROUTER_AUTH_H
+
+#include <jansson.h>
+
+#include "common.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Adds user `name` (1-64 printable characters, no blanks or commas) with
+ * `roles` (comma-separated, may be "") and `password` (at least 8 bytes), all
+ * borrowed. Returns 0, WSR_EEXIST (the name is taken), WSR_EINVAL (a bad
+ * name, role or password), WSR_EIO or WSR_ENOMEM.
+ */
+WSR_API WSR_NODISCARD int wsr_user_add(wsr_store_t *store, const char *name, const char *roles,
+                                       const char *password);
+
+/*
+ * Removes user `name`; tokens already issued to them stop working within
+ * seconds, in every server using the store. Returns 0, WSR_ENOENT or WSR_EIO.
+ */
+WSR_API int wsr_user_remove(wsr_store_t *store, const char *name);
+
+/* Returns the users as [{"name","roles":[..],"created"}] (new reference) or NULL. */
+WSR_API json_t *wsr_user_list(wsr_store_t *store);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSR_WSROUTER_AUTH_H */
