@@ -250,7 +250,10 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
         p = raw.data;
         end = raw.data + raw.len;
     }
-    if (wsr__json_depth(p, (size_t)(end - p), max_depth) > max_depth) {
+    /* Nesting needs a bracket per level: a message of at most max_depth
+     * bytes cannot pass the limit, and skips the scan. */
+    if ((size_t)(end - p) > max_depth &&
+        wsr__json_depth(p, (size_t)(end - p), max_depth) > max_depth) {
         rc = bad(detail, "message nests deeper than %u levels", max_depth);
         goto out;
     }

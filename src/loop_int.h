@@ -97,6 +97,7 @@ struct wsr__loop {
     unsigned nconns;
     struct wsr_reply *pending; /* deferred replies in flight, loop thread only */
     wsr__buf_t scratch;        /* base64 work buffer, loop thread only */
+    wsr__buf_t wbuf;           /* batched frames on their way out (LWS_PRE headroom) */
     lws_sorted_usec_list_t drain_sul;
     atomic_bool stop_requested; /* set by wsr_server_stop from any thread */
     pthread_t tid;              /* the thread servicing the loop, once tid_set */
@@ -144,6 +145,9 @@ void wsr__reply_unref(wsr_reply_t *r);
 /* Completes `reply` (taken) with what `res` holds (its contents are taken).
  * Any thread. Returns 0 or WSR_EDONE like wsr_reply_complete_take. */
 int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res);
+
+/* The per-connection receive chunk lws allocates (server.c). */
+#define WSR__RX_CHUNK 256
 
 /* protocol.c */
 

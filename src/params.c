@@ -355,12 +355,46 @@ static int copy_undeclared(const wsr__route_t *r, const wsr_request_t *req, json
     return 0;
 }
 
+/*
+ * True when the JSON `args` already are what validation would build: no path
+ * or query values, and every declared parameter either present with exactly
+ * its type or absent with nothing to fill in. The common case, and then the
+ * request's own object serves as is: no copy, no allocation.
+ */
+static bool args_as_sent(const wsr__route_t *r, const wsr_request_t *req)
+{
+    if (req->path_args != NULL || req->query != NULL || req->args_in == NULL)
+        return false;
+    for (size_t i = 0; i < r->nparams; i++) {
+        const wsr__param_t *p = &r->params[i];
+        json_t *v = json_object_get(req->args_in, p->name), *ok = NULL;
+        bool same;
+
+        if (v == NULL) {
+            if (p->required || p->def != NULL)
+                return false;
+            continue;
+        }
+        same = check_json(v, p->type, &ok) == 0 && ok == v;
+        json_decref(ok);
+        if (!same) /* wrong type, or an int given as a real */
+            return false;
+    }
+    return true;
+}
+
 int wsr__params_validate(const wsr__route_t *r, wsr_request_t *req, wsr_response_t *res)
 {
-    json_t *args = json_object();
+    json_t *args;
     bool invalid = false;
     int rc = 0;
 
+    if (args_as_sent(r, req)) {
+        json_decref(req->args);
+        req->args = json_incref(req->args_in);
+        return 0;
+    }
+    args = json_object();
     if (args == NULL)
         return WSR_ENOMEM;
     rc = copy_undeclared(r, req, args);

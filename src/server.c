@@ -180,6 +180,10 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
     srv->protocols[0].name = WSR_SUBPROTOCOL;
     srv->protocols[0].callback = wsr__protocol_callback;
     srv->protocols[0].per_session_data_size = wsr__conn_size;
+    /* lws gives every WebSocket a receive buffer of this size (0 means the
+     * 4 KiB service buffer): most of an idle connection's memory. Messages
+     * arrive in chunks of at most this many bytes and are reassembled. */
+    srv->protocols[0].rx_buffer_size = WSR__RX_CHUNK;
     srv->protocols[1].name = WSR__HTTP_PROTOCOL;
     srv->protocols[1].callback = wsr__http_callback;
     srv->protocols[1].per_session_data_size = wsr__http_session_size;
@@ -307,6 +311,7 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
         loop->factory = f;
         loop->index = i;
         wsr__buf_init(&loop->scratch, 0, 0);
+        wsr__buf_init(&loop->wbuf, LWS_PRE, 0);
         atomic_init(&loop->stop_requested, false);
         atomic_init(&loop->tid_set, false);
         f->stats[i] = wsr__stats_new(nroutes);
@@ -476,6 +481,7 @@ void wsr_server_free(wsr_server_t *srv)
         wsr__inbox_unref(loop->inbox);
         wsr__free(loop->slots);
         wsr__buf_dispose(&loop->scratch);
+        wsr__buf_dispose(&loop->wbuf);
     }
     wsr__free(srv->loops);
     wsr__free(srv->www_path);
