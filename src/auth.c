@@ -113,6 +113,38 @@ static json_t *read_revoked(wsr__auth_t *a)
     return set;
 }
 
+/*
+ * Adds to `fresh` (read from the store) the tokens this process revoked that
+ * it may not hold yet (revoked while it was read), as long as they have not
+ * expired. Merging the whole old set instead kept every revocation ever made
+ * in memory, however long expired. Removed users' markers come from the
+ * store only, so `fresh` has those in force. Called under the lock.
+ */
+static int keep_recent(wsr__auth_t *a, json_t *fresh)
+{
+    int64_t now = wsr__epoch_s();
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(a->revoked, key, v)
+    {
+        if (strncmp(key, "user:", 5) != 0 && json_integer_value(v) > now &&
+            json_object_get(fresh, key) == NULL && json_object_set(fresh, key, v) != 0)
+            return WSR_ENOMEM;
+    }
+    return 0;
+}
+
+size_t wsr__auth_revoked_count(wsr__auth_t *a)
+{
+    size_t n;
+
+    pthread_mutex_lock(&a->lock);
+    n = json_object_size(a->revoked);
+    pthread_mutex_unlock(&a->lock);
+    return n;
+}
+
 static void *poll_revocations(void *arg)
 {
     wsr__auth_t *a = arg;
@@ -137,11 +169,11 @@ static void *poll_revocations(void *arg)
                                   &now, 1);
         }
         pthread_mutex_lock(&a->lock);
-        if (fresh != NULL) {
-            /* Keep what this process revoked meanwhile, merge the rest. */
-            json_object_update(fresh, a->revoked);
+        if (fresh != NULL && keep_recent(a, fresh) == 0) {
             json_decref(a->revoked);
             a->revoked = fresh;
+        } else {
+            json_decref(fresh); /* try again at the next poll */
         }
     }
     pthread_mutex_unlock(&a->lock);
@@ -237,8 +269,9 @@ int wsr__auth_verify(wsr__auth_t *a, const char *token, size_t n, wsr__session_t
         snprintf(detail, size, "token was revoked");
         rc = WSR_EAUTH;
     } else {
+        /* wsr__jwt_time: a cast of an exp such as 1e300 would be undefined. */
         *session = wsr__session_new(sub, roles ? roles : "", jti,
-                                    (int64_t)json_number_value(json_object_get(p, "exp")));
+                                    wsr__jwt_time(json_object_get(p, "exp")));
         wsr__session_set_iat(*session, json_integer_value(json_object_get(p, "iat")));
         rc = *session ? 0 : WSR_ENOMEM;
     }
@@ -249,7 +282,10 @@ out:
 
 const char *wsr__auth_session_ended(wsr__auth_t *a, const wsr__session_t *s, int64_t now)
 {
-    if (s == NULL || a == NULL)
+    /* A session logging out is about to leave its connection, which stays
+     * open: its revocation must not close that connection meanwhile (the
+     * revocation is in force before the loop hears of the logout). */
+    if (s == NULL || a == NULL || wsr__session_logging_out(s))
         return NULL;
     if (wsr__session_exp(s) != 0 && now >= wsr__session_exp(s))
         return "token expired";

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sessions: who a request or a connection is authenticated as. A session is
- * immutable once built and reference-counted, so a request moved to a worker
- * thread keeps its user even if the connection re-authenticates meanwhile.
+ * immutable once built (but for an atomic logging-out mark) and
+ * reference-counted, so a request moved to a worker thread keeps its user
+ * even if the connection re-authenticates meanwhile.
  */
 #ifndef WSR_SRC_AUTH_INT_H
 #define WSR_SRC_AUTH_INT_H
@@ -36,9 +37,20 @@ int64_t wsr__session_iat(const wsr__session_t *s);
 void wsr__session_set_iat(wsr__session_t *s, int64_t iat);
 
 /*
+ * Marks the session as logging out (its connection is about to become
+ * anonymous), before its token is revoked: the loop's once-a-second check
+ * then leaves that connection open instead of closing it 1008, and requests
+ * treat the session as gone. Any thread.
+ */
+void wsr__session_mark_logout(wsr__session_t *s);
+bool wsr__session_logging_out(const wsr__session_t *s);
+
+/*
  * Authenticates one request: a `token` member, when the server verifies
- * tokens, replaces the connection's session for this request. Returns 0, 1
- * when `res` holds a 401, or WSR_ENOMEM. `f` may be NULL (no server).
+ * tokens, replaces the connection's session for this request; without one,
+ * the connection's session is dropped for this request when its token has
+ * expired or was revoked since. Returns 0, 1 when `res` holds a 401, or
+ * WSR_ENOMEM. `f` may be NULL (no server).
  */
 int wsr__auth_request(wsr_factory_t *f, wsr_request_t *req, wsr_response_t *res);
 
@@ -73,6 +85,9 @@ int wsr__auth_issue(wsr__auth_t *a, const char *user, const char *roles, char **
 
 /* Revokes the session's token (remembered in the store until it expires). */
 int wsr__auth_revoke(wsr__auth_t *a, const wsr__session_t *s);
+
+/* How many revocations (token ids and removed users) are held in memory. */
+size_t wsr__auth_revoked_count(wsr__auth_t *a);
 
 /* Seconds since the epoch. */
 int64_t wsr__epoch_s(void);

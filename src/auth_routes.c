@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
+#include "codec_int.h"
 #include "factory_int.h"
 #include "password_int.h"
 #include "router_int.h"
@@ -36,8 +37,21 @@ int wsr__auth_request(wsr_factory_t *f, wsr_request_t *req, wsr_response_t *res)
     int rc;
 
     /* Without a token authority a token authenticates nothing (documented). */
-    if (req->token == NULL || f == NULL || f->auth == NULL)
+    if (f == NULL || f->auth == NULL)
         return 0;
+    if (req->token == NULL) {
+        /* The connection's session is checked on every request: the loop
+         * closes connections whose token expired or was revoked only once a
+         * second, and until then a revoked token went on working on them
+         * (logout elsewhere, user removed). Meanwhile they are anonymous. */
+        if (req->session != NULL &&
+            (wsr__session_logging_out(req->session) ||
+             wsr__auth_session_ended(f->auth, req->session, wsr__epoch_s()) != NULL)) {
+            wsr__session_unref(req->session);
+            req->session = NULL;
+        }
+        return 0;
+    }
     rc = wsr__auth_verify(f->auth, req->token, strlen(req->token), &s, detail, sizeof(detail));
     if (rc == WSR_ENOMEM)
         return rc;
@@ -146,6 +160,10 @@ static int on_logout(wsr_request_t *req, wsr_response_t *res, void *user)
     (void)user;
     if (a == NULL)
         return 0;
+    /* Marked before the revocation is in force: this connection stays open
+     * while the store write and the note to its loop are on their way (the
+     * loop's check closed it 1008 when it ran in between). */
+    wsr__session_mark_logout(req->session);
     rc = wsr__auth_revoke(a, req->session);
     if (rc != 0)
         return rc;
@@ -213,7 +231,9 @@ static bool valid_word(const char *s, size_t max, bool allow_empty)
 {
     size_t n = strlen(s);
 
-    if ((n == 0 && !allow_empty) || n > max)
+    /* UTF-8 only: a name in another encoding could never log in (JSON is
+     * UTF-8) and made wsr_user_list fail for every user. */
+    if ((n == 0 && !allow_empty) || n > max || !wsr__utf8_valid((const unsigned char *)s, n))
         return false;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || s[i] == ',' || (unsigned char)s[i] == 0x7f)
@@ -294,10 +314,16 @@ json_t *wsr_user_list(wsr_store_t *store)
         wsr__session_t *s = wsr__session_new(json_string_value(json_array_get(row, 0)),
                                              json_string_value(json_array_get(row, 1)), NULL, 0);
 
-        if (out != NULL && s != NULL)
-            json_array_append_new(out, json_pack("{s:O, s:o, s:O}", "name", json_array_get(row, 0),
-                                                 "roles", wsr__session_roles_json(s), "created",
-                                                 json_array_get(row, 2)));
+        /* All the users or NULL: a user skipped when memory ran out made a
+         * shorter list that looked complete. */
+        if (out != NULL &&
+            (s == NULL ||
+             json_array_append_new(out, json_pack("{s:O, s:o, s:O}", "name", json_array_get(row, 0),
+                                                  "roles", wsr__session_roles_json(s), "created",
+                                                  json_array_get(row, 2))) != 0)) {
+            json_decref(out);
+            out = NULL;
+        }
         wsr__session_unref(s);
     }
     json_decref(rows);

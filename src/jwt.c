@@ -147,31 +147,68 @@ static int refuse(char *detail, size_t size, const char *fmt, ...)
     return WSR_EAUTH;
 }
 
-/* Decodes a segment into a JSON object (new reference). */
-static json_t *segment_object(const char *p, size_t n)
+/*
+ * True when json_loadb failed because memory ran out, not because of the
+ * text: jansson 2.14 reports most of its allocation failures with no error
+ * text at all, and a string it could not copy as "invalid token" (or "string
+ * or '}' expected" for a key) just past the string's closing quote. The same
+ * reading as codec.c's, which has it static.
+ */
+static bool load_ran_out_of_memory(const json_error_t *e, const unsigned char *p, size_t n)
 {
-    wsr__buf_t b;
-    json_t *v = NULL;
+    size_t pos;
 
+    if (e->text[0] == '\0') /* checked first: the code byte is unset then */
+        return true;
+    if (json_error_code(e) == json_error_out_of_memory)
+        return true;
+    if (json_error_code(e) != json_error_invalid_syntax || e->position <= 0)
+        return false;
+    pos = (size_t)e->position;
+    if (pos > n || p[pos - 1] != '"')
+        return false;
+    return strncmp(e->text, "invalid token", 13) == 0 ||
+           strncmp(e->text, "string or '}' expected", 22) == 0;
+}
+
+/*
+ * Decodes a segment into a JSON object (*out, new reference). Returns 0,
+ * WSR_EPARSE when it is not base64url of a JSON object, or WSR_ENOMEM: memory
+ * running out is not a bad token (a 500, not a 401), so it is told apart.
+ */
+static int segment_object(const char *p, size_t n, json_t **out)
+{
+    json_error_t jerr;
+    wsr__buf_t b;
+    int rc;
+
+    *out = NULL;
     wsr__buf_init(&b, 0, 0);
-    if (wsr__b64url_decode(&b, p, n) == 0)
-        v = json_loadb(b.data ? (const char *)b.data : "", b.len, JSON_REJECT_DUPLICATES, NULL);
-    wsr__buf_dispose(&b);
-    if (v != NULL && !json_is_object(v)) {
-        json_decref(v);
-        v = NULL;
+    rc = wsr__b64url_decode(&b, p, n);
+    if (rc == 0) {
+        *out = json_loadb(b.data ? (const char *)b.data : "", b.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (*out == NULL)
+            rc = load_ran_out_of_memory(&jerr, b.data, b.len) ? WSR_ENOMEM : WSR_EPARSE;
     }
-    return v;
+    wsr__buf_dispose(&b);
+    if (*out != NULL && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        rc = WSR_EPARSE;
+    }
+    return rc == WSR_ENOMEM ? WSR_ENOMEM : rc != 0 ? WSR_EPARSE : 0;
 }
 
 /* The header must say HS256, and nothing we cannot honour. */
 static int check_header(const char *p, size_t n, char *detail, size_t size)
 {
-    json_t *h = segment_object(p, n);
+    json_t *h;
     const char *alg;
-    int rc = 0;
+    int rc = segment_object(p, n, &h);
 
-    if (h == NULL)
+    if (rc == WSR_ENOMEM)
+        return rc;
+    if (rc != 0)
         return refuse(detail, size, "token header is not base64url of a JSON object");
     alg = json_string_value(json_object_get(h, "alg"));
     if (alg == NULL)
@@ -200,10 +237,15 @@ int wsr__jwt_verify(const char *token, size_t n, const unsigned char *key, size_
     if (rc != 0)
         return rc;
     wsr__buf_init(&sig, 0, 64);
-    if (wsr__b64url_decode(&sig, dot2 + 1, n - (size_t)(dot2 + 1 - token)) != 0)
+    rc = wsr__b64url_decode(&sig, dot2 + 1, n - (size_t)(dot2 + 1 - token));
+    /* The buffer's limit refuses signatures past 64 bytes: a wrong length
+     * too, not bad base64url; and memory running out is neither. */
+    if (rc == WSR_EPARSE)
         rc = refuse(detail, size, "token signature is not base64url");
-    else if (sig.len != SIG_LEN)
+    else if (rc == WSR_EOVERFLOW || (rc == 0 && sig.len != SIG_LEN))
         rc = refuse(detail, size, "token signature has the wrong length");
+    else if (rc != 0)
+        rc = WSR_ENOMEM;
     else if (!hmac_sha256(key, keylen, token, (size_t)(dot2 - token), want))
         rc = refuse(detail, size, "token signature could not be computed");
     else if (CRYPTO_memcmp(want, sig.data, SIG_LEN) != 0)
@@ -211,19 +253,38 @@ int wsr__jwt_verify(const char *token, size_t n, const unsigned char *key, size_
     wsr__buf_dispose(&sig);
     if (rc != 0)
         return rc;
-    *payload = segment_object(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    if (*payload == NULL)
+    rc = segment_object(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload);
+    if (rc == WSR_ENOMEM)
+        return rc;
+    if (rc != 0)
         return refuse(detail, size, "token payload is not base64url of a JSON object");
     return 0;
 }
 
-static void utc_text(int64_t t, char *out, size_t size)
+/* A NumericDate as seconds, clamped to 1970..9999: a claim such as 1e300
+ * must not overflow the conversion (undefined behaviour) nor print as
+ * -9223372036854775808. */
+static int64_t clamp_time(double t)
 {
-    time_t tt = (time_t)t;
+    if (!(t > 0))
+        return 0;
+    if (t > 253402300799.0)
+        return 253402300799; /* 9999-12-31T23:59:59Z */
+    return (int64_t)t;
+}
+
+static void utc_text(double t, char *out, size_t size)
+{
+    time_t tt = (time_t)clamp_time(t);
     struct tm tm;
 
     if (gmtime_r(&tt, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, size, "%lld", (long long)t);
+        snprintf(out, size, "%lld", (long long)tt);
+}
+
+int64_t wsr__jwt_time(const json_t *claim)
+{
+    return clamp_time(json_number_value(claim));
 }
 
 int wsr__jwt_check_time(const json_t *payload, int64_t now, char *detail, size_t size)
@@ -236,11 +297,14 @@ int wsr__jwt_check_time(const json_t *payload, int64_t now, char *detail, size_t
     if (!json_is_number(exp))
         return refuse(detail, size, "token expiry (exp) is not a number");
     if ((double)now >= json_number_value(exp)) {
-        utc_text((int64_t)json_number_value(exp), when, sizeof(when));
+        utc_text(json_number_value(exp), when, sizeof(when));
         return refuse(detail, size, "token expired at %s", when);
     }
-    if (nbf != NULL && (!json_is_number(nbf) || (double)now < json_number_value(nbf))) {
-        utc_text(json_is_number(nbf) ? (int64_t)json_number_value(nbf) : 0, when, sizeof(when));
+    /* Was "not valid before 1970-01-01T00:00:00Z" for a non-number: say what is wrong. */
+    if (nbf != NULL && !json_is_number(nbf))
+        return refuse(detail, size, "token start (nbf) is not a number");
+    if (nbf != NULL && (double)now < json_number_value(nbf)) {
+        utc_text(json_number_value(nbf), when, sizeof(when));
         return refuse(detail, size, "token is not valid before %s", when);
     }
     return 0;

@@ -18,11 +18,16 @@ WSR_NODISCARD int wsr__jwt_sign(const unsigned char *key, size_t keylen, const j
 
 /*
  * Verifies the form, the header (alg HS256, nothing critical) and the
- * signature of `token` (n bytes). Returns 0 with *payload (new reference), or
- * WSR_EAUTH with a sentence in `detail`. Time claims are not looked at.
+ * signature of `token` (n bytes). Returns 0 with *payload (new reference),
+ * WSR_EAUTH with a sentence in `detail`, or WSR_ENOMEM. Time claims are not
+ * looked at.
  */
 WSR_NODISCARD int wsr__jwt_verify(const char *token, size_t n, const unsigned char *key,
                                   size_t keylen, json_t **payload, char *detail, size_t size);
+
+/* A time claim (exp, nbf) as whole seconds, clamped to 1970..9999 (0 when it
+ * is not a number), so converting a claim such as 1e300 is defined. */
+int64_t wsr__jwt_time(const json_t *claim);
 
 /* Checks exp (required) and nbf against `now` (seconds since the epoch).
  * Returns 0 or WSR_EAUTH with a sentence. */

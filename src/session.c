@@ -10,6 +10,7 @@
 
 struct wsr__session {
     atomic_int refs;
+    atomic_bool logging_out; /* the one mutable bit: see wsr__session_mark_logout */
     int64_t exp;
     int64_t iat;
     char *user;  /* owned */
@@ -25,6 +26,7 @@ wsr__session_t *wsr__session_new(const char *user, const char *roles, const char
     if (s == NULL)
         return NULL;
     atomic_init(&s->refs, 1);
+    atomic_init(&s->logging_out, false);
     s->exp = exp;
     s->user = wsr__strdup(user ? user : "");
     s->jti = jti ? wsr__strdup(jti) : NULL;
@@ -89,6 +91,17 @@ void wsr__session_set_iat(wsr__session_t *s, int64_t iat)
         s->iat = iat;
 }
 
+void wsr__session_mark_logout(wsr__session_t *s)
+{
+    if (s != NULL)
+        atomic_store_explicit(&s->logging_out, true, memory_order_release);
+}
+
+bool wsr__session_logging_out(const wsr__session_t *s)
+{
+    return s != NULL && atomic_load_explicit(&s->logging_out, memory_order_acquire);
+}
+
 json_t *wsr__session_roles_json(const wsr__session_t *s)
 {
     json_t *list = json_array();
@@ -97,8 +110,12 @@ json_t *wsr__session_roles_json(const wsr__session_t *s)
     while (list != NULL && *p != '\0') {
         const char *comma = strchr(p, ',');
 
-        if (comma > p)
-            json_array_append_new(list, json_stringn(p, (size_t)(comma - p)));
+        /* All the roles or NULL: one dropped when memory ran out made a
+         * shorter list that looked complete. */
+        if (comma > p && json_array_append_new(list, json_stringn(p, (size_t)(comma - p))) != 0) {
+            json_decref(list);
+            return NULL;
+        }
         p = comma + 1;
     }
     return list;

@@ -57,6 +57,24 @@ static void make_parent(const char *path)
         return; /* sqlite3_open reports the real problem */
 }
 
+/*
+ * Runs `sql`, retrying for up to about 5 s while another connection holds a
+ * lock: switching a new file to WAL needs one that SQLite does not wait for
+ * with the busy handler (it answers SQLITE_BUSY at once to avoid a deadlock),
+ * so two processes opening a new store together failed "database is locked".
+ */
+static int exec_retry(sqlite3 *db, const char *sql)
+{
+    int rc = SQLITE_BUSY;
+
+    for (int i = 0; i < 500 && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); i++) {
+        if (i > 0)
+            sqlite3_sleep(10);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    return rc;
+}
+
 static int pragma_int(sqlite3 *db, const char *sql, int *out)
 {
     sqlite3_stmt *st;
@@ -70,36 +88,51 @@ static int pragma_int(sqlite3 *db, const char *sql, int *out)
     return rc;
 }
 
+/* Refuses a database of another application before anything is changed in
+ * it (the journal mode was switched to WAL first: a persistent change). */
+static int check_owner(sqlite3 *db, wsr_error_t *err)
+{
+    int app = 0;
+
+    if (pragma_int(db, "PRAGMA application_id", &app) != SQLITE_OK)
+        return fail_sql(err, db, "setting it up");
+    if (app != 0 && app != APPLICATION_ID)
+        return wsr__error_set(err, WSR_EINVAL, "store: the database is not wsrouter's");
+    return 0;
+}
+
 static int migrate(sqlite3 *db, wsr_error_t *err)
 {
-    int version = 0, app = 0;
+    int version = 0, rc = 0;
     const int latest = (int)WSR__ARRAY_SIZE(migrations);
     char sql[64];
 
-    if (pragma_int(db, "PRAGMA application_id", &app) != SQLITE_OK ||
-        pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK)
+    /* The version is read inside the IMMEDIATE transaction that migrates:
+     * read before it, two processes opening a new file at once (a server and
+     * `wsrouterd user add`) both saw version 0 and the second failed with
+     * "table wsr_kv already exists". All of the migration, or none of it. */
+    if (exec_retry(db, "BEGIN IMMEDIATE") != SQLITE_OK)
         return fail_sql(err, db, "reading the schema version");
-    if (app != 0 && app != APPLICATION_ID)
-        return wsr__error_set(err, WSR_EINVAL, "store: the database is not wsrouter's");
-    if (version > latest)
-        return wsr__error_set(err, WSR_EINVAL,
-                              "store: schema version %d is newer than this program's (%d)", version,
-                              latest);
-    for (; version < latest; version++) {
-        /* Each step in its own transaction: all of it, or none of it. */
+    if (pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK)
+        rc = fail_sql(err, db, "reading the schema version");
+    else
+        rc = check_owner(db, err); /* again: another process may have written it */
+    if (rc == 0 && version > latest)
+        rc = wsr__error_set(err, WSR_EINVAL,
+                            "store: schema version %d is newer than this program's (%d)", version,
+                            latest);
+    for (; rc == 0 && version < latest; version++) {
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, migrations[version], NULL, NULL, NULL) != SQLITE_OK ||
+        if (sqlite3_exec(db, migrations[version], NULL, NULL, NULL) != SQLITE_OK ||
             sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA application_id = 2004054644", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            int rc = fail_sql(err, db, "migrating the schema");
-
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return rc;
-        }
+            sqlite3_exec(db, "PRAGMA application_id = 2004054644", NULL, NULL, NULL) != SQLITE_OK)
+            rc = fail_sql(err, db, "migrating the schema");
     }
-    return 0;
+    if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = fail_sql(err, db, "migrating the schema");
+    if (rc != 0)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 wsr_store_t *wsr_store_open(const char *path, bool full_sync, wsr_error_t *err)
@@ -124,7 +157,9 @@ wsr_store_t *wsr_store_open(const char *path, bool full_sync, wsr_error_t *err)
              "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;",
              full_sync ? "FULL" : "NORMAL");
     sqlite3_busy_timeout(s->db, 5000);
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+    if (check_owner(s->db, err) != 0)
+        goto fail;
+    if (exec_retry(s->db, pragmas) != SQLITE_OK) {
         fail_sql(err, s->db, "setting it up");
         goto fail;
     }
@@ -167,8 +202,10 @@ static json_t *column_json(sqlite3_stmt *st, int col)
     case SQLITE_NULL:
         return json_null();
     default:
+        /* JSON_ALLOW_NUL: a string holding U+0000 was stored, so it loads. */
         return json_loadb((const char *)sqlite3_column_text(st, col),
-                          (size_t)sqlite3_column_bytes(st, col), JSON_DECODE_ANY, NULL);
+                          (size_t)sqlite3_column_bytes(st, col), JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                          NULL);
     }
 }
 
@@ -306,18 +343,26 @@ json_t *wsr_store_list(wsr_store_t *s, const char *prefix, size_t limit)
     int step = SQLITE_ERROR;
 
     pthread_mutex_lock(&s->lock);
-    /* A range scan on the primary key, not LIKE (which would treat % and _). */
+    /* A range scan on the primary key from the prefix on, in byte order
+     * (BINARY), stopping at the first key without it: not LIKE, which treats
+     * % and _, and not substr(), which counts characters, not bytes. */
     if (out != NULL &&
-        sqlite3_prepare_v2(s->db,
-                           "SELECT key, value FROM wsr_kv WHERE key >= ?1 AND "
-                           "substr(key, 1, ?2) = ?1 ORDER BY key",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)plen) == SQLITE_OK) {
+        sqlite3_prepare_v2(s->db, "SELECT key, value FROM wsr_kv WHERE key >= ?1 ORDER BY key", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC) == SQLITE_OK) {
         while ((limit == 0 || n < limit) && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if (json_object_set_new(out, (const char *)sqlite3_column_text(st, 0),
-                                    column_json(st, 1)) != 0)
+            const char *key = (const char *)sqlite3_column_text(st, 0);
+
+            if (key == NULL || (size_t)sqlite3_column_bytes(st, 0) < plen ||
+                memcmp(key, prefix, plen) != 0) {
+                step = SQLITE_DONE;
                 break;
+            }
+            /* A value that cannot be read fails the list: never a partial one. */
+            if (json_object_set_new(out, key, column_json(st, 1)) != 0) {
+                step = SQLITE_ERROR;
+                break;
+            }
             n++;
         }
     }
@@ -370,13 +415,26 @@ json_t *wsr__store_query(wsr_store_t *s, const char *sql, const char *const *tex
             sqlite3_bind_text(st, (int)i + 1, texts[i], -1, SQLITE_STATIC);
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             json_t *row = json_array();
+            int c, ncol = sqlite3_column_count(st);
 
-            for (int c = 0; row != NULL && c < sqlite3_column_count(st); c++)
-                json_array_append_new(row,
-                                      sqlite3_column_type(st, c) == SQLITE_INTEGER
-                                          ? json_integer(sqlite3_column_int64(st, c))
-                                          : json_string((const char *)sqlite3_column_text(st, c)));
-            if (row == NULL || json_array_append_new(rows, row) != 0) {
+            /* A column that could not be added fails the query: a short row
+             * made callers read NULL where a hash or a key was expected. */
+            for (c = 0; row != NULL && c < ncol; c++) {
+                int type = sqlite3_column_type(st, c);
+                json_t *v = type == SQLITE_INTEGER ? json_integer(sqlite3_column_int64(st, c))
+                            : type == SQLITE_NULL
+                                ? json_null()
+                                : json_string((const char *)sqlite3_column_text(st, c));
+
+                if (json_array_append_new(row, v) != 0)
+                    break;
+            }
+            if (row == NULL || c < ncol) {
+                json_decref(row);
+                step = SQLITE_ERROR;
+                break;
+            }
+            if (json_array_append_new(rows, row) != 0) { /* it took the row anyway */
                 step = SQLITE_ERROR;
                 break;
             }

@@ -15,5 +15,7 @@
 #include "router.h"
 #include "factory.h"
 #include "server.h"
+#include "store.h"
+#include "auth.h"
 
 #endif /* WSR_WSROUTER_WSROUTER_H */
