@@ -647,70 +647,105 @@ void wsr__loop_begin_drain(wsr__loop_t *loop)
     }
 }
 
-/* A token at the handshake (?token= or Authorization: Bearer) authenticates
- * the connection; a bad one refuses it with 401. The session waits in the loop
- * until ESTABLISHED, which lws calls for this wsi right after this filter. */
+/* Finds the handshake's token: `?token=` (a whole URI argument) or an
+ * `Authorization: Bearer` header. Returns it in a heap buffer (owned: the
+ * caller frees, after wiping it), NULL when there is none. Buffers are sized
+ * to the header, so a long token is never mistaken for no token. */
+static char *find_token(struct lws *wsi, const char **token)
+{
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    char *buf = n > 0 ? wsr__malloc((size_t)n + 1) : NULL;
+
+    *token = NULL;
+    for (int i = 0;
+         buf != NULL && lws_hdr_copy_fragment(wsi, buf, n + 1, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
+         i++)
+        if (strncmp(buf, "token=", 6) == 0) {
+            *token = buf + 6;
+            return buf;
+        }
+    wsr__free(buf);
+    n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    buf = n > 7 ? wsr__malloc((size_t)n + 1) : NULL;
+    if (buf != NULL && lws_hdr_copy(wsi, buf, n + 1, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+        wsr__strncasecmp_ascii(buf, "Bearer ", 7) == 0) {
+        *token = buf + 7;
+        return buf;
+    }
+    wsr__free(buf);
+    return NULL;
+}
+
+/* A token at the handshake authenticates the connection; a bad one refuses
+ * it with 401. The session waits in the loop until ESTABLISHED, which lws
+ * calls for this wsi right after this filter when the handshake goes on. */
 static int handshake_token(wsr__loop_t *loop, struct lws *wsi)
 {
-    char buf[2048], detail[256];
-    const char *token = NULL;
-    wsr__session_t *s;
-    int n;
+    char detail[256];
+    const char *token;
+    char *buf = find_token(wsi, &token);
+    wsr__session_t *s = NULL;
+    int rc = 0;
 
-    if (loop->factory->auth == NULL)
-        return 0;
-    if (lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf)) != NULL) {
-        token = buf + 6; /* lws copies "token=VALUE" */
-    } else if ((n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION)) > 7 &&
-               wsr__strncasecmp_ascii(buf, "Bearer ", 7) == 0) {
-        token = buf + 7;
-    }
     if (token == NULL)
         return 0;
     if (wsr__auth_verify(loop->factory->auth, token, strlen(token), &s, detail, sizeof(detail)) !=
         0) {
-        OPENSSL_cleanse(buf, sizeof(buf));
         wsr__count(&loop->stats->refused, 1);
         (void)lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, detail);
-        return -1;
+        rc = -1;
+    } else {
+        loop->pending_session = s;
+        loop->pending_wsi = wsi;
     }
-    OPENSSL_cleanse(buf, sizeof(buf));
-    wsr__session_unref(loop->pending_session);
-    loop->pending_session = s;
-    loop->pending_wsi = wsi;
-    return 0;
+    OPENSSL_cleanse(buf, strlen(buf));
+    wsr__free(buf);
+    return rc;
 }
 
 /* A WebSocket handshake, before the upgrade: refused while draining, and
  * with 403 when its Origin is not on the allow-list. */
-static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
+/* True when the handshake's Origin is on the allow-list (or there is no
+ * list, or no Origin: not a browser). A long Origin never matches. */
+static bool origin_ok(wsr__loop_t *loop, struct lws *wsi)
 {
     char origin[512] = "";
     int n;
 
+    if (loop->factory->settings.origins == NULL)
+        return true;
+    n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (n == 0)
+        return true;
+    if (n < (int)sizeof(origin) &&
+        lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
+        wsr__origin_allowed(loop->factory->settings.origins, origin))
+        return true;
+    wsr__log(loop->factory, WSR_LOG_INFO, "handshake refused: Origin %.200s is not allowed",
+             n < (int)sizeof(origin) ? origin : "(too long)");
+    return false;
+}
+
+static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
+{
     if (loop == NULL)
         return 0;
+    /* A session left by a handshake that never reached ESTABLISHED must not
+     * pass to this one: the pending pair lives for one handshake only. */
+    wsr__session_unref(loop->pending_session);
+    loop->pending_session = NULL;
+    loop->pending_wsi = NULL;
     if (loop->draining) {
         wsr__count(&loop->stats->refused, 1);
         return -1;
     }
-    if (handshake_token(loop, wsi) != 0)
+    /* The Origin first: a refused handshake never holds a session. */
+    if (!origin_ok(loop, wsi)) {
+        wsr__count(&loop->stats->refused, 1);
+        (void)lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "this Origin is not allowed");
         return -1;
-    if (loop->factory->settings.origins == NULL)
-        return 0;
-    /* No Origin: not a browser, not our concern. A long one never matches. */
-    n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
-    if (n == 0)
-        return 0;
-    if (n < (int)sizeof(origin) &&
-        lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
-        wsr__origin_allowed(loop->factory->settings.origins, origin))
-        return 0;
-    wsr__count(&loop->stats->refused, 1);
-    wsr__log(loop->factory, WSR_LOG_INFO, "handshake refused: Origin %.200s is not allowed",
-             n < (int)sizeof(origin) ? origin : "(too long)");
-    (void)lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "this Origin is not allowed");
-    return -1;
+    }
+    return loop->factory->auth ? handshake_token(loop, wsi) : 0;
 }
 
 static wsr__loop_t *loop_of(struct lws *wsi)

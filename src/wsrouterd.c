@@ -353,7 +353,13 @@ static int read_password(const char *name, char *out, size_t size)
     }
     if (tty)
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    /* A line that filled the buffer without its newline was cut: refuse it
+     * rather than keep a password the user did not type. */
+    if (rc == 0 && strchr(out, '\n') == NULL && strlen(out) == size - 1)
+        rc = -3;
     out[strcspn(out, "\r\n")] = '\0';
+    if (rc == -3)
+        fprintf(stderr, "wsrouterd: the password is too long (at most %zu bytes)\n", size - 2);
     if (rc == -1)
         fprintf(stderr, "wsrouterd: no password on standard input\n");
     else if (rc == -2)

@@ -108,7 +108,7 @@ static void expect_json_arg(wsr_router_t *router, const char *param, const char 
             expected, sizeof(expected),
             "{\"status\":422,\"detail\":\"invalid parameter %s: %s\",\"errors\":{\"%s\":\"%s\"},"
             "\"event_name\":null}",
-            param, message, param, message);
+            param, message ? message : "", param, message ? message : "");
     expect_reply(router, msg, expected);
 }
 
@@ -127,7 +127,8 @@ static void expect_text_arg(wsr_router_t *router, const char *param, const char 
         snprintf(expected, sizeof(expected),
                  "{\"status\":422,\"detail\":\"invalid parameter %s: %s (got \\\"%s\\\")\","
                  "\"errors\":{\"%s\":\"%s (got \\\"%s\\\")\"},\"event_name\":null}",
-                 param, message, got, param, message, got);
+                 param, message ? message : "", got ? got : "", param, message ? message : "",
+                 got ? got : "");
     expect_reply(router, msg, expected);
 }
 

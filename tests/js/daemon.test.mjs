@@ -113,3 +113,21 @@ test('SIGINT drains like SIGTERM and exits 0', async () => {
   assert.equal(code, 0);
   assert.equal((await c.closed).code, 1001);
 });
+
+test('wsrouterd user add refuses a password longer than it can read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsrd-users-'));
+  try {
+    const store = join(dir, 'w.db');
+    let r = spawnSync(WSRD, ['user', 'add', 'longpw', '--store', store],
+      { input: `${'x'.repeat(1500)}\n`, encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /the password is too long/);
+    r = spawnSync(WSRD, ['user', 'add', 'okpw', '--store', store],
+      { input: 'a-fine-password\n', encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 0, r.stderr);
+    r = spawnSync(WSRD, ['user', 'list', '--store', store], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.stdout, 'okpw\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
