@@ -25,7 +25,7 @@ TEST_PKGS := libcmocka-dev iproute2 clang-format tmux chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run certs test test-fast test-asan test-tsan build build-asan build-tsan deps test-deps lint \
-	format clean
+	format clean bench
 
 run: deps build certs
 	@echo "Starting wsrouterd: open http://$(HOST):$(PORT)/, or connect to ws://$(HOST):$(PORT)/"
@@ -49,6 +49,11 @@ test-asan: deps test-deps build-asan
 
 test-tsan: deps test-deps build-tsan
 	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 tests/ctest-summary $(TSAN_BUILD)
+
+# The benchmark of issue 8: wsrouterd against minimal lws and Node ws, in alternating
+# rounds; prints the table and writes BENCHMARKS.md (tests/bench/run-bench; < 5 min).
+bench: deps build
+	tests/bench/run-bench
 
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSR_WERROR=ON $(CMAKE_ARGS) >/dev/null

@@ -148,6 +148,8 @@ int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res);
 
 /* The per-connection receive chunk lws allocates (server.c). */
 #define WSR__RX_CHUNK 256
+/* The most lws sends in one write (server.c). */
+#define WSR__TX_CHUNK (64 * 1024)
 
 /* protocol.c */
 

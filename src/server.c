@@ -184,6 +184,9 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
      * 4 KiB service buffer): most of an idle connection's memory. Messages
      * arrive in chunks of at most this many bytes and are reassembled. */
     srv->protocols[0].rx_buffer_size = WSR__RX_CHUNK;
+    /* Without this lws also cuts every send() to rx_buffer_size: a 64 KiB
+     * reply would take 240 system calls. */
+    srv->protocols[0].tx_packet_size = WSR__TX_CHUNK;
     srv->protocols[1].name = WSR__HTTP_PROTOCOL;
     srv->protocols[1].callback = wsr__http_callback;
     srv->protocols[1].per_session_data_size = wsr__http_session_size;

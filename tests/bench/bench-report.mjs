@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The benchmark's report: from the medians bench.mjs computed, the headline
+ * (the issue's four targets with wsrouterd's ratios to minimal-lws and
+ * node-ws), a ratio table for every scenario, the full figures, the rounds
+ * themselves (to show the noise), the machine, and every problem seen (failed
+ * runs, counted errors, servers that crashed or complained). It formats; it
+ * never measures and never starts a process other than version queries.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const NOISY = 0.25; // CPUs of other work during a run that mark it noisy
+
+/* --- the machine -------------------------------------------------------------------- */
+
+function sh(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machine(o) {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const dpkg = (p) => sh('dpkg-query', ['-W', '-f=${Version}', p]);
+  let ws = 'unknown';
+  try {
+    ws = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/node_modules/ws/package.json'))).version;
+  } catch {
+    /* reported as unknown */
+  }
+  const dirty = sh('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no', '--',
+                           'src', 'include', 'routes', 'CMakeLists.txt']);
+  return {
+    date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
+    nproc: sh('nproc', []),
+    cpu: (cpuinfo.match(/^model name\s*:\s*(.*)$/m) || [null, 'unknown'])[1],
+    kernel: `${os.type()} ${os.release()}`,
+    lws: dpkg('libwebsockets-dev'),
+    jansson: dpkg('libjansson-dev'),
+    openssl: sh('openssl', ['version']),
+    node: process.version,
+    ws,
+    commit: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+    dirty: dirty !== '' && dirty !== 'unknown',
+    wsrouterd: o.wsrouterd,
+  };
+}
+
+/* --- formatting ---------------------------------------------------------------------- */
+
+const nf = (v, d) => v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const fmt = {
+  int: (v) => (v == null ? 'n/a' : nf(v, 0)),
+  us: (v) => (v == null ? 'n/a' : v < 100 ? nf(v, 1) : nf(v, 0)),
+  cpu: (v) => (v == null ? 'n/a' : nf(v, 2)),
+  kib: (v) => (v == null ? 'n/a' : nf(v, 2)),
+  pct: (v) => (v == null ? '' : `${nf(100 * v, 0)}%`),
+  fair: (m) => (m.jain == null ? 'n/a' : `${nf(m.jain, 3)} (${nf(m.min_max, 2)})`),
+};
+
+function ratio(a, b) {
+  return a == null || b == null || b === 0 ? null : a / b;
+}
+
+const fmtRatio = (r) => (r == null ? 'n/a' : `${r.toFixed(2)}×`);
+
+// Columns padded to their widest cell; numbers right-aligned.
+// The first `left` columns are text, the others numbers.
+function textTable(head, rows, left = 1) {
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
+  const line = (r) => r.map((c, i) => (i < left ? String(c).padEnd(w[i]) : String(c).padStart(w[i])))
+    .join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
+}
+
+function mdTable(head, rows, left = 1) {
+  const esc = (c) => String(c).replace(/\|/g, '\\|');
+  return [`| ${head.map(esc).join(' | ')} |`,
+          `|${head.map((_, i) => (i < left ? ' --- ' : ' ---: ')).join('|')}|`,
+          ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n') + '\n';
+}
+
+/* --- the tables ---------------------------------------------------------------------- */
+
+// The issue's targets, each with the scenario and figure it is about.
+const TARGETS = [
+  { name: 'throughput, 100×16 (req/s)', sc: 'tput', key: 'rps', fmt: fmt.int,
+    target: '≥ 1.0× lws and ≥ 2.5× node', met: (w, l, n) => w / l >= 1.0 && w / n >= 2.5 },
+  { name: 'server CPU per request, 100×16 (µs)', sc: 'tput', key: 'cpu_us', fmt: fmt.cpu,
+    target: '≤ 12 µs', met: (w) => w <= 12 },
+  { name: 'RSS per idle connection (KiB)', sc: 'idle', key: 'kib_conn', fmt: fmt.kib,
+    target: '≤ 2 KiB', met: (w) => w <= 2 },
+  { name: 'p99 latency, 1×1 (µs)', sc: 'lat', key: 'p99', fmt: fmt.us,
+    target: '≤ 1.2× lws', met: (w, l) => w / l <= 1.2 },
+];
+
+function headline(ctx) {
+  const head = ['', 'wsrouterd', 'minimal-lws', 'node-ws', 'wsr/lws', 'wsr/node', 'target', 'met'];
+  const rows = [];
+  for (const t of TARGETS) {
+    const S = ctx.summary[t.sc];
+    if (!S) continue;
+    const [w, l, n] = ['wsrouter', 'lws', 'node'].map((id) => S[id][t.key]);
+    const ok = w == null || l == null || n == null ? 'n/a' : t.met(w, l, n) ? 'met' : 'NOT met';
+    rows.push([t.name, t.fmt(w), t.fmt(l), t.fmt(n), fmtRatio(ratio(w, l)), fmtRatio(ratio(w, n)),
+               t.target, ok]);
+  }
+  return { head, rows };
+}
+
+// wsrouterd / each baseline, for every scenario and figure.
+function ratios(ctx) {
+  const head = ['scenario', 'req/s ÷lws', '÷node', 'p99 ÷lws', '÷node', 'CPU/req ÷lws', '÷node',
+                'KiB/conn ÷lws', '÷node'];
+  const rows = ctx.scenarios.filter((sc) => ctx.summary[sc.id]).map((sc) => {
+    const S = ctx.summary[sc.id];
+    const r = (k) => [fmtRatio(ratio(S.wsrouter[k], S.lws[k])), fmtRatio(ratio(S.wsrouter[k], S.node[k]))];
+    return sc.idle ? [sc.title, '', '', '', '', '', '', ...r('kib_conn')]
+      : [sc.title, ...r('rps'), ...r('p99'), ...r('cpu_us'), '', ''];
+  });
+  return { head, rows };
+}
+
+function figuresTables(ctx) {
+  const load = { head: ['scenario', 'server', 'req/s', 'spread', 'p50 µs', 'p90 µs', 'p99 µs',
+                        'p99.9 µs', 'max µs', 'CPU µs/req', 'fairness', 'others CPUs', 'errors'],
+                rows: [] };
+  const idle = { head: ['scenario', 'server', 'open', 'RSS before KiB', 'RSS after KiB',
+                        'KiB/conn', 'errors'], rows: [] };
+  for (const sc of ctx.scenarios) {
+    for (const sv of ctx.servers) {
+      const m = ctx.summary[sc.id]?.[sv.id];
+      if (!m || m.rounds === 0) continue;
+      if (sc.idle)
+        idle.rows.push([sc.title, sv.title, fmt.int(m.opened), fmt.int(m.rss_before),
+                        fmt.int(m.rss_after), fmt.kib(m.kib_conn), m.errors]);
+      else
+        load.rows.push([sc.title, sv.title, fmt.int(m.rps), fmt.pct(m.spread), fmt.us(m.p50),
+                        fmt.us(m.p90), fmt.us(m.p99), fmt.us(m.p999), fmt.us(m.max),
+                        fmt.cpu(m.cpu_us), fmt.fair(m), fmt.cpu(m.bg), m.errors]);
+    }
+  }
+  return { load, idle };
+}
+
+// Every round's main figure, to show the noise.
+function roundsTable(ctx) {
+  const head = ['scenario', 'server', ...Array.from({ length: ctx.o.rounds }, (_, i) => `round ${i + 1}`)];
+  const rows = [];
+  for (const sc of ctx.scenarios) {
+    for (const sv of ctx.servers) {
+      const runs = ctx.runs[sc.id]?.[sv.id] ?? [];
+      if (runs.length === 0) continue;
+      rows.push([sc.title, sv.title, ...runs.map((m) => (!m.figures ? 'failed'
+        : sc.idle ? `${fmt.kib(m.figures.kib_conn)} KiB/conn`
+        : `${fmt.int(m.figures.rps)} req/s${m.figures.bg >= NOISY ? ` (others ${fmt.cpu(m.figures.bg)})` : ''}`))]);
+    }
+  }
+  return { head, rows };
+}
+
+// How many measured runs shared the machine with NOISY CPUs or more of other work.
+function noise(ctx) {
+  let all = 0, noisy = 0;
+  for (const sc of ctx.scenarios)
+    for (const sv of ctx.servers)
+      for (const m of ctx.runs[sc.id]?.[sv.id] ?? [])
+        if (m.figures?.bg != null) {
+          all++;
+          noisy += m.figures.bg >= NOISY;
+        }
+  return `Noise: ${noisy} of ${all} measured runs had ${NOISY} CPUs or more of other work ` +
+         'on the machine (other tenants, softirq); see "others" in the figures.';
+}
+
+export function problems(ctx) {
+  const out = [];
+  for (const [id, why] of Object.entries(ctx.skipped)) out.push(`${id}: skipped: ${why}`);
+  for (const sc of ctx.scenarios) {
+    for (const sv of ctx.servers) {
+      (ctx.runs[sc.id]?.[sv.id] ?? []).forEach((m, i) => {
+        const where = `${sc.title}, ${sv.title}, round ${i + 1}`;
+        if (m.failed) out.push(`${where}: run failed: ${m.failed}`);
+        const e = m.raw?.errors ? m.raw.error_detail : null;
+        if (e) {
+          const parts = Object.entries(e).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`);
+          out.push(`${where}: ${m.raw.errors} errors (${parts.join(', ')})`);
+        }
+        if (m.serverProblem) out.push(`${where}: the server ${m.serverProblem}`);
+        if (m.serverLog) out.push(`${where}: the server said: ${m.serverLog.slice(0, 300)}`);
+        if (m.note) out.push(`${where}: wsr-load said: ${m.note.slice(0, 300)}`);
+      });
+    }
+  }
+  return out;
+}
+
+/* --- the reports ----------------------------------------------------------------------- */
+
+export function terminalReport(ctx) {
+  const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx);
+  let s = 'Headline (medians; the targets of issue 8 are about wsrouterd)\n' + textTable(h.head, h.rows);
+  s += '\nRatios wsrouterd / baseline (req/s: higher is better; the rest: lower)\n' +
+       textTable(r.head, r.rows);
+  if (f.load.rows.length)
+    s += '\nAll figures (medians of the rounds)\n' + textTable(f.load.head, f.load.rows, 2);
+  if (f.idle.rows.length) s += '\n' + textTable(f.idle.head, f.idle.rows, 2);
+  const p = problems(ctx);
+  s += `\n${noise(ctx)}\n`;
+  s += p.length ? `\nProblems:\n${p.map((x) => `  - ${x}`).join('\n')}\n`
+    : '\nNo problems: every reply of every run was checked and right; no server complained.\n';
+  return s;
+}
+
+export function markdownReport(ctx) {
+  const { o, machine: m } = ctx;
+  const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx), rt = roundsTable(ctx);
+  const p = problems(ctx);
+  const wsrCmd = 'wsrouterd --port 0 --io-threads 1 --modules examples --store "" --log-level err';
+  return `# Benchmarks
+
+wsrouterd against two baselines on the same load, from the benchmark of GitHub
+issue 8: **minimal-lws** (\`tests/bench/minimal-lws.c\`, libwebsockets and
+jansson with no routing: the ceiling of our own stack) and **node-ws**
+(\`tests/bench/node-ws.mjs\`, Node's \`ws\`: what many users would pick instead).
+This file is written by the benchmark; run it again rather than editing it.
+
+- Date: ${m.date}; the whole run took ${ctx.seconds.toFixed(0)} s.
+- Command: \`${o.command}\` (from the repository root).
+- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${m.kernel}. A shared virtual
+  machine: expect several per cent of noise between rounds (see Rounds).
+- Software: libwebsockets ${m.lws} (Debian), jansson ${m.jansson}, ${m.openssl},
+  Node ${m.node}, ws ${m.ws}.
+- wsrouter: commit ${m.commit}${m.dirty ? ' plus uncommitted changes in src/, include/ or routes/' : ''}, \`${m.wsrouterd}\`.
+
+## Headline
+
+${mdTable(h.head, h.rows)}
+## Ratios wsrouterd / baseline
+
+Throughput: higher is better; p99, CPU per request and memory: lower is better.
+
+${mdTable(r.head, r.rows)}
+## All figures
+
+Medians of ${o.rounds} rounds. *spread* is (max − min) / median of the rounds'
+throughput. Latencies are of every request answered in the measured interval.
+*fairness* is Jain's index of the replies each connection got while measuring
+(1: all alike), and in brackets the fewest a connection got over the most.
+*others CPUs* is the work neither the server nor the load generator did while
+measuring (from \`/proc/stat\`, steal included; of 2 CPUs): other tenants and
+the kernel's softirq work. A high figure marks a noisy round.
+
+${f.load.rows.length ? mdTable(f.load.head, f.load.rows, 2) : ''}
+${f.idle.rows.length ? mdTable(f.idle.head, f.idle.rows, 2) : ''}
+## Rounds
+
+${noise(ctx)} Rounds with ${NOISY} CPUs or more of other work show how much.
+
+${mdTable(rt.head, rt.rows, 2)}
+## Problems
+
+${p.length ? p.map((x) => `- ${x}`).join('\n') : '- None: every reply of every run was checked and right, and no server crashed or complained.'}
+
+## Method
+
+- Every scenario runs ${o.rounds} rounds; each round measures every server once, on a
+  freshly started server, in an order that rotates from round to round. The figures are
+  the medians of the rounds.
+- The server runs on CPU 0 (\`taskset -c 0\`), the load generator on CPU 1 (\`taskset -c 1\`).
+- wsrouterd runs as \`${wsrCmd}\` (one event loop, no store), with
+  \`--tls-port 0 --tls-cert … --tls-key …\` for wss:// (certificates from \`certs/mkcerts.sh\`).
+  The baselines bind 127.0.0.1 on a free port the same way.
+- The load generator, \`tests/bench/wsr-load.c\` (with \`wsr-load-ws.c\` and
+  \`wsr-load-check.c\`; epoll and a hand-written WebSocket client, OpenSSL for wss://),
+  opens all connections first, then keeps P requests in flight on each for ${o.warmup} s
+  of warm-up and ${o.seconds} s measured. The request is
+  \`{"cmd":"add","args":{"x":X,"y":2},"id":N}\` (or
+  \`{"method":"POST","url":"/echo","data":"<65 536 letters>","id":N}\`); every reply is
+  checked: its id must be in flight on that connection, its status 200, its data X + 2
+  (or the very string sent). A failure is an error, counted and never retried.
+- Server CPU per request: utime + stime from \`/proc/PID/stat\` over the measured interval,
+  divided by the replies received in it. RSS: \`VmRSS\` from \`/proc/PID/status\`. Memory per
+  idle connection: RSS after opening ${ctx.scenarios.find((s) => s.idle) ? '10 000' : 'N'}
+  connections and holding them 0.5 s, minus RSS before, divided by their number; then
+  every connection gets one request, to prove it was alive.
+- Scenarios: ${ctx.scenarios.map((s) => s.title).join('; ')}.
+`;
+}
