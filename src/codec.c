@@ -168,32 +168,6 @@ static int utf8_cut(const char *s, size_t n, size_t max)
     return (int)n;
 }
 
-/*
- * jansson 2.14 reports most failures of its own allocations with no error at
- * all (json_loadb returns NULL with an empty text: json_object(), a value or a
- * hashtable insert failed), and a string token it could not copy as an invalid
- * token: "invalid token" for a value, "string or '}' expected" for a key, with
- * the position just past the string's closing quote. A real error inside a
- * string is reported before that, and jansson keeps the first error, so these
- * mean memory ran out: a 500 for the server, not a 400 blaming the client.
- */
-static bool parse_ran_out_of_memory(const json_error_t *e, const unsigned char *p, size_t n)
-{
-    size_t pos;
-
-    if (e->text[0] == '\0') /* checked first: the code byte is unset then */
-        return true;
-    if (json_error_code(e) == json_error_out_of_memory)
-        return true;
-    if (json_error_code(e) != json_error_invalid_syntax || e->position <= 0)
-        return false;
-    pos = (size_t)e->position;
-    if (pos > n || p[pos - 1] != '"')
-        return false;
-    return strncmp(e->text, "invalid token", 13) == 0 ||
-           strncmp(e->text, "string or '}' expected", 22) == 0;
-}
-
 /* Writes the 400 sentence and returns WSR_EPARSE. */
 static int bad(char *detail, const char *fmt, ...) WSR_PRINTF(2, 3);
 static int bad(char *detail, const char *fmt, ...)
@@ -224,7 +198,7 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
 {
     const unsigned char *p = msg, *end = msg + len;
     wsr__buf_t raw;
-    json_error_t jerr;
+    wsr__json_error_t jerr;
     json_t *root;
     int rc = 0;
 
@@ -249,28 +223,28 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
         }
         p = raw.data;
         end = raw.data + raw.len;
+        /* A text frame's UTF-8 was checked by libwebsockets (1007); what a
+         * base64 body decodes to is checked here, all of it, first. */
+        if (!wsr__utf8_valid(p, (size_t)(end - p))) {
+            rc = bad(detail, "message is not valid UTF-8");
+            goto out;
+        }
     }
-    /* Nesting needs a bracket per level: a message of at most max_depth
-     * bytes cannot pass the limit, and skips the scan. */
-    if ((size_t)(end - p) > max_depth &&
-        wsr__json_depth(p, (size_t)(end - p), max_depth) > max_depth) {
-        rc = bad(detail, "message nests deeper than %u levels", max_depth);
-        goto out;
-    }
-    root = json_loadb((const char *)p, (size_t)(end - p),
-                      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (root == NULL && parse_ran_out_of_memory(&jerr, p, (size_t)(end - p))) {
-        rc = WSR_ENOMEM;
-        goto out;
-    }
+    root = wsr__json_parse(p, (size_t)(end - p), max_depth, &jerr);
     if (root == NULL) {
-        switch (json_error_code(&jerr)) {
-        case json_error_invalid_utf8:
+        switch (jerr.kind) {
+        case WSR__JSON_NOMEM:
+            rc = WSR_ENOMEM;
+            break;
+        case WSR__JSON_UTF8:
             rc = bad(detail, "message is not valid UTF-8");
             break;
-        case json_error_premature_end_of_input:
+        case WSR__JSON_EOF:
             rc = bad(detail, (p == end) ? "message is empty"
                                         : "message is not valid JSON: it ends too early");
+            break;
+        case WSR__JSON_DEPTH:
+            rc = bad(detail, "message nests deeper than %u levels", max_depth);
             break;
         default:
             rc = bad(detail, "message is not valid JSON: %s (line %d, column %d)", jerr.text,

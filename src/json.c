@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Compact JSON output and the depth pre-scan. Replies must be compact UTF-8
+ * Compact JSON output. Replies must be compact UTF-8
  * with U+2028 and U+2029 escaped (PROTOCOL.md section 2) so they are safe to
  * embed in JavaScript; jansson can only escape all non-ASCII or nothing, so the
  * serializer is ours. It walks jansson values, which keep insertion order.
@@ -181,32 +181,6 @@ int wsr__json_dump(wsr__buf_t *out, const json_t *v)
     if (v == NULL)
         return wsr__buf_append(out, "null", 4);
     return dump_value(out, v, 0);
-}
-
-unsigned wsr__json_depth(const unsigned char *p, size_t n, unsigned max)
-{
-    unsigned depth = 0, deepest = 0;
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        unsigned char c = p[i];
-
-        if (c == '"') {
-            /* Skip the string, honouring backslash escapes. */
-            for (i++; i < n && p[i] != '"'; i++)
-                if (p[i] == '\\')
-                    i++;
-        } else if (c == '[' || c == '{') {
-            if (++depth > deepest) {
-                deepest = depth;
-                if (deepest > max)
-                    return max + 1;
-            }
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return deepest;
 }
 
 char *wsr__json_to_string(const json_t *v)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * JSON helpers around jansson: a compact serializer that writes straight into
+ * JSON around jansson values: a compact serializer that writes straight into
  * a wsr__buf_t (no intermediate string, U+2028/U+2029 escaped, shortest
- * round-trip reals), and a nesting-depth pre-scan, since jansson 2.14 has no
- * depth limit of its own below 2048. Pure.
+ * round-trip reals), and a strict one-pass parser with a nesting limit and
+ * duplicate-key refusal (src/jsonparse.c), since jansson 2.14's reader has no
+ * depth limit below 2048 and spends most of a small request's time. Pure.
  */
 #ifndef WSR_SRC_JSON_INT_H
 #define WSR_SRC_JSON_INT_H
@@ -19,12 +20,32 @@ WSR_NODISCARD int wsr__json_dump(wsr__buf_t *out, const json_t *v);
 /* Appends `s` (n bytes, UTF-8) as a quoted, escaped JSON string. */
 WSR_NODISCARD int wsr__json_put_string(wsr__buf_t *out, const char *s, size_t n);
 
+/* What went wrong in wsr__json_parse. */
+enum {
+    WSR__JSON_OK = 0,
+    WSR__JSON_SYNTAX,    /* not JSON: `text` says why */
+    WSR__JSON_EOF,       /* it ends too early */
+    WSR__JSON_UTF8,      /* a string is not valid UTF-8 */
+    WSR__JSON_DEPTH,     /* nesting past the limit */
+    WSR__JSON_DUPLICATE, /* a key appears twice in one object */
+    WSR__JSON_NOMEM,     /* out of memory */
+};
+
+typedef struct wsr__json_error {
+    int kind;      /* WSR__JSON_* */
+    size_t offset; /* byte of the input where it was found */
+    int line;      /* 1-based */
+    int column;    /* 1-based, in characters */
+    char text[160];
+} wsr__json_error_t;
+
 /*
- * Returns the deepest nesting of arrays and objects in `p` (n bytes), stopping
- * as soon as it passes `max` (then returns max + 1). Strings are skipped with
- * their escapes; the text is not otherwise validated.
+ * Parses exactly one JSON value (RFC 8259, any type at the top) from `n`
+ * bytes: strings must be UTF-8 (U+0000 allowed, not in keys), duplicate keys
+ * and nesting past `max_depth` are errors, nothing may follow the value.
+ * Returns a new reference, or NULL with `err` filled (err->kind says how).
  */
-unsigned wsr__json_depth(const unsigned char *p, size_t n, unsigned max);
+json_t *wsr__json_parse(const void *data, size_t n, unsigned max_depth, wsr__json_error_t *err);
 
 /* Returns an owned compact encoding of `v` (wsr__free), or NULL. */
 char *wsr__json_to_string(const json_t *v);

@@ -148,37 +148,13 @@ static int refuse(char *detail, size_t size, const char *fmt, ...)
 }
 
 /*
- * True when json_loadb failed because memory ran out, not because of the
- * text: jansson 2.14 reports most of its allocation failures with no error
- * text at all, and a string it could not copy as "invalid token" (or "string
- * or '}' expected" for a key) just past the string's closing quote. The same
- * reading as codec.c's, which has it static.
- */
-static bool load_ran_out_of_memory(const json_error_t *e, const unsigned char *p, size_t n)
-{
-    size_t pos;
-
-    if (e->text[0] == '\0') /* checked first: the code byte is unset then */
-        return true;
-    if (json_error_code(e) == json_error_out_of_memory)
-        return true;
-    if (json_error_code(e) != json_error_invalid_syntax || e->position <= 0)
-        return false;
-    pos = (size_t)e->position;
-    if (pos > n || p[pos - 1] != '"')
-        return false;
-    return strncmp(e->text, "invalid token", 13) == 0 ||
-           strncmp(e->text, "string or '}' expected", 22) == 0;
-}
-
-/*
  * Decodes a segment into a JSON object (*out, new reference). Returns 0,
  * WSR_EPARSE when it is not base64url of a JSON object, or WSR_ENOMEM: memory
  * running out is not a bad token (a 500, not a 401), so it is told apart.
  */
 static int segment_object(const char *p, size_t n, json_t **out)
 {
-    json_error_t jerr;
+    wsr__json_error_t jerr;
     wsr__buf_t b;
     int rc;
 
@@ -186,9 +162,9 @@ static int segment_object(const char *p, size_t n, json_t **out)
     wsr__buf_init(&b, 0, 0);
     rc = wsr__b64url_decode(&b, p, n);
     if (rc == 0) {
-        *out = json_loadb(b.data ? (const char *)b.data : "", b.len, JSON_REJECT_DUPLICATES, &jerr);
+        *out = wsr__json_parse(b.data, b.len, 64, &jerr);
         if (*out == NULL)
-            rc = load_ran_out_of_memory(&jerr, b.data, b.len) ? WSR_ENOMEM : WSR_EPARSE;
+            rc = jerr.kind == WSR__JSON_NOMEM ? WSR_ENOMEM : WSR_EPARSE;
     }
     wsr__buf_dispose(&b);
     if (*out != NULL && !json_is_object(*out)) {
@@ -213,7 +189,7 @@ static int check_header(const char *p, size_t n, char *detail, size_t size)
     alg = json_string_value(json_object_get(h, "alg"));
     if (alg == NULL)
         rc = refuse(detail, size, "token header names no algorithm");
-    else if (strcmp(alg, "HS256") != 0)
+    else if (json_string_length(json_object_get(h, "alg")) != 5 || strcmp(alg, "HS256") != 0)
         rc = refuse(detail, size, "token algorithm %.20s is not accepted (only HS256)", alg);
     else if (json_object_get(h, "crit") != NULL)
         rc = refuse(detail, size, "token header has critical parameters this server ignores");

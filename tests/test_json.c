@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for src/json.c: the compact serializer (escapes, U+2028/U+2029,
- * integers, shortest round-trip reals, key order, compactness, limits), the
- * nesting-depth pre-scan, and allocation failures while dumping. */
+ * integers, shortest round-trip reals, key order, compactness, limits) and
+ * allocation failures while dumping. The parser has tests/test_jsonparse.c. */
 #include "testutil.h"
 
 #include <float.h>
@@ -316,7 +316,15 @@ static void test_json__dump_refuses_nesting_past_2048(void **state)
     wsr__buf_init(&b, 0, 0);
     assert_int_equal(wsr__json_dump(&b, ok), 0);
     assert_int_equal(b.len, 2 * 2048);
-    assert_int_equal(wsr__json_depth(b.data, b.len, 4096), 2048);
+    {
+        wsr__json_error_t e;
+        json_t *back = wsr__json_parse(b.data, b.len, 2048, &e);
+
+        assert_non_null(back);
+        json_decref(back);
+        assert_null(wsr__json_parse(b.data, b.len, 2047, &e));
+        assert_int_equal(e.kind, WSR__JSON_DEPTH);
+    }
     wsr__buf_dispose(&b);
     wsr__buf_init(&b, 0, 0);
     assert_int_equal(wsr__json_dump(&b, deep), WSR_EINVAL);
@@ -337,83 +345,6 @@ static void test_json__to_string_is_nul_terminated(void **state)
     assert_string_equal(s, "{\"k\":[\"\\u2029\",0.5]}");
     wsr__free(s);
     json_decref(v);
-}
-
-static unsigned depth_of(const char *s, unsigned max)
-{
-    return wsr__json_depth((const unsigned char *)s, strlen(s), max);
-}
-
-static void test_json__depth_counts_brackets(void **state)
-{
-    (void)state;
-    assert_int_equal(depth_of("", 64), 0);
-    assert_int_equal(depth_of("42", 64), 0);
-    assert_int_equal(depth_of("{}", 64), 1);
-    assert_int_equal(depth_of("[[]]", 64), 2);
-    assert_int_equal(depth_of("[][][]", 64), 1);
-    assert_int_equal(depth_of("{\"a\":[{\"b\":[1]}],\"c\":{}}", 64), 4);
-    /* Unbalanced closers do not go below zero. */
-    assert_int_equal(depth_of("]]]}}[", 64), 1);
-}
-
-static void test_json__depth_skips_strings(void **state)
-{
-    (void)state;
-    assert_int_equal(depth_of("[\"[[[[{{{{\"]", 2), 1);
-    assert_int_equal(depth_of("{\"[[[\":\"]]]]\"}", 2), 1);
-    /* An escaped quote does not end the string. */
-    assert_int_equal(depth_of("[\"\\\"[[[[\"]", 2), 1);
-    assert_int_equal(depth_of("[\"\\\"\",[[\"\\\"]]\"]]]", 8), 3);
-    /* An escaped backslash does: the bracket after it counts. */
-    assert_int_equal(depth_of("[\"\\\\\",[[]]]", 8), 3);
-    /* An unterminated string swallows the rest. */
-    assert_int_equal(depth_of("[\"[[[[[", 2), 1);
-}
-
-/* "[" x levels then "]" x levels, heap-allocated with its exact size. */
-static char *brackets(unsigned levels)
-{
-    char *s = malloc(2 * (size_t)levels + 1);
-
-    assert_non_null(s);
-    memset(s, '[', levels);
-    memset(s + levels, ']', levels);
-    s[2 * levels] = '\0';
-    return s;
-}
-
-static void test_json__depth_limit_is_exact(void **state)
-{
-    char *at = brackets(64), *over = brackets(65), *far = brackets(1000);
-
-    (void)state;
-    assert_int_equal(depth_of(at, 64), 64);
-    assert_int_equal(depth_of(over, 64), 65);
-    assert_int_equal(depth_of(over, 65), 65);
-    /* Past the limit the scan stops and reports limit + 1. */
-    assert_int_equal(depth_of(far, 64), 65);
-    assert_int_equal(depth_of(far, 0), 1);
-    assert_int_equal(depth_of("{}", 0), 1);
-    assert_int_equal(depth_of("1", 0), 0);
-    free(at);
-    free(over);
-    free(far);
-}
-
-static void test_json__depth_reads_only_n_bytes(void **state)
-{
-    /* Not NUL-terminated; ASan flags any read past the three bytes. */
-    unsigned char *p = malloc(3);
-
-    (void)state;
-    assert_non_null(p);
-    memcpy(p, "[\"\\", 3);
-    assert_int_equal(wsr__json_depth(p, 3, 64), 1);
-    memcpy(p, "[[[", 3);
-    assert_int_equal(wsr__json_depth(p, 3, 64), 3);
-    assert_int_equal(wsr__json_depth(p, 2, 64), 2);
-    free(p);
 }
 
 /* A value whose dump needs several buffer growths (over 256, then 512 bytes). */
@@ -516,10 +447,6 @@ int main(void)
         cmocka_unit_test(test_json__dump_respects_the_buffer_limit),
         cmocka_unit_test(test_json__dump_refuses_nesting_past_2048),
         cmocka_unit_test(test_json__to_string_is_nul_terminated),
-        cmocka_unit_test(test_json__depth_counts_brackets),
-        cmocka_unit_test(test_json__depth_skips_strings),
-        cmocka_unit_test(test_json__depth_limit_is_exact),
-        cmocka_unit_test(test_json__depth_reads_only_n_bytes),
         cmocka_unit_test(test_json__dump_allocation_failures_leave_nothing),
         cmocka_unit_test(test_json__to_string_allocation_failures_return_null),
     };

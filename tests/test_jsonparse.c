@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests for src/jsonparse.c, the request parser: what it accepts (checked
+ * against jansson's own reader), what it refuses and the sentence and
+ * position it gives, strings (escapes, surrogate pairs, UTF-8, U+0000),
+ * numbers at the edges of int64 and double, the nesting limit, duplicate
+ * keys, reading no byte past `n`, allocation failures at every step, and a
+ * differential run against jansson over generated and mutated documents.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_int.h"
+
+/* jansson's reader with the same rules as ours (bar the depth limit). */
+static json_t *jansson_parse(const char *s, size_t n)
+{
+    json_error_t e;
+
+    return json_loadb(s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+}
+
+/* Parses `s` from an exact-size heap copy, so ASan sees any read past it. */
+static json_t *parse_exact(const char *s, size_t n, unsigned max_depth, wsr__json_error_t *e)
+{
+    char *copy = malloc(n ? n : 1);
+    json_t *v;
+
+    assert_non_null(copy);
+    memcpy(copy, s, n);
+    v = wsr__json_parse(copy, n, max_depth, e);
+    free(copy);
+    return v;
+}
+
+static json_t *parse(const char *s, wsr__json_error_t *e)
+{
+    return parse_exact(s, strlen(s), 64, e);
+}
+
+static void test_jsonparse__accepts_what_jansson_accepts(void **state)
+{
+    static const char *const ok[] = {
+        "{}",
+        "[]",
+        " \t\r\n{ } \n",
+        "0",
+        "-0",
+        "1.5",
+        "-1.25e+3",
+        "1E-2",
+        "\"\"",
+        "\"plain\"",
+        "\"tab\\tnew\\nline\\r\\b\\f\\/\\\\\\\"\"",
+        "\"\\u00e9\\u20AC\\ud83d\\ude00\"",
+        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+        "\"a\\u0000b\"",
+        "true",
+        "false",
+        "null",
+        "[1,\"two\",3.5,true,false,null,{},[]]",
+        "{\"a\":{\"b\":{\"c\":[1,[2,[3]]]}},\"d\":\"e\"}",
+        "{\"\\u0061\":1,\"b\\n\":\"\\u0062\"}",
+        "{\"method\":\"GET\",\"url\":\"/math/add\",\"args\":{\"x\":2,\"y\":3},\"id\":7}",
+        "[9223372036854775807,-9223372036854775808]",
+        "{\"k\" : [ 1 , 2 ] , \"l\" : { } }",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        wsr__json_error_t e;
+        json_t *ours, *theirs;
+
+        ours = parse(ok[i], &e);
+        theirs = jansson_parse(ok[i], strlen(ok[i]));
+        if (ours == NULL)
+            fail_msg("refused %s: %s", ok[i], e.text);
+        assert_non_null(theirs);
+        if (!json_equal(ours, theirs))
+            fail_msg("%s parses differently from jansson", ok[i]);
+        assert_int_equal(e.kind, WSR__JSON_OK);
+        json_decref(ours);
+        json_decref(theirs);
+    }
+}
+
+typedef struct bad_case {
+    const char *text;
+    int kind;
+    const char *says; /* the whole error text */
+    int line, column;
+} bad_case_t;
+
+static void test_jsonparse__refuses_with_a_sentence_and_a_place(void **state)
+{
+    static const bad_case_t bad[] = {
+        {"", WSR__JSON_EOF, "it ends too early", 1, 1},
+        {"   ", WSR__JSON_EOF, "it ends too early", 1, 4},
+        {"{", WSR__JSON_EOF, "it ends too early", 1, 2},
+        {"{\"a\":1", WSR__JSON_EOF, "it ends too early", 1, 7},
+        {"\"abc", WSR__JSON_EOF, "it ends too early", 1, 5},
+        {"\"ab\\", WSR__JSON_EOF, "it ends too early", 1, 5},
+        {"hello", WSR__JSON_SYNTAX, "a value was expected, not 'h'", 1, 1},
+        {"tru", WSR__JSON_SYNTAX, "a value was expected, not 't'", 1, 1},
+        {"nul", WSR__JSON_SYNTAX, "a value was expected, not 'n'", 1, 1},
+        {"{'a':1}", WSR__JSON_SYNTAX, "an object key must be a string, not '''", 1, 2},
+        {"{a:1}", WSR__JSON_SYNTAX, "an object key must be a string, not 'a'", 1, 2},
+        {"{\"a\":1,}", WSR__JSON_SYNTAX, "an object key must be a string, not '}'", 1, 8},
+        {"[1,]", WSR__JSON_SYNTAX, "a value was expected, not ']'", 1, 4},
+        {"[1 2]", WSR__JSON_SYNTAX, "an array goes on with ',' or ends with ']', not '2'", 1, 4},
+        {"{\"a\" 1}", WSR__JSON_SYNTAX, "an object key must be followed by ':', not '1'", 1, 6},
+        {"{\"a\":1 \"b\":2}", WSR__JSON_SYNTAX,
+         "an object goes on with ',' or ends with '}', not '\"'", 1, 8},
+        {"{} x", WSR__JSON_SYNTAX, "only blanks may follow the value, not 'x'", 1, 4},
+        {"{}{}", WSR__JSON_SYNTAX, "only blanks may follow the value, not '{'", 1, 3},
+        {"{}\x01", WSR__JSON_SYNTAX, "only blanks may follow the value, not byte 0x01", 1, 3},
+        {"[\xc3\xa9]", WSR__JSON_SYNTAX, "a value was expected, not '\xc3\xa9'", 1, 2},
+        {"[\xff]", WSR__JSON_UTF8, "invalid UTF-8", 1, 2},
+        {"\"a\xff\"", WSR__JSON_UTF8, "invalid UTF-8", 1, 3},
+        {"\"\xc0\xaf\"", WSR__JSON_UTF8, "invalid UTF-8", 1, 2},         /* overlong '/' */
+        {"\"\xe0\x80\xaf\"", WSR__JSON_UTF8, "invalid UTF-8", 1, 2},     /* overlong, 3 bytes */
+        {"\"\xed\xa0\x80\"", WSR__JSON_UTF8, "invalid UTF-8", 1, 2},     /* encoded surrogate */
+        {"\"\xf4\x90\x80\x80\"", WSR__JSON_UTF8, "invalid UTF-8", 1, 2}, /* past U+10FFFF */
+        {"\"\xe2\x82\"", WSR__JSON_UTF8, "invalid UTF-8", 1, 2},         /* cut short */
+        {"\"a\tb\"", WSR__JSON_SYNTAX,
+         "a string has a raw control character (byte 0x09): escape it", 1, 3},
+        {"\"\\x\"", WSR__JSON_SYNTAX,
+         "a backslash in a string must be followed by one of \" \\ / b f n r t u, not 'x'", 1, 3},
+        {"\"\\u12G4\"", WSR__JSON_SYNTAX, "\\u must be followed by four hex digits", 1, 2},
+        {"\"\\u12\"", WSR__JSON_SYNTAX, "\\u must be followed by four hex digits", 1, 2},
+        {"\"\\uDC00\"", WSR__JSON_SYNTAX, "\\uDC00 is a lone low surrogate", 1, 2},
+        {"\"\\uD800\"", WSR__JSON_SYNTAX, "\\uD800 is a high surrogate without its pair", 1, 2},
+        {"\"\\uD800\\u0041\"", WSR__JSON_SYNTAX, "\\uD800 is a high surrogate without its pair", 1,
+         2},
+        {"\"\\ud800\\ud800\"", WSR__JSON_SYNTAX, "\\uD800 is a high surrogate without its pair", 1,
+         2},
+        {"01", WSR__JSON_SYNTAX, "a number cannot start with 0", 1, 1},
+        {"-", WSR__JSON_EOF, "it ends too early", 1, 2},
+        {"-a", WSR__JSON_SYNTAX, "a number needs a digit, not 'a'", 1, 2},
+        {"1.", WSR__JSON_EOF, "it ends too early", 1, 3},
+        {"1.e5", WSR__JSON_SYNTAX, "a fraction needs a digit after '.', not 'e'", 1, 3},
+        {".5", WSR__JSON_SYNTAX, "a value was expected, not '.'", 1, 1},
+        {"1e", WSR__JSON_EOF, "it ends too early", 1, 3},
+        {"1e+", WSR__JSON_EOF, "it ends too early", 1, 4},
+        {"[1e+x]", WSR__JSON_SYNTAX, "an exponent needs a digit, not 'x'", 1, 5},
+        {"+1", WSR__JSON_SYNTAX, "a value was expected, not '+'", 1, 1},
+        {"9223372036854775808", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 20},
+        {"-9223372036854775809", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 21},
+        {"99999999999999999999999", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 24},
+        {"1e400", WSR__JSON_SYNTAX, "a number is too big for a double", 1, 6},
+        {"-1e400", WSR__JSON_SYNTAX, "a number is too big for a double", 1, 7},
+        {"{\"a\":1,\"a\":2}", WSR__JSON_DUPLICATE, "an object has the key \"a\" twice", 1, 8},
+        {"{\"a\":1,\"\\u0061\":2}", WSR__JSON_DUPLICATE, "an object has the key \"a\" twice", 1, 8},
+        {"{\"a\\u0000b\":1}", WSR__JSON_SYNTAX, "an object key cannot hold U+0000", 1, 2},
+        {"{\n  \"a\": 1,\n  \"b\" 2\n}", WSR__JSON_SYNTAX,
+         "an object key must be followed by ':', not '2'", 3, 7},
+        /* Columns count characters, not bytes. */
+        {"[\"\xc3\xa9\xc3\xa9\", x]", WSR__JSON_SYNTAX, "a value was expected, not 'x'", 1, 8},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        wsr__json_error_t e;
+        json_t *v = parse(bad[i].text, &e);
+
+        if (v != NULL)
+            fail_msg("accepted %s", bad[i].text);
+        if (e.kind != bad[i].kind || strcmp(e.text, bad[i].says) != 0 || e.line != bad[i].line ||
+            e.column != bad[i].column)
+            fail_msg("%s: got kind %d \"%s\" at %d:%d, want kind %d \"%s\" at %d:%d", bad[i].text,
+                     e.kind, e.text, e.line, e.column, bad[i].kind, bad[i].says, bad[i].line,
+                     bad[i].column);
+    }
+}
+
+static void test_jsonparse__strings_decode_exactly(void **state)
+{
+    wsr__json_error_t e;
+    json_t *v;
+
+    (void)state;
+    v = parse("\"\\ud83d\\ude00 \\u00e9\\u0000!\"", &e);
+    assert_non_null(v);
+    assert_int_equal(json_string_length(v), 4 + 1 + 2 + 1 + 1);
+    assert_memory_equal(json_string_value(v), "\xf0\x9f\x98\x80 \xc3\xa9\0!", 9);
+    json_decref(v);
+    /* An escaped key then escaped values: the key must not be overwritten
+     * by the strings parsed after it (they share a scratch buffer). */
+    v = parse("{\"k\\u0065y\":[\"\\u0076al\",\"\\\"q\\\"\"],\"plain\":\"x\"}", &e);
+    assert_non_null(v);
+    assert_non_null(json_object_get(v, "key"));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(v, "key"), 0)), "val");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(v, "key"), 1)), "\"q\"");
+    assert_string_equal(json_string_value(json_object_get(v, "plain")), "x");
+    json_decref(v);
+    /* Key order is kept. */
+    v = parse("{\"z\":1,\"a\":2,\"m\":3}", &e);
+    assert_non_null(v);
+    assert_string_equal(json_object_iter_key(json_object_iter(v)), "z");
+    json_decref(v);
+}
+
+static void test_jsonparse__numbers_at_the_edges(void **state)
+{
+    wsr__json_error_t e;
+    json_t *v;
+
+    (void)state;
+    v = parse("[9223372036854775807,-9223372036854775808,-0,0,1e-400,0.1,12345678901234567890.5]",
+              &e);
+    assert_non_null(v);
+    assert_true(json_is_integer(json_array_get(v, 0)));
+    assert_true(json_integer_value(json_array_get(v, 0)) == INT64_MAX);
+    assert_true(json_integer_value(json_array_get(v, 1)) == INT64_MIN);
+    assert_true(json_is_integer(json_array_get(v, 2)));
+    assert_int_equal(json_integer_value(json_array_get(v, 2)), 0);
+    assert_true(json_is_real(json_array_get(v, 4)));
+    assert_true(json_real_value(json_array_get(v, 4)) == 0.0);
+    assert_true(json_real_value(json_array_get(v, 5)) == 0.1);
+    assert_true(json_real_value(json_array_get(v, 6)) == 12345678901234567890.5);
+    json_decref(v);
+    /* A long real (past the stack copy) is read in full. */
+    {
+        char big[300];
+
+        memset(big, '1', sizeof(big) - 3);
+        big[0] = '0';
+        big[1] = '.';
+        memcpy(big + sizeof(big) - 3, "e1", 3);
+        v = parse(big, &e);
+        assert_non_null(v);
+        assert_true(json_real_value(v) > 1.11 && json_real_value(v) < 1.12);
+        json_decref(v);
+    }
+}
+
+/* "[" x levels then "]" x levels, or "{"a": ..." objects when `objects`. */
+static char *nest(unsigned levels, bool objects)
+{
+    size_t cap = 6 * (size_t)levels + 2, n = 0;
+    char *s = malloc(cap);
+
+    assert_non_null(s);
+    for (unsigned i = 0; i < levels; i++) {
+        memcpy(s + n, objects ? "{\"a\":" : "[", objects ? 5 : 1);
+        n += objects ? 5 : 1;
+    }
+    s[n++] = '1';
+    for (unsigned i = 0; i < levels; i++)
+        s[n++] = objects ? '}' : ']';
+    s[n] = '\0';
+    return s;
+}
+
+static void test_jsonparse__nesting_limit_is_exact(void **state)
+{
+    (void)state;
+    for (int objects = 0; objects <= 1; objects++) {
+        char *at = nest(64, objects), *over = nest(65, objects), *far = nest(100000, objects);
+        wsr__json_error_t e;
+        json_t *v;
+
+        v = parse_exact(at, strlen(at), 64, &e);
+        assert_non_null(v);
+        json_decref(v);
+        assert_null(parse_exact(over, strlen(over), 64, &e));
+        assert_int_equal(e.kind, WSR__JSON_DEPTH);
+        assert_string_equal(e.text, "nesting deeper than 64 levels");
+        /* Refused at the 65th opener, long before the end of 100000. */
+        assert_int_equal(e.offset, 64 * (objects ? 5 : 1));
+        assert_null(parse_exact(far, strlen(far), 64, &e));
+        assert_int_equal(e.kind, WSR__JSON_DEPTH);
+        /* Depth 0 allows scalars only. */
+        v = parse_exact("7", 1, 0, &e);
+        assert_non_null(v);
+        json_decref(v);
+        assert_null(parse_exact("[]", 2, 0, &e));
+        assert_int_equal(e.kind, WSR__JSON_DEPTH);
+        free(at);
+        free(over);
+        free(far);
+    }
+    /* Siblings do not add up: 1000 arrays side by side are depth 2. */
+    {
+        char *s = malloc(3 * 1000 + 2);
+        wsr__json_error_t e;
+        json_t *v;
+        size_t n = 0;
+
+        assert_non_null(s);
+        s[n++] = '[';
+        for (int i = 0; i < 1000; i++) {
+            memcpy(s + n, i ? ",[]" : "[]", i ? 3 : 2);
+            n += i ? 3 : 2;
+        }
+        s[n++] = ']';
+        v = parse_exact(s, n, 2, &e);
+        assert_non_null(v);
+        assert_int_equal(json_array_size(v), 1000);
+        json_decref(v);
+        free(s);
+    }
+}
+
+static void test_jsonparse__reads_only_n_bytes(void **state)
+{
+    /* Every proper prefix of a document is refused (parse_exact copies to
+     * an exact-size block, so ASan catches any read past it), and none
+     * leaks. */
+    static const char doc[] = "{\"method\":\"POST\",\"url\":\"/a\\u00e9\",\"args\":{\"x\":[1,2.5,"
+                              "-3e2,true,false,null]},\"data\":\"\\ud83d\\ude00\",\"id\":7}";
+    wsr__json_error_t e;
+    json_t *v;
+
+    (void)state;
+    for (size_t n = 0; n < sizeof(doc) - 1; n++) {
+        v = parse_exact(doc, n, 64, &e);
+        if (v != NULL)
+            fail_msg("accepted the first %zu bytes", n);
+        assert_true(e.kind == WSR__JSON_EOF || e.kind == WSR__JSON_SYNTAX);
+        assert_true(e.offset <= n);
+    }
+    v = parse_exact(doc, sizeof(doc) - 1, 64, &e);
+    assert_non_null(v);
+    json_decref(v);
+    /* NULL with no bytes is an empty message, not a crash. */
+    assert_null(wsr__json_parse(NULL, 0, 64, &e));
+    assert_int_equal(e.kind, WSR__JSON_EOF);
+}
+
+static void test_jsonparse__allocation_failures(void **state)
+{
+    static const char doc[] = "{\"method\":\"POST\",\"url\":\"/a\",\"args\":{\"k\\u0065y\":[1,2.5,"
+                              "\"s\\n\",{\"n\":null}],\"e\":\"\\u00e9\"},\"id\":\"x\"}";
+    long total;
+    wsr__json_error_t e;
+    json_t *v;
+
+    (void)state;
+    tu_fail_at(-1, false);
+    v = wsr__json_parse(doc, sizeof(doc) - 1, 64, &e);
+    total = tu_alloc_count();
+    assert_non_null(v);
+    json_decref(v);
+    assert_true(total > 10);
+    for (long i = 0; i < total; i++) {
+        for (int sticky = 0; sticky <= 1; sticky++) {
+            tu_fail_at(i, sticky);
+            v = wsr__json_parse(doc, sizeof(doc) - 1, 64, &e);
+            if (v != NULL) {
+                json_decref(v);
+                fail_msg("allocation %ld failing (sticky %d) went unnoticed", i, sticky);
+            } else if (e.kind != WSR__JSON_NOMEM) {
+                fail_msg("allocation %ld failing (sticky %d) gave kind %d: %s", i, sticky, e.kind,
+                         e.text);
+            }
+            tu_fail_at(-1, false);
+            assert_int_equal(tu_live_blocks(), 0);
+        }
+    }
+}
+
+/* A small deterministic generator (xorshift64*). */
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static uint32_t rnd(uint32_t below)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 0x2545F4914F6CDD1Du) >> 33) % below;
+}
+
+static json_t *random_value(int depth)
+{
+    static const char *const pieces[] = {
+        "a",
+        "Z",
+        " ",
+        "\"",
+        "\\",
+        "/",
+        "\n",
+        "\t",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "\xc3\xa9",
+        "\xe2\x80\xa8",
+        "\xf0\x9f\x98\x80",
+        "key",
+        "0",
+    };
+    char s[64];
+    size_t n = 0;
+    json_t *v;
+
+    switch (depth > 3 ? rnd(5) : rnd(7)) {
+    case 0:
+        return json_integer((json_int_t)rnd(1000000) - 500000);
+    case 1:
+        return json_real((double)rnd(1000000) / (double)(1 + rnd(997)) - 300.0);
+    case 2:
+        return rnd(3) == 0 ? json_null() : json_boolean(rnd(2));
+    case 3:
+    case 4:
+        for (uint32_t k = rnd(6); k > 0; k--) {
+            const char *piece = pieces[rnd(sizeof(pieces) / sizeof(pieces[0]))];
+
+            if (n + strlen(piece) < sizeof(s)) {
+                memcpy(s + n, piece, strlen(piece));
+                n += strlen(piece);
+            }
+        }
+        return json_stringn(n ? s : "", n);
+    case 5:
+        v = json_array();
+        for (uint32_t k = rnd(5); k > 0; k--)
+            json_array_append_new(v, random_value(depth + 1));
+        return v;
+    default:
+        v = json_object();
+        for (uint32_t k = rnd(5); k > 0; k--) {
+            snprintf(s, sizeof(s), "%s%u", rnd(2) ? "k\xc3\xa9" : "\"\\", rnd(50));
+            json_object_set_new(v, s, random_value(depth + 1));
+        }
+        return v;
+    }
+}
+
+/*
+ * Generated values, dumped by jansson in several styles (compact, indented,
+ * ASCII-only escapes), must parse back equal; and every one-byte mutation of
+ * the dumps must be accepted or refused exactly as jansson does, and equal
+ * to jansson's result when accepted.
+ */
+static void test_jsonparse__agrees_with_jansson(void **state)
+{
+    static const char mutations[] = "{}[]\",:\\ 0-.eE+tfnu\x80\xff\x01";
+    static const size_t flags[] = {JSON_COMPACT, JSON_INDENT(2), JSON_ENSURE_ASCII | JSON_COMPACT,
+                                   JSON_ENSURE_ASCII | JSON_INDENT(1)};
+    unsigned docs = 0, mutants = 0, accepted = 0;
+
+    (void)state;
+    for (int round = 0; round < 300; round++) {
+        json_t *orig = random_value(0);
+        char *text = json_dumps(orig, JSON_ENCODE_ANY | flags[round % 4]);
+        size_t len;
+        wsr__json_error_t e;
+        json_t *ours;
+
+        assert_non_null(text);
+        len = strlen(text);
+        ours = parse_exact(text, len, 64, &e);
+        if (ours == NULL || !json_equal(ours, orig))
+            fail_msg("%s did not round-trip: %s", text, ours ? "differs" : e.text);
+        json_decref(ours);
+        docs++;
+        for (int m = 0; m < 20 && len > 0; m++) {
+            char *mut = strdup(text);
+            json_t *theirs;
+
+            assert_non_null(mut);
+            mut[rnd((uint32_t)len)] = mutations[rnd(sizeof(mutations) - 1)];
+            ours = parse_exact(mut, len, 64, &e);
+            theirs = jansson_parse(mut, len);
+            if ((ours == NULL) != (theirs == NULL))
+                fail_msg("%s: we %s it, jansson %s it", mut, ours ? "accept" : "refuse",
+                         theirs ? "accepts" : "refuses");
+            if (ours != NULL && !json_equal(ours, theirs))
+                fail_msg("%s: we and jansson read it differently", mut);
+            accepted += ours != NULL;
+            json_decref(ours);
+            json_decref(theirs);
+            free(mut);
+            mutants++;
+        }
+        wsr__free(text); /* jansson's allocator is ours (testutil) */
+        json_decref(orig);
+    }
+    print_message("%u documents round-tripped, %u mutants (%u accepted) agree with jansson\n", docs,
+                  mutants, accepted);
+    assert_true(mutants > 1000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jsonparse__accepts_what_jansson_accepts),
+        cmocka_unit_test(test_jsonparse__refuses_with_a_sentence_and_a_place),
+        cmocka_unit_test(test_jsonparse__strings_decode_exactly),
+        cmocka_unit_test(test_jsonparse__numbers_at_the_edges),
+        cmocka_unit_test(test_jsonparse__nesting_limit_is_exact),
+        cmocka_unit_test(test_jsonparse__reads_only_n_bytes),
+        cmocka_unit_test(test_jsonparse__allocation_failures),
+        cmocka_unit_test(test_jsonparse__agrees_with_jansson),
+    };
+
+    tu_install_allocator();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
