@@ -17,5 +17,6 @@
 #include "server.h"
 #include "store.h"
 #include "auth.h"
+#include "client.h"
 
 #endif /* WSR_WSROUTER_WSROUTER_H */

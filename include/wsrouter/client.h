@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The C client: one WebSocket connection to a wsrouter server (PROTOCOL.md),
+ * synchronous and asynchronous calls correlated by id, pushes delivered to a
+ * handler, a choice of encoding, TLS, and optional automatic reconnection.
+ *
+ *   wsr_client_config_t cfg;
+ *   wsr_client_config_init(&cfg);           every default written
+ *   cfg.url = "ws://127.0.0.1:8080/";
+ *   wsr_client_t *c = wsr_client_new(&cfg, &err);
+ *   wsr_client_connect(c, &err);            waits up to connect_timeout_ms
+ *   wsr_client_call(c, "GET", "/hello/bob/42", NULL, NULL, &reply, &err);
+ *   ... reply.status, reply.data ...
+ *   wsr_client_reply_dispose(&reply);
+ *   wsr_client_free(c);
+ *
+ * Threading model. Each client owns one libwebsockets context and one thread
+ * of its own, the service thread, which alone touches the connection. Every
+ * public function may be called from any thread (except where a comment says
+ * otherwise): it encodes the request on the calling thread, hands it to the
+ * service thread through a locked queue and wakes it with lws_cancel_service().
+ * Every callback the client makes (reply callbacks, the message handler, the
+ * state handler, the log sink) runs on the service thread, one at a time; a
+ * callback may start asynchronous calls but must not make synchronous ones
+ * (they return WSR_ESTATE) nor free the client. A callback that blocks stalls
+ * the whole client. Side effects of libwebsockets 4.1 on the process: creating
+ * a client sets SIGPIPE to SIG_IGN, and lws logs notices to stderr unless the
+ * program calls lws_set_log_level().
+ *
+ * Failures. Every call ends exactly once: with a reply (any status), or with a
+ * negative WSR_E* code and a sentence. A call is never left hanging: it fails
+ * with WSR_ETIMEDOUT at its deadline, with WSR_ECLOSED when the connection
+ * drops while it is in flight (sent or still queued), and at once with
+ * WSR_ECLOSED when it is made while the client is not connected: calls do not
+ * wait for a reconnection, they fail fast (wsr_client_wait_connected waits).
+ */
+#ifndef WSR_WSROUTER_CLIENT_H
+#define WSR_WSROUTER_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "common.h"
+#include "error.h"
+#include "log.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wsr_client wsr_client_t;
+
+/* How requests are framed (PROTOCOL.md section 2); replies come back alike. */
+typedef enum wsr_client_encoding {
+    WSR_CLIENT_JSON = 0,          /* JSON in text frames */
+    WSR_CLIENT_BASE64_TEXT = 1,   /* base64 of the JSON in text frames */
+    WSR_CLIENT_BASE64_BINARY = 2, /* base64 of the JSON in binary frames (aiorest-ws) */
+} wsr_client_encoding_t;
+
+/* The connection's state, as wsr_client_state() and the state handler see it. */
+typedef enum wsr_client_state {
+    WSR_CLIENT_IDLE = 0,         /* not connected and not trying */
+    WSR_CLIENT_CONNECTING = 1,   /* an attempt is under way */
+    WSR_CLIENT_OPEN = 2,         /* connected: calls are accepted */
+    WSR_CLIENT_RECONNECTING = 3, /* the connection dropped; waiting to retry */
+    WSR_CLIENT_CLOSED = 4,       /* wsr_client_free() is closing the client */
+} wsr_client_state_t;
+
+/*
+ * A reply. `message` is the whole reply object and owns everything else:
+ * `data`, `detail`, `errors` and `allow` point into it and are NULL when the
+ * reply has no such member. Release with wsr_client_reply_dispose().
+ */
+typedef struct wsr_client_reply {
+    int status;         /* HTTP-style status (PROTOCOL.md section 4) */
+    json_t *data;       /* borrowed from message: the result, NULL when absent */
+    const char *detail; /* borrowed from message: the error sentence, or NULL */
+    json_t *errors;     /* borrowed from message: 422, parameter -> message, or NULL */
+    json_t *allow;      /* borrowed from message: 405, the allowed methods, or NULL */
+    json_t *message;    /* owned: the whole reply object */
+} wsr_client_reply_t;
+
+/*
+ * Called once per asynchronous call, on the service thread. `rc` is 0 when a
+ * reply arrived (whatever its status) and `reply` is set; otherwise `rc` is a
+ * negative WSR_E* code, `reply` is NULL and `error` says what happened.
+ * `reply` is borrowed for the call: the library disposes it afterwards, unless
+ * the callback takes it by copying *reply and setting reply->message to NULL.
+ * `error` is borrowed for the call.
+ */
+typedef void (*wsr_client_reply_fn)(void *user, int rc, wsr_client_reply_t *reply,
+                                    const char *error);
+
+/*
+ * Receives every message that answers no call in flight: pushes and
+ * publications (no `status`, PROTOCOL.md section 5), and late replies to calls
+ * that already timed out. The handler takes `message`: it owns it and must
+ * release it with json_decref (the library keeps no reference, so the message
+ * may be handed to another thread as it is). Runs on the service thread.
+ */
+typedef void (*wsr_client_message_fn)(void *user, json_t *message);
+
+/*
+ * Told of each change of state, on the service thread. `code` and `text` say
+ * why (0 and "connected" when it opened; WSR_ECLOSED and the close reason when
+ * the connection dropped; the failure of a connection attempt). `text` is
+ * borrowed for the call.
+ */
+typedef void (*wsr_client_state_fn)(void *user, wsr_client_state_t state, int code,
+                                    const char *text);
+
+/*
+ * Client settings. Initialise with wsr_client_config_init(), then change
+ * fields. Strings are borrowed until wsr_client_new() returns (it copies
+ * them). Times are in milliseconds; timeouts go from 1 to 86400000 (a day).
+ */
+typedef struct wsr_client_config {
+    const char *url;                /* ws://HOST[:PORT]/PATH or wss://...; "ws://127.0.0.1:8080/" */
+    const char *subprotocol;        /* asked for at the handshake; NULL: none; WSR_SUBPROTOCOL */
+    wsr_client_encoding_t encoding; /* WSR_CLIENT_JSON */
+    const char *token;              /* sent as the `token` member of every request; NULL: none */
+    int connect_timeout_ms;         /* TCP + TLS + WebSocket handshake deadline (5000) */
+    int call_timeout_ms;            /* default per-call deadline (30000) */
+    size_t max_message;             /* largest reply accepted, bytes (64 MiB); past it 1009 */
+    const char *ca_file;            /* wss: PEM CA bundle; NULL: the system's CAs */
+    const char *cert_file;          /* wss: PEM client certificate, or NULL */
+    const char *key_file;           /* wss: PEM private key of cert_file, or NULL */
+    bool insecure;                  /* wss: accept any certificate and host name (logs a warning) */
+    bool reconnect;                 /* reconnect when an open connection drops (false) */
+    int reconnect_min_ms;           /* first retry delay (100); doubles per attempt */
+    int reconnect_max_ms;           /* largest retry delay (10000); half of it is random jitter */
+    int reconnect_max_attempts;     /* consecutive failed attempts before giving up; 0: never */
+    wsr_client_message_fn on_message; /* pushes and unmatched messages, or NULL */
+    wsr_client_state_fn on_state;     /* state changes, or NULL */
+    void *user;                       /* passed to on_message and on_state */
+    int log_level;                    /* WSR_LOG_WARN */
+    wsr_log_fn log;                   /* NULL: lines at WARN and above go to stderr */
+    void *log_user;                   /* passed to `log` */
+} wsr_client_config_t;
+
+/*
+ * A request for wsr_client_request() and wsr_client_request_async().
+ * Initialise with wsr_client_request_init(). Give `method` and `url`, or
+ * `cmd`. Every pointer is borrowed for the duration of the call that takes the
+ * request (the request is encoded before that call returns).
+ */
+typedef struct wsr_client_request {
+    const char *method; /* "GET", "POST", ...; NULL with cmd */
+    const char *url;    /* "/path?query"; NULL with cmd */
+    const char *cmd;    /* a route name (RPC style), or NULL */
+    json_t *args;       /* an object of parameters, or NULL */
+    json_t *data;       /* the body (any JSON value), or NULL for none */
+    json_t *event_name; /* a label echoed by the server, or NULL */
+    const char *token;  /* overrides the client's token for this request, or NULL */
+    int timeout_ms;     /* deadline for this call; 0: the client's call_timeout_ms */
+} wsr_client_request_t;
+
+/* Writes every default into `cfg` (borrowed). Never fails. Any thread. */
+WSR_API void wsr_client_config_init(wsr_client_config_t *cfg);
+
+/* Clears `req` (borrowed): no method, url, cmd, args, data; default timeout. */
+WSR_API void wsr_client_request_init(wsr_client_request_t *req);
+
+/*
+ * Creates a client for cfg->url (cfg borrowed; strings copied): checks the
+ * configuration and the TLS files, creates its lws context and starts its
+ * service thread. It does not connect. Returns an owned client (release with
+ * wsr_client_free), or NULL with `err` (optional) filled: WSR_EINVAL for a bad
+ * URL or setting, WSR_EIO for an unreadable TLS file, WSR_ETLS, WSR_ENOMEM.
+ * Logs a warning when cfg->insecure is set. Any thread.
+ */
+WSR_API wsr_client_t *wsr_client_new(const wsr_client_config_t *cfg, wsr_error_t *err);
+
+/*
+ * Connects and waits until the connection is open or connect_timeout_ms has
+ * passed. Returns 0 (also when already open), WSR_ETIMEDOUT, WSR_ECONNECT
+ * (refused, unreachable, handshake rejected), WSR_ETLS (certificate refused),
+ * WSR_ESTATE (called from a callback, or the client is closing). On failure
+ * the client stays idle: automatic reconnection only follows a connection
+ * that was open. `err` (optional) gets the sentence. Any thread but a callback.
+ */
+WSR_API WSR_NODISCARD int wsr_client_connect(wsr_client_t *c, wsr_error_t *err);
+
+/*
+ * Waits until the client is open, for at most `timeout_ms`. Returns 0,
+ * WSR_ETIMEDOUT, or WSR_ESTATE when the client is idle (nothing will open it)
+ * or when called from a callback. Any thread but a callback.
+ */
+WSR_API WSR_NODISCARD int wsr_client_wait_connected(wsr_client_t *c, int timeout_ms);
+
+/* Returns the current state. Any thread, callbacks included. */
+WSR_API wsr_client_state_t wsr_client_state(wsr_client_t *c);
+
+/*
+ * Closes the connection (a normal close, waiting at most a second for the
+ * server), fails every call still in flight with WSR_ECLOSED (their callbacks
+ * run before this returns), stops the service thread and releases `c`
+ * (invalidates). NULL is ignored. Must not be called from a callback, nor
+ * while another thread is still using `c`.
+ */
+WSR_API void wsr_client_free(wsr_client_t *c);
+
+/*
+ * Synchronous call: sends `method` `url` with `args` (an object, or NULL) and
+ * `data` (any, or NULL for none), both borrowed for the call, and waits for
+ * the reply up to the client's call_timeout_ms. Returns 0 when a reply arrived,
+ * whatever its status: `reply` (borrowed; filled, owned by the caller: release
+ * with wsr_client_reply_dispose). Otherwise returns a negative code, `reply`
+ * is zeroed and `err` (optional) says why: WSR_ETIMEDOUT, WSR_ECLOSED (not
+ * connected, or the connection dropped), WSR_EINVAL, WSR_ENOMEM, WSR_ESTATE
+ * (called from a callback). Any thread but a callback.
+ */
+WSR_API WSR_NODISCARD int wsr_client_call(wsr_client_t *c, const char *method, const char *url,
+                                          json_t *args, json_t *data, wsr_client_reply_t *reply,
+                                          wsr_error_t *err);
+
+/*
+ * Synchronous RPC call in tcpy's spirit: sends {"cmd": cmd, "args": params}
+ * (`cmd` and `params`, an object or NULL, borrowed). Otherwise like
+ * wsr_client_call().
+ */
+WSR_API WSR_NODISCARD int wsr_client_execute(wsr_client_t *c, const char *cmd, json_t *params,
+                                             wsr_client_reply_t *reply, wsr_error_t *err);
+
+/* Synchronous call with every option of `req` (borrowed). Like wsr_client_call(). */
+WSR_API WSR_NODISCARD int wsr_client_request(wsr_client_t *c, const wsr_client_request_t *req,
+                                             wsr_client_reply_t *reply, wsr_error_t *err);
+
+/*
+ * Asynchronous call: encodes `req` (borrowed) on the calling thread, queues it
+ * and returns. Returns 0 when queued: `cb` will then be called exactly once,
+ * on the service thread, with the reply or the failure; `user` is passed to
+ * it. Returns a negative code when it could not be queued (WSR_ECLOSED when
+ * not connected, WSR_EINVAL, WSR_ENOMEM) and then `cb` is never called; `err`
+ * (optional) says why. Many calls may be in flight on one connection. Any
+ * thread, callbacks included.
+ */
+WSR_API WSR_NODISCARD int wsr_client_request_async(wsr_client_t *c, const wsr_client_request_t *req,
+                                                   wsr_client_reply_fn cb, void *user,
+                                                   wsr_error_t *err);
+
+/*
+ * Sends `len` bytes of `bytes` (borrowed for the call) as they are, in one
+ * text frame or, with `binary`, one binary frame: for testing servers with
+ * malformed input. The client adds no id, so the reply is matched to raw sends
+ * in order: a reply without an `id` answers the oldest raw send in flight.
+ * `timeout_ms` 0 means call_timeout_ms. Returns and calls back like
+ * wsr_client_request_async(). Any thread, callbacks included.
+ */
+WSR_API WSR_NODISCARD int wsr_client_send_raw_async(wsr_client_t *c, const void *bytes, size_t len,
+                                                    bool binary, int timeout_ms,
+                                                    wsr_client_reply_fn cb, void *user,
+                                                    wsr_error_t *err);
+
+/* Synchronous wsr_client_send_raw_async(); returns like wsr_client_call(). */
+WSR_API WSR_NODISCARD int wsr_client_send_raw(wsr_client_t *c, const void *bytes, size_t len,
+                                              bool binary, int timeout_ms,
+                                              wsr_client_reply_t *reply, wsr_error_t *err);
+
+/* Returns the number of calls in flight (queued or sent). Any thread. */
+WSR_API size_t wsr_client_pending(wsr_client_t *c);
+
+/* Releases the reply's message and zeroes `reply` (borrowed). NULL is ignored. */
+WSR_API void wsr_client_reply_dispose(wsr_client_reply_t *reply);
+
+/* Returns the name of `state` ("open"), or "?"; static. Any thread. */
+WSR_API const char *wsr_client_state_name(wsr_client_state_t state);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WSR_WSROUTER_CLIENT_H */

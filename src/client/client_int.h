@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the C client (include/wsrouter/client.h), shared by the files
+ * of src/client/: the client object, the table of calls in flight, the
+ * outbound queue, and the entry points each file offers the others. Which
+ * fields are guarded by the client's lock and which belong to the service
+ * thread alone is written next to each field. Nothing here is API.
+ */
+#ifndef WSR_SRC_CLIENT_CLIENT_INT_H
+#define WSR_SRC_CLIENT_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "internal.h"
+#include "wsrouter/client.h"
+
+/* Buckets of the id hash of calls in flight (a power of two). */
+#define WSR__CALL_BUCKETS 256
+/* Longest sentence kept for a failure. */
+#define WSR__CLIENT_TEXT 256
+/* The longest timeout accepted (a day), so deadline arithmetic cannot overflow. */
+#define WSR__CLIENT_MAX_TIMEOUT_MS 86400000
+/* How long a waiting thread waits past a deadline the service thread enforces. */
+#define WSR__CLIENT_SAFETY_MS 5000
+
+/* A parsed ws:// or wss:// URL. Every string is owned. */
+typedef struct wsr__url {
+    bool tls;
+    int port;
+    char *host;        /* owned: host name or address, IPv6 without brackets */
+    char *host_header; /* owned: the Host header, "host[:port]" */
+    char *path;        /* owned: path and query, starting with '/' */
+} wsr__url_t;
+
+struct wsr__ccall;
+
+/* One encoded frame waiting for the connection, with LWS_PRE headroom. */
+typedef struct wsr__cmsg {
+    struct wsr__cmsg *prev, *next; /* the outbound queue */
+    struct wsr__ccall *call;       /* borrowed: the call it carries, or NULL */
+    bool binary;                   /* a binary frame rather than text */
+    wsr__buf_t buf;                /* owned: the frame's payload after LWS_PRE */
+} wsr__cmsg_t;
+
+/* A call in flight: queued or sent, waiting for its reply or its deadline. */
+typedef struct wsr__ccall {
+    struct wsr__ccall *prev, *next; /* the in-flight list, oldest first */
+    struct wsr__ccall *hnext;       /* the id hash chain */
+    uint64_t id;                    /* the request's id (a raw send's is not on the wire) */
+    bool raw;                       /* a raw send: its reply is matched in order */
+    uint64_t deadline_ns;           /* wsr__now_ns() past which it fails */
+    int timeout_ms;                 /* for the error sentence */
+    wsr_client_reply_fn cb;         /* called once, on the service thread */
+    void *user;                     /* passed to cb */
+    wsr__cmsg_t *msg;               /* borrowed: its frame while still queued, else NULL */
+    char label[72];                 /* "GET /path" or "cmd add", for sentences */
+} wsr__ccall_t;
+
+/* A list of calls detached from the client, to be completed without the lock. */
+typedef struct wsr__call_list {
+    wsr__ccall_t *head, *tail;
+} wsr__call_list_t;
+
+struct wsr_client {
+    /* Immutable after wsr_client_new. */
+    wsr_client_config_t cfg; /* strings point at the owned copies below */
+    wsr__url_t url;
+    char *url_text;    /* owned */
+    char *subprotocol; /* owned, or NULL */
+    char *token;       /* owned, or NULL */
+    char *ca_file;     /* owned, or NULL */
+    char *cert_file;   /* owned, or NULL */
+    char *key_file;    /* owned, or NULL */
+    struct lws_context *ctx;
+    struct lws_protocols protocols[2];
+    pthread_t thread;
+
+    /* Guarded by lock. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* state changes, attempt ends, sync completions */
+    wsr_client_state_t state;
+    bool stop;              /* wsr_client_free asked the service thread to finish */
+    bool connect_requested; /* wsr_client_connect asked for an attempt */
+    uint64_t attempt_gen;   /* bumped when a connection attempt ends */
+    int attempt_rc;         /* how the last attempt ended: 0 or WSR_E* */
+    char attempt_text[WSR__CLIENT_TEXT];
+    uint64_t next_id;
+    wsr__call_list_t calls;                   /* in flight, oldest first */
+    wsr__ccall_t *buckets[WSR__CALL_BUCKETS]; /* the same calls by id */
+    size_t ncalls;
+    wsr__cmsg_t *out_head, *out_tail; /* frames not yet written */
+    uint64_t wake_deadline_ns;        /* earliest deadline added since the last wake */
+
+    /* Service thread only. */
+    struct lws *wsi;  /* the connection, or NULL */
+    bool conn_active; /* an attempt or a connection exists */
+    bool conn_open;   /* it reached ESTABLISHED */
+    bool closing;     /* a close was asked for; it goes out from WRITEABLE */
+    int close_code;   /* the code it sends */
+    bool stopping;    /* the stop sequence began */
+    bool loop_exit;   /* the service loop ends after this pass */
+    bool retrying;    /* a dropped connection is being re-established */
+    int attempts;     /* failed reconnection attempts in a row */
+    int fail_rc;      /* a reason recorded before lws reports the end */
+    char fail_text[WSR__CLIENT_TEXT];
+    int peer_close; /* the close code the server sent, or 0 */
+    char peer_reason[124];
+    uint64_t tick_at_ns; /* when sul_tick is due; 0 when not scheduled */
+    uint64_t rng;        /* xorshift state for the jitter */
+    bool in_message;     /* reassembling a fragmented message */
+    bool rx_binary;
+    wsr__buf_t rx;                      /* owned: the message being reassembled */
+    lws_sorted_usec_list_t sul_tick;    /* call deadlines */
+    lws_sorted_usec_list_t sul_connect; /* the connection attempt's deadline */
+    lws_sorted_usec_list_t sul_retry;   /* the next reconnection attempt */
+    lws_sorted_usec_list_t sul_stop;    /* the close handshake's deadline */
+};
+
+/* ---- client.c ---- */
+
+/* Formats a line and hands it to the log sink (stderr at WARN and above when none). */
+void wsr__client_log(wsr_client_t *c, int level, const char *fmt, ...) WSR_PRINTF(3, 4);
+
+/* True on the client's service thread (inside a callback). */
+bool wsr__client_on_service_thread(wsr_client_t *c);
+/* Waits on c->cond, lock held, until woken or `deadline_ns`; false once it passed. */
+bool wsr__client_wait(wsr_client_t *c, uint64_t deadline_ns);
+
+/* ---- calls.c (callers hold c->lock unless a comment says otherwise) ---- */
+
+/* Adds `call` (and its queued frame `msg`, may be NULL) to the table and the queue. */
+void wsr__calls_add(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *msg);
+/* Removes and returns the call with `id`, or NULL. */
+wsr__ccall_t *wsr__calls_take_id(wsr_client_t *c, uint64_t id);
+/* Removes and returns the oldest raw send, or NULL. */
+wsr__ccall_t *wsr__calls_take_raw(wsr_client_t *c);
+/* Moves every call to `out` and drops every queued frame. */
+void wsr__calls_take_all(wsr_client_t *c, wsr__call_list_t *out);
+/* Moves the calls whose deadline is past `now` to `out`; returns the next deadline or 0. */
+uint64_t wsr__calls_take_expired(wsr_client_t *c, uint64_t now, wsr__call_list_t *out);
+/* Pops the oldest queued frame, or NULL; its call no longer points at it. */
+wsr__cmsg_t *wsr__out_pop(wsr_client_t *c);
+/* Frees a frame that is in no queue. NULL is ignored. No lock needed. */
+void wsr__cmsg_free(wsr__cmsg_t *m);
+/*
+ * Completes and frees `call` without the lock held: calls its callback with
+ * the reply `message` (takes it; NULL for a failure with `rc` and `text`).
+ */
+void wsr__call_complete(wsr__ccall_t *call, int rc, json_t *message, const char *text);
+/* Fails every call of `list` with `rc` and `text`, without the lock held. */
+void wsr__calls_fail_list(wsr__call_list_t *list, int rc, const char *text);
+
+/* ---- wire.c (pure) ---- */
+
+/* Parses `text` into `u` (zeroed first). Returns 0, WSR_EINVAL with `err`, or WSR_ENOMEM. */
+WSR_NODISCARD int wsr__url_parse(wsr__url_t *u, const char *text, wsr_error_t *err);
+void wsr__url_dispose(wsr__url_t *u);
+/*
+ * Encodes `req` with `id` as one frame in the client's encoding into `*out`
+ * (owned by the caller). Returns 0, WSR_EINVAL (with `err`), WSR_EOVERFLOW
+ * past max_message, or WSR_ENOMEM.
+ */
+WSR_NODISCARD int wsr__client_encode(const wsr_client_t *c, const wsr_client_request_t *req,
+                                     uint64_t id, wsr__cmsg_t **out, wsr_error_t *err);
+/*
+ * Decodes one received message (JSON text, base64 text, or base64 in a binary
+ * frame) into an owned JSON object, or NULL with a sentence in `why`.
+ */
+json_t *wsr__client_decode(const unsigned char *p, size_t n, bool binary, char *why,
+                           size_t why_len);
+/* Fills `reply` from `message` (takes one reference). */
+void wsr__reply_fill(wsr_client_reply_t *reply, json_t *message);
+
+/* ---- service.c ---- */
+
+/* Creates c->ctx for c->cfg. Returns 0 or a code with `err`. Caller's thread. */
+WSR_NODISCARD int wsr__client_service_init(wsr_client_t *c, wsr_error_t *err);
+/* The service thread's body: services c->ctx until the stop sequence ends. */
+void *wsr__client_service_main(void *arg);
+/*
+ * Ends the connection or the attempt (once): fails every call in flight with
+ * a sentence built from `rc` and `text` (or the reason recorded in fail_rc),
+ * moves to the next state and schedules a reconnection when one is due.
+ */
+void wsr__client_conn_ended(wsr_client_t *c, int rc, const char *text);
+
+/* ---- io.c (service thread) ---- */
+
+/* Forgets a partly reassembled message. */
+void wsr__client_rx_reset(wsr_client_t *c);
+/* LWS_CALLBACK_CLIENT_RECEIVE: reassembles and delivers. Returns 0, or -1 to drop. */
+int wsr__client_on_receive(wsr_client_t *c, struct lws *wsi, const void *in, size_t len);
+/* LWS_CALLBACK_CLIENT_WRITEABLE: one frame, or the close. Returns 0, or -1 to drop. */
+int wsr__client_on_writeable(wsr_client_t *c, struct lws *wsi);
+
+#endif /* WSR_SRC_CLIENT_CLIENT_INT_H */

@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client's service thread: its lws context, the loop that services it,
+ * and the connection's lifecycle: connection attempts with their deadline,
+ * the end of a connection (every call in flight fails with a sentence that
+ * says why), reconnection with exponential backoff and jitter, call deadlines,
+ * and the stop sequence of wsr_client_free. Everything here runs on the
+ * service thread, which alone touches the lws connection; other threads reach
+ * it through flags under the lock and lws_cancel_service(). It never calls
+ * back into user code or into lws while holding the lock. Reading and writing
+ * frames is in io.c.
+ */
+#include "client_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#define PROTOCOL_NAME "wsrouter-client"
+#define RX_CHUNK      65536
+/* How long the stop sequence waits for the server to answer a close. */
+#define STOP_GRACE_US (1000 * LWS_US_PER_MS)
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
+
+int wsr__client_service_init(wsr_client_t *c, wsr_error_t *err)
+{
+    struct lws_context_creation_info info;
+    unsigned secs = (unsigned)(c->cfg.connect_timeout_ms / 1000) + 2;
+
+    memset(&info, 0, sizeof(info));
+    memset(c->protocols, 0, sizeof(c->protocols));
+    c->protocols[0].name = PROTOCOL_NAME;
+    c->protocols[0].callback = callback;
+    c->protocols[0].rx_buffer_size = RX_CHUNK;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = c->protocols;
+    info.user = c;
+    info.gid = -1;
+    info.uid = -1;
+    /* lws's own deadlines stay behind ours, which are exact to the millisecond. */
+    info.timeout_secs = secs < 5 ? 5 : secs;
+    info.connect_timeout_secs = secs;
+    if (c->url.tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.client_ssl_ca_filepath = c->ca_file;
+        info.client_ssl_cert_filepath = c->cert_file;
+        info.client_ssl_private_key_filepath = c->key_file;
+    }
+    c->ctx = lws_create_context(&info);
+    if (c->ctx == NULL)
+        return wsr__error_set(err, c->url.tls ? WSR_ETLS : WSR_ENOMEM,
+                              "cannot create the client's lws context%s",
+                              c->url.tls ? " (check the client certificate and key)" : "");
+    return 0;
+}
+
+static void notify_state(wsr_client_t *c, wsr_client_state_t state, int code, const char *text)
+{
+    wsr__client_log(c, WSR_LOG_INFO, "%s: %s", wsr_client_state_name(state), text);
+    if (c->cfg.on_state != NULL)
+        c->cfg.on_state(c->cfg.user, state, code, text);
+}
+
+/* Sets the state under the lock and wakes every waiter. */
+static void set_state(wsr_client_t *c, wsr_client_state_t state)
+{
+    pthread_mutex_lock(&c->lock);
+    c->state = state;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- call deadlines ---- */
+
+static void on_tick(lws_sorted_usec_list_t *sul);
+
+/* Makes sul_tick fire by `deadline` (monotonic ns). */
+static void schedule_tick(wsr_client_t *c, uint64_t deadline)
+{
+    uint64_t now = wsr__now_ns();
+
+    if (c->stopping || (c->tick_at_ns != 0 && c->tick_at_ns <= deadline))
+        return;
+    c->tick_at_ns = deadline;
+    lws_sul_schedule(c->ctx, 0, &c->sul_tick, on_tick,
+                     deadline > now ? (lws_usec_t)((deadline - now) / 1000u) + 1 : 1);
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+    wsr_client_t *c = lws_container_of(sul, wsr_client_t, sul_tick);
+    wsr__call_list_t expired = {NULL, NULL};
+    wsr__ccall_t *call;
+    uint64_t next;
+    char text[WSR__CLIENT_TEXT];
+
+    c->tick_at_ns = 0;
+    pthread_mutex_lock(&c->lock);
+    next = wsr__calls_take_expired(c, wsr__now_ns(), &expired);
+    pthread_mutex_unlock(&c->lock);
+    while ((call = expired.head) != NULL) {
+        expired.head = call->next;
+        snprintf(text, sizeof(text), "no reply to %s within %d ms (call #%llu)", call->label,
+                 call->timeout_ms, (unsigned long long)call->id);
+        wsr__call_complete(call, WSR_ETIMEDOUT, NULL, text);
+    }
+    if (next != 0)
+        schedule_tick(c, next);
+}
+
+/* ---- connecting ---- */
+
+static void on_connect_deadline(lws_sorted_usec_list_t *sul);
+static void on_retry(lws_sorted_usec_list_t *sul);
+
+static void start_attempt(wsr_client_t *c)
+{
+    struct lws_client_connect_info i;
+    char text[WSR__CLIENT_TEXT];
+
+    memset(&i, 0, sizeof(i));
+    i.context = c->ctx;
+    i.address = c->url.host;
+    i.port = c->url.port;
+    i.path = c->url.path;
+    i.host = c->url.host_header;
+    i.protocol = c->subprotocol;
+    i.local_protocol_name = PROTOCOL_NAME;
+    i.pwsi = &c->wsi;
+    if (c->url.tls) {
+        i.ssl_connection = LCCSCF_USE_SSL;
+        if (c->cfg.insecure)
+            i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                LCCSCF_ALLOW_INSECURE;
+    }
+    c->conn_active = true;
+    c->conn_open = false;
+    c->closing = false;
+    c->fail_rc = 0;
+    c->peer_close = 0;
+    set_state(c, WSR_CLIENT_CONNECTING);
+    snprintf(text, sizeof(text), "connecting to %s", c->url_text);
+    notify_state(c, WSR_CLIENT_CONNECTING, 0, text);
+    lws_sul_schedule(c->ctx, 0, &c->sul_connect, on_connect_deadline,
+                     (lws_usec_t)c->cfg.connect_timeout_ms * LWS_US_PER_MS);
+    if (lws_client_connect_via_info(&i) == NULL && c->conn_active)
+        wsr__client_conn_ended(c, WSR_ECONNECT,
+                               "the connection could not be started (address not resolved, or "
+                               "out of resources)");
+}
+
+static void on_connect_deadline(lws_sorted_usec_list_t *sul)
+{
+    wsr_client_t *c = lws_container_of(sul, wsr_client_t, sul_connect);
+
+    if (!c->conn_active || c->conn_open)
+        return;
+    c->fail_rc = WSR_ETIMEDOUT;
+    snprintf(c->fail_text, sizeof(c->fail_text), "timed out after %d ms connecting to %s",
+             c->cfg.connect_timeout_ms, c->url_text);
+    if (c->wsi != NULL)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_AWAITING_CONNECT_RESPONSE, LWS_TO_KILL_SYNC);
+    /* lws reports the close it just made; if it did not, end the attempt here. */
+    if (c->conn_active)
+        wsr__client_conn_ended(c, WSR_ETIMEDOUT, c->fail_text);
+}
+
+/* The delay before reconnection attempt number c->attempts: exponential, half jitter. */
+static uint64_t backoff_ms(wsr_client_t *c)
+{
+    uint64_t base = (uint64_t)c->cfg.reconnect_min_ms, max = (uint64_t)c->cfg.reconnect_max_ms;
+    int n;
+
+    for (n = 0; n < c->attempts && base < max; n++)
+        base *= 2;
+    if (base > max)
+        base = max;
+    c->rng ^= c->rng << 13;
+    c->rng ^= c->rng >> 7;
+    c->rng ^= c->rng << 17;
+    return base / 2 + c->rng % (base / 2 + 1);
+}
+
+static void on_retry(lws_sorted_usec_list_t *sul)
+{
+    wsr_client_t *c = lws_container_of(sul, wsr_client_t, sul_retry);
+
+    if (!c->stopping && !c->conn_active)
+        start_attempt(c);
+}
+
+/* ---- the end of a connection or of an attempt ---- */
+
+/* Says why the connection ended, for the state handler and the failed calls. */
+static void describe_end(wsr_client_t *c, bool was_open, int rc, const char *text, char *out,
+                         size_t n)
+{
+    if (c->stopping)
+        snprintf(out, n, "the client was closed");
+    else if (c->fail_rc != 0)
+        snprintf(out, n, "%s", c->fail_text);
+    else if (!was_open && rc == WSR_ETLS)
+        snprintf(out, n,
+                 "cannot connect to %s: the TLS handshake failed (a server certificate that is "
+                 "not trusted or not for this host name?): %s",
+                 c->url_text, text ? text : "failed");
+    else if (!was_open)
+        snprintf(out, n, "cannot connect to %s: %s", c->url_text, text ? text : "failed");
+    else if (c->peer_close != 0)
+        snprintf(out, n, "the server closed the connection to %s (%d%s%s)", c->url_text,
+                 c->peer_close, c->peer_reason[0] ? ": " : "", c->peer_reason);
+    else
+        snprintf(out, n, "the connection to %s was lost%s%s", c->url_text, text ? ": " : "",
+                 text ? text : "");
+}
+
+/* Chooses the state after an end, counting failed reconnection attempts. */
+static wsr_client_state_t state_after_end(wsr_client_t *c, bool was_open, char *why, size_t n)
+{
+    size_t len;
+
+    if (c->stopping)
+        return WSR_CLIENT_CLOSED;
+    if (was_open && c->cfg.reconnect) {
+        c->retrying = true;
+        c->attempts = 0;
+        return WSR_CLIENT_RECONNECTING;
+    }
+    if (was_open || !c->retrying)
+        return WSR_CLIENT_IDLE;
+    c->attempts++;
+    if (c->cfg.reconnect_max_attempts == 0 || c->attempts < c->cfg.reconnect_max_attempts)
+        return WSR_CLIENT_RECONNECTING;
+    c->retrying = false;
+    len = strlen(why);
+    snprintf(why + len, n - len, "; gave up after %d attempts", c->attempts);
+    return WSR_CLIENT_IDLE;
+}
+
+void wsr__client_conn_ended(wsr_client_t *c, int rc, const char *text)
+{
+    wsr__call_list_t calls = {NULL, NULL};
+    char why[WSR__CLIENT_TEXT];
+    bool was_open = c->conn_open;
+    wsr_client_state_t state;
+
+    if (!c->conn_active)
+        return;
+    c->conn_active = c->conn_open = c->closing = false;
+    c->wsi = NULL;
+    wsr__client_rx_reset(c);
+    lws_sul_cancel(&c->sul_connect);
+    describe_end(c, was_open, rc, text, why, sizeof(why));
+    if (c->fail_rc != 0)
+        rc = c->fail_rc;
+    else if (rc == 0 || was_open)
+        rc = was_open ? WSR_ECLOSED : WSR_ECONNECT;
+    state = state_after_end(c, was_open, why, sizeof(why));
+    pthread_mutex_lock(&c->lock);
+    wsr__calls_take_all(c, &calls);
+    c->state = state;
+    if (!was_open) {
+        c->attempt_gen++;
+        c->attempt_rc = rc;
+        snprintf(c->attempt_text, sizeof(c->attempt_text), "%s", why);
+    }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    c->fail_rc = 0;
+    c->peer_close = 0;
+    c->peer_reason[0] = '\0';
+    wsr__calls_fail_list(&calls, WSR_ECLOSED, why);
+    notify_state(c, state, rc, why);
+    if (c->stopping) {
+        c->loop_exit = true;
+        lws_cancel_service(c->ctx);
+    } else if (state == WSR_CLIENT_RECONNECTING) {
+        lws_sul_schedule(c->ctx, 0, &c->sul_retry, on_retry,
+                         (lws_usec_t)backoff_ms(c) * LWS_US_PER_MS);
+    }
+}
+
+static void on_established(wsr_client_t *c, struct lws *wsi)
+{
+    char text[WSR__CLIENT_TEXT];
+    bool more;
+
+    c->wsi = wsi;
+    c->conn_open = true;
+    c->retrying = false;
+    c->attempts = 0;
+    lws_sul_cancel(&c->sul_connect);
+    pthread_mutex_lock(&c->lock);
+    c->state = WSR_CLIENT_OPEN;
+    c->attempt_gen++;
+    c->attempt_rc = 0;
+    c->attempt_text[0] = '\0';
+    more = c->out_head != NULL;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    snprintf(text, sizeof(text), "connected to %s", c->url_text);
+    notify_state(c, WSR_CLIENT_OPEN, 0, text);
+    if (more)
+        lws_callback_on_writable(wsi);
+}
+
+/* Certificate trouble is a TLS error; everything else a connection error. */
+static int classify(const char *text)
+{
+    static const char *const tls_words[] = {"cert", "ssl", "tls", "x509"};
+
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(tls_words); i++)
+        for (const char *p = text; *p != '\0'; p++)
+            if (wsr__strncasecmp_ascii(p, tls_words[i], strlen(tls_words[i])) == 0)
+                return WSR_ETLS;
+    return WSR_ECONNECT;
+}
+
+static void on_connection_error(wsr_client_t *c, const void *in, size_t len)
+{
+    char text[160];
+    size_t n;
+
+    /* lws's sentence may count its NUL in `len` and end with a newline. */
+    snprintf(text, sizeof(text), "%.*s", in ? (int)WSR__MIN(len, sizeof(text) - 1) : 0,
+             in ? (const char *)in : "");
+    n = strlen(text);
+    while (n > 0 && wsr__is_blank((unsigned char)text[n - 1]))
+        text[--n] = '\0';
+    if (text[0] == '\0')
+        snprintf(text, sizeof(text), "connection failed");
+    wsr__client_conn_ended(c, classify(text), text);
+}
+
+/*
+ * OpenSSL refused the server's certificate: keep its reason, which is better
+ * than the generic one lws reports when the handshake then fails.
+ */
+static void on_cert_refused(wsr_client_t *c, void *x509_ctx)
+{
+    int err = X509_STORE_CTX_get_error((X509_STORE_CTX *)x509_ctx);
+
+    if (err == X509_V_OK || c->fail_rc != 0)
+        return;
+    c->fail_rc = WSR_ETLS;
+    snprintf(c->fail_text, sizeof(c->fail_text),
+             "cannot connect to %s: the server's certificate was refused: %s", c->url_text,
+             X509_verify_cert_error_string(err));
+}
+
+static void on_peer_close(wsr_client_t *c, const unsigned char *in, size_t len)
+{
+    if (in == NULL || len < 2)
+        return;
+    c->peer_close = in[0] << 8 | in[1];
+    snprintf(c->peer_reason, sizeof(c->peer_reason), "%.*s",
+             (int)WSR__MIN(len - 2, sizeof(c->peer_reason) - 1), (const char *)in + 2);
+}
+
+/* ---- waking up and stopping ---- */
+
+static void on_stop_deadline(lws_sorted_usec_list_t *sul)
+{
+    wsr_client_t *c = lws_container_of(sul, wsr_client_t, sul_stop);
+
+    c->loop_exit = true;
+    lws_cancel_service(c->ctx);
+}
+
+static void begin_stop(wsr_client_t *c)
+{
+    c->stopping = true;
+    lws_sul_cancel(&c->sul_retry);
+    lws_sul_cancel(&c->sul_tick);
+    if (c->conn_open && c->wsi != NULL) {
+        /* A normal close: the close frame goes out from WRITEABLE. */
+        c->closing = true;
+        c->close_code = LWS_CLOSE_STATUS_NORMAL;
+        lws_callback_on_writable(c->wsi);
+        lws_sul_schedule(c->ctx, 0, &c->sul_stop, on_stop_deadline, STOP_GRACE_US);
+        return;
+    }
+    if (c->conn_active && c->wsi != NULL)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+    if (c->conn_active)
+        wsr__client_conn_ended(c, WSR_ECLOSED, NULL);
+    c->loop_exit = true;
+}
+
+/* Work handed over by other threads: a stop, a connect, new calls. */
+static void on_wake(wsr_client_t *c)
+{
+    bool stop, connect, more;
+    uint64_t wake;
+
+    if (c->stopping)
+        return;
+    pthread_mutex_lock(&c->lock);
+    stop = c->stop;
+    connect = c->connect_requested;
+    c->connect_requested = false;
+    wake = c->wake_deadline_ns;
+    c->wake_deadline_ns = 0;
+    more = c->out_head != NULL;
+    pthread_mutex_unlock(&c->lock);
+    if (stop) {
+        begin_stop(c);
+        return;
+    }
+    if (wake != 0)
+        schedule_tick(c, wake);
+    if (more && c->conn_open)
+        lws_callback_on_writable(c->wsi);
+    if (connect && !c->conn_active) {
+        lws_sul_cancel(&c->sul_retry);
+        start_attempt(c);
+    }
+}
+
+/* True when `wsi` is the connection the client knows (or the attempt's, before lws named it). */
+static bool ours(wsr_client_t *c, struct lws *wsi)
+{
+    return c->conn_active && (c->wsi == NULL || c->wsi == wsi);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    wsr_client_t *c = lws_context_user(lws_get_context(wsi));
+
+    if (c == NULL)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        on_wake(c);
+        break;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (ours(c, wsi))
+            on_established(c, wsi);
+        break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (ours(c, wsi))
+            on_connection_error(c, in, len);
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return ours(c, wsi) ? wsr__client_on_receive(c, wsi, in, len) : 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return ours(c, wsi) ? wsr__client_on_writeable(c, wsi) : 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (ours(c, wsi))
+            on_peer_close(c, in, len);
+        break;
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+        if (len == 0 && user != NULL && ours(c, wsi)) /* len is OpenSSL's preverify_ok */
+            on_cert_refused(c, user);
+        break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (ours(c, wsi))
+            wsr__client_conn_ended(c, 0, NULL);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* Fails whatever is left and destroys the context, on the service thread. */
+static void finish(wsr_client_t *c)
+{
+    wsr__call_list_t calls = {NULL, NULL};
+    bool notify;
+
+    lws_sul_cancel(&c->sul_tick);
+    lws_sul_cancel(&c->sul_connect);
+    lws_sul_cancel(&c->sul_retry);
+    lws_sul_cancel(&c->sul_stop);
+    /* From here on lws's callbacks about the connection are ignored. */
+    c->conn_active = c->conn_open = false;
+    c->wsi = NULL;
+    pthread_mutex_lock(&c->lock);
+    wsr__calls_take_all(c, &calls);
+    notify = c->state != WSR_CLIENT_CLOSED;
+    c->state = WSR_CLIENT_CLOSED;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    wsr__calls_fail_list(&calls, WSR_ECLOSED, "the client was closed");
+    if (notify)
+        notify_state(c, WSR_CLIENT_CLOSED, WSR_ECLOSED, "the client was closed");
+    lws_context_destroy(c->ctx);
+    c->ctx = NULL;
+}
+
+void *wsr__client_service_main(void *arg)
+{
+    wsr_client_t *c = arg;
+
+    while (!c->loop_exit)
+        if (lws_service(c->ctx, 0) < 0)
+            break;
+    finish(c);
+    return NULL;
+}

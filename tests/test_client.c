@@ -1,0 +1,1341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests for the C client (src/client/): the wire helpers on their own, then
+ * the client against the real wsrouterd (env WSRD), started for each test on
+ * a free port with the diagnostic routes: synchronous and asynchronous calls,
+ * 200 calls in flight, every error status, the three encodings, pushes, a
+ * server killed mid-call, reconnection after a restart, connect failures and
+ * timeouts, and the README's example program. Every wait is bounded.
+ */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base64_int.h"
+#include "client/client_int.h"
+
+/* The README's example, compiled here and run against a real server. */
+int readme_main(int argc, char **argv);
+#define main readme_main
+#include "data/readme_client.c"
+#undef main
+
+#define MAX_SLOTS 256
+
+typedef struct server {
+    pid_t pid;
+    int port;     /* ws:// */
+    int tls_port; /* wss://, 0 when none */
+} server_t;
+
+/* The result of one asynchronous call. */
+typedef struct slot {
+    struct fixture *f;
+    bool done;
+    int rc;
+    int status;
+    json_t *msg; /* owned: the reply */
+    char text[256];
+    uint64_t done_ns;
+} slot_t;
+
+typedef struct fixture {
+    server_t srv;
+    wsr_client_t *c;
+    char url[64];
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;         /* completed slots */
+    json_t *messages; /* pushes and unmatched messages, in order */
+    wsr_client_state_t states[64];
+    int codes[64];
+    int nstates;
+    char log[512];
+    char certs[64]; /* a temporary directory of certificates, or "" */
+    slot_t slots[MAX_SLOTS];
+} fixture_t;
+
+static uint64_t now_ms(void)
+{
+    return wsr__now_ns() / 1000000u;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* ---- wsrouterd ---- */
+
+/* The port of the first "listening on <scheme>HOST:PORT/" line in `text`, or 0. */
+static int port_after(const char *text, const char *scheme)
+{
+    char pattern[32];
+    const char *m, *end;
+
+    snprintf(pattern, sizeof(pattern), "listening on %s", scheme);
+    m = strstr(text, pattern);
+    end = m ? strstr(m, "/\n") : NULL;
+    if (end == NULL)
+        return 0;
+    while (end > m && *end != ':')
+        end--;
+    return (int)strtol(end + 1, NULL, 10);
+}
+
+/* Reads the listening lines (one write) within 10 s: the ws:// and wss:// ports. */
+static int read_ports(server_t *s, int fd)
+{
+    char buf[1024];
+    size_t n = 0;
+    uint64_t deadline = now_ms() + 10000;
+
+    while (now_ms() < deadline && n < sizeof(buf) - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t r;
+
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        r = read(fd, buf + n, sizeof(buf) - 1 - n);
+        if (r <= 0)
+            return -1;
+        n += (size_t)r;
+        buf[n] = '\0';
+        s->port = port_after(buf, "ws://");
+        s->tls_port = port_after(buf, "wss://");
+        if (s->port > 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* Starts wsrouterd --port `port` --modules all --store "" (no files), plus `extra`. */
+static int server_start(server_t *s, int port, const char *const *extra)
+{
+    const char *wsrd = getenv("WSRD");
+    char port_text[16];
+    const char *argv[32];
+    int fds[2], n = 0;
+
+    if (wsrd == NULL)
+        return -1;
+    snprintf(port_text, sizeof(port_text), "%d", port);
+    argv[n++] = wsrd;
+    argv[n++] = "--port";
+    argv[n++] = port_text;
+    argv[n++] = "--modules";
+    argv[n++] = "all";
+    argv[n++] = "--store";
+    argv[n++] = "";
+    while (extra != NULL && *extra != NULL && n < 31)
+        argv[n++] = *extra++;
+    argv[n] = NULL;
+    if (pipe(fds) != 0)
+        return -1;
+    s->pid = fork();
+    if (s->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(wsrd, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    s->port = -1;
+    if (s->pid > 0 && read_ports(s, fds[0]) != 0)
+        s->port = -1;
+    close(fds[0]);
+    return s->port > 0 ? 0 : -1;
+}
+
+/* Sends `sig` and reaps the server within 10 s (SIGKILL past that). Returns its status. */
+static int server_stop(server_t *s, int sig)
+{
+    uint64_t deadline = now_ms() + 10000;
+    int status = -1;
+
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, sig);
+    while (waitpid(s->pid, &status, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            kill(s->pid, SIGKILL);
+            waitpid(s->pid, &status, 0);
+            break;
+        }
+        sleep_ms(10);
+    }
+    s->pid = 0;
+    return status;
+}
+
+/* A port nothing listens on (bound, read, closed). */
+static int free_port(void)
+{
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* ---- the client's handlers ---- */
+
+static void on_message(void *user, json_t *message)
+{
+    fixture_t *f = user;
+
+    pthread_mutex_lock(&f->lock);
+    json_array_append_new(f->messages, message); /* the handler owns it */
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void on_state(void *user, wsr_client_state_t state, int code, const char *text)
+{
+    fixture_t *f = user;
+
+    (void)text;
+    pthread_mutex_lock(&f->lock);
+    if (f->nstates < 64) {
+        f->codes[f->nstates] = code;
+        f->states[f->nstates++] = state;
+    }
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void on_log(void *user, int level, const char *line)
+{
+    fixture_t *f = user;
+
+    (void)level;
+    pthread_mutex_lock(&f->lock);
+    snprintf(f->log, sizeof(f->log), "%s", line);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void on_reply(void *user, int rc, wsr_client_reply_t *reply, const char *error)
+{
+    slot_t *s = user;
+    fixture_t *f = s->f;
+
+    pthread_mutex_lock(&f->lock);
+    s->rc = rc;
+    if (reply != NULL) {
+        s->status = reply->status;
+        s->msg = reply->message;
+        reply->message = NULL; /* taken */
+    } else {
+        snprintf(s->text, sizeof(s->text), "%s", error);
+    }
+    s->done = true;
+    s->done_ns = wsr__now_ns();
+    f->done++;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Waits until `pred(f)` holds, for at most `ms`. Returns whether it does. */
+static bool wait_for(fixture_t *f, bool (*pred)(fixture_t *, long), long arg, long ms)
+{
+    uint64_t deadline = now_ms() + (uint64_t)ms;
+    bool ok;
+
+    pthread_mutex_lock(&f->lock);
+    while (!(ok = pred(f, arg)) && now_ms() < deadline) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return ok;
+}
+
+static bool done_at_least(fixture_t *f, long n)
+{
+    return f->done >= n;
+}
+
+static bool messages_at_least(fixture_t *f, long n)
+{
+    return (long)json_array_size(f->messages) >= n;
+}
+
+static bool saw_state(fixture_t *f, long state)
+{
+    for (int i = 0; i < f->nstates; i++)
+        if ((long)f->states[i] == state)
+            return true;
+    return false;
+}
+
+/* ---- fixtures ---- */
+
+static wsr_client_config_t base_config(fixture_t *f)
+{
+    wsr_client_config_t cfg;
+
+    wsr_client_config_init(&cfg);
+    cfg.url = f->url;
+    cfg.on_message = on_message;
+    cfg.on_state = on_state;
+    cfg.user = f;
+    cfg.log = on_log;
+    cfg.log_user = f;
+    cfg.call_timeout_ms = 10000;
+    return cfg;
+}
+
+static fixture_t *fixture_alloc(void)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    f->messages = json_array();
+    for (int i = 0; i < MAX_SLOTS; i++)
+        f->slots[i].f = f;
+    return f;
+}
+
+static void fixture_start(fixture_t *f, const char *const *server_args)
+{
+    if (server_start(&f->srv, 0, server_args) != 0)
+        fail_msg("cannot start wsrouterd (WSRD=%s)", getenv("WSRD") ? getenv("WSRD") : "unset");
+    snprintf(f->url, sizeof(f->url), "ws://127.0.0.1:%d/", f->srv.port);
+}
+
+static fixture_t *fixture_new(const char *const *server_args)
+{
+    fixture_t *f = fixture_alloc();
+
+    fixture_start(f, server_args);
+    return f;
+}
+
+/* Creates and connects the fixture's client with `cfg`. */
+static void connect_client(fixture_t *f, const wsr_client_config_t *cfg)
+{
+    wsr_error_t err;
+
+    f->c = wsr_client_new(cfg, &err);
+    assert_non_null(f->c);
+    if (wsr_client_connect(f->c, &err) != 0)
+        fail_msg("connect: %s", err.text);
+    assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_OPEN);
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = fixture_new(NULL);
+    wsr_client_config_t cfg = base_config(f);
+
+    connect_client(f, &cfg);
+    *state = f;
+    return 0;
+}
+
+static int setup_bare(void **state)
+{
+    *state = fixture_new(NULL);
+    return 0;
+}
+
+/* A path in the fixture's certificate directory. */
+static const char *cert_path(fixture_t *f, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", f->certs, name);
+    return out;
+}
+
+/*
+ * Makes certificates in a fresh directory with certs/mkcerts.sh (a CA, a
+ * server certificate for localhost and 127.0.0.1, a client certificate, an
+ * unrelated CA), plus a server certificate for another host name from the same
+ * CA; then starts wsrouterd serving wss:// with them, client certificates
+ * optional.
+ */
+static int setup_tls(void **state)
+{
+    fixture_t *f = fixture_alloc();
+    const char *data = getenv("WSR_TEST_DATA");
+    char cmd[1024], pem[128], key[128], ca[128];
+    const char *args[] = {
+        "--tls-port",      "0",  "--tls-cert",        NULL,       "--tls-key", NULL,
+        "--tls-client-ca", NULL, "--tls-client-auth", "optional", NULL};
+
+    snprintf(f->certs, sizeof(f->certs), "/tmp/wsr-client-certs-XXXXXX");
+    assert_non_null(data);
+    assert_non_null(mkdtemp(f->certs));
+    snprintf(cmd, sizeof(cmd),
+             "sh '%s/../../certs/mkcerts.sh' '%s' >/dev/null && cd '%s' && "
+             "printf 'subjectAltName=DNS:wrong.example\\n' > wrong.ext && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout wrong.key -out wrong.csr -subj /CN=wrong.example 2>/dev/null && "
+             "openssl x509 -req -in wrong.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out wrong.pem -days 2 -extfile wrong.ext 2>/dev/null",
+             data, f->certs, f->certs);
+    assert_int_equal(system(cmd), 0);
+    args[3] = cert_path(f, "server.pem", pem, sizeof(pem));
+    args[5] = cert_path(f, "server.key", key, sizeof(key));
+    args[7] = cert_path(f, "ca.pem", ca, sizeof(ca));
+    fixture_start(f, args);
+    assert_true(f->srv.tls_port > 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    wsr_client_free(f->c);
+    server_stop(&f->srv, SIGKILL);
+    if (f->certs[0] != '\0') {
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->certs);
+        assert_int_equal(system(cmd), 0);
+    }
+    for (int i = 0; i < MAX_SLOTS; i++)
+        json_decref(f->slots[i].msg);
+    json_decref(f->messages);
+    pthread_cond_destroy(&f->cond);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+    return 0;
+}
+
+/* ---- the wire helpers ---- */
+
+static void test_client__url_parse(void **state)
+{
+    wsr__url_t u;
+    wsr_error_t err;
+
+    (void)state;
+    assert_int_equal(wsr__url_parse(&u, "ws://127.0.0.1:8080/", &err), 0);
+    assert_false(u.tls);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 8080);
+    assert_string_equal(u.path, "/");
+    assert_string_equal(u.host_header, "127.0.0.1:8080");
+    wsr__url_dispose(&u);
+    assert_int_equal(wsr__url_parse(&u, "WSS://example.com?token=x#frag", &err), 0);
+    assert_true(u.tls);
+    assert_int_equal(u.port, 443);
+    assert_string_equal(u.path, "/?token=x");
+    assert_string_equal(u.host_header, "example.com");
+    wsr__url_dispose(&u);
+    assert_int_equal(wsr__url_parse(&u, "ws://[::1]:9000/a/b", &err), 0);
+    assert_string_equal(u.host, "::1");
+    assert_string_equal(u.host_header, "[::1]:9000");
+    assert_string_equal(u.path, "/a/b");
+    wsr__url_dispose(&u);
+    assert_int_equal(wsr__url_parse(&u, "ws://h", &err), 0);
+    assert_string_equal(u.path, "/");
+    assert_int_equal(u.port, 80);
+    wsr__url_dispose(&u);
+    static const char *const bad[] = {"http://h/", "ws://",         "ws://:80/",
+                                      "ws://h:0/", "ws://h:65536/", "ws://h:8x/",
+                                      "ws://u@h/", "ws://[::1/",    "h:80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(wsr__url_parse(&u, bad[i], &err), WSR_EINVAL);
+        assert_true(strlen(err.text) > 0);
+    }
+}
+
+/* Encodes one request with a client of `encoding` (no connection needed). */
+static wsr__cmsg_t *encode_with(wsr_client_encoding_t encoding, const wsr_client_request_t *req)
+{
+    wsr_client_config_t cfg;
+    wsr_client_t *c;
+    wsr__cmsg_t *m = NULL;
+    wsr_error_t err;
+
+    wsr_client_config_init(&cfg);
+    cfg.encoding = encoding;
+    cfg.token = "tok";
+    c = wsr_client_new(&cfg, &err);
+    assert_non_null(c);
+    assert_int_equal(wsr__client_encode(c, req, 7, &m, &err), 0);
+    wsr_client_free(c);
+    return m;
+}
+
+static void test_client__encode_three_encodings(void **state)
+{
+    static const char want[] = "{\"cmd\":\"add\",\"args\":{\"x\":1},\"id\":7,\"token\":\"tok\"}";
+    wsr_client_request_t req;
+    wsr__cmsg_t *m;
+    wsr__buf_t b64;
+    json_t *args = json_pack("{s:i}", "x", 1);
+
+    (void)state;
+    wsr_client_request_init(&req);
+    req.cmd = "add";
+    req.args = args;
+    m = encode_with(WSR_CLIENT_JSON, &req);
+    assert_false(m->binary);
+    assert_int_equal(wsr__buf_payload_len(&m->buf), strlen(want));
+    assert_memory_equal(wsr__buf_payload(&m->buf), want, strlen(want));
+    wsr__cmsg_free(m);
+    for (int enc = WSR_CLIENT_BASE64_TEXT; enc <= WSR_CLIENT_BASE64_BINARY; enc++) {
+        m = encode_with((wsr_client_encoding_t)enc, &req);
+        assert_int_equal(m->binary, enc == WSR_CLIENT_BASE64_BINARY);
+        wsr__buf_init(&b64, 0, 0);
+        assert_int_equal(
+            wsr__base64_decode(&b64, wsr__buf_payload(&m->buf), wsr__buf_payload_len(&m->buf)), 0);
+        assert_int_equal(b64.len, strlen(want));
+        assert_memory_equal(b64.data, want, b64.len);
+        wsr__buf_dispose(&b64);
+        wsr__cmsg_free(m);
+    }
+    json_decref(args);
+}
+
+static void test_client__decode(void **state)
+{
+    static const char json[] = " {\"status\":200,\"data\":[1],\"id\":3}\n";
+    static const char b64[] = "eyJzdGF0dXMiOjIwMH0="; /* {"status":200} */
+    char why[128];
+    json_t *v;
+
+    (void)state;
+    v = wsr__client_decode((const unsigned char *)json, strlen(json), false, why, sizeof(why));
+    assert_non_null(v);
+    assert_int_equal(json_integer_value(json_object_get(v, "id")), 3);
+    json_decref(v);
+    v = wsr__client_decode((const unsigned char *)b64, strlen(b64), false, why, sizeof(why));
+    assert_non_null(v);
+    json_decref(v);
+    v = wsr__client_decode((const unsigned char *)b64, strlen(b64), true, why, sizeof(why));
+    assert_non_null(v);
+    json_decref(v);
+    assert_null(wsr__client_decode((const unsigned char *)"{x", 2, false, why, sizeof(why)));
+    assert_non_null(strstr(why, "not valid JSON"));
+    assert_null(wsr__client_decode((const unsigned char *)"!!", 2, true, why, sizeof(why)));
+    assert_null(wsr__client_decode((const unsigned char *)"WzFd", 4, false, why, sizeof(why)));
+    assert_string_equal(why, "a message from the server is not a JSON object");
+}
+
+static void test_client__config_errors(void **state)
+{
+    wsr_client_config_t cfg;
+    wsr_error_t err;
+    char log[512] = "";
+    fixture_t f;
+
+    (void)state;
+    wsr_client_config_init(&cfg);
+    cfg.url = "http://127.0.0.1/";
+    assert_null(wsr_client_new(&cfg, &err));
+    assert_int_equal(err.code, WSR_EINVAL);
+    wsr_client_config_init(&cfg);
+    cfg.ca_file = "/etc/hostname";
+    assert_null(wsr_client_new(&cfg, &err));
+    assert_string_equal(err.text, "TLS options need a wss:// URL");
+    wsr_client_config_init(&cfg);
+    cfg.url = "wss://localhost:1/";
+    cfg.ca_file = "/nonexistent/ca.pem";
+    assert_null(wsr_client_new(&cfg, &err));
+    assert_int_equal(err.code, WSR_EIO);
+    assert_non_null(strstr(err.text, "/nonexistent/ca.pem"));
+    wsr_client_config_init(&cfg);
+    cfg.call_timeout_ms = 0;
+    assert_null(wsr_client_new(&cfg, &err));
+    assert_int_equal(err.code, WSR_EINVAL);
+    /* The insecure flag is loud. */
+    memset(&f, 0, sizeof(f));
+    pthread_mutex_init(&f.lock, NULL);
+    wsr_client_config_init(&cfg);
+    cfg.url = "wss://localhost:1/";
+    cfg.insecure = true;
+    cfg.log = on_log;
+    cfg.log_user = &f;
+    wsr_client_t *c = wsr_client_new(&cfg, &err);
+    assert_non_null(c);
+    snprintf(log, sizeof(log), "%s", f.log);
+    assert_non_null(strstr(log, "WARNING: TLS certificate and host name checks are OFF"));
+    assert_int_equal(wsr_client_state(c), WSR_CLIENT_IDLE);
+    wsr_client_free(c);
+    wsr_client_free(NULL);
+    pthread_mutex_destroy(&f.lock);
+}
+
+/* ---- calls ---- */
+
+static void test_client__sync_call(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *data = json_pack("{s:[i,s]}", "a", 1, "b");
+
+    assert_int_equal(wsr_client_call(f->c, "GET", "/hello/bob/42", NULL, NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(r.data), "Hello, bob with ID=42");
+    assert_null(r.detail);
+    assert_true(json_is_integer(json_object_get(r.message, "id")));
+    wsr_client_reply_dispose(&r);
+    assert_null(r.message);
+    assert_int_equal(wsr_client_call(f->c, "POST", "/echo", NULL, data, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_equal(r.data, data));
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_call(f->c, "GET", "/math/add?x=1&y=2.5", NULL, NULL, &r, &err), 0);
+    assert_true(json_number_value(r.data) == 3.5);
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_pending(f->c), 0);
+    json_decref(data);
+}
+
+static void test_client__execute_and_request(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *params = json_pack("{s:i,s:i}", "x", 1, "y", 2);
+    json_t *event = json_string("greet");
+
+    assert_int_equal(wsr_client_execute(f->c, "add", params, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(r.data), 3);
+    wsr_client_reply_dispose(&r);
+    wsr_client_request_init(&req);
+    req.method = "GET";
+    req.url = "/hello";
+    req.event_name = event;
+    req.timeout_ms = 2000;
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.message, "event_name")), "greet");
+    wsr_client_reply_dispose(&r);
+    /* Neither method+url nor cmd: refused before anything is sent. */
+    wsr_client_request_init(&req);
+    req.url = "/hello";
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), WSR_EINVAL);
+    assert_string_equal(err.text, "a request needs a method and a url, or a cmd");
+    assert_null(r.message);
+    req.method = "GET";
+    req.args = event; /* not an object */
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), WSR_EINVAL);
+    json_decref(params);
+    json_decref(event);
+}
+
+static void test_client__async_calls(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_error_t err;
+
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 300);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &err), 0);
+    json_decref(req.args);
+    req.args = NULL;
+    req.cmd = "ping";
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[1], &err), 0);
+    assert_true(wait_for(f, done_at_least, 2, 5000));
+    assert_int_equal(f->slots[0].rc, 0);
+    assert_int_equal(f->slots[1].status, 200);
+    assert_string_equal(json_string_value(json_object_get(f->slots[1].msg, "data")), "PONG");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(f->slots[0].msg, "data"), "waited_ms")),
+        300);
+    /* The deferred reply was overtaken by the immediate one. */
+    assert_true(f->slots[1].done_ns < f->slots[0].done_ns);
+    assert_int_equal(wsr_client_request_async(f->c, &req, NULL, NULL, &err), WSR_EINVAL);
+}
+
+static void test_client__200_calls_in_flight(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_error_t err;
+    size_t peak;
+
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    for (int i = 0; i < 200; i++) {
+        /* Deferred replies of different lengths come back out of order. */
+        req.args = json_pack("{s:i}", "ms", 400 + (i % 10) * 20);
+        assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[i], &err), 0);
+        json_decref(req.args);
+    }
+    peak = wsr_client_pending(f->c);
+    assert_true(peak > 150);
+    assert_true(wait_for(f, done_at_least, 200, 20000));
+    for (int i = 0; i < 200; i++) {
+        json_t *data = json_object_get(f->slots[i].msg, "data");
+
+        assert_int_equal(f->slots[i].rc, 0);
+        assert_int_equal(f->slots[i].status, 200);
+        assert_int_equal(json_integer_value(json_object_get(data, "waited_ms")),
+                         400 + (i % 10) * 20);
+    }
+    assert_int_equal(wsr_client_pending(f->c), 0);
+}
+
+static void test_client__error_statuses(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *bad = json_pack("{s:s}", "x", "one");
+
+    assert_int_equal(wsr_client_call(f->c, "GET", "/nope", NULL, NULL, &r, &err), 0);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(r.detail, "no route for /nope");
+    assert_null(r.data);
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_call(f->c, "DELETE", "/counters/a", NULL, NULL, &r, &err), 0);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.detail, "method DELETE is not allowed on /counters/{key}");
+    assert_int_equal(json_array_size(r.allow), 3);
+    assert_string_equal(json_string_value(json_array_get(r.allow, 0)), "GET");
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_execute(f->c, "add", bad, &r, &err), 0);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(json_string_value(json_object_get(r.errors, "x")), "must be a number");
+    assert_string_equal(json_string_value(json_object_get(r.errors, "y")), "is required");
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_execute(f->c, "fail", NULL, &r, &err), 0);
+    assert_int_equal(r.status, 500);
+    assert_string_equal(r.detail, "the handler failed; see the server log");
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_execute(f->c, "nosuch", NULL, &r, &err), 0);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(r.detail, "no command named nosuch");
+    wsr_client_reply_dispose(&r);
+    json_decref(bad);
+}
+
+static void test_client__raw_send_400(void **state)
+{
+    fixture_t *f = *state;
+    static const char not_json[] = "{\"method\":";
+    static const char wrong_type[] = "{\"method\":5,\"url\":\"/hello\"}";
+    wsr_client_reply_t r;
+    wsr_error_t err;
+
+    assert_int_equal(wsr_client_send_raw(f->c, "!!!", 3, true, 0, &r, &err), 0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.detail, "message is not valid base64 (RFC 4648, standard alphabet)");
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_send_raw(f->c, not_json, strlen(not_json), false, 0, &r, &err), 0);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.detail, "not valid JSON"));
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_send_raw(f->c, wrong_type, strlen(wrong_type), false, 0, &r, &err),
+                     0);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.detail, "member method must be a string");
+    wsr_client_reply_dispose(&r);
+    /* Raw sends and ordinary calls interleave: each reply finds its call. */
+    assert_int_equal(
+        wsr_client_send_raw_async(f->c, "!!!", 3, true, 0, on_reply, &f->slots[0], &err), 0);
+    assert_int_equal(wsr_client_call(f->c, "GET", "/hello", NULL, NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+    assert_true(wait_for(f, done_at_least, 1, 5000));
+    assert_int_equal(f->slots[0].status, 400);
+}
+
+static void test_client__408_request_timeout(void **state)
+{
+    static const char *const args[] = {"--set", "request_timeout_ms=200", NULL};
+    fixture_t *f = fixture_new(args);
+    wsr_client_config_t cfg = base_config(f);
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *ms = json_pack("{s:i}", "ms", 1000);
+    uint64_t t0;
+
+    *state = f;
+    connect_client(f, &cfg);
+    t0 = now_ms();
+    assert_int_equal(wsr_client_execute(f->c, "later", ms, &r, &err), 0);
+    assert_int_equal(r.status, 408);
+    assert_non_null(r.detail);
+    assert_true(now_ms() - t0 < 900);
+    wsr_client_reply_dispose(&r);
+    json_decref(ms);
+}
+
+static void test_client__call_timeout(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    uint64_t t0 = now_ms(), took;
+
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 600);
+    req.timeout_ms = 150;
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), WSR_ETIMEDOUT);
+    took = now_ms() - t0;
+    assert_true(took >= 140 && took < 1000);
+    assert_null(r.message);
+    assert_non_null(strstr(err.text, "no reply to cmd later within 150 ms"));
+    assert_int_equal(wsr_client_pending(f->c), 0);
+    /* The late reply reaches the message handler; the connection is still fine. */
+    assert_true(wait_for(f, messages_at_least, 1, 5000));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(f->messages, 0), "status")),
+                     200);
+    assert_int_equal(wsr_client_call(f->c, "GET", "/_/ping", NULL, NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+    json_decref(req.args);
+}
+
+static void test_client__503_while_draining(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    int status;
+
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 1500);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &err), 0);
+    json_decref(req.args);
+    sleep_ms(100);
+    kill(f->srv.pid, SIGTERM);
+    sleep_ms(300);
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(r.detail, "the server is shutting down");
+    wsr_client_reply_dispose(&r);
+    /* The call in flight is answered, then the server closes with 1001. */
+    assert_true(wait_for(f, done_at_least, 1, 5000));
+    assert_int_equal(f->slots[0].status, 200);
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_IDLE, 5000));
+    status = server_stop(&f->srv, 0); /* it is already stopping */
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), WSR_ECLOSED);
+    assert_non_null(strstr(err.text, "not connected"));
+}
+
+static void test_client__encodings(void **state)
+{
+    fixture_t *f = *state;
+
+    for (int enc = WSR_CLIENT_JSON; enc <= WSR_CLIENT_BASE64_BINARY; enc++) {
+        wsr_client_config_t cfg = base_config(f);
+        wsr_client_reply_t r;
+        wsr_error_t err;
+        json_t *data = json_pack("{s:s}", "k", "x\xe2\x80\xa8y");
+
+        cfg.encoding = (wsr_client_encoding_t)enc;
+        connect_client(f, &cfg);
+        assert_int_equal(wsr_client_call(f->c, "GET", "/hello/bob/42", NULL, NULL, &r, &err), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(json_string_value(r.data), "Hello, bob with ID=42");
+        wsr_client_reply_dispose(&r);
+        assert_int_equal(wsr_client_call(f->c, "PUT", "/echo", NULL, data, &r, &err), 0);
+        assert_true(json_equal(r.data, data));
+        wsr_client_reply_dispose(&r);
+        assert_int_equal(wsr_client_call(f->c, "GET", "/nope", NULL, NULL, &r, &err), 0);
+        assert_int_equal(r.status, 404);
+        wsr_client_reply_dispose(&r);
+        json_decref(data);
+        wsr_client_free(f->c);
+        f->c = NULL;
+    }
+}
+
+static void test_client__subprotocol(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_config_t cfg = base_config(f);
+    wsr_client_reply_t r;
+    wsr_error_t err;
+
+    cfg.subprotocol = WSR_SUBPROTOCOL;
+    connect_client(f, &cfg);
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+}
+
+static void test_client__pushes(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+
+    wsr_client_request_init(&req);
+    req.method = "POST";
+    req.url = "/diag/push";
+    req.args = json_pack("{s:i,s:s}", "count", 3, "event", "tick");
+    req.data = json_pack("{s:i}", "n", 5);
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.data, "pushed")), 3);
+    wsr_client_reply_dispose(&r);
+    /* The pushes came before the reply, so the handler has seen them all. */
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(json_array_size(f->messages), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *m = json_array_get(f->messages, i);
+
+        assert_null(json_object_get(m, "status"));
+        assert_string_equal(json_string_value(json_object_get(m, "event_name")), "tick");
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "data"), "seq")),
+                         (json_int_t)i);
+        assert_true(json_equal(json_object_get(json_object_get(m, "data"), "data"), req.data));
+    }
+    pthread_mutex_unlock(&f->lock);
+    json_decref(req.args);
+    json_decref(req.data);
+}
+
+static void test_client__publications(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *topic = json_pack("{s:s}", "topic", "chat");
+    json_t *data = json_pack("{s:s}", "text", "hi");
+    json_t *m;
+
+    assert_int_equal(wsr_client_call(f->c, "POST", "/_/subscribe", topic, NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_call(f->c, "POST", "/_/publish", topic, data, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+    assert_true(wait_for(f, messages_at_least, 1, 5000));
+    m = json_array_get(f->messages, 0);
+    assert_string_equal(json_string_value(json_object_get(m, "event_name")), "publish");
+    assert_string_equal(json_string_value(json_object_get(m, "topic")), "chat");
+    assert_true(json_equal(json_object_get(m, "data"), data));
+    json_decref(topic);
+    json_decref(data);
+}
+
+static void test_client__server_killed_mid_call(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    uint64_t t0;
+
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 3000);
+    req.timeout_ms = 10000;
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &err), 0);
+    json_decref(req.args);
+    sleep_ms(200);
+    t0 = now_ms();
+    server_stop(&f->srv, SIGKILL);
+    assert_true(wait_for(f, done_at_least, 1, 10000));
+    assert_true(now_ms() - t0 < 2000);
+    assert_int_equal(f->slots[0].rc, WSR_ECLOSED);
+    assert_non_null(strstr(f->slots[0].text, "was lost"));
+    assert_null(f->slots[0].msg);
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_IDLE, 5000));
+    assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_IDLE);
+    assert_int_equal(wsr_client_pending(f->c), 0);
+    /* Calls made now fail at once. */
+    t0 = now_ms();
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), WSR_ECLOSED);
+    assert_true(now_ms() - t0 < 100);
+    assert_int_equal(wsr_client_wait_connected(f->c, 100), WSR_ESTATE);
+}
+
+static void test_client__reconnect_after_restart(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_config_t cfg = base_config(f);
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    int port = f->srv.port;
+
+    cfg.reconnect = true;
+    cfg.reconnect_min_ms = 50;
+    cfg.reconnect_max_ms = 400;
+    connect_client(f, &cfg);
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 3000);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &err), 0);
+    json_decref(req.args);
+    sleep_ms(100);
+    server_stop(&f->srv, SIGKILL);
+    assert_true(wait_for(f, done_at_least, 1, 5000));
+    assert_int_equal(f->slots[0].rc, WSR_ECLOSED);
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_RECONNECTING, 5000));
+    /* While the server is down, calls fail fast and attempts keep failing. */
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), WSR_ECLOSED);
+    sleep_ms(500);
+    assert_int_not_equal(wsr_client_state(f->c), WSR_CLIENT_OPEN);
+    /* The server comes back on the same port; the client finds it. */
+    assert_int_equal(server_start(&f->srv, port, NULL), 0);
+    assert_int_equal(wsr_client_wait_connected(f->c, 10000), 0);
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
+    assert_string_equal(json_string_value(r.data), "PONG");
+    wsr_client_reply_dispose(&r);
+}
+
+static void test_client__reconnect_gives_up(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_config_t cfg = base_config(f);
+
+    cfg.reconnect = true;
+    cfg.reconnect_min_ms = 20;
+    cfg.reconnect_max_ms = 40;
+    cfg.reconnect_max_attempts = 3;
+    connect_client(f, &cfg);
+    server_stop(&f->srv, SIGKILL);
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_RECONNECTING, 5000));
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_IDLE, 5000));
+    assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_IDLE);
+}
+
+static void test_client__connect_refused(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_config_t cfg = base_config(f);
+    wsr_error_t err;
+    char url[64];
+    uint64_t t0 = now_ms();
+
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", free_port());
+    cfg.url = url;
+    f->c = wsr_client_new(&cfg, &err);
+    assert_non_null(f->c);
+    assert_int_equal(wsr_client_connect(f->c, &err), WSR_ECONNECT);
+    assert_non_null(strstr(err.text, "cannot connect to ws://127.0.0.1:"));
+    assert_true(now_ms() - t0 < 2000);
+    assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_IDLE);
+}
+
+static void test_client__connect_timeout(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_config_t cfg = base_config(f);
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof(a);
+    wsr_error_t err;
+    char url[64];
+    uint64_t t0, took;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    /* A listener that never answers: TCP connects, the handshake never ends. */
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", ntohs(a.sin_port));
+    cfg.url = url;
+    cfg.connect_timeout_ms = 300;
+    f->c = wsr_client_new(&cfg, &err);
+    assert_non_null(f->c);
+    t0 = now_ms();
+    assert_int_equal(wsr_client_connect(f->c, &err), WSR_ETIMEDOUT);
+    took = now_ms() - t0;
+    assert_true(took >= 290 && took < 2000);
+    assert_non_null(strstr(err.text, "timed out after 300 ms connecting to"));
+    assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_IDLE);
+    close(fd);
+}
+
+static void test_client__wss_to_plain_server_fails(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_config_t cfg = base_config(f);
+    wsr_error_t err;
+    char url[64];
+    int rc;
+
+    /* Not a TLS test (the server has no TLS here): only that it fails cleanly. */
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", f->srv.port);
+    cfg.url = url;
+    cfg.connect_timeout_ms = 2000;
+    f->c = wsr_client_new(&cfg, &err);
+    assert_non_null(f->c);
+    rc = wsr_client_connect(f->c, &err);
+    assert_true(rc == WSR_ETLS || rc == WSR_ECONNECT);
+    assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_IDLE);
+}
+
+/* Connects to `url` with the TLS settings given; returns the code and fills `err`. */
+static int tls_connect(fixture_t *f, const char *url, const char *ca, const char *cert,
+                       const char *key, bool insecure, wsr_error_t *err)
+{
+    wsr_client_config_t cfg = base_config(f);
+
+    wsr_client_free(f->c);
+    cfg.url = url;
+    cfg.ca_file = ca;
+    cfg.cert_file = cert;
+    cfg.key_file = key;
+    cfg.insecure = insecure;
+    cfg.connect_timeout_ms = 3000;
+    f->c = wsr_client_new(&cfg, err);
+    assert_non_null(f->c);
+    return wsr_client_connect(f->c, err);
+}
+
+/* Calls whoami and returns the certificate subject the server saw (static copy). */
+static const char *whoami_subject(fixture_t *f)
+{
+    static char subject[128];
+    wsr_client_reply_t r;
+    wsr_error_t err;
+
+    assert_int_equal(wsr_client_execute(f->c, "whoami", NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    snprintf(subject, sizeof(subject), "%s",
+             json_is_string(json_object_get(r.data, "cert_subject"))
+                 ? json_string_value(json_object_get(r.data, "cert_subject"))
+                 : "(none)");
+    wsr_client_reply_dispose(&r);
+    return subject;
+}
+
+static void test_client__wss_verified_with_ca_and_client_cert(void **state)
+{
+    fixture_t *f = *state;
+    char url[64], ca[128], cert[128], key[128];
+    wsr_error_t err;
+
+    snprintf(url, sizeof(url), "wss://localhost:%d/", f->srv.tls_port);
+    cert_path(f, "ca.pem", ca, sizeof(ca));
+    if (tls_connect(f, url, ca, NULL, NULL, false, &err) != 0)
+        fail_msg("wss connect: %s", err.text);
+    assert_string_equal(whoami_subject(f), "(none)");
+    /* The server certificate names 127.0.0.1 as well. */
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", f->srv.tls_port);
+    if (tls_connect(f, url, ca, cert_path(f, "client.pem", cert, sizeof(cert)),
+                    cert_path(f, "client.key", key, sizeof(key)), false, &err) != 0)
+        fail_msg("wss connect with a client certificate: %s", err.text);
+    assert_string_equal(whoami_subject(f), "O=wsrouter,CN=wsrouter test client");
+    assert_int_equal(f->log[0], '\0'); /* no warning */
+}
+
+static void test_client__wss_untrusted_server_refused(void **state)
+{
+    fixture_t *f = *state;
+    char url[64], other[128];
+    wsr_error_t err;
+
+    snprintf(url, sizeof(url), "wss://localhost:%d/", f->srv.tls_port);
+    assert_int_equal(tls_connect(f, url, cert_path(f, "other-ca.pem", other, sizeof(other)), NULL,
+                                 NULL, false, &err),
+                     WSR_ETLS);
+    assert_non_null(
+        strstr(err.text, "the server's certificate was refused: self-signed certificate"));
+    assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_IDLE);
+    /* Without a CA file the system's CAs are used: they do not know ours either. */
+    assert_int_equal(tls_connect(f, url, NULL, NULL, NULL, false, &err), WSR_ETLS);
+}
+
+static void test_client__wss_host_name_checked(void **state)
+{
+    fixture_t *f = *state;
+    char url[64], ca[128], pem[128], key[128];
+    const char *args[] = {"--tls-port", "0", "--tls-cert", NULL, "--tls-key", NULL, NULL};
+    server_t wrong = {0, 0, 0};
+    wsr_error_t err;
+    int rc;
+
+    /* A certificate from the trusted CA, but for wrong.example. */
+    args[3] = cert_path(f, "wrong.pem", pem, sizeof(pem));
+    args[5] = cert_path(f, "wrong.key", key, sizeof(key));
+    assert_int_equal(server_start(&wrong, 0, args), 0);
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", wrong.tls_port);
+    rc = tls_connect(f, url, cert_path(f, "ca.pem", ca, sizeof(ca)), NULL, NULL, false, &err);
+    if (rc != WSR_ETLS)
+        fail_msg("expected WSR_ETLS, got %d: %s", rc, err.text);
+    assert_non_null(strstr(err.text, "the server's certificate was refused: IP address mismatch"));
+    /* The insecure flag connects anyway, and says so loudly. */
+    rc = tls_connect(f, url, NULL, NULL, NULL, true, &err);
+    server_stop(&wrong, SIGKILL);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(f->log, "WARNING: TLS certificate and host name checks are OFF"));
+}
+
+static void sync_in_callback(void *user, int rc, wsr_client_reply_t *reply, const char *error)
+{
+    slot_t *s = user;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    char text[200];
+    int got;
+
+    (void)rc;
+    (void)reply;
+    (void)error;
+    got = wsr_client_call(s->f->c, "GET", "/hello", NULL, NULL, &r, &err);
+    snprintf(text, sizeof(text), "%.190s", err.text);
+    s->status = got; /* on_reply leaves status alone without a reply */
+    on_reply(user, 0, NULL, text);
+}
+
+static void test_client__sync_call_from_callback(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_error_t err;
+
+    wsr_client_request_init(&req);
+    req.cmd = "ping";
+    assert_int_equal(wsr_client_request_async(f->c, &req, sync_in_callback, &f->slots[0], &err), 0);
+    assert_true(wait_for(f, done_at_least, 1, 5000));
+    assert_int_equal(f->slots[0].status, WSR_ESTATE);
+    assert_non_null(strstr(f->slots[0].text, "synchronous call from a client callback"));
+}
+
+static void test_client__free_with_calls_in_flight(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_error_t err;
+    uint64_t t0;
+
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 3000);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[i], &err), 0);
+    json_decref(req.args);
+    t0 = now_ms();
+    wsr_client_free(f->c);
+    f->c = NULL;
+    assert_true(now_ms() - t0 < 2500);
+    assert_int_equal(f->done, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(f->slots[i].rc, WSR_ECLOSED);
+        assert_string_equal(f->slots[i].text, "the client was closed");
+    }
+}
+
+static void test_client__reply_over_max_message(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_config_t cfg = base_config(f);
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *args = json_pack("{s:i}", "bytes", 200000);
+
+    cfg.max_message = 4096;
+    connect_client(f, &cfg);
+    assert_int_equal(wsr_client_call(f->c, "GET", "/diag/big", args, NULL, &r, &err), WSR_ECLOSED);
+    assert_non_null(strstr(err.text, "larger than max_message (4096 bytes)"));
+    json_decref(args);
+}
+
+static void test_client__readme_example(void **state)
+{
+    fixture_t *f = *state;
+    char *argv[] = {(char *)"readme_client", f->url, NULL};
+    char out[256] = "";
+    FILE *tmp = tmpfile();
+    int saved = dup(1), rc;
+    size_t n;
+
+    assert_non_null(tmp);
+    fflush(stdout);
+    dup2(fileno(tmp), 1);
+    rc = readme_main(2, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    rewind(tmp);
+    n = fread(out, 1, sizeof(out) - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, "200 Hello, bob with ID=42\n");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_client__url_parse),
+        cmocka_unit_test(test_client__encode_three_encodings),
+        cmocka_unit_test(test_client__decode),
+        cmocka_unit_test(test_client__config_errors),
+        cmocka_unit_test_setup_teardown(test_client__sync_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__execute_and_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__async_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__200_calls_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__error_statuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__raw_send_400, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__408_request_timeout, NULL, teardown),
+        cmocka_unit_test_setup_teardown(test_client__call_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__503_while_draining, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__encodings, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_client__subprotocol, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_client__pushes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__publications, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__server_killed_mid_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__reconnect_after_restart, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_client__reconnect_gives_up, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_client__connect_refused, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_client__connect_timeout, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_client__wss_to_plain_server_fails, setup_bare,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client__wss_verified_with_ca_and_client_cert,
+                                        setup_tls, teardown),
+        cmocka_unit_test_setup_teardown(test_client__wss_untrusted_server_refused, setup_tls,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client__wss_host_name_checked, setup_tls, teardown),
+        cmocka_unit_test_setup_teardown(test_client__sync_call_from_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__free_with_calls_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__reply_over_max_message, setup_bare, teardown),
+        cmocka_unit_test_setup_teardown(test_client__readme_example, setup_bare, teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    lws_set_log_level(LLL_ERR, NULL);
+    if (getenv("WSR_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("WSR_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
