@@ -391,10 +391,11 @@ fail:
 static int parse_member(parser_t *ps, json_t *o)
 {
     const unsigned char *at = ps->p; /* key errors point at its quote */
+    size_t before = json_object_size(o), klen;
     const char *key;
-    size_t klen;
     char *copy = NULL;
     json_t *v;
+    int rc = 0;
 
     if (ps->p >= ps->end || *ps->p != '"')
         return unexpected(ps, "an object key must be a string"), -1;
@@ -403,18 +404,6 @@ static int parse_member(parser_t *ps, json_t *o)
     if (memchr(key, '\0', klen) != NULL) {
         ps->p = at;
         return fail(ps, WSR__JSON_SYNTAX, "an object key cannot hold U+0000"), -1;
-    }
-    if (json_object_getn(o, key, klen) != NULL) {
-        size_t shown = klen;
-
-        /* Named in full up to 64 bytes, cut on a character boundary. */
-        if (shown > 64)
-            for (shown = 64; ((unsigned char)key[shown] & 0xC0) == 0x80; shown--)
-                ;
-        ps->p = at;
-        return fail(ps, WSR__JSON_DUPLICATE, "an object has the key \"%.*s%s\" twice", (int)shown,
-                    key, shown < klen ? "..." : ""),
-               -1;
     }
     /* The key may live in ps->text, which the value's strings reuse. */
     if (key == (const char *)wsr__buf_payload(&ps->text)) {
@@ -430,12 +419,27 @@ static int parse_member(parser_t *ps, json_t *o)
     }
     ps->p++;
     v = parse_value(ps);
-    if (v != NULL && json_object_setn_new_nocheck(o, key, klen, v) != 0) {
+    if (v == NULL) {
+        rc = -1;
+    } else if (json_object_setn_new_nocheck(o, key, klen, v) != 0) {
+        rc = -1;
         oom(ps);
-        v = NULL;
+    } else if (json_object_size(o) == before) {
+        /* The key was there: jansson replaced its value. One hash lookup
+         * per member instead of a get before every set. */
+        size_t shown = klen;
+
+        /* Named in full up to 64 bytes, cut on a character boundary. */
+        if (shown > 64)
+            for (shown = 64; ((unsigned char)key[shown] & 0xC0) == 0x80; shown--)
+                ;
+        ps->p = at;
+        rc = -1;
+        fail(ps, WSR__JSON_DUPLICATE, "an object has the key \"%.*s%s\" twice", (int)shown, key,
+             shown < klen ? "..." : "");
     }
     wsr__free(copy);
-    return v ? 0 : -1;
+    return rc;
 }
 
 static json_t *parse_object(parser_t *ps)
