@@ -48,7 +48,7 @@ test-asan: deps test-deps build-asan
 		tests/ctest-summary $(ASAN_BUILD)
 
 test-tsan: deps test-deps build-tsan
-	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 tests/ctest-summary $(TSAN_BUILD)
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp tests/ctest-summary $(TSAN_BUILD)
 
 # The benchmark of issue 8: wsrouterd against minimal lws and Node ws, in alternating
 # rounds; prints the table and writes BENCHMARKS.md (tests/bench/run-bench; < 5 min).

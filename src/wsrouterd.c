@@ -100,10 +100,11 @@ static int lws_mask_for(int level)
 
     if (level >= WSR_LOG_WARN)
         mask |= LLL_WARN;
-    if (level >= WSR_LOG_INFO)
-        mask |= LLL_NOTICE;
+    /* lws's notices (one per refused handshake, per vhost created...) only
+     * when debugging: they repeat what our own log says, and lws 4.1.6
+     * formats every line in one static buffer shared by all loops. */
     if (level >= WSR_LOG_DEBUG)
-        mask |= LLL_INFO;
+        mask |= LLL_NOTICE | LLL_INFO;
     return mask;
 }
 

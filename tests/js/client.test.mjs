@@ -9,7 +9,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
-import { startServer, connect as rawConnect, withTimeout } from './harness.mjs';
+import { startServer, connect as rawConnect, withTimeout, waitFor } from './harness.mjs';
 import {
   WsRouter, WsRouterError, SUBPROTOCOL, DEFAULTS, encodeBase64, decodeBase64,
 } from '../../www/wsrouter.js';
@@ -34,15 +34,6 @@ function make(url, options = {}) {
   const c = new WsRouter(url, { WebSocket, ...options });
   opened.push(c);
   return c;
-}
-
-/** Resolves once `cond()` is true; polls every 10 ms, fails after `ms`. */
-async function waitFor(cond, ms, what) {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** The next `type` event of a client, bounded. */

@@ -20,6 +20,16 @@ export function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Resolves once `cond()` is true; polls every 10 ms, rejects after `ms`
+ * (and stops polling: nothing is left running to keep the test alive). */
+export async function waitFor(cond, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /**
  * Starts wsrouterd with `args` (after --port 0) and resolves once it listens.
  * Returns { url, port, proc, stderr(), stop(signal) -> {code, signal} }.

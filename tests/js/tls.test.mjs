@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { startServer, connect, withServer, withTimeout } from './harness.mjs';
+import { startServer, connect, withServer, withTimeout, waitFor } from './harness.mjs';
 
 const SRC = process.env.WSR_SOURCE_DIR ?? new URL('../..', import.meta.url).pathname;
 let dir;
@@ -198,9 +198,8 @@ describe('certificate reload', () => {
       copyFileSync(certs.path('b', 'server.pem'), join(live, 'server.pem'));
       copyFileSync(certs.path('b', 'server.key'), join(live, 'server.key'));
       srv.proc.kill('SIGHUP');
-      await withTimeout((async () => {
-        while ((srv.stderr().match(/certificate reloaded/g) ?? []).length < 2) await new Promise((r) => setTimeout(r, 20));
-      })(), 5000, 'both loops to reload');
+      await waitFor(() => (srv.stderr().match(/certificate reloaded/g) ?? []).length >= 2, 5000,
+        'both loops to reload');
       // New handshakes see the new certificate (on every loop), old ones keep going.
       for (let i = 0; i < 4; i++) {
         assert.equal(await tryConnect(url, { ca: caB }), 'open');
@@ -210,9 +209,7 @@ describe('certificate reload', () => {
       // A mismatched pair is refused and the current one kept.
       copyFileSync(certs.path('a', 'server.key'), join(live, 'server.key'));
       srv.proc.kill('SIGHUP');
-      await withTimeout((async () => {
-        while (!/certificate reload refused/.test(srv.stderr())) await new Promise((r) => setTimeout(r, 20));
-      })(), 5000, 'the refusal');
+      await waitFor(() => /certificate reload refused/.test(srv.stderr()), 5000, 'the refusal');
       assert.equal(await tryConnect(url, { ca: caB }), 'open');
       assert.equal((await kept.request({ cmd: 'ping' })).data, 'PONG');
       await kept.close();
