@@ -293,5 +293,8 @@ ${p.length ? p.map((x) => `- ${x}`).join('\n') : '- None: every reply of every r
   connections and holding them 0.5 s, minus RSS before, divided by their number; then
   every connection gets one request, to prove it was alive.
 - Scenarios: ${ctx.scenarios.map((s) => s.title).join('; ')}.
+- Where a request's time goes (instructions per stage under callgrind, the user/kernel
+  split, what is left to gain): \`tests/bench/README.md\`, measured again with
+  \`tests/bench/profile\`.
 `;
 }
