@@ -44,13 +44,14 @@ const SERVERS = [
 /* --- options ------------------------------------------------------------------- */
 
 function parseArgs(argv) {
-  const o = { rounds: 3, seconds: 2, warmup: 0.5, only: null, out: 'BENCHMARKS.md',
+  const o = { rounds: 3, seconds: 2, warmup: 0.5, only: null, out: 'BENCHMARKS.md', profile: 'yes',
               wsrouterd: 'build/wsrouterd', build: 'build-bench', command: 'tests/bench/run-bench' };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, ''), v = argv[i + 1];
     if (!(k in o) || v === undefined) throw new Error(`unknown option or missing value: ${argv[i]}`);
     o[k] = ['rounds', 'seconds', 'warmup'].includes(k) ? Number(v) : v;
   }
+  if (o.profile !== 'yes' && o.profile !== 'no') throw new Error('--profile yes|no');
   if (!(o.rounds >= 1 && o.rounds <= 20) || !(o.seconds > 0 && o.seconds <= 60) ||
       !(o.warmup >= 0 && o.warmup <= 60))
     throw new Error('--rounds 1..20, --seconds 0..60, --warmup 0..60');
@@ -198,6 +199,34 @@ function runLoad(o, sc, server) {
   });
 }
 
+// Instructions per request by stage, under callgrind (tests/bench/profile).
+function runProfile(o) {
+  if (o.profile !== 'yes') return Promise.resolve({ skipped: 'not asked for (--profile no)' });
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return Promise.resolve({ skipped: 'valgrind is not installed' });
+  }
+  process.stdout.write('  profile: wsrouterd under callgrind, 20 000 requests (about a minute)\n');
+  const child = track(spawn('tests/bench/profile', ['--json', o.wsrouterd, '20000'],
+                            { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '', err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 300000);
+  return new Promise((resolve) => {
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      try {
+        if (code !== 0) throw new Error(err.trim() || `exit ${code}`);
+        resolve(JSON.parse(out.trim().split('\n').pop()));
+      } catch (e) {
+        resolve({ failed: `tests/bench/profile: ${e.message}` });
+      }
+    });
+  });
+}
+
 /* --- statistics ------------------------------------------------------------------- */
 
 function median(xs) {
@@ -218,6 +247,7 @@ function figures(r) {
     Object.assign(f, { rps: r.rps, p50: r.latency_us.p50, p90: r.latency_us.p90,
                        p99: r.latency_us.p99, p999: r.latency_us.p999, max: r.latency_us.max,
                        cpu_us: r.server?.cpu_us_per_request ?? null,
+                       sys_share: r.server?.cpu_s > 0 ? r.server.sys_s / r.server.cpu_s : null,
                        bg: r.host?.background_cpus ?? null, load_cpus: r.host?.load_cpus ?? null,
                        jain: r.per_connection?.jain ?? null,
                        min_max: r.per_connection && r.per_connection.max
@@ -315,11 +345,12 @@ async function main() {
       }
     }
   }
+  const profile = await runProfile(o);
   const seconds = (Date.now() - started) / 1000;
   const summary = {};
   for (const sc of scenarios)
     summary[sc.id] = Object.fromEntries(SERVERS.map((sv) => [sv.id, summarize(runs[sc.id][sv.id])]));
-  const ctx = { o, scenarios, servers: SERVERS, runs, summary, skipped, seconds,
+  const ctx = { o, scenarios, servers: SERVERS, runs, summary, skipped, seconds, profile,
                 machine: machine(o) };
   process.stdout.write('\n' + terminalReport(ctx));
   if (o.out !== '-') {

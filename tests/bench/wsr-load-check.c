@@ -313,6 +313,7 @@ void wsr_proc_sample(pid_t pid, wsr_proc_t *s)
     if (p == NULL || stat_times(p + 1, &ut, &st) != 0)
         return;
     s->cpu_s = (double)(ut + st) / (double)(tck > 0 ? tck : 100);
+    s->sys_s = (double)st / (double)(tck > 0 ? tck : 100);
     snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
     f = fopen(path, "r");
     if (f == NULL)
@@ -475,9 +476,10 @@ static void report_json(const wsr_load_t *L, double secs, double rps, double cpu
     }
     report_errors(&L->err);
     if (L->before.ok && L->after.ok) {
-        printf(",\"server\":{\"pid\":%ld,\"cpu_s\":%.3f,\"rss_before_kib\":%ld,"
+        printf(",\"server\":{\"pid\":%ld,\"cpu_s\":%.3f,\"sys_s\":%.3f,\"rss_before_kib\":%ld,"
                "\"rss_after_kib\":%ld",
-               (long)o->pid, L->after.cpu_s - L->before.cpu_s, L->before.rss_kib, L->after.rss_kib);
+               (long)o->pid, L->after.cpu_s - L->before.cpu_s, L->after.sys_s - L->before.sys_s,
+               L->before.rss_kib, L->after.rss_kib);
         if (o->idle && L->opened > 0)
             printf(",\"kib_per_connection\":%.3f",
                    (double)(L->after.rss_kib - L->before.rss_kib) / (double)L->opened);

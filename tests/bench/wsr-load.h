@@ -87,6 +87,7 @@ typedef struct wsr_errors {
 typedef struct wsr_proc {
     bool ok;
     double cpu_s; /* utime + stime */
+    double sys_s; /* stime: the kernel's share */
     long rss_kib; /* VmRSS */
 } wsr_proc_t;
 
