@@ -20,7 +20,7 @@ CMAKE_ARGS ?=
 # Debian packages: to build and run, and in addition to test.
 RUN_PKGS  := build-essential cmake pkg-config libwebsockets-dev libjansson-dev libssl-dev \
              libsqlite3-dev libedit-dev openssl
-TEST_PKGS := libcmocka-dev iproute2 clang-format tmux chromium
+TEST_PKGS := libcmocka-dev iproute2 clang-format tmux chromium locales
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

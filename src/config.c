@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json_int.h"
 
 typedef enum opt_type {
     OPT_STRING,
@@ -55,7 +56,7 @@ static const option_t options[] = {
     OPT_NAMES("log_level", log_level, log_levels),
     OPT("max_message", OPT_SIZE, max_message, 16, 1LL << 30),
     OPT("max_outbound", OPT_SIZE, max_outbound, 1024, 1LL << 32),
-    OPT("max_depth", OPT_UINT, max_depth, 1, 10000),
+    OPT("max_depth", OPT_UINT, max_depth, 1, WSR__JSON_MAX_DEPTH),
     OPT("builtins", OPT_BOOL, builtins, 0, 1),
     OPT("io_threads", OPT_UINT, io_threads, 0, 256),
     OPT("threads", OPT_UINT, threads, 1, 1024),

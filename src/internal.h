@@ -7,6 +7,7 @@
 #ifndef WSR_SRC_INTERNAL_H
 #define WSR_SRC_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,7 +52,20 @@ WSR_NODISCARD int wsr__buf_reserve(wsr__buf_t *b, size_t extra);
 WSR_NODISCARD int wsr__buf_append(wsr__buf_t *b, const void *p, size_t n);
 WSR_NODISCARD int wsr__buf_putc(wsr__buf_t *b, char c);
 WSR_NODISCARD int wsr__buf_puts(wsr__buf_t *b, const char *s);
+/* Formats in the "C" locale (1.5, never 1,5), whatever LC_NUMERIC says. */
 WSR_NODISCARD int wsr__buf_printf(wsr__buf_t *b, const char *fmt, ...) WSR_PRINTF(2, 3);
+
+/* Stack of the threads the library starts (event loops, workers): at least
+ * this much, whatever the process's default. */
+#define WSR__THREAD_STACK ((size_t)8 << 20)
+
+/* pthread_create with that stack size. Returns pthread_create's result. */
+int wsr__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* strtod and snprintf in the "C" locale, whatever the process's LC_NUMERIC:
+ * JSON numbers and the protocol's figures never depend on setlocale(). */
+double wsr__strtod(const char *s, char **end);
+int wsr__snprintf_c(char *out, size_t size, const char *fmt, ...) WSR_PRINTF(3, 4);
 /* The payload (after the headroom) and its length. */
 static inline unsigned char *wsr__buf_payload(const wsr__buf_t *b)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DUMP_DEPTH 2048
+#define MAX_DUMP_DEPTH WSR__JSON_MAX_DEPTH
 
 /* `depth` counts the arrays and objects around the value being written, so a
  * container at `depth` is nesting level depth + 1. The limit is checked on
@@ -97,8 +97,8 @@ static int dump_real(wsr__buf_t *out, double d)
     int prec, n = 0;
 
     for (prec = 15; prec <= 17; prec++) {
-        n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
+        n = wsr__snprintf_c(tmp, sizeof(tmp), "%.*g", prec, d);
+        if (wsr__strtod(tmp, NULL) == d)
             break;
     }
     if (n <= 0 || (size_t)n >= sizeof(tmp) - 3)

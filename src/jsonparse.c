@@ -11,7 +11,8 @@
  */
 #include "json_int.h"
 
-#include <errno.h>
+#include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,57 @@ static void skip_blanks(parser_t *ps)
 
 static size_t utf8_char(const unsigned char *p, size_t left);
 
+/* The code point of the valid UTF-8 character of k bytes at p. */
+static uint32_t utf8_decode(const unsigned char *p, size_t k)
+{
+    uint32_t cp = k == 1 ? p[0] : p[0] & (0x7Fu >> k);
+
+    for (size_t i = 1; i < k; i++)
+        cp = cp << 6 | (p[i] & 0x3Fu);
+    return cp;
+}
+
+/*
+ * Writes s (n bytes of valid UTF-8) into out as the inside of a JSON string
+ * literal that shows only printable ASCII: quotes and backslashes escaped,
+ * everything else as \uXXXX (surrogate pairs past U+FFFF). An error message
+ * quoting a key then cannot carry terminal escapes, line breaks or bidi
+ * overrides to whoever prints it. At most `max` input bytes, then "...".
+ */
+static void quote_ascii(char *out, size_t size, const char *s, size_t n, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    size_t o = 0;
+
+    while (p < end) {
+        size_t k = *p < 0x80 ? 1 : utf8_char(p, (size_t)(end - p));
+        uint32_t cp;
+        char piece[16];
+        int len;
+
+        if (k == 0 || (size_t)(p - (const unsigned char *)s) + k > max) {
+            len = snprintf(piece, sizeof(piece), "...");
+            k = (size_t)(end - p); /* stop */
+        } else if (*p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\') {
+            len = snprintf(piece, sizeof(piece), "%c", *p);
+        } else if (*p == '"' || *p == '\\') {
+            len = snprintf(piece, sizeof(piece), "\\%c", *p);
+        } else if ((cp = utf8_decode(p, k)) < 0x10000) {
+            len = snprintf(piece, sizeof(piece), "\\u%04X", cp);
+        } else {
+            cp -= 0x10000;
+            len = snprintf(piece, sizeof(piece), "\\u%04X\\u%04X", 0xD800 + (cp >> 10),
+                           0xDC00 + (cp & 0x3FF));
+        }
+        if (len < 0 || o + (size_t)len >= size)
+            break;
+        memcpy(out + o, piece, (size_t)len);
+        o += (size_t)len;
+        p += k;
+    }
+    out[o] = '\0';
+}
+
 /* "<what>, not '<the character at p>'", or the end or bad UTF-8 found there. */
 static json_t *unexpected(parser_t *ps, const char *what)
 {
@@ -71,7 +123,8 @@ static json_t *unexpected(parser_t *ps, const char *what)
     k = utf8_char(ps->p, (size_t)(ps->end - ps->p));
     if (k == 0)
         return fail(ps, WSR__JSON_UTF8, "invalid UTF-8");
-    return fail(ps, WSR__JSON_SYNTAX, "%s, not '%.*s'", what, (int)k, (const char *)ps->p);
+    /* Named by code point: U+00A0 or U+FEFF would not show between quotes. */
+    return fail(ps, WSR__JSON_SYNTAX, "%s, not U+%04X", what, utf8_decode(ps->p, k));
 }
 
 /* Length of the UTF-8 character at p (at most `left` bytes), 0 if invalid. */
@@ -267,7 +320,8 @@ static json_t *parse_number(parser_t *ps)
     bool neg = false, real = false;
     uint64_t mag = 0;
     bool overflow = false;
-    char small[64], *copy;
+    char small[64], *copy, *stop;
+    bool whole;
     double d;
     json_t *v;
 
@@ -304,7 +358,8 @@ static json_t *parse_number(parser_t *ps)
     if (!real) {
         if (overflow || mag > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
             return fail(ps, WSR__JSON_SYNTAX, "an integer is too big for 64 bits");
-        v = json_integer(neg ? (json_int_t)(0 - mag) : (json_int_t)mag);
+        /* -(2^63) has no positive twin in int64: built from -(2^63 - 1). */
+        v = json_integer(!neg ? (json_int_t)mag : mag == 0 ? 0 : -(json_int_t)(mag - 1) - 1);
         return v ? v : oom(ps);
     }
     /* strtod needs a terminated copy; numbers are short, mostly. */
@@ -313,10 +368,14 @@ static json_t *parse_number(parser_t *ps)
         return oom(ps);
     memcpy(copy, s, (size_t)(ps->p - s));
     copy[ps->p - s] = '\0';
-    errno = 0;
-    d = strtod(copy, NULL);
+    /* In the "C" locale: under a process locale with a decimal comma,
+     * strtod would stop at the '.' (and read 1.5 as 1). */
+    d = wsr__strtod(copy, &stop);
+    whole = stop == copy + (ps->p - s);
     if (copy != small)
         wsr__free(copy);
+    if (!whole)
+        return fail(ps, WSR__JSON_SYNTAX, "a number could not be read");
     if (!isfinite(d))
         return fail(ps, WSR__JSON_SYNTAX, "a number is too big for a double");
     v = json_real(d);
@@ -427,16 +486,12 @@ static int parse_member(parser_t *ps, json_t *o)
     } else if (json_object_size(o) == before) {
         /* The key was there: jansson replaced its value. One hash lookup
          * per member instead of a get before every set. */
-        size_t shown = klen;
+        char shown[100];
 
-        /* Named in full up to 64 bytes, cut on a character boundary. */
-        if (shown > 64)
-            for (shown = 64; ((unsigned char)key[shown] & 0xC0) == 0x80; shown--)
-                ;
+        quote_ascii(shown, sizeof(shown), key, klen, 48);
         ps->p = at;
         rc = -1;
-        fail(ps, WSR__JSON_DUPLICATE, "an object has the key \"%.*s%s\" twice", (int)shown, key,
-             shown < klen ? "..." : "");
+        fail(ps, WSR__JSON_DUPLICATE, "an object has the key \"%s\" twice", shown);
     }
     wsr__free(copy);
     return rc;
@@ -504,10 +559,11 @@ json_t *wsr__json_parse(const void *data, size_t n, unsigned max_depth, wsr__jso
     json_t *v;
 
     memset(err, 0, sizeof(*err));
+    assert(data != NULL || n == 0);
     ps.start = ps.p = data ? data : (const void *)"";
     ps.end = ps.p + n;
     ps.depth = 0;
-    ps.max_depth = max_depth;
+    ps.max_depth = WSR__MIN(max_depth, WSR__JSON_MAX_DEPTH);
     ps.err = err;
     wsr__buf_init(&ps.text, 0, n);
     v = parse_value(&ps);
@@ -525,11 +581,11 @@ json_t *wsr__json_parse(const void *data, size_t n, unsigned max_depth, wsr__jso
         err->line = 1;
         err->column = 1;
         for (size_t i = 0; i < err->offset && i < n; i++) {
-            if (((const unsigned char *)data)[i] == '\n') {
-                err->line++;
+            if (ps.start[i] == '\n') {
+                err->line += err->line < INT_MAX;
                 err->column = 1;
-            } else if ((((const unsigned char *)data)[i] & 0xC0) != 0x80) {
-                err->column++;
+            } else if ((ps.start[i] & 0xC0) != 0x80) {
+                err->column += err->column < INT_MAX;
             }
         }
     }

@@ -145,7 +145,7 @@ static int text_to_number(const char *s, json_t **out)
     if (*s == '\0' || strpbrk(s, "xXnNiI") != NULL || wsr__is_blank((unsigned char)*s))
         return 1;
     errno = 0;
-    d = strtod(s, &end);
+    d = wsr__strtod(s, &end);
     if (*end != '\0' || errno != 0 || !isfinite(d))
         return 1;
     *out = json_real(d);

@@ -605,7 +605,7 @@ static bool segment_is_number(const wsr__slice_t *s)
     /* strtod accepts "inf", "nan" and hex; JSON numbers are decimal only. */
     if (strpbrk(tmp, "xXnNiI") != NULL || wsr__is_blank((unsigned char)tmp[0]))
         return false;
-    (void)strtod(tmp, &end);
+    (void)wsr__strtod(tmp, &end);
     return *end == '\0';
 }
 

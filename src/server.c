@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 
 #include "auth_int.h"
+#include "json_int.h"
 #include "builtins_int.h"
 #include "http_int.h"
 #include "handshake_int.h"
@@ -79,8 +80,9 @@ static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL, "max_message must be at least 16 bytes");
     if (cfg->max_outbound < 1024)
         return wsr__error_set(err, WSR_EINVAL, "max_outbound must be at least 1024 bytes");
-    if (cfg->max_depth < 1)
-        return wsr__error_set(err, WSR_EINVAL, "max_depth must be at least 1");
+    if (cfg->max_depth < 1 || cfg->max_depth > WSR__JSON_MAX_DEPTH)
+        return wsr__error_set(err, WSR_EINVAL, "max_depth must be from 1 to %u",
+                              WSR__JSON_MAX_DEPTH);
     if (cfg->io_threads > WSR__MAX_LOOPS)
         return wsr__error_set(err, WSR_EINVAL, "io_threads must be at most %d", WSR__MAX_LOOPS);
     if (cfg->threads < 1 || cfg->queue_size < 1)
@@ -434,7 +436,7 @@ int wsr_server_run(wsr_server_t *srv)
     srv->ran = true;
     for (i = 1; i < srv->nloops; i++)
         srv->loops[i].thread_started =
-            pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]) == 0;
+            wsr__thread_start(&srv->loops[i].thread, loop_main, &srv->loops[i]) == 0;
     loop_service(&srv->loops[0]);
     for (i = 1; i < srv->nloops; i++) {
         if (srv->loops[i].thread_started)

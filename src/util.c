@@ -1,14 +1,87 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Small shared pieces: the capped byte buffer, clocks, error reports, error
- * and log-level names, locale-free ASCII helpers. Pure: no I/O, no globals.
+ * and log-level names, locale-free ASCII helpers, and numbers read and written
+ * in the "C" locale whatever the process's LC_NUMERIC. No I/O; one global,
+ * that locale, made once.
  */
 #include "internal.h"
 
+#include <locale.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/*
+ * JSON and the protocol write 1.5, never 1,5: an application embedding the
+ * library may call setlocale(LC_ALL, ""), and strtod and printf follow
+ * LC_NUMERIC. uselocale() switches the calling thread only, and back.
+ */
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static locale_t c_locale;
+
+static void c_locale_make(void)
+{
+    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+/* The calling thread's locale before; (locale_t)0 when unchanged. */
+static locale_t c_numbers_begin(void)
+{
+    pthread_once(&c_locale_once, c_locale_make);
+    /* Without the C locale (out of memory at first use), uselocale(0) only
+     * reports the current one: numbers then follow the process's locale. */
+    return c_locale ? uselocale(c_locale) : (locale_t)0;
+}
+
+static void c_numbers_end(locale_t before)
+{
+    if (before != (locale_t)0)
+        uselocale(before);
+}
+
+int wsr__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    size_t size = 0;
+    int rc;
+
+    if (pthread_attr_init(&attr) != 0)
+        return pthread_create(t, NULL, fn, arg);
+    /* The default follows `ulimit -s` (2 MiB under "unlimited", 8 MiB
+     * usually; 128 KiB on musl): never below what a handler and a
+     * 2048-level JSON value need. */
+    if (pthread_attr_getstacksize(&attr, &size) == 0 && size < WSR__THREAD_STACK)
+        (void)pthread_attr_setstacksize(&attr, WSR__THREAD_STACK);
+    rc = pthread_create(t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
+double wsr__strtod(const char *s, char **end)
+{
+    locale_t before = c_numbers_begin();
+    double d = strtod(s, end);
+
+    c_numbers_end(before);
+    return d;
+}
+
+int wsr__snprintf_c(char *out, size_t size, const char *fmt, ...)
+{
+    locale_t before = c_numbers_begin();
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    c_numbers_end(before);
+    return n;
+}
 
 void wsr__buf_init(wsr__buf_t *b, size_t headroom, size_t limit)
 {
@@ -79,6 +152,7 @@ int wsr__buf_puts(wsr__buf_t *b, const char *s)
 
 int wsr__buf_printf(wsr__buf_t *b, const char *fmt, ...)
 {
+    locale_t before = c_numbers_begin();
     va_list ap;
     char small[256];
     int n, rc;
@@ -86,18 +160,18 @@ int wsr__buf_printf(wsr__buf_t *b, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return WSR_EINVAL;
-    if ((size_t)n < sizeof(small))
-        return wsr__buf_append(b, small, (size_t)n);
-    rc = wsr__buf_reserve(b, (size_t)n + 1);
-    if (rc != 0)
-        return rc;
-    va_start(ap, fmt);
-    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    if (n < 0) {
+        rc = WSR_EINVAL;
+    } else if ((size_t)n < sizeof(small)) {
+        rc = wsr__buf_append(b, small, (size_t)n);
+    } else if ((rc = wsr__buf_reserve(b, (size_t)n + 1)) == 0) {
+        va_start(ap, fmt);
+        vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        b->len += (size_t)n;
+    }
+    c_numbers_end(before);
+    return rc;
 }
 
 uint64_t wsr__now_ns(void)

@@ -107,7 +107,7 @@ wsr__workers_t *wsr__workers_new(wsr_factory_t *f, unsigned threads, unsigned qu
     }
     pthread_cond_init(&w->cond, NULL);
     for (w->nthreads = 0; w->nthreads < threads; w->nthreads++)
-        if (pthread_create(&w->threads[w->nthreads], NULL, worker_main, w) != 0)
+        if (wsr__thread_start(&w->threads[w->nthreads], worker_main, w) != 0)
             break;
     if (w->nthreads < threads) {
         wsr__workers_free(w);

@@ -9,6 +9,7 @@
  */
 #include "testutil.h"
 
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,8 @@ static void test_jsonparse__refuses_with_a_sentence_and_a_place(void **state)
         {"{} x", WSR__JSON_SYNTAX, "only blanks may follow the value, not 'x'", 1, 4},
         {"{}{}", WSR__JSON_SYNTAX, "only blanks may follow the value, not '{'", 1, 3},
         {"{}\x01", WSR__JSON_SYNTAX, "only blanks may follow the value, not byte 0x01", 1, 3},
-        {"[\xc3\xa9]", WSR__JSON_SYNTAX, "a value was expected, not '\xc3\xa9'", 1, 2},
+        {"[\xc3\xa9]", WSR__JSON_SYNTAX, "a value was expected, not U+00E9", 1, 2},
+        {"\xef\xbb\xbf{}", WSR__JSON_SYNTAX, "a value was expected, not U+FEFF", 1, 1}, /* BOM */
         {"[\xff]", WSR__JSON_UTF8, "invalid UTF-8", 1, 2},
         {"\"a\xff\"", WSR__JSON_UTF8, "invalid UTF-8", 1, 3},
         {"\"\xc0\xaf\"", WSR__JSON_UTF8, "invalid UTF-8", 1, 2},         /* overlong '/' */
@@ -155,6 +157,18 @@ static void test_jsonparse__refuses_with_a_sentence_and_a_place(void **state)
         {"{\"a\":1,\"a\":2}", WSR__JSON_DUPLICATE, "an object has the key \"a\" twice", 1, 8},
         {"{\"a\":1,\"\\u0061\":2}", WSR__JSON_DUPLICATE, "an object has the key \"a\" twice", 1, 8},
         {"{\"a\\u0000b\":1}", WSR__JSON_SYNTAX, "an object key cannot hold U+0000", 1, 2},
+        /* Keys are quoted in printable ASCII: no escape sequence, line break
+         * or bidi override reaches whoever prints the sentence. */
+        {"{\"\\u001b[31m\\n\\\"\\\\\":1,\"\\u001b[31m\\n\\\"\\\\\":2}", WSR__JSON_DUPLICATE,
+         "an object has the key \"\\u001B[31m\\u000A\\\"\\\\\" twice", 1, 23},
+        {"{\"\xc3\xa9\xe2\x80\xae\xf0\x9f\x98\x80\":1,\"\xc3\xa9\xe2\x80\xae\xf0\x9f\x98\x80\":2}",
+         WSR__JSON_DUPLICATE, "an object has the key \"\\u00E9\\u202E\\uD83D\\uDE00\" twice", 1,
+         10},
+        {"{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":1,"
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":1}",
+         WSR__JSON_DUPLICATE,
+         "an object has the key \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" twice", 1,
+         79},
         {"{\n  \"a\": 1,\n  \"b\" 2\n}", WSR__JSON_SYNTAX,
          "an object key must be followed by ':', not '2'", 3, 7},
         /* Columns count characters, not bytes. */
@@ -366,6 +380,16 @@ static void test_jsonparse__allocation_failures(void **state)
 /* A small deterministic generator (xorshift64*). */
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
+/* Any seed, even 0, through splitmix64: seeds 2 and 3 must not alias. */
+static void seed_rng(uint64_t seed)
+{
+    uint64_t z = seed + 0x9E3779B97F4A7C15u;
+
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    rng_state = (z ^ (z >> 31)) | 1u;
+}
+
 static uint32_t rnd(uint32_t below)
 {
     rng_state ^= rng_state >> 12;
@@ -394,7 +418,7 @@ static json_t *random_value(int depth)
         "key",
         "0",
     };
-    char s[64];
+    char s[1600];
     size_t n = 0;
     json_t *v;
 
@@ -407,7 +431,8 @@ static json_t *random_value(int depth)
         return rnd(3) == 0 ? json_null() : json_boolean(rnd(2));
     case 3:
     case 4:
-        for (uint32_t k = rnd(6); k > 0; k--) {
+        /* Mostly short; one in eight long enough to grow the scratch buffer. */
+        for (uint32_t k = rnd(8) ? rnd(6) : 100 + rnd(400); k > 0; k--) {
             const char *piece = pieces[rnd(sizeof(pieces) / sizeof(pieces[0]))];
 
             if (n + strlen(piece) < sizeof(s)) {
@@ -424,7 +449,7 @@ static json_t *random_value(int depth)
     default:
         v = json_object();
         for (uint32_t k = rnd(5); k > 0; k--) {
-            snprintf(s, sizeof(s), "%s%u", rnd(2) ? "k\xc3\xa9" : "\"\\", rnd(50));
+            snprintf(s, 64, "%s%u", rnd(2) ? "k\xc3\xa9" : "\"\\", rnd(50));
             json_object_set_new(v, s, random_value(depth + 1));
         }
         return v;
@@ -449,7 +474,7 @@ static void test_jsonparse__agrees_with_jansson(void **state)
 
     (void)state;
     if (env_seed != NULL)
-        rng_state = strtoull(env_seed, NULL, 10) | 1u;
+        seed_rng(strtoull(env_seed, NULL, 10));
     for (long round = 0; round < rounds; round++) {
         json_t *orig = random_value(0);
         char *text = json_dumps(orig, JSON_ENCODE_ANY | flags[round % 4]);
@@ -505,6 +530,198 @@ static void test_jsonparse__agrees_with_jansson(void **state)
     assert_true(mutants >= (unsigned)rounds);
 }
 
+/* Appends one random token (or a blank, or a stray byte) to b. */
+static void random_token(wsr__buf_t *b)
+{
+    static const char *const fixed[] = {
+        "{",  "}",   "[",   "]", ",", ":", "true", "false",        "null",     " ",    "\n",   "\t",
+        "\r", "tru", "nul", "-", ".", "e", "+",    "\xef\xbb\xbf", "\xc3\xa9", "\xff", "\x01", "'",
+    };
+    static const char *const in_string[] = {
+        "a",
+        "\\n",
+        "\\\"",
+        "\\\\",
+        "\\/",
+        "\\u00e9",
+        "\\uD83D\\uDE00",
+        "\\uD800",
+        "\\uDC00x",
+        "\\u12",
+        "\\x",
+        "\xc3\xa9",
+        "\xe2\x80\xa8",
+        "\xf0\x9f\x98\x80",
+        "\xed\xa0\x80",
+        "\xc0\xaf",
+        "\x7f",
+        "\t",
+        "\\u0000",
+        " ",
+    };
+    int rc = 0;
+
+    switch (rnd(4)) {
+    case 0: /* a number, sometimes hundreds of digits long */
+        if (rnd(3) == 0)
+            rc |= wsr__buf_putc(b, '-');
+        for (uint32_t k = rnd(6) ? 1 + rnd(4) : 50 + rnd(700); k > 0; k--)
+            rc |= wsr__buf_putc(b, (char)('0' + rnd(10)));
+        if (rnd(2)) {
+            rc |= wsr__buf_putc(b, '.');
+            for (uint32_t k = rnd(5) ? 1 + rnd(3) : 100 + rnd(400); k > 0; k--)
+                rc |= wsr__buf_putc(b, (char)('0' + rnd(10)));
+        }
+        if (rnd(3) == 0)
+            rc |= wsr__buf_printf(b, "e%s%u", rnd(2) ? "-" : "", rnd(3) ? rnd(30) : rnd(1000));
+        break;
+    case 1: /* a string, sometimes long, with escapes and raw UTF-8 (good and bad) */
+        rc |= wsr__buf_putc(b, '"');
+        for (uint32_t k = rnd(6) ? rnd(8) : 100 + rnd(600); k > 0; k--)
+            rc |= wsr__buf_puts(b, in_string[rnd(sizeof(in_string) / sizeof(in_string[0]))]);
+        if (rnd(10))
+            rc |= wsr__buf_putc(b, '"');
+        break;
+    default:
+        rc |= wsr__buf_puts(b, fixed[rnd(sizeof(fixed) / sizeof(fixed[0]))]);
+        break;
+    }
+    assert_int_equal(rc, 0);
+}
+
+/* Mostly well-formed: a value, built from tokens, to a random depth. */
+static void random_document(wsr__buf_t *b, int depth)
+{
+    int rc = 0;
+
+    if (depth < 70 && rnd(3) == 0) {
+        bool obj = rnd(2);
+
+        rc |= wsr__buf_putc(b, obj ? '{' : '[');
+        for (uint32_t k = rnd(4); k > 0; k--) {
+            if (obj) {
+                random_token(b);
+                rc |= wsr__buf_putc(b, ':');
+            }
+            random_document(b, depth + 1);
+            if (k > 1 || rnd(20) == 0)
+                rc |= wsr__buf_putc(b, ',');
+        }
+        rc |= wsr__buf_putc(b, obj ? '}' : ']');
+    } else {
+        random_token(b);
+        if (rnd(15) == 0)
+            random_token(b);
+    }
+    assert_int_equal(rc, 0);
+}
+
+/*
+ * Token streams, not dumps: long numbers (the heap copy for strtod), long
+ * strings with every kind of escape and bad UTF-8, nesting past 64, stray
+ * bytes. Each is accepted or refused exactly as jansson does (its depth
+ * limit is 2048, so ours is set high here), and read the same when accepted.
+ */
+static void test_jsonparse__token_streams_agree_with_jansson(void **state)
+{
+    const char *env_rounds = getenv("WSR_FUZZ_ROUNDS");
+    long rounds = env_rounds ? 20 * strtol(env_rounds, NULL, 10) : 6000;
+    unsigned accepted = 0, deep = 0;
+
+    (void)state;
+    for (long i = 0; i < rounds; i++) {
+        wsr__buf_t b;
+        wsr__json_error_t e;
+        json_t *ours, *theirs;
+
+        wsr__buf_init(&b, 0, 0);
+        if (i % 40 == 0) {
+            /* One in forty inside a chain of 60 to 69 containers. */
+            unsigned levels = 60 + rnd(10);
+
+            for (unsigned k = 0; k < levels; k++)
+                assert_int_equal(wsr__buf_puts(&b, k % 3 ? "[" : "{\"k\":"), 0);
+            random_document(&b, 0);
+            for (unsigned k = levels; k-- > 0;)
+                assert_int_equal(wsr__buf_putc(&b, k % 3 ? ']' : '}'), 0);
+        } else {
+            random_document(&b, 0);
+        }
+        assert_int_equal(wsr__buf_putc(&b, '\0'), 0);
+        b.len--;
+        if (memchr(b.data, '\0', b.len) == NULL) {
+            ours = parse_exact((const char *)b.data, b.len, 4096, &e);
+            theirs = jansson_parse((const char *)b.data, b.len);
+            if ((ours == NULL) != (theirs == NULL))
+                fail_msg("%s: we %s it (%s), jansson %s it", (const char *)b.data,
+                         ours ? "accept" : "refuse", ours ? "" : e.text,
+                         theirs ? "accepts" : "refuses");
+            if (ours != NULL && !json_equal(ours, theirs))
+                fail_msg("%s: we and jansson read it differently", (const char *)b.data);
+            accepted += ours != NULL;
+            json_decref(ours);
+            json_decref(theirs);
+            /* The same text under the default limit: refused for depth only. */
+            ours = parse_exact((const char *)b.data, b.len, 64, &e);
+            deep += ours == NULL && e.kind == WSR__JSON_DEPTH;
+            json_decref(ours);
+        }
+        wsr__buf_dispose(&b);
+    }
+    print_message("%ld token streams (%u accepted, %u past 64 levels) agree with jansson\n", rounds,
+                  accepted, deep);
+    assert_true(accepted > 0);
+}
+
+/*
+ * A process that calls setlocale() with a decimal comma (an application
+ * embedding the library) must not change how numbers are read or written.
+ * The locale is generated with localedef when the system has not got it
+ * (Debian's `locales` package provides the sources; make test installs it).
+ */
+static bool comma_locale(void)
+{
+    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8"};
+    char dir[] = "/tmp/wsr-locale-XXXXXX", cmd[256];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (setlocale(LC_NUMERIC, names[i]) != NULL)
+            return true;
+    if (mkdtemp(dir) == NULL)
+        return false;
+    snprintf(cmd, sizeof(cmd), "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1", dir);
+    (void)system(cmd);
+    setenv("LOCPATH", dir, 1);
+    return setlocale(LC_NUMERIC, "de_DE.UTF-8") != NULL;
+}
+
+static void test_jsonparse__numbers_ignore_the_process_locale(void **state)
+{
+    wsr__json_error_t e;
+    wsr__buf_t b;
+    char *end;
+    json_t *v;
+
+    (void)state;
+    if (!comma_locale())
+        fail_msg("no locale with a decimal comma: install Debian's `locales` (make test-deps)");
+    assert_string_equal(localeconv()->decimal_point, ","); /* the test is live */
+    v = parse("[1.5,2.75e1,-0.125]", &e);
+    assert_non_null(v);
+    assert_true(json_real_value(json_array_get(v, 0)) == 1.5);
+    assert_true(json_real_value(json_array_get(v, 1)) == 27.5);
+    assert_true(json_real_value(json_array_get(v, 2)) == -0.125);
+    wsr__buf_init(&b, 0, 0);
+    assert_int_equal(wsr__json_dump(&b, v), 0);
+    assert_int_equal(wsr__buf_printf(&b, " %g", 0.5), 0);
+    assert_int_equal(wsr__buf_putc(&b, '\0'), 0);
+    assert_string_equal((const char *)b.data, "[1.5,27.5,-0.125] 0.5");
+    wsr__buf_dispose(&b);
+    json_decref(v);
+    assert_true(wsr__strtod("2.5", &end) == 2.5 && *end == '\0');
+    setlocale(LC_NUMERIC, "C");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +733,8 @@ int main(void)
         cmocka_unit_test(test_jsonparse__reads_only_n_bytes),
         cmocka_unit_test(test_jsonparse__allocation_failures),
         cmocka_unit_test(test_jsonparse__agrees_with_jansson),
+        cmocka_unit_test(test_jsonparse__token_streams_agree_with_jansson),
+        cmocka_unit_test(test_jsonparse__numbers_ignore_the_process_locale),
     };
 
     tu_install_allocator();

@@ -55,7 +55,7 @@ typedef struct wsr_server_config {
     void *log_user;                  /* passed to `log` */
     size_t max_message;              /* largest request message, bytes (1 MiB); 1009 past it */
     size_t max_outbound;             /* outbound queue cap per connection (8 MiB); 1008 past it */
-    unsigned max_depth;              /* JSON nesting limit (64) */
+    unsigned max_depth;              /* JSON nesting limit (64; 1 to 2048) */
     bool builtins;                   /* serve /_/commands, help, stats, ping (true) */
     unsigned io_threads;             /* event loops; 0 = one per core */
     unsigned threads;                /* worker threads for blocking routes (4) */

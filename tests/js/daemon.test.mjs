@@ -53,7 +53,7 @@ test('configuration errors name the file, line, column and key, before binding',
   await withConfig('{\n  "port": 0,\n  "max_depth": 0\n}\n', (path) => {
     const r = run(['--config', path]);
     assert.equal(r.status, 2);
-    assert.equal(r.stderr.trim(), `wsrouterd: ${path}:3:3: key "max_depth" must be an integer from 1 to 10000`);
+    assert.equal(r.stderr.trim(), `wsrouterd: ${path}:3:3: key "max_depth" must be an integer from 1 to 2048`);
   });
   await withConfig('{\n  "port": 0,\n  "colour": "blue"\n}\n', (path) => {
     const r = run(['--config', path]);
