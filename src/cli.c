@@ -478,7 +478,7 @@ static void call_and_wait(cli_t *cli, const wsr_client_request_t *req)
 {
     wsr_error_t err;
 
-    if (wsr_client_request_async(cli->c, req, on_reply, cli, &err) != 0) {
+    if (wsr_client_request_async(cli->c, req, on_reply, cli, NULL, &err) != 0) {
         printf("-ERR %s\n", err.text);
         return;
     }

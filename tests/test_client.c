@@ -5,7 +5,12 @@
  * a free port with the diagnostic routes: synchronous and asynchronous calls,
  * 200 calls in flight, every error status, the three encodings, pushes, a
  * server killed mid-call, reconnection after a restart, connect failures and
- * timeouts, and the README's example program. Every wait is bounded.
+ * timeouts, TLS (IPv4 and IPv6, expired and misnamed certificates, insecure
+ * mode), raw sends beside ordinary calls, cancellation, freeing the client
+ * from its own callback, and the README's example program. Every wait is
+ * bounded. Every server a test starts lives in the fixture, so teardown stops
+ * it (SIGTERM, and it must exit 0: sanitizer reports fail the test), and dies
+ * with this process (PR_SET_PDEATHSIG) if the test binary crashes.
  */
 #include "testutil.h"
 
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +40,8 @@ int readme_main(int argc, char **argv);
 #undef main
 
 #define MAX_SLOTS 256
+/* Servers a test may start besides the fixture's own. */
+#define MAX_EXTRA 2
 
 typedef struct server {
     pid_t pid;
@@ -54,6 +62,7 @@ typedef struct slot {
 
 typedef struct fixture {
     server_t srv;
+    server_t extra[MAX_EXTRA]; /* more servers, stopped by teardown like srv */
     wsr_client_t *c;
     char url[64];
     pthread_mutex_t lock;
@@ -63,7 +72,9 @@ typedef struct fixture {
     wsr_client_state_t states[64];
     int codes[64];
     int nstates;
+    char state_text[256]; /* the text of the last state change */
     char log[512];
+    int warnings;   /* log lines at WSR_LOG_WARN or above */
     char certs[64]; /* a temporary directory of certificates, or "" */
     slot_t slots[MAX_SLOTS];
 } fixture_t;
@@ -132,6 +143,7 @@ static int server_start(server_t *s, int port, const char *const *extra)
     char port_text[16];
     const char *argv[32];
     int fds[2], n = 0;
+    pid_t parent;
 
     if (wsrd == NULL)
         return -1;
@@ -148,8 +160,14 @@ static int server_start(server_t *s, int port, const char *const *extra)
     argv[n] = NULL;
     if (pipe(fds) != 0)
         return -1;
+    parent = getpid();
     s->pid = fork();
     if (s->pid == 0) {
+        /* Die with the test binary, even when it crashes. The signal follows
+         * the forking thread, which is always the test's main thread here. If
+         * the parent died before prctl, getppid() has changed already. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
@@ -217,8 +235,8 @@ static void on_state(void *user, wsr_client_state_t state, int code, const char 
 {
     fixture_t *f = user;
 
-    (void)text;
     pthread_mutex_lock(&f->lock);
+    snprintf(f->state_text, sizeof(f->state_text), "%s", text);
     if (f->nstates < 64) {
         f->codes[f->nstates] = code;
         f->states[f->nstates++] = state;
@@ -231,9 +249,10 @@ static void on_log(void *user, int level, const char *line)
 {
     fixture_t *f = user;
 
-    (void)level;
     pthread_mutex_lock(&f->lock);
     snprintf(f->log, sizeof(f->log), "%s", line);
+    if (level <= WSR_LOG_WARN)
+        f->warnings++;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -380,16 +399,18 @@ static const char *cert_path(fixture_t *f, const char *name, char *out, size_t n
 
 /*
  * Makes certificates in a fresh directory with certs/mkcerts.sh (a CA, a
- * server certificate for localhost and 127.0.0.1, a client certificate, an
- * unrelated CA), plus a server certificate for another host name from the same
- * CA; then starts wsrouterd serving wss:// with them, client certificates
- * optional.
+ * server certificate for localhost, 127.0.0.1 and ::1, a client certificate,
+ * an unrelated CA), plus from the same CA a server certificate for another
+ * host name (wrong.pem) and one for the right names that expired in 2020
+ * (expired.pem: `openssl x509 -days` cannot go back in time, `openssl ca
+ * -startdate -enddate` can); then starts wsrouterd serving wss:// with them,
+ * client certificates optional.
  */
 static int setup_tls(void **state)
 {
     fixture_t *f = fixture_alloc();
     const char *data = getenv("WSR_TEST_DATA");
-    char cmd[1024], pem[128], key[128], ca[128];
+    char cmd[2048], pem[128], key[128], ca[128];
     const char *args[] = {
         "--tls-port",      "0",  "--tls-cert",        NULL,       "--tls-key", NULL,
         "--tls-client-ca", NULL, "--tls-client-auth", "optional", NULL};
@@ -403,7 +424,16 @@ static int setup_tls(void **state)
              "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
              "-keyout wrong.key -out wrong.csr -subj /CN=wrong.example 2>/dev/null && "
              "openssl x509 -req -in wrong.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-             "-out wrong.pem -days 2 -extfile wrong.ext 2>/dev/null",
+             "-out wrong.pem -days 2 -extfile wrong.ext 2>/dev/null && "
+             "printf '[ca]\\ndefault_ca=t\\n[t]\\ndatabase=index.txt\\nnew_certs_dir=.\\n"
+             "serial=serial\\ndefault_md=sha256\\npolicy=p\\n[p]\\ncommonName=supplied\\n"
+             "[ext]\\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\\n' > ca.cnf && "
+             ": > index.txt && echo 1000 > serial && "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout expired.key -out expired.csr -subj /CN=localhost 2>/dev/null && "
+             "openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr "
+             "-out expired.pem -startdate 20200101000000Z -enddate 20200102000000Z "
+             "-extensions ext -notext 2>/dev/null",
              data, f->certs, f->certs);
     assert_int_equal(system(cmd), 0);
     args[3] = cert_path(f, "server.pem", pem, sizeof(pem));
@@ -415,17 +445,40 @@ static int setup_tls(void **state)
     return 0;
 }
 
+/* Stops `s` with SIGTERM when it still runs; true when it was not running or exited 0. */
+static bool server_stop_clean(server_t *s, int *status)
+{
+    int st;
+
+    if (s->pid <= 0)
+        return true;
+    st = server_stop(s, SIGTERM);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return true;
+    *status = st;
+    return false;
+}
+
+/*
+ * Frees the client, stops every server still running with SIGTERM and checks
+ * each exited 0 (a server a test killed on purpose has pid 0 and is exempt).
+ */
 static int teardown(void **state)
 {
     fixture_t *f = *state;
+    bool clean = true;
+    int status = 0;
 
     wsr_client_free(f->c);
-    server_stop(&f->srv, SIGKILL);
+    clean = server_stop_clean(&f->srv, &status) && clean;
+    for (int i = 0; i < MAX_EXTRA; i++)
+        clean = server_stop_clean(&f->extra[i], &status) && clean;
     if (f->certs[0] != '\0') {
         char cmd[128];
 
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->certs);
-        assert_int_equal(system(cmd), 0);
+        if (system(cmd) != 0)
+            clean = false;
     }
     for (int i = 0; i < MAX_SLOTS; i++)
         json_decref(f->slots[i].msg);
@@ -433,6 +486,8 @@ static int teardown(void **state)
     pthread_cond_destroy(&f->cond);
     pthread_mutex_destroy(&f->lock);
     free(f);
+    if (!clean)
+        fail_msg("a wsrouterd did not exit 0 on SIGTERM (status 0x%x)", (unsigned)status);
     return 0;
 }
 
@@ -475,13 +530,20 @@ static void test_client__url_parse(void **state)
     }
 }
 
-/* Encodes one request with a client of `encoding` (no connection needed). */
-static wsr__cmsg_t *encode_with(wsr_client_encoding_t encoding, const wsr_client_request_t *req)
+/*
+ * Encodes one request with a client of `encoding` (no connection needed) and
+ * writes what the JSON must be into `want`.
+ */
+static wsr__cmsg_t *encode_with(wsr_client_encoding_t encoding, const wsr_client_request_t *req,
+                                char *want, size_t n)
 {
     wsr_client_config_t cfg;
     wsr_client_t *c;
     wsr__cmsg_t *m = NULL;
     wsr_error_t err;
+    char id[WSR__CLIENT_ID_LEN];
+    unsigned hex;
+    int end = 0;
 
     wsr_client_config_init(&cfg);
     cfg.encoding = encoding;
@@ -489,13 +551,19 @@ static wsr__cmsg_t *encode_with(wsr_client_encoding_t encoding, const wsr_client
     c = wsr_client_new(&cfg, &err);
     assert_non_null(c);
     assert_int_equal(wsr__client_encode(c, req, 7, &m, &err), 0);
+    /* Ids are "wsr-<8 random hex digits>-<n>" (client.h, "Ids"). */
+    wsr__client_wire_id(c, 7, id);
+    assert_int_equal(sscanf(id, "wsr-%8x-7%n", &hex, &end), 1);
+    assert_int_equal(end, 14);
+    assert_int_equal(strlen(id), 14);
+    snprintf(want, n, "{\"cmd\":\"add\",\"args\":{\"x\":1},\"id\":\"%s\",\"token\":\"tok\"}", id);
     wsr_client_free(c);
     return m;
 }
 
 static void test_client__encode_three_encodings(void **state)
 {
-    static const char want[] = "{\"cmd\":\"add\",\"args\":{\"x\":1},\"id\":7,\"token\":\"tok\"}";
+    char want[128];
     wsr_client_request_t req;
     wsr__cmsg_t *m;
     wsr__buf_t b64;
@@ -505,13 +573,13 @@ static void test_client__encode_three_encodings(void **state)
     wsr_client_request_init(&req);
     req.cmd = "add";
     req.args = args;
-    m = encode_with(WSR_CLIENT_JSON, &req);
+    m = encode_with(WSR_CLIENT_JSON, &req, want, sizeof(want));
     assert_false(m->binary);
     assert_int_equal(wsr__buf_payload_len(&m->buf), strlen(want));
     assert_memory_equal(wsr__buf_payload(&m->buf), want, strlen(want));
     wsr__cmsg_free(m);
     for (int enc = WSR_CLIENT_BASE64_TEXT; enc <= WSR_CLIENT_BASE64_BINARY; enc++) {
-        m = encode_with((wsr_client_encoding_t)enc, &req);
+        m = encode_with((wsr_client_encoding_t)enc, &req, want, sizeof(want));
         assert_int_equal(m->binary, enc == WSR_CLIENT_BASE64_BINARY);
         wsr__buf_init(&b64, 0, 0);
         assert_int_equal(
@@ -575,7 +643,8 @@ static void test_client__config_errors(void **state)
     cfg.call_timeout_ms = 0;
     assert_null(wsr_client_new(&cfg, &err));
     assert_int_equal(err.code, WSR_EINVAL);
-    /* The insecure flag is loud. */
+    /* The insecure flag is loud at each connection (test_client__wss_insecure_*),
+     * on the service thread like every log line: creating the client is quiet. */
     memset(&f, 0, sizeof(f));
     pthread_mutex_init(&f.lock, NULL);
     wsr_client_config_init(&cfg);
@@ -585,8 +654,10 @@ static void test_client__config_errors(void **state)
     cfg.log_user = &f;
     wsr_client_t *c = wsr_client_new(&cfg, &err);
     assert_non_null(c);
+    pthread_mutex_lock(&f.lock);
     snprintf(log, sizeof(log), "%s", f.log);
-    assert_non_null(strstr(log, "WARNING: TLS certificate and host name checks are OFF"));
+    pthread_mutex_unlock(&f.lock);
+    assert_string_equal(log, "");
     assert_int_equal(wsr_client_state(c), WSR_CLIENT_IDLE);
     wsr_client_free(c);
     wsr_client_free(NULL);
@@ -606,7 +677,8 @@ static void test_client__sync_call(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(r.data), "Hello, bob with ID=42");
     assert_null(r.detail);
-    assert_true(json_is_integer(json_object_get(r.message, "id")));
+    assert_true(json_is_string(json_object_get(r.message, "id")));
+    assert_true(strncmp(json_string_value(json_object_get(r.message, "id")), "wsr-", 4) == 0);
     wsr_client_reply_dispose(&r);
     assert_null(r.message);
     assert_int_equal(wsr_client_call(f->c, "POST", "/echo", NULL, data, &r, &err), 0);
@@ -651,6 +723,16 @@ static void test_client__execute_and_request(void **state)
     req.method = "GET";
     req.args = event; /* not an object */
     assert_int_equal(wsr_client_request(f->c, &req, &r, &err), WSR_EINVAL);
+    /* Both a cmd and a method+url: which one was meant is unknown, so neither is sent. */
+    wsr_client_request_init(&req);
+    req.cmd = "add";
+    req.method = "GET";
+    req.url = "/hello";
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), WSR_EINVAL);
+    assert_string_equal(err.text, "a request takes a method and a url, or a cmd, not both");
+    req.method = NULL; /* a url alone beside the cmd is refused as well */
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), WSR_EINVAL);
+    assert_int_equal(wsr_client_pending(f->c), 0);
     json_decref(params);
     json_decref(event);
 }
@@ -664,11 +746,11 @@ static void test_client__async_calls(void **state)
     wsr_client_request_init(&req);
     req.cmd = "later";
     req.args = json_pack("{s:i}", "ms", 300);
-    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &err), 0);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], NULL, &err), 0);
     json_decref(req.args);
     req.args = NULL;
     req.cmd = "ping";
-    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[1], &err), 0);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[1], NULL, &err), 0);
     assert_true(wait_for(f, done_at_least, 2, 5000));
     assert_int_equal(f->slots[0].rc, 0);
     assert_int_equal(f->slots[1].status, 200);
@@ -678,7 +760,7 @@ static void test_client__async_calls(void **state)
         300);
     /* The deferred reply was overtaken by the immediate one. */
     assert_true(f->slots[1].done_ns < f->slots[0].done_ns);
-    assert_int_equal(wsr_client_request_async(f->c, &req, NULL, NULL, &err), WSR_EINVAL);
+    assert_int_equal(wsr_client_request_async(f->c, &req, NULL, NULL, NULL, &err), WSR_EINVAL);
 }
 
 static void test_client__200_calls_in_flight(void **state)
@@ -693,7 +775,8 @@ static void test_client__200_calls_in_flight(void **state)
     for (int i = 0; i < 200; i++) {
         /* Deferred replies of different lengths come back out of order. */
         req.args = json_pack("{s:i}", "ms", 400 + (i % 10) * 20);
-        assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[i], &err), 0);
+        assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[i], NULL, &err),
+                         0);
         json_decref(req.args);
     }
     peak = wsr_client_pending(f->c);
@@ -767,7 +850,7 @@ static void test_client__raw_send_400(void **state)
     wsr_client_reply_dispose(&r);
     /* Raw sends and ordinary calls interleave: each reply finds its call. */
     assert_int_equal(
-        wsr_client_send_raw_async(f->c, "!!!", 3, true, 0, on_reply, &f->slots[0], &err), 0);
+        wsr_client_send_raw_async(f->c, "!!!", 3, true, 0, on_reply, &f->slots[0], NULL, &err), 0);
     assert_int_equal(wsr_client_call(f->c, "GET", "/hello", NULL, NULL, &r, &err), 0);
     assert_int_equal(r.status, 200);
     wsr_client_reply_dispose(&r);
@@ -824,24 +907,52 @@ static void test_client__call_timeout(void **state)
     json_decref(req.args);
 }
 
+/* The number of messages the server has read, from its stats route, or -1. */
+static long server_messages_in(fixture_t *f)
+{
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    long n = -1;
+
+    if (wsr_client_execute(f->c, "stats", NULL, &r, &err) != 0)
+        return -1;
+    if (r.status == 200)
+        n = (long)json_integer_value(json_object_get(json_object_get(r.data, "messages"), "in"));
+    wsr_client_reply_dispose(&r);
+    return n;
+}
+
 static void test_client__503_while_draining(void **state)
 {
     fixture_t *f = *state;
     wsr_client_request_t req;
     wsr_client_reply_t r;
     wsr_error_t err;
-    int status;
+    uint64_t deadline;
+    int status = 0;
 
     wsr_client_request_init(&req);
     req.cmd = "later";
     req.args = json_pack("{s:i}", "ms", 1500);
-    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &err), 0);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], NULL, &err), 0);
     json_decref(req.args);
-    sleep_ms(100);
+    /* The server reads one connection's messages in order, so once it answers
+     * stats, it has read `later` (and counts it with stats: two messages). */
+    assert_true(server_messages_in(f) >= 2);
+    assert_false(f->slots[0].done);
     kill(f->srv.pid, SIGTERM);
-    sleep_ms(300);
-    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
-    assert_int_equal(r.status, 503);
+    /* Until the signal is handled ping may still get 200: poll, bounded. */
+    deadline = now_ms() + 5000;
+    for (;;) {
+        assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
+        status = r.status;
+        if (status == 503 || now_ms() > deadline)
+            break;
+        assert_int_equal(status, 200);
+        wsr_client_reply_dispose(&r);
+        sleep_ms(10);
+    }
+    assert_int_equal(status, 503);
     assert_string_equal(r.detail, "the server is shutting down");
     wsr_client_reply_dispose(&r);
     /* The call in flight is answered, then the server closes with 1001. */
@@ -882,10 +993,20 @@ static void test_client__encodings(void **state)
     }
 }
 
+/* The subprotocol the server chose, copied into `out` (64 bytes). */
+static const char *chosen_protocol(wsr_client_t *c, char *out)
+{
+    pthread_mutex_lock(&c->lock);
+    snprintf(out, 64, "%s", c->protocol);
+    pthread_mutex_unlock(&c->lock);
+    return out;
+}
+
 static void test_client__subprotocol(void **state)
 {
     fixture_t *f = *state;
     wsr_client_config_t cfg = base_config(f);
+    char protocol[64];
     wsr_client_reply_t r;
     wsr_error_t err;
 
@@ -894,6 +1015,13 @@ static void test_client__subprotocol(void **state)
     assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
     assert_int_equal(r.status, 200);
     wsr_client_reply_dispose(&r);
+    /* The server chose it: its Sec-WebSocket-Protocol answer, kept at the handshake. */
+    assert_string_equal(chosen_protocol(f->c, protocol), WSR_SUBPROTOCOL);
+    wsr_client_free(f->c);
+    /* Asked for none, it gets none (aiorest-ws clients ask for none). */
+    cfg.subprotocol = NULL;
+    connect_client(f, &cfg);
+    assert_string_equal(chosen_protocol(f->c, protocol), "");
 }
 
 static void test_client__pushes(void **state)
@@ -965,7 +1093,7 @@ static void test_client__server_killed_mid_call(void **state)
     req.cmd = "later";
     req.args = json_pack("{s:i}", "ms", 3000);
     req.timeout_ms = 10000;
-    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &err), 0);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], NULL, &err), 0);
     json_decref(req.args);
     sleep_ms(200);
     t0 = now_ms();
@@ -1001,7 +1129,7 @@ static void test_client__reconnect_after_restart(void **state)
     wsr_client_request_init(&req);
     req.cmd = "later";
     req.args = json_pack("{s:i}", "ms", 3000);
-    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &err), 0);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], NULL, &err), 0);
     json_decref(req.args);
     sleep_ms(100);
     server_stop(&f->srv, SIGKILL);
@@ -1034,6 +1162,23 @@ static void test_client__reconnect_gives_up(void **state)
     assert_true(wait_for(f, saw_state, WSR_CLIENT_RECONNECTING, 5000));
     assert_true(wait_for(f, saw_state, WSR_CLIENT_IDLE, 5000));
     assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_IDLE);
+    /* After the first connection: exactly three attempts, then the sentence.
+     * Nothing changes any more, so the fields are read without the lock's help
+     * past this one acquisition (an assert must not leave it held). */
+    pthread_mutex_lock(&f->lock);
+    pthread_mutex_unlock(&f->lock);
+    int open_at = -1, attempts = 0;
+
+    for (int i = 0; i < f->nstates; i++) {
+        if (f->states[i] == WSR_CLIENT_OPEN && open_at < 0)
+            open_at = i;
+        else if (open_at >= 0 && f->states[i] == WSR_CLIENT_CONNECTING)
+            attempts++;
+    }
+    assert_true(open_at >= 0);
+    assert_int_equal(attempts, 3);
+    assert_int_equal(f->states[f->nstates - 1], WSR_CLIENT_IDLE);
+    assert_non_null(strstr(f->state_text, "; gave up after 3 attempts"));
 }
 
 static void test_client__connect_refused(void **state)
@@ -1181,24 +1326,156 @@ static void test_client__wss_host_name_checked(void **state)
     fixture_t *f = *state;
     char url[64], ca[128], pem[128], key[128];
     const char *args[] = {"--tls-port", "0", "--tls-cert", NULL, "--tls-key", NULL, NULL};
-    server_t wrong = {0, 0, 0};
+    server_t *wrong = &f->extra[0];
     wsr_error_t err;
     int rc;
 
     /* A certificate from the trusted CA, but for wrong.example. */
     args[3] = cert_path(f, "wrong.pem", pem, sizeof(pem));
     args[5] = cert_path(f, "wrong.key", key, sizeof(key));
-    assert_int_equal(server_start(&wrong, 0, args), 0);
-    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", wrong.tls_port);
+    assert_int_equal(server_start(wrong, 0, args), 0);
+    snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", wrong->tls_port);
     rc = tls_connect(f, url, cert_path(f, "ca.pem", ca, sizeof(ca)), NULL, NULL, false, &err);
     if (rc != WSR_ETLS)
         fail_msg("expected WSR_ETLS, got %d: %s", rc, err.text);
     assert_non_null(strstr(err.text, "the server's certificate was refused: IP address mismatch"));
     /* The insecure flag connects anyway, and says so loudly. */
     rc = tls_connect(f, url, NULL, NULL, NULL, true, &err);
-    server_stop(&wrong, SIGKILL);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(f->log, "WARNING: TLS certificate and host name checks are OFF"));
+}
+
+/* Starts `s` serving wss:// with certificate NAME.pem (ws port `port`, wss `tls_port`; 0: any). */
+static void start_tls_server(fixture_t *f, server_t *s, const char *name, const char *host,
+                             int port, int tls_port)
+{
+    char pem[128], key[128], file[32], tls_text[16];
+    const char *args[] = {"--tls-port", tls_text, "--tls-cert", pem, "--tls-key",
+                          key,          "--host", host,         NULL};
+
+    snprintf(tls_text, sizeof(tls_text), "%d", tls_port);
+    snprintf(file, sizeof(file), "%s.pem", name);
+    cert_path(f, file, pem, sizeof(pem));
+    snprintf(file, sizeof(file), "%s.key", name);
+    cert_path(f, file, key, sizeof(key));
+    if (host == NULL)
+        args[6] = NULL;
+    if (server_start(s, port, args) != 0 || s->tls_port <= 0)
+        fail_msg("cannot start wsrouterd with %s.pem", name);
+}
+
+static void test_client__wss_expired_refused_insecure_warns(void **state)
+{
+    fixture_t *f = *state;
+    server_t *old = &f->extra[0];
+    wsr_client_config_t cfg = base_config(f);
+    char url[64], ca[128], out[1024] = "";
+    wsr_error_t err;
+    int port, tls_port, saved, rc;
+    FILE *tmp;
+    size_t n;
+
+    start_tls_server(f, old, "expired", NULL, 0, 0);
+    port = old->port;
+    tls_port = old->tls_port;
+    snprintf(url, sizeof(url), "wss://localhost:%d/", tls_port);
+    rc = tls_connect(f, url, cert_path(f, "ca.pem", ca, sizeof(ca)), NULL, NULL, false, &err);
+    if (rc != WSR_ETLS)
+        fail_msg("expected WSR_ETLS, got %d: %s", rc, err.text);
+    assert_non_null(
+        strstr(err.text, "the server's certificate was refused: certificate has expired"));
+    /* Insecure accepts it, and warns at each connection though only errors are logged. */
+    wsr_client_free(f->c);
+    cfg.url = url;
+    cfg.insecure = true;
+    cfg.log_level = WSR_LOG_ERR;
+    cfg.reconnect = true;
+    cfg.reconnect_min_ms = 50;
+    cfg.reconnect_max_ms = 200;
+    connect_client(f, &cfg);
+    assert_int_equal(f->warnings, 1);
+    assert_non_null(
+        strstr(f->log, "WARNING: TLS certificate and host name checks are OFF for wss://"));
+    assert_int_equal(server_stop(old, SIGTERM), 0);
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_RECONNECTING, 5000));
+    start_tls_server(f, old, "expired", NULL, port, tls_port);
+    assert_int_equal(wsr_client_wait_connected(f->c, 10000), 0);
+    pthread_mutex_lock(&f->lock);
+    n = (size_t)f->warnings;
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(n, 2);
+    wsr_client_free(f->c);
+    f->c = NULL;
+    /* Without a sink the warning goes to stderr, whatever the level. */
+    cfg.log = NULL;
+    cfg.reconnect = false;
+    tmp = tmpfile();
+    assert_non_null(tmp);
+    fflush(stderr);
+    saved = dup(2);
+    dup2(fileno(tmp), 2);
+    f->c = wsr_client_new(&cfg, &err);
+    rc = f->c ? wsr_client_connect(f->c, &err) : -1;
+    wsr_client_free(f->c);
+    f->c = NULL;
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(out, 1, sizeof(out) - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    assert_int_equal(rc, 0);
+    assert_non_null(
+        strstr(out, "wsrouter client: WARNING: TLS certificate and host name checks are OFF"));
+}
+
+/* True when this machine has an IPv6 loopback to bind. */
+static bool have_ipv6_loopback(void)
+{
+    struct sockaddr_in6 a = {0};
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    bool ok;
+
+    if (fd < 0)
+        return false;
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
+static void test_client__wss_ipv6_address_checked(void **state)
+{
+    fixture_t *f = *state;
+    char url[64], ca[128];
+    wsr_error_t err;
+    int rc;
+
+    if (!have_ipv6_loopback()) {
+        print_message("SKIPPED: this machine has no IPv6 loopback (::1); wss://[::1] untested\n");
+        skip();
+    }
+    cert_path(f, "ca.pem", ca, sizeof(ca));
+    /* server.pem names IP ::1: verified. */
+    start_tls_server(f, &f->extra[0], "server", "::1", 0, 0);
+    snprintf(url, sizeof(url), "wss://[::1]:%d/", f->extra[0].tls_port);
+    if (tls_connect(f, url, ca, NULL, NULL, false, &err) != 0)
+        fail_msg("wss://[::1] with a certificate for ::1: %s", err.text);
+    assert_non_null(strstr(whoami_subject(f), "(none)"));
+    /* wrong.pem names only wrong.example: refused, and the sentence says why. */
+    start_tls_server(f, &f->extra[1], "wrong", "::1", 0, 0);
+    snprintf(url, sizeof(url), "wss://[::1]:%d/", f->extra[1].tls_port);
+    rc = tls_connect(f, url, ca, NULL, NULL, false, &err);
+    if (rc != WSR_ETLS)
+        fail_msg("expected WSR_ETLS, got %d: %s", rc, err.text);
+    assert_non_null(strstr(err.text, "the server's certificate was refused: it does not name the "
+                                     "address ::1 (IP address mismatch)"));
+    /* And an untrusted chain is still refused first, for the usual reason. */
+    rc = tls_connect(f, url, cert_path(f, "other-ca.pem", ca, sizeof(ca)), NULL, NULL, false, &err);
+    assert_int_equal(rc, WSR_ETLS);
+    assert_non_null(strstr(err.text, "refused: unable to get local issuer certificate"));
 }
 
 static void sync_in_callback(void *user, int rc, wsr_client_reply_t *reply, const char *error)
@@ -1226,7 +1503,8 @@ static void test_client__sync_call_from_callback(void **state)
 
     wsr_client_request_init(&req);
     req.cmd = "ping";
-    assert_int_equal(wsr_client_request_async(f->c, &req, sync_in_callback, &f->slots[0], &err), 0);
+    assert_int_equal(
+        wsr_client_request_async(f->c, &req, sync_in_callback, &f->slots[0], NULL, &err), 0);
     assert_true(wait_for(f, done_at_least, 1, 5000));
     assert_int_equal(f->slots[0].status, WSR_ESTATE);
     assert_non_null(strstr(f->slots[0].text, "synchronous call from a client callback"));
@@ -1243,7 +1521,8 @@ static void test_client__free_with_calls_in_flight(void **state)
     req.cmd = "later";
     req.args = json_pack("{s:i}", "ms", 3000);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[i], &err), 0);
+        assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[i], NULL, &err),
+                         0);
     json_decref(req.args);
     t0 = now_ms();
     wsr_client_free(f->c);
@@ -1271,6 +1550,214 @@ static void test_client__reply_over_max_message(void **state)
     json_decref(args);
 }
 
+/* ---- raw sends, cancellation, freeing from a callback ---- */
+
+static void test_client__raw_send_with_ids(void **state)
+{
+    fixture_t *f = *state;
+    static const char int_id[] = "{\"cmd\":\"ping\",\"id\":1}";
+    static const char str_id[] = "{\"cmd\":\"ping\",\"id\":\"abc\"}";
+    char foreign[64], *hex;
+    size_t n;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *data;
+
+    /* An ordinary call, number 1, in flight for a while. */
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 400);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], NULL, &err), 0);
+    json_decref(req.args);
+    /* Raw bytes that carry id 1: the reply is the raw send's, not the call's. */
+    assert_int_equal(wsr_client_send_raw(f->c, int_id, strlen(int_id), false, 0, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(r.data), "PONG");
+    assert_int_equal(json_integer_value(json_object_get(r.message, "id")), 1);
+    wsr_client_reply_dispose(&r);
+    /* A string id is no obstacle either. */
+    assert_int_equal(wsr_client_send_raw(f->c, str_id, strlen(str_id), false, 0, &r, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(r.message, "id")), "abc");
+    wsr_client_reply_dispose(&r);
+    /* Nor an id of the client's form from another client (other random digits). */
+    snprintf(foreign, sizeof(foreign), "{\"cmd\":\"ping\",\"id\":\"%s1\"}", f->c->id_prefix);
+    hex = strstr(foreign, "wsr-") + 4;
+    *hex = *hex == '0' ? '1' : '0';
+    assert_int_equal(wsr_client_send_raw(f->c, foreign, strlen(foreign), false, 0, &r, &err), 0);
+    assert_string_equal(json_string_value(r.data), "PONG");
+    wsr_client_reply_dispose(&r);
+    /* The ordinary call got its own reply, and nothing went astray. */
+    assert_true(wait_for(f, done_at_least, 1, 5000));
+    assert_int_equal(f->slots[0].rc, 0);
+    data = json_object_get(f->slots[0].msg, "data");
+    assert_int_equal(json_integer_value(json_object_get(data, "waited_ms")), 400);
+    assert_true(strncmp(json_string_value(json_object_get(f->slots[0].msg, "id")), f->c->id_prefix,
+                        strlen(f->c->id_prefix)) == 0);
+    pthread_mutex_lock(&f->lock);
+    n = json_array_size(f->messages);
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(n, 0);
+}
+
+static void test_client__cancel(void **state)
+{
+    fixture_t *f = *state;
+    static const char raw[] = "{\"cmd\":\"later\",\"args\":{\"ms\":600}}";
+    wsr_client_request_t req;
+    wsr_error_t err;
+    uint64_t id = 0, raw_id = 0, t0;
+    wsr_client_reply_t r;
+    size_t n;
+
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 600);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &id, &err), 0);
+    json_decref(req.args);
+    assert_true(id > 0);
+    assert_int_equal(wsr_client_send_raw_async(f->c, raw, strlen(raw), false, 0, on_reply,
+                                               &f->slots[1], &raw_id, &err),
+                     0);
+    assert_int_equal(raw_id, id + 1);
+    /* Frames go out in order: once ping is answered, both were written. */
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
+    wsr_client_reply_dispose(&r);
+    t0 = now_ms();
+    assert_int_equal(wsr_client_cancel(f->c, id), 0);
+    assert_int_equal(wsr_client_cancel(f->c, raw_id), 0);
+    assert_true(wait_for(f, done_at_least, 2, 5000));
+    assert_true(now_ms() - t0 < 400); /* at once, not at the reply */
+    assert_int_equal(f->slots[0].rc, WSR_ECANCELED);
+    assert_non_null(strstr(f->slots[0].text, "cmd later (call #"));
+    assert_non_null(strstr(f->slots[0].text, ") was canceled"));
+    assert_int_equal(f->slots[1].rc, WSR_ECANCELED);
+    assert_null(f->slots[0].msg);
+    /* Once: a second cancel finds nothing, and bad handles are refused. */
+    assert_int_equal(wsr_client_cancel(f->c, id), WSR_ENOENT);
+    assert_int_equal(wsr_client_cancel(f->c, 0), WSR_EINVAL);
+    assert_int_equal(wsr_client_cancel(NULL, id), WSR_EINVAL);
+    assert_int_equal(wsr_client_pending(f->c), 0);
+    /* Their replies still come, and go to the message handler, once each. */
+    assert_true(wait_for(f, messages_at_least, 2, 5000));
+    sleep_ms(50);
+    assert_int_equal(f->done, 2);
+    pthread_mutex_lock(&f->lock);
+    n = json_array_size(f->messages);
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(n, 2);
+    /* A call that ended cannot be cancelled. */
+    req.cmd = "ping";
+    req.args = NULL;
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[2], &id, &err), 0);
+    assert_true(wait_for(f, done_at_least, 3, 5000));
+    assert_int_equal(f->slots[2].status, 200);
+    assert_int_equal(wsr_client_cancel(f->c, id), WSR_ENOENT);
+}
+
+/* Threads of this process, from /proc/self/status. */
+static int thread_count(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[128];
+    int n = 0;
+
+    assert_non_null(fp);
+    while (fgets(line, sizeof(line), fp) != NULL)
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(fp);
+    return n;
+}
+
+/* A reply callback that frees the client it belongs to. */
+static void free_in_callback(void *user, int rc, wsr_client_reply_t *reply, const char *error)
+{
+    slot_t *s = user;
+
+    on_reply(user, rc, reply, error);
+    wsr_client_free(s->f->c);
+    wsr_client_free(s->f->c); /* a second call from a callback is harmless */
+}
+
+static void test_client__free_from_callback(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_error_t err;
+    int threads = thread_count();
+    uint64_t deadline;
+
+    wsr_client_request_init(&req);
+    req.cmd = "later";
+    req.args = json_pack("{s:i}", "ms", 3000);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[1], NULL, &err), 0);
+    json_decref(req.args);
+    req.args = NULL;
+    req.cmd = "ping";
+    assert_int_equal(
+        wsr_client_request_async(f->c, &req, free_in_callback, &f->slots[0], NULL, &err), 0);
+    /* The ping's callback frees the client; the service thread then closes the
+     * connection, fails the call still in flight, says CLOSED and releases it. */
+    assert_true(wait_for(f, done_at_least, 2, 5000));
+    assert_int_equal(f->slots[0].status, 200);
+    assert_int_equal(f->slots[1].rc, WSR_ECLOSED);
+    assert_string_equal(f->slots[1].text, "the client was closed");
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_CLOSED, 5000));
+    f->c = NULL;
+    /* Its service thread ends by itself (nobody joins it). */
+    deadline = now_ms() + 5000;
+    while (thread_count() >= threads && now_ms() < deadline)
+        sleep_ms(10);
+    assert_int_equal(thread_count(), threads - 1);
+}
+
+/* Sends raw bytes and a request with allocation n failing, for every n, until they pass. */
+static void test_client__oom_is_enomem(void **state)
+{
+    wsr_client_config_t cfg;
+    wsr_client_request_t req;
+    wsr_error_t err;
+    wsr_client_t *c;
+    json_t *data;
+    int rc, n;
+
+    (void)state;
+    wsr_client_config_init(&cfg);
+    cfg.url = "ws://127.0.0.1:1/";
+    c = wsr_client_new(&cfg, &err);
+    assert_non_null(c);
+    /* Not connected: a call that got through encoding fails with WSR_ECLOSED. */
+    for (n = 0;; n++) {
+        tu_fail_at(n, false);
+        rc = wsr_client_send_raw_async(c, "{}", 2, false, 0, on_reply, NULL, NULL, &err);
+        tu_fail_at(-1, false);
+        if (rc == WSR_ECLOSED)
+            break;
+        if (rc != WSR_ENOMEM)
+            fail_msg("raw send, allocation %d failing: %s (%s)", n, wsr_err_name(rc), err.text);
+        assert_true(n < 20);
+    }
+    assert_true(n >= 3); /* the call, the frame, its buffer */
+    data = json_pack("{s:s,s:[i,i]}", "k", "v", "l", 1, 2);
+    wsr_client_request_init(&req);
+    req.method = "POST";
+    req.url = "/echo";
+    req.data = data;
+    for (n = 0;; n++) {
+        tu_fail_at(n, false);
+        rc = wsr_client_request_async(c, &req, on_reply, NULL, NULL, &err);
+        tu_fail_at(-1, false);
+        if (rc == WSR_ECLOSED)
+            break;
+        if (rc != WSR_ENOMEM)
+            fail_msg("request, allocation %d failing: %s (%s)", n, wsr_err_name(rc), err.text);
+        assert_true(n < 100);
+    }
+    json_decref(data);
+    wsr_client_free(c);
+}
+
 static void test_client__readme_example(void **state)
 {
     fixture_t *f = *state;
@@ -1293,6 +1780,33 @@ static void test_client__readme_example(void **state)
     fclose(tmp);
     assert_int_equal(rc, 0);
     assert_string_equal(out, "200 Hello, bob with ID=42\n");
+}
+
+/* The C block of README.md's "## C client" is tests/data/readme_client.c from its first #include.
+ */
+static void test_client__readme_block_is_the_test_program(void **state)
+{
+    char *readme, *program, *block, *end, *code;
+    size_t n;
+
+    (void)state;
+    readme = tu_read_data("../../README.md", &n);
+    program = tu_read_data("readme_client.c", &n);
+    assert_non_null(readme);
+    assert_non_null(program);
+    block = strstr(readme, "\n## C client\n");
+    assert_non_null(block);
+    block = strstr(block, "\n```c\n");
+    assert_non_null(block);
+    block += strlen("\n```c\n");
+    end = strstr(block, "\n```\n");
+    assert_non_null(end);
+    end[1] = '\0'; /* keep the block's last newline */
+    code = strstr(program, "\n#include");
+    assert_non_null(code);
+    assert_string_equal(block, code + 1);
+    free(readme);
+    free(program);
 }
 
 int main(void)
@@ -1331,8 +1845,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client__free_with_calls_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__reply_over_max_message, setup_bare, teardown),
         cmocka_unit_test_setup_teardown(test_client__readme_example, setup_bare, teardown),
+        cmocka_unit_test(test_client__readme_block_is_the_test_program),
+        cmocka_unit_test_setup_teardown(test_client__raw_send_with_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__free_from_callback, setup, teardown),
+        cmocka_unit_test(test_client__oom_is_enomem),
+        cmocka_unit_test_setup_teardown(test_client__wss_expired_refused_insecure_warns, setup_tls,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client__wss_ipv6_address_checked, setup_tls, teardown),
     };
 
+    tu_install_allocator();
     signal(SIGPIPE, SIG_IGN);
     lws_set_log_level(LLL_ERR, NULL);
     if (getenv("WSR_TEST_FILTER") != NULL)

@@ -21,24 +21,41 @@
  * service thread through a locked queue and wakes it with lws_cancel_service().
  * Every callback the client makes (reply callbacks, the message handler, the
  * state handler, the log sink) runs on the service thread, one at a time; a
- * callback may start asynchronous calls but must not make synchronous ones
- * (they return WSR_ESTATE) nor free the client. A callback that blocks stalls
- * the whole client. Side effects of libwebsockets 4.1 on the process: creating
+ * callback may start and cancel asynchronous calls, and may free the client,
+ * but must not make synchronous ones (they return WSR_ESTATE). A callback that
+ * blocks stalls the whole client. Side effects of libwebsockets 4.1 on the process: creating
  * a client sets SIGPIPE to SIG_IGN, and lws logs notices to stderr unless the
  * program calls lws_set_log_level().
  *
  * Failures. Every call ends exactly once: with a reply (any status), or with a
  * negative WSR_E* code and a sentence. A call is never left hanging: it fails
  * with WSR_ETIMEDOUT at its deadline, with WSR_ECLOSED when the connection
- * drops while it is in flight (sent or still queued), and at once with
+ * drops while it is in flight (sent or still queued), with WSR_ECANCELED when
+ * wsr_client_cancel() cancels it, and at once with
  * WSR_ECLOSED when it is made while the client is not connected: calls do not
  * wait for a reconnection, they fail fast (wsr_client_wait_connected waits).
+ *
+ * Ids. The client gives every request it encodes a string id of the form
+ * "wsr-<8 hex digits>-<n>": the hex digits are random, chosen once per client,
+ * and n is the call's number (1, 2, ...), the handle that
+ * wsr_client_request_async() returns and wsr_client_cancel() takes. A reply is
+ * matched to its call by that id. Raw sends (wsr_client_send_raw_async) carry
+ * whatever the caller wrote: a reply whose id is not of this client's form
+ * (none, a number, another string) answers the oldest raw send already
+ * written, or, when there is none, goes to the message handler.
+ *
+ * Connection state. A reconnection is a new connection: what the server kept
+ * for the old one is gone (subscriptions, a login by /auth/session or by a
+ * request's data). The client re-sends nothing by itself; an on_state handler
+ * that sees WSR_CLIENT_OPEN again may restore what the program needs. The
+ * client's `token` is sent with every request, so it survives reconnections.
  */
 #ifndef WSR_WSROUTER_CLIENT_H
 #define WSR_WSROUTER_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -96,7 +113,7 @@ typedef void (*wsr_client_reply_fn)(void *user, int rc, wsr_client_reply_t *repl
 /*
  * Receives every message that answers no call in flight: pushes and
  * publications (no `status`, PROTOCOL.md section 5), and late replies to calls
- * that already timed out. The handler takes `message`: it owns it and must
+ * that already timed out or were canceled. The handler takes `message`: it owns it and must
  * release it with json_decref (the library keeps no reference, so the message
  * may be handed to another thread as it is). Runs on the service thread.
  */
@@ -115,6 +132,17 @@ typedef void (*wsr_client_state_fn)(void *user, wsr_client_state_t state, int co
  * Client settings. Initialise with wsr_client_config_init(), then change
  * fields. Strings are borrowed until wsr_client_new() returns (it copies
  * them). Times are in milliseconds; timeouts go from 1 to 86400000 (a day).
+ *
+ * max_message bounds both directions: a message from the server past it
+ * closes the connection with 1009 (calls in flight fail with WSR_EOVERFLOW);
+ * a request past it is refused with WSR_EOVERFLOW before anything is sent.
+ * For a request the size counted is the frame's payload: the JSON text, or in
+ * the base64 encodings the base64 text (a third larger than the JSON).
+ *
+ * insecure turns off every check of the server's certificate (trust, dates,
+ * host name) for development. The client then logs a warning at each
+ * connection, whatever log_level says: to `log` when one is set, else to
+ * stderr.
  */
 typedef struct wsr_client_config {
     const char *url;                /* ws://HOST[:PORT]/PATH or wss://...; "ws://127.0.0.1:8080/" */
@@ -123,11 +151,11 @@ typedef struct wsr_client_config {
     const char *token;              /* sent as the `token` member of every request; NULL: none */
     int connect_timeout_ms;         /* TCP + TLS + WebSocket handshake deadline (5000) */
     int call_timeout_ms;            /* default per-call deadline (30000) */
-    size_t max_message;             /* largest reply accepted, bytes (64 MiB); past it 1009 */
+    size_t max_message;             /* largest message either way, bytes (64 MiB): see below */
     const char *ca_file;            /* wss: PEM CA bundle; NULL: the system's CAs */
     const char *cert_file;          /* wss: PEM client certificate, or NULL */
     const char *key_file;           /* wss: PEM private key of cert_file, or NULL */
-    bool insecure;                  /* wss: accept any certificate and host name (logs a warning) */
+    bool insecure;                  /* wss: accept any certificate and host name (warns: above) */
     bool reconnect;                 /* reconnect when an open connection drops (false) */
     int reconnect_min_ms;           /* first retry delay (100); doubles per attempt */
     int reconnect_max_ms;           /* largest retry delay (10000); half of it is random jitter */
@@ -136,15 +164,15 @@ typedef struct wsr_client_config {
     wsr_client_state_fn on_state;     /* state changes, or NULL */
     void *user;                       /* passed to on_message and on_state */
     int log_level;                    /* WSR_LOG_WARN */
-    wsr_log_fn log;                   /* NULL: lines at WARN and above go to stderr */
-    void *log_user;                   /* passed to `log` */
+    wsr_log_fn log; /* called on the service thread; NULL: WARN and up to stderr */
+    void *log_user; /* passed to `log` */
 } wsr_client_config_t;
 
 /*
  * A request for wsr_client_request() and wsr_client_request_async().
  * Initialise with wsr_client_request_init(). Give `method` and `url`, or
- * `cmd`. Every pointer is borrowed for the duration of the call that takes the
- * request (the request is encoded before that call returns).
+ * `cmd`, not both (WSR_EINVAL). Every pointer is borrowed for the duration of the call that takes
+ * the request (the request is encoded before that call returns).
  */
 typedef struct wsr_client_request {
     const char *method; /* "GET", "POST", ...; NULL with cmd */
@@ -169,7 +197,7 @@ WSR_API void wsr_client_request_init(wsr_client_request_t *req);
  * service thread. It does not connect. Returns an owned client (release with
  * wsr_client_free), or NULL with `err` (optional) filled: WSR_EINVAL for a bad
  * URL or setting, WSR_EIO for an unreadable TLS file, WSR_ETLS, WSR_ENOMEM.
- * Logs a warning when cfg->insecure is set. Any thread.
+ * Any thread.
  */
 WSR_API wsr_client_t *wsr_client_new(const wsr_client_config_t *cfg, wsr_error_t *err);
 
@@ -178,8 +206,12 @@ WSR_API wsr_client_t *wsr_client_new(const wsr_client_config_t *cfg, wsr_error_t
  * passed. Returns 0 (also when already open), WSR_ETIMEDOUT, WSR_ECONNECT
  * (refused, unreachable, handshake rejected), WSR_ETLS (certificate refused),
  * WSR_ESTATE (called from a callback, or the client is closing). On failure
- * the client stays idle: automatic reconnection only follows a connection
- * that was open. `err` (optional) gets the sentence. Any thread but a callback.
+ * the client is idle again, unless it was already reconnecting after a drop:
+ * then the failed attempt counts toward reconnect_max_attempts and the client
+ * stays WSR_CLIENT_RECONNECTING while attempts remain. A first connection
+ * that fails is never retried by itself: automatic reconnection only follows
+ * a connection that was open. `err` (optional) gets the sentence. Any thread
+ * but a callback.
  */
 WSR_API WSR_NODISCARD int wsr_client_connect(wsr_client_t *c, wsr_error_t *err);
 
@@ -195,10 +227,16 @@ WSR_API wsr_client_state_t wsr_client_state(wsr_client_t *c);
 
 /*
  * Closes the connection (a normal close, waiting at most a second for the
- * server), fails every call still in flight with WSR_ECLOSED (their callbacks
- * run before this returns), stops the service thread and releases `c`
- * (invalidates). NULL is ignored. Must not be called from a callback, nor
- * while another thread is still using `c`.
+ * server), fails every call still in flight with WSR_ECLOSED, stops the
+ * service thread and releases `c` (invalidates). NULL is ignored. Must not be
+ * called while another thread is still using `c`.
+ *
+ * From any other thread it returns when all is done: the failed calls'
+ * callbacks and the state handler (WSR_CLIENT_CLOSED) have run. From a
+ * callback it returns at once, and the service thread does the same work
+ * once the callback has returned: the calls' callbacks and the state handler
+ * still run afterwards, so what their `user` pointers point at must outlive
+ * the WSR_CLIENT_CLOSED notification. Either way `c` must not be used again.
  */
 WSR_API void wsr_client_free(wsr_client_t *c);
 
@@ -209,7 +247,9 @@ WSR_API void wsr_client_free(wsr_client_t *c);
  * whatever its status: `reply` (borrowed; filled, owned by the caller: release
  * with wsr_client_reply_dispose). Otherwise returns a negative code, `reply`
  * is zeroed and `err` (optional) says why: WSR_ETIMEDOUT, WSR_ECLOSED (not
- * connected, or the connection dropped), WSR_EINVAL, WSR_ENOMEM, WSR_ESTATE
+ * connected, or the connection dropped), WSR_EOVERFLOW (the request is larger
+ * than max_message, or a reply was and the connection closed), WSR_EINVAL
+ * (among others: both a cmd and a method or url), WSR_ENOMEM, WSR_ESTATE
  * (called from a callback). Any thread but a callback.
  */
 WSR_API WSR_NODISCARD int wsr_client_call(wsr_client_t *c, const char *method, const char *url,
@@ -232,27 +272,44 @@ WSR_API WSR_NODISCARD int wsr_client_request(wsr_client_t *c, const wsr_client_r
  * Asynchronous call: encodes `req` (borrowed) on the calling thread, queues it
  * and returns. Returns 0 when queued: `cb` will then be called exactly once,
  * on the service thread, with the reply or the failure; `user` is passed to
- * it. Returns a negative code when it could not be queued (WSR_ECLOSED when
- * not connected, WSR_EINVAL, WSR_ENOMEM) and then `cb` is never called; `err`
- * (optional) says why. Many calls may be in flight on one connection. Any
- * thread, callbacks included.
+ * it; `*call_id` (borrowed, optional) gets the call's number, a handle for
+ * wsr_client_cancel() (never 0; the reply may arrive before this returns).
+ * Returns a negative code when it could not be queued (WSR_ECLOSED when not
+ * connected, WSR_EOVERFLOW past max_message, WSR_EINVAL, WSR_ENOMEM) and then
+ * `cb` is never called and `*call_id` is 0; `err` (optional) says why. Many
+ * calls may be in flight on one connection. Any thread, callbacks included.
  */
 WSR_API WSR_NODISCARD int wsr_client_request_async(wsr_client_t *c, const wsr_client_request_t *req,
                                                    wsr_client_reply_fn cb, void *user,
-                                                   wsr_error_t *err);
+                                                   uint64_t *call_id, wsr_error_t *err);
+
+/*
+ * Cancels the asynchronous call or raw send `call_id` (from
+ * wsr_client_request_async or wsr_client_send_raw_async). Returns 0 when it
+ * was still in flight: its callback then runs once, soon, on the service
+ * thread, with WSR_ECANCELED; a request not yet written is never sent, and a
+ * reply that still arrives for one already written goes to the message
+ * handler. Returns WSR_ENOENT when the call has already ended (its callback
+ * has run or is about to) and WSR_EINVAL for a NULL client or id 0. Any
+ * thread, callbacks included.
+ */
+WSR_API WSR_NODISCARD int wsr_client_cancel(wsr_client_t *c, uint64_t call_id);
 
 /*
  * Sends `len` bytes of `bytes` (borrowed for the call) as they are, in one
  * text frame or, with `binary`, one binary frame: for testing servers with
- * malformed input. The client adds no id, so the reply is matched to raw sends
- * in order: a reply without an `id` answers the oldest raw send in flight.
- * `timeout_ms` 0 means call_timeout_ms. Returns and calls back like
- * wsr_client_request_async(). Any thread, callbacks included.
+ * malformed input. The client adds no id, so replies are matched to raw sends
+ * in order: a reply whose id is not of the client's form (see "Ids" above:
+ * none, a number, or another string, whatever the bytes carried) answers the
+ * oldest raw send already written. A raw send never takes the reply of an
+ * ordinary call. `timeout_ms` 0 means call_timeout_ms. Returns, fills
+ * `call_id` and calls back like wsr_client_request_async(). Any thread,
+ * callbacks included.
  */
 WSR_API WSR_NODISCARD int wsr_client_send_raw_async(wsr_client_t *c, const void *bytes, size_t len,
                                                     bool binary, int timeout_ms,
                                                     wsr_client_reply_fn cb, void *user,
-                                                    wsr_error_t *err);
+                                                    uint64_t *call_id, wsr_error_t *err);
 
 /* Synchronous wsr_client_send_raw_async(); returns like wsr_client_call(). */
 WSR_API WSR_NODISCARD int wsr_client_send_raw(wsr_client_t *c, const void *bytes, size_t len,

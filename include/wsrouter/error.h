@@ -32,7 +32,8 @@ extern "C" {
     XX(ETLS, -14, "TLS error")                                                                     \
     XX(EPROTO, -15, "protocol error")                                                              \
     XX(EDONE, -16, "already completed")                                                            \
-    XX(EAUTH, -17, "authentication failed")
+    XX(EAUTH, -17, "authentication failed")                                                        \
+    XX(ECANCELED, -18, "canceled")
 
 typedef enum wsr_errno {
     WSR_OK = 0,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The client's calls in flight and its outbound queue: a list of calls in the
- * order they were made, a hash of the same calls by id, and a doubly linked
+ * order they were made, a hash of the ordinary ones by id (raw sends are in
+ * no hash: their replies are matched in order, never by id), and a doubly linked
  * queue of encoded frames not yet written, each pointing at its call so that
  * a call that ends before it was sent takes its frame with it. Every function
  * but the completion helpers runs under the client's lock; the completion
@@ -54,13 +55,21 @@ static void out_unlink(wsr_client_t *c, wsr__cmsg_t *m)
     m->prev = m->next = NULL;
 }
 
+void wsr__call_list_push(wsr__call_list_t *list, wsr__ccall_t *call)
+{
+    list_push(list, call);
+}
+
 void wsr__calls_add(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *msg)
 {
     size_t b = bucket_of(call->id);
 
     list_push(&c->calls, call);
-    call->hnext = c->buckets[b];
-    c->buckets[b] = call;
+    call->hnext = NULL;
+    if (!call->raw) {
+        call->hnext = c->buckets[b];
+        c->buckets[b] = call;
+    }
     c->ncalls++;
     call->msg = msg;
     if (msg != NULL) {
@@ -80,9 +89,9 @@ static void calls_remove(wsr_client_t *c, wsr__ccall_t *call)
 {
     wsr__ccall_t **pp = &c->buckets[bucket_of(call->id)];
 
-    while (*pp != NULL && *pp != call)
+    while (!call->raw && *pp != NULL && *pp != call)
         pp = &(*pp)->hnext;
-    if (*pp == call)
+    if (!call->raw && *pp == call)
         *pp = call->hnext;
     call->hnext = NULL;
     list_unlink(&c->calls, call);
@@ -102,6 +111,19 @@ wsr__ccall_t *wsr__calls_take_id(wsr_client_t *c, uint64_t id)
         if (call->id == id)
             break;
     if (call != NULL)
+        calls_remove(c, call);
+    return call;
+}
+
+wsr__ccall_t *wsr__calls_take_any(wsr_client_t *c, uint64_t id)
+{
+    wsr__ccall_t *call = wsr__calls_take_id(c, id);
+
+    /* Raw sends are in no hash: look for one in the list. */
+    for (wsr__ccall_t *p = c->calls.head; call == NULL && p != NULL; p = p->next)
+        if (p->raw && p->id == id)
+            call = p;
+    if (call != NULL && call->raw)
         calls_remove(c, call);
     return call;
 }

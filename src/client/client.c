@@ -9,11 +9,11 @@
  */
 #include "wsrouter/client.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +58,16 @@ const char *wsr_client_state_name(wsr_client_state_t state)
     }
 }
 
+/* Hands `line` to the sink, or to stderr at WARN and above when there is none. */
+static void emit(wsr_client_t *c, int level, const char *line)
+{
+    if (c->cfg.log != NULL)
+        c->cfg.log(c->cfg.log_user, level, line);
+    else if (level <= WSR_LOG_WARN)
+        /* No sink: warnings must still be seen (an insecure connection above all). */
+        fprintf(stderr, "wsrouter client: %s\n", line);
+}
+
 void wsr__client_log(wsr_client_t *c, int level, const char *fmt, ...)
 {
     char line[512];
@@ -68,11 +78,18 @@ void wsr__client_log(wsr_client_t *c, int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (c->cfg.log != NULL)
-        c->cfg.log(c->cfg.log_user, level, line);
-    else if (level <= WSR_LOG_WARN)
-        /* No sink: warnings must still be seen (an insecure connection above all). */
-        fprintf(stderr, "wsrouter client: %s\n", line);
+    emit(c, level, line);
+}
+
+void wsr__client_log_always(wsr_client_t *c, int level, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    emit(c, level, line);
 }
 
 /* Checks the settings that do not depend on the URL. */
@@ -144,8 +161,11 @@ static int copy_strings(wsr_client_t *c, const wsr_client_config_t *cfg)
     return 0;
 }
 
-/* Releases what client_new built; the service thread must not be running. */
-static void client_destroy(wsr_client_t *c)
+/*
+ * Releases what client_new built. The service thread must have ended, or be
+ * the caller at its very end (a client freed from one of its callbacks).
+ */
+void wsr__client_destroy(wsr_client_t *c)
 {
     if (c->ctx != NULL)
         lws_context_destroy(c->ctx);
@@ -160,6 +180,16 @@ static void client_destroy(wsr_client_t *c)
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     wsr__free(c);
+}
+
+/* 64 random bits from the kernel, or from the clock and an address when it has none. */
+static uint64_t random_seed(const wsr_client_t *c)
+{
+    uint64_t seed = 0;
+
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed) || seed == 0)
+        seed = wsr__now_ns() ^ (uint64_t)(uintptr_t)c ^ 0x2545F4914F6CDD1Dull;
+    return seed;
 }
 
 static int init_sync(wsr_client_t *c, wsr_error_t *err)
@@ -199,7 +229,9 @@ wsr_client_t *wsr_client_new(const wsr_client_config_t *cfg, wsr_error_t *err)
     }
     c->cfg = *cfg;
     c->next_id = 1;
-    c->rng = wsr__now_ns() ^ (uint64_t)(uintptr_t)c ^ 0x2545F4914F6CDD1Dull;
+    c->rng = random_seed(c);
+    /* Ordinary calls carry ids of this form; raw bytes are unlikely to reuse one. */
+    snprintf(c->id_prefix, sizeof(c->id_prefix), "wsr-%08x-", (unsigned)(c->rng >> 32));
     wsr__buf_init(&c->rx, 0, cfg->max_message);
     rc = copy_strings(c, cfg);
     if (rc != 0)
@@ -213,15 +245,9 @@ wsr_client_t *wsr_client_new(const wsr_client_config_t *cfg, wsr_error_t *err)
     if (rc == 0 && pthread_create(&c->thread, NULL, wsr__client_service_main, c) != 0)
         rc = wsr__error_set(err, WSR_ENOMEM, "cannot start the client's service thread");
     if (rc != 0) {
-        client_destroy(c);
+        wsr__client_destroy(c);
         return NULL;
     }
-    if (c->cfg.insecure)
-        wsr__client_log(c, WSR_LOG_WARN,
-                        "WARNING: TLS certificate and host name checks are OFF for %s (insecure "
-                        "mode): anyone on the path can read and change this connection. Use it "
-                        "for development only.",
-                        c->url_text);
     return c;
 }
 
@@ -321,16 +347,26 @@ size_t wsr_client_pending(wsr_client_t *c)
 
 void wsr_client_free(wsr_client_t *c)
 {
+    bool self;
+
     if (c == NULL)
         return;
-    /* Joining the service thread from itself would never return. */
-    assert(!wsr__client_on_service_thread(c));
+    self = wsr__client_on_service_thread(c);
     pthread_mutex_lock(&c->lock);
+    if (self && c->stop) {
+        /* Already being freed (by this thread before, or by another one now). */
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
     c->stop = true;
-    pthread_mutex_unlock(&c->lock);
+    c->self_free = self;
+    /* Under the lock, like every wake: the context lives until the join below. */
     lws_cancel_service(c->ctx);
+    pthread_mutex_unlock(&c->lock);
+    if (self)
+        return; /* from a callback: the service thread releases the client at its end */
     pthread_join(c->thread, NULL);
-    client_destroy(c); /* the service thread destroyed the context */
+    wsr__client_destroy(c);
 }
 
 void wsr_client_reply_dispose(wsr_client_reply_t *reply)

@@ -20,6 +20,8 @@
 
 /* Buckets of the id hash of calls in flight (a power of two). */
 #define WSR__CALL_BUCKETS 256
+/* Longest wire id: "wsr-" 8 hex digits "-" 20 digits. */
+#define WSR__CLIENT_ID_LEN 40
 /* Longest sentence kept for a failure. */
 #define WSR__CLIENT_TEXT 256
 /* The longest timeout accepted (a day), so deadline arithmetic cannot overflow. */
@@ -49,9 +51,9 @@ typedef struct wsr__cmsg {
 /* A call in flight: queued or sent, waiting for its reply or its deadline. */
 typedef struct wsr__ccall {
     struct wsr__ccall *prev, *next; /* the in-flight list, oldest first */
-    struct wsr__ccall *hnext;       /* the id hash chain */
-    uint64_t id;                    /* the request's id (a raw send's is not on the wire) */
-    bool raw;                       /* a raw send: its reply is matched in order */
+    struct wsr__ccall *hnext;       /* the id hash chain (ordinary calls only) */
+    uint64_t id;                    /* the call's number: its handle, and its wire id's tail */
+    bool raw;                       /* a raw send: in no hash, its reply is matched in order */
     uint64_t deadline_ns;           /* wsr__now_ns() past which it fails */
     int timeout_ms;                 /* for the error sentence */
     wsr_client_reply_fn cb;         /* called once, on the service thread */
@@ -69,13 +71,14 @@ struct wsr_client {
     /* Immutable after wsr_client_new. */
     wsr_client_config_t cfg; /* strings point at the owned copies below */
     wsr__url_t url;
-    char *url_text;    /* owned */
-    char *subprotocol; /* owned, or NULL */
-    char *token;       /* owned, or NULL */
-    char *ca_file;     /* owned, or NULL */
-    char *cert_file;   /* owned, or NULL */
-    char *key_file;    /* owned, or NULL */
-    struct lws_context *ctx;
+    char *url_text;          /* owned */
+    char *subprotocol;       /* owned, or NULL */
+    char *token;             /* owned, or NULL */
+    char *ca_file;           /* owned, or NULL */
+    char *cert_file;         /* owned, or NULL */
+    char *key_file;          /* owned, or NULL */
+    char id_prefix[16];      /* "wsr-<8 random hex digits>-": the wire ids of this client */
+    struct lws_context *ctx; /* destroyed only once the service thread has ended */
     struct lws_protocols protocols[2];
     pthread_t thread;
 
@@ -84,16 +87,19 @@ struct wsr_client {
     pthread_cond_t cond; /* state changes, attempt ends, sync completions */
     wsr_client_state_t state;
     bool stop;              /* wsr_client_free asked the service thread to finish */
+    bool self_free;         /* ...from a callback: the service thread releases the client */
     bool connect_requested; /* wsr_client_connect asked for an attempt */
     uint64_t attempt_gen;   /* bumped when a connection attempt ends */
     int attempt_rc;         /* how the last attempt ended: 0 or WSR_E* */
     char attempt_text[WSR__CLIENT_TEXT];
     uint64_t next_id;
     wsr__call_list_t calls;                   /* in flight, oldest first */
-    wsr__ccall_t *buckets[WSR__CALL_BUCKETS]; /* the same calls by id */
+    wsr__ccall_t *buckets[WSR__CALL_BUCKETS]; /* the ordinary calls by id */
     size_t ncalls;
+    wsr__call_list_t cancelled;       /* cancelled, callbacks not yet run */
     wsr__cmsg_t *out_head, *out_tail; /* frames not yet written */
     uint64_t wake_deadline_ns;        /* earliest deadline added since the last wake */
+    char protocol[64];                /* the subprotocol the server chose, or "" */
 
     /* Service thread only. */
     struct lws *wsi;  /* the connection, or NULL */
@@ -109,9 +115,10 @@ struct wsr_client {
     char fail_text[WSR__CLIENT_TEXT];
     int peer_close; /* the close code the server sent, or 0 */
     char peer_reason[124];
-    uint64_t tick_at_ns; /* when sul_tick is due; 0 when not scheduled */
-    uint64_t rng;        /* xorshift state for the jitter */
-    bool in_message;     /* reassembling a fragmented message */
+    char hs_protocol[64]; /* the subprotocol in the server's handshake answer */
+    uint64_t tick_at_ns;  /* when sul_tick is due; 0 when not scheduled */
+    uint64_t rng;         /* xorshift state for the jitter */
+    bool in_message;      /* reassembling a fragmented message */
     bool rx_binary;
     wsr__buf_t rx;                      /* owned: the message being reassembled */
     lws_sorted_usec_list_t sul_tick;    /* call deadlines */
@@ -124,6 +131,10 @@ struct wsr_client {
 
 /* Formats a line and hands it to the log sink (stderr at WARN and above when none). */
 void wsr__client_log(wsr_client_t *c, int level, const char *fmt, ...) WSR_PRINTF(3, 4);
+/* Like wsr__client_log, but whatever cfg.log_level says (the insecure-mode warning). */
+void wsr__client_log_always(wsr_client_t *c, int level, const char *fmt, ...) WSR_PRINTF(3, 4);
+/* Releases the client; the service thread must have ended (or be the caller, at its end). */
+void wsr__client_destroy(wsr_client_t *c);
 
 /* True on the client's service thread (inside a callback). */
 bool wsr__client_on_service_thread(wsr_client_t *c);
@@ -134,10 +145,14 @@ bool wsr__client_wait(wsr_client_t *c, uint64_t deadline_ns);
 
 /* Adds `call` (and its queued frame `msg`, may be NULL) to the table and the queue. */
 void wsr__calls_add(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *msg);
-/* Removes and returns the call with `id`, or NULL. */
+/* Removes and returns the ordinary call with `id` (never a raw send), or NULL. */
 wsr__ccall_t *wsr__calls_take_id(wsr_client_t *c, uint64_t id);
+/* Removes and returns the call numbered `id`, raw sends included, or NULL. */
+wsr__ccall_t *wsr__calls_take_any(wsr_client_t *c, uint64_t id);
 /* Removes and returns the oldest raw send, or NULL. */
 wsr__ccall_t *wsr__calls_take_raw(wsr_client_t *c);
+/* Appends `call`, in no table, to `list`. */
+void wsr__call_list_push(wsr__call_list_t *list, wsr__ccall_t *call);
 /* Moves every call to `out` and drops every queued frame. */
 void wsr__calls_take_all(wsr_client_t *c, wsr__call_list_t *out);
 /* Moves the calls whose deadline is past `now` to `out`; returns the next deadline or 0. */
@@ -159,6 +174,10 @@ void wsr__calls_fail_list(wsr__call_list_t *list, int rc, const char *text);
 /* Parses `text` into `u` (zeroed first). Returns 0, WSR_EINVAL with `err`, or WSR_ENOMEM. */
 WSR_NODISCARD int wsr__url_parse(wsr__url_t *u, const char *text, wsr_error_t *err);
 void wsr__url_dispose(wsr__url_t *u);
+/* Writes the wire id of call `id` ("wsr-<hex>-<id>") into `out`. */
+void wsr__client_wire_id(const wsr_client_t *c, uint64_t id, char out[WSR__CLIENT_ID_LEN]);
+/* Parses a wire id of this client. Returns true with `*id`, false for anything else. */
+bool wsr__client_parse_id(const wsr_client_t *c, const char *text, uint64_t *id);
 /*
  * Encodes `req` with `id` as one frame in the client's encoding into `*out`
  * (owned by the caller). Returns 0, WSR_EINVAL (with `err`), WSR_EOVERFLOW

@@ -2,7 +2,7 @@
 /*
  * The client connection's frames, on the service thread: reassembling
  * fragmented messages up to max_message, decoding each one and handing it to
- * the call it answers (by id, or in order for raw sends) or to the message
+ * the call it answers (by its id, or in order for raw sends) or to the message
  * handler, and writing queued frames, one lws_write per WRITEABLE callback,
  * which is also where a normal close is sent. It owns the reassembly buffer's
  * contents; it never blocks and never holds the lock while calling user code.
@@ -24,19 +24,24 @@ void wsr__client_rx_reset(wsr_client_t *c)
         wsr__buf_reset(&c->rx);
 }
 
-/* Finds the call `msg` answers and removes it from the table, or NULL. */
+/*
+ * Finds the call `msg` answers and removes it from the table, or NULL. An id
+ * of this client's form names an ordinary call (or none: a late reply, for
+ * the message handler). Any other reply (no id, a number, another string)
+ * answers the oldest raw send already written, whatever bytes it carried.
+ */
 static wsr__ccall_t *match(wsr_client_t *c, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
-    wsr__ccall_t *call = NULL;
+    wsr__ccall_t *call;
+    uint64_t n = 0;
+    bool ours;
 
     if (!json_is_integer(json_object_get(msg, "status")))
         return NULL; /* a push or a publication */
+    ours = wsr__client_parse_id(c, json_string_value(id), &n);
     pthread_mutex_lock(&c->lock);
-    if (json_is_integer(id))
-        call = wsr__calls_take_id(c, (uint64_t)json_integer_value(id));
-    else if (id == NULL)
-        call = wsr__calls_take_raw(c);
+    call = ours ? wsr__calls_take_id(c, n) : wsr__calls_take_raw(c);
     pthread_mutex_unlock(&c->lock);
     return call;
 }

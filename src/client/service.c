@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #define PROTOCOL_NAME "wsrouter-client"
 #define RX_CHUNK      65536
@@ -116,6 +117,12 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 static void on_connect_deadline(lws_sorted_usec_list_t *sul);
 static void on_retry(lws_sorted_usec_list_t *sul);
 
+/* True when the URL's host is an IPv6 address (the URL had it in brackets). */
+static bool is_ipv6_literal(const wsr_client_t *c)
+{
+    return strchr(c->url.host, ':') != NULL;
+}
+
 static void start_attempt(wsr_client_t *c)
 {
     struct lws_client_connect_info i;
@@ -134,13 +141,18 @@ static void start_attempt(wsr_client_t *c)
         i.ssl_connection = LCCSCF_USE_SSL;
         if (c->cfg.insecure)
             i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-                                LCCSCF_ALLOW_INSECURE;
+                                LCCSCF_ALLOW_INSECURE | LCCSCF_ALLOW_EXPIRED;
+        /* lws 4.1 cuts the name to check at the first ':' ("[::1]:443" becomes "["),
+         * so it could never match: on_cert_verify checks IPv6 addresses instead. */
+        if (is_ipv6_literal(c))
+            i.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
     }
     c->conn_active = true;
     c->conn_open = false;
     c->closing = false;
     c->fail_rc = 0;
     c->peer_close = 0;
+    c->hs_protocol[0] = '\0';
     set_state(c, WSR_CLIENT_CONNECTING);
     snprintf(text, sizeof(text), "connecting to %s", c->url_text);
     notify_state(c, WSR_CLIENT_CONNECTING, 0, text);
@@ -283,9 +295,20 @@ void wsr__client_conn_ended(wsr_client_t *c, int rc, const char *text)
     }
 }
 
+/*
+ * The server's handshake answer was read: keep the subprotocol it chose. The
+ * headers are gone by CLIENT_ESTABLISHED in lws 4.1, so it is read here.
+ */
+static void on_pre_establish(wsr_client_t *c, struct lws *wsi)
+{
+    if (lws_hdr_copy(wsi, c->hs_protocol, sizeof(c->hs_protocol), WSI_TOKEN_PROTOCOL) < 0)
+        c->hs_protocol[0] = '\0';
+}
+
 static void on_established(wsr_client_t *c, struct lws *wsi)
 {
     char text[WSR__CLIENT_TEXT];
+    const char *protocol = c->hs_protocol;
     bool more;
 
     c->wsi = wsi;
@@ -293,15 +316,25 @@ static void on_established(wsr_client_t *c, struct lws *wsi)
     c->retrying = false;
     c->attempts = 0;
     lws_sul_cancel(&c->sul_connect);
+    if (c->cfg.insecure)
+        /* At every connection, whatever the log level, before anyone can use it. */
+        wsr__client_log_always(c, WSR_LOG_WARN,
+                               "WARNING: TLS certificate and host name checks are OFF for %s "
+                               "(insecure mode): anyone on the path can read and change this "
+                               "connection. Use it for development only.",
+                               c->url_text);
     pthread_mutex_lock(&c->lock);
     c->state = WSR_CLIENT_OPEN;
     c->attempt_gen++;
     c->attempt_rc = 0;
     c->attempt_text[0] = '\0';
+    snprintf(c->protocol, sizeof(c->protocol), "%s", protocol);
     more = c->out_head != NULL;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
     snprintf(text, sizeof(text), "connected to %s", c->url_text);
+    if (protocol[0] != '\0')
+        wsr__client_log(c, WSR_LOG_INFO, "subprotocol %s", protocol);
     notify_state(c, WSR_CLIENT_OPEN, 0, text);
     if (more)
         lws_callback_on_writable(wsi);
@@ -339,9 +372,9 @@ static void on_connection_error(wsr_client_t *c, const void *in, size_t len)
  * OpenSSL refused the server's certificate: keep its reason, which is better
  * than the generic one lws reports when the handshake then fails.
  */
-static void on_cert_refused(wsr_client_t *c, void *x509_ctx)
+static void on_cert_refused(wsr_client_t *c, X509_STORE_CTX *x509_ctx)
 {
-    int err = X509_STORE_CTX_get_error((X509_STORE_CTX *)x509_ctx);
+    int err = X509_STORE_CTX_get_error(x509_ctx);
 
     if (err == X509_V_OK || c->fail_rc != 0)
         return;
@@ -349,6 +382,41 @@ static void on_cert_refused(wsr_client_t *c, void *x509_ctx)
     snprintf(c->fail_text, sizeof(c->fail_text),
              "cannot connect to %s: the server's certificate was refused: %s", c->url_text,
              X509_verify_cert_error_string(err));
+}
+
+/*
+ * LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION, once per certificate
+ * of the chain. Returns 0 to accept it, 1 to refuse it. lws 4.1 refuses a
+ * certificate OpenSSL found wrong unless the error is cleared here.
+ */
+static int on_cert_verify(wsr_client_t *c, X509_STORE_CTX *x509_ctx, bool preverify_ok)
+{
+    X509 *cert;
+
+    if (c->cfg.insecure) {
+        /* "Accept any certificate": whatever OpenSSL found, lws's flags or not. */
+        X509_STORE_CTX_set_error(x509_ctx, X509_V_OK);
+        return 0;
+    }
+    if (!preverify_ok) {
+        on_cert_refused(c, x509_ctx);
+        return 1;
+    }
+    if (!is_ipv6_literal(c) || X509_STORE_CTX_get_error_depth(x509_ctx) != 0)
+        return 0;
+    /* The chain is trusted; the server's own certificate must name the address. */
+    cert = X509_STORE_CTX_get_current_cert(x509_ctx);
+    if (cert != NULL && X509_check_ip_asc(cert, c->url.host, 0) == 1)
+        return 0;
+    X509_STORE_CTX_set_error(x509_ctx, X509_V_ERR_IP_ADDRESS_MISMATCH);
+    if (c->fail_rc == 0) {
+        c->fail_rc = WSR_ETLS;
+        snprintf(c->fail_text, sizeof(c->fail_text),
+                 "cannot connect to %s: the server's certificate was refused: it does not name "
+                 "the address %s (IP address mismatch)",
+                 c->url_text, c->url.host);
+    }
+    return 1;
 }
 
 static void on_peer_close(wsr_client_t *c, const unsigned char *in, size_t len)
@@ -390,12 +458,32 @@ static void begin_stop(wsr_client_t *c)
     c->loop_exit = true;
 }
 
-/* Work handed over by other threads: a stop, a connect, new calls. */
+/* Runs the callbacks of the calls wsr_client_cancel took out of the table. */
+static void complete_cancelled(wsr_client_t *c)
+{
+    wsr__call_list_t list;
+    wsr__ccall_t *call;
+    char text[WSR__CLIENT_TEXT];
+
+    pthread_mutex_lock(&c->lock);
+    list = c->cancelled;
+    c->cancelled.head = c->cancelled.tail = NULL;
+    pthread_mutex_unlock(&c->lock);
+    while ((call = list.head) != NULL) {
+        list.head = call->next;
+        snprintf(text, sizeof(text), "%s (call #%llu) was canceled", call->label,
+                 (unsigned long long)call->id);
+        wsr__call_complete(call, WSR_ECANCELED, NULL, text);
+    }
+}
+
+/* Work handed over by other threads: a stop, a connect, new calls, cancellations. */
 static void on_wake(wsr_client_t *c)
 {
     bool stop, connect, more;
     uint64_t wake;
 
+    complete_cancelled(c);
     if (c->stopping)
         return;
     pthread_mutex_lock(&c->lock);
@@ -437,6 +525,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         on_wake(c);
         break;
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+        if (ours(c, wsi))
+            on_pre_establish(c, wsi);
+        break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (ours(c, wsi))
             on_established(c, wsi);
@@ -454,8 +546,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             on_peer_close(c, in, len);
         break;
     case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
-        if (len == 0 && user != NULL && ours(c, wsi)) /* len is OpenSSL's preverify_ok */
-            on_cert_refused(c, user);
+        /* `user` is the X509_STORE_CTX, `len` OpenSSL's preverify_ok. */
+        if (user != NULL && ours(c, wsi))
+            return on_cert_verify(c, user, len != 0);
         break;
     case LWS_CALLBACK_CLIENT_CLOSED:
     case LWS_CALLBACK_WSI_DESTROY:
@@ -487,20 +580,30 @@ static void finish(wsr_client_t *c)
     c->state = WSR_CLIENT_CLOSED;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
+    complete_cancelled(c);
     wsr__calls_fail_list(&calls, WSR_ECLOSED, "the client was closed");
     if (notify)
         notify_state(c, WSR_CLIENT_CLOSED, WSR_ECLOSED, "the client was closed");
-    lws_context_destroy(c->ctx);
-    c->ctx = NULL;
+    /* The context stays: other threads may still wake it until wsr_client_free
+     * has joined this thread; it is destroyed after that (wsr__client_destroy). */
 }
 
 void *wsr__client_service_main(void *arg)
 {
     wsr_client_t *c = arg;
+    bool self_free;
 
     while (!c->loop_exit)
         if (lws_service(c->ctx, 0) < 0)
             break;
     finish(c);
+    pthread_mutex_lock(&c->lock);
+    self_free = c->self_free;
+    pthread_mutex_unlock(&c->lock);
+    if (self_free) {
+        /* wsr_client_free was called from a callback: nobody will join this thread. */
+        pthread_detach(pthread_self());
+        wsr__client_destroy(c);
+    }
     return NULL;
 }

@@ -48,15 +48,22 @@ static void make_label(wsr__ccall_t *call, const submission_t *s)
 static int raw_frame(wsr_client_t *c, const submission_t *s, wsr__cmsg_t **out, wsr_error_t *err)
 {
     wsr__cmsg_t *m = wsr__calloc(1, sizeof(*m));
+    int rc;
 
     *out = NULL;
     if (m == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "out of memory queueing a raw send");
     wsr__buf_init(&m->buf, LWS_PRE, c->cfg.max_message);
     m->binary = s->binary;
-    if (wsr__buf_reserve(&m->buf, 1) != 0 || wsr__buf_append(&m->buf, s->raw, s->raw_len) != 0) {
+    rc = wsr__buf_reserve(&m->buf, 1);
+    if (rc == 0)
+        rc = wsr__buf_append(&m->buf, s->raw, s->raw_len);
+    if (rc != 0) {
         wsr__cmsg_free(m);
-        return wsr__error_set(err, WSR_EOVERFLOW, "the raw send is larger than max_message");
+        if (rc == WSR_EOVERFLOW)
+            return wsr__error_set(err, rc, "the raw send is larger than max_message (%zu bytes)",
+                                  c->cfg.max_message);
+        return wsr__error_set(err, WSR_ENOMEM, "out of memory queueing a raw send");
     }
     *out = m;
     return 0;
@@ -89,11 +96,13 @@ static int submit(wsr_client_t *c, const submission_t *s, wsr_client_reply_fn cb
 {
     wsr__ccall_t *call;
     wsr__cmsg_t *m = NULL;
-    int timeout = s->timeout_ms > 0 ? s->timeout_ms : c->cfg.call_timeout_ms;
+    int timeout;
+    uint64_t num;
     int rc;
 
     if (c == NULL || cb == NULL)
         return wsr__error_set(err, WSR_EINVAL, "a call needs a client and a callback");
+    timeout = s->timeout_ms > 0 ? s->timeout_ms : c->cfg.call_timeout_ms;
     if (s->timeout_ms > WSR__CLIENT_MAX_TIMEOUT_MS)
         return wsr__error_set(err, WSR_EINVAL, "a call's timeout must be at most a day");
     call = wsr__calloc(1, sizeof(*call));
@@ -113,12 +122,13 @@ static int submit(wsr_client_t *c, const submission_t *s, wsr_client_reply_fn cb
     call->cb = cb;
     call->user = user;
     make_label(call, s);
-    if (id != NULL)
-        *id = call->id;
+    num = call->id; /* once queued, the call may end (and be freed) at any time */
     rc = enqueue(c, call, m, err);
     if (rc != 0) {
         wsr__cmsg_free(m);
         wsr__free(call);
+    } else if (id != NULL) {
+        *id = num;
     }
     return rc;
 }
@@ -151,7 +161,7 @@ static void sync_wait(wsr_client_t *c, sync_wait_t *w, uint64_t id, int timeout_
         if (wsr__client_wait(c, safety))
             continue;
         /* Never expected: take the call back unless its callback is running. */
-        call = wsr__calls_take_id(c, id);
+        call = wsr__calls_take_any(c, id);
         if (call != NULL) {
             wsr__free(call);
             w->rc = WSR_ETIMEDOUT;
@@ -233,23 +243,47 @@ int wsr_client_execute(wsr_client_t *c, const char *cmd, json_t *params, wsr_cli
 }
 
 int wsr_client_request_async(wsr_client_t *c, const wsr_client_request_t *req,
-                             wsr_client_reply_fn cb, void *user, wsr_error_t *err)
+                             wsr_client_reply_fn cb, void *user, uint64_t *call_id,
+                             wsr_error_t *err)
 {
     submission_t s = {req, NULL, 0, false, req ? req->timeout_ms : 0};
 
+    if (call_id != NULL)
+        *call_id = 0;
     if (req == NULL)
         return wsr__error_set(err, WSR_EINVAL, "no request given");
-    return submit(c, &s, cb, user, NULL, err);
+    return submit(c, &s, cb, user, call_id, err);
 }
 
 int wsr_client_send_raw_async(wsr_client_t *c, const void *bytes, size_t len, bool binary,
-                              int timeout_ms, wsr_client_reply_fn cb, void *user, wsr_error_t *err)
+                              int timeout_ms, wsr_client_reply_fn cb, void *user, uint64_t *call_id,
+                              wsr_error_t *err)
 {
     submission_t s = {NULL, bytes, len, binary, timeout_ms};
 
+    if (call_id != NULL)
+        *call_id = 0;
     if (bytes == NULL && len != 0)
         return wsr__error_set(err, WSR_EINVAL, "no bytes given");
-    return submit(c, &s, cb, user, NULL, err);
+    return submit(c, &s, cb, user, call_id, err);
+}
+
+int wsr_client_cancel(wsr_client_t *c, uint64_t call_id)
+{
+    wsr__ccall_t *call;
+
+    if (c == NULL || call_id == 0)
+        return WSR_EINVAL;
+    pthread_mutex_lock(&c->lock);
+    call = wsr__calls_take_any(c, call_id);
+    if (call != NULL) {
+        /* Its callback runs on the service thread, like every other. The
+         * context outlives the service thread, so waking it is always safe. */
+        wsr__call_list_push(&c->cancelled, call);
+        lws_cancel_service(c->ctx);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return call != NULL ? 0 : WSR_ENOENT;
 }
 
 int wsr_client_send_raw(wsr_client_t *c, const void *bytes, size_t len, bool binary, int timeout_ms,

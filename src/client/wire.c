@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base64_int.h"
+#include "codec_int.h"
 #include "json_int.h"
 
 static bool starts_with_nocase(const char *s, const char *prefix)
@@ -128,16 +129,37 @@ void wsr__url_dispose(wsr__url_t *u)
     memset(u, 0, sizeof(*u));
 }
 
-/* Sets o[key] to a new string; NULL `s` sets nothing. Returns 0 or WSR_EINVAL. */
+void wsr__client_wire_id(const wsr_client_t *c, uint64_t id, char out[WSR__CLIENT_ID_LEN])
+{
+    snprintf(out, WSR__CLIENT_ID_LEN, "%s%llu", c->id_prefix, (unsigned long long)id);
+}
+
+bool wsr__client_parse_id(const wsr_client_t *c, const char *text, uint64_t *id)
+{
+    size_t plen = strlen(c->id_prefix);
+    uint64_t n = 0;
+    const char *p;
+
+    if (text == NULL || strncmp(text, c->id_prefix, plen) != 0 || text[plen] == '\0')
+        return false;
+    for (p = text + plen; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || n > (UINT64_MAX - 9) / 10)
+            return false;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    *id = n;
+    return true;
+}
+
+/* Sets o[key] to a new string; NULL `s` sets nothing. Returns 0, WSR_EINVAL or WSR_ENOMEM. */
 static int set_string(json_t *o, const char *key, const char *s, wsr_error_t *err)
 {
-    json_t *v;
-
     if (s == NULL)
         return 0;
-    v = json_string(s);
-    if (v == NULL || json_object_set_new(o, key, v) != 0)
+    if (!wsr__utf8_valid((const unsigned char *)s, strlen(s)))
         return wsr__error_set(err, WSR_EINVAL, "request member %s is not valid UTF-8", key);
+    if (json_object_set_new(o, key, json_string_nocheck(s)) != 0)
+        return wsr__error_set(err, WSR_ENOMEM, "out of memory encoding the request");
     return 0;
 }
 
@@ -146,12 +168,17 @@ static int build_object(const wsr_client_t *c, const wsr_client_request_t *req, 
                         json_t **out, wsr_error_t *err)
 {
     json_t *o = json_object();
+    char wire_id[WSR__CLIENT_ID_LEN];
     int rc;
 
     *out = NULL;
+    wsr__client_wire_id(c, id, wire_id);
     if (o == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "out of memory encoding the request");
-    if (req->cmd != NULL) {
+    if (req->cmd != NULL && (req->method != NULL || req->url != NULL)) {
+        rc = wsr__error_set(err, WSR_EINVAL,
+                            "a request takes a method and a url, or a cmd, not both");
+    } else if (req->cmd != NULL) {
         rc = set_string(o, "cmd", req->cmd, err);
     } else if (req->method != NULL && req->url != NULL) {
         rc = set_string(o, "method", req->method, err);
@@ -165,7 +192,7 @@ static int build_object(const wsr_client_t *c, const wsr_client_request_t *req, 
     if (rc == 0 && ((req->args && json_object_set(o, "args", req->args) != 0) ||
                     (req->data && json_object_set(o, "data", req->data) != 0) ||
                     (req->event_name && json_object_set(o, "event_name", req->event_name) != 0) ||
-                    json_object_set_new(o, "id", json_integer((json_int_t)id)) != 0))
+                    json_object_set_new(o, "id", json_string(wire_id)) != 0))
         rc = wsr__error_set(err, WSR_ENOMEM, "out of memory encoding the request");
     if (rc == 0)
         rc = set_string(o, "token", req->token ? req->token : c->token, err);

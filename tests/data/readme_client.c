@@ -17,10 +17,15 @@ int main(int argc, char **argv)
     if (c == NULL || wsr_client_connect(c, &err) != 0 ||
         wsr_client_call(c, "GET", "/hello/bob/42", NULL, NULL, &reply, &err) != 0) {
         fprintf(stderr, "error: %s\n", err.text);
-    } else {
-        printf("%d %s\n", reply.status, json_string_value(reply.data));
+    } else if (reply.status == 200) {
+        const char *text = json_string_value(reply.data); /* NULL unless a string */
+
+        printf("%d %s\n", reply.status, text ? text : "(not a string)");
         wsr_client_reply_dispose(&reply);
         rc = 0;
+    } else { /* an error status: the sentence is in detail, and data is absent */
+        fprintf(stderr, "%d %s\n", reply.status, reply.detail ? reply.detail : "(no detail)");
+        wsr_client_reply_dispose(&reply);
     }
     wsr_client_free(c);
     return rc;

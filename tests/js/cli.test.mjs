@@ -84,7 +84,7 @@ describe('one shot', () => {
   test('--raw prints the whole reply', async () => {
     const r = await cli(['-u', url, '--raw', 'call', 'add', 'x=1', 'y=2']);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, '{"status":200,"data":3,"id":1,"event_name":null}\n');
+    assert.match(r.stdout, /^\{"status":200,"data":3,"id":"wsr-[0-9a-f]{8}-1","event_name":null\}\n$/);
   });
 
   test('404: exit 1, the detail on stderr, nothing on stdout', async () => {
@@ -231,7 +231,8 @@ describe('on the wire', () => {
     assert.equal(f.isBinary, false);
     assert.equal(f.b64, false);
     assert.equal(f.protocol, 'wsrouter.v1');
-    assert.deepEqual(f.req, { cmd: 'add', args: { x: 1 }, id: 1, token: 'T0K' });
+    assert.match(f.req.id, /^wsr-[0-9a-f]{8}-1$/);
+    assert.deepEqual(f.req, { cmd: 'add', args: { x: 1 }, id: f.req.id, token: 'T0K' });
   });
 
   test('--base64 sends base64 text frames, --binary binary frames', async () => {
@@ -240,12 +241,13 @@ describe('on the wire', () => {
     let f = frames.pop();
     assert.equal(f.isBinary, false);
     assert.equal(f.b64, true);
-    assert.deepEqual(f.req, { method: 'GET', url: '/x', id: 1 });
+    assert.match(f.req.id, /^wsr-[0-9a-f]{8}-1$/);
+    assert.deepEqual(f.req, { method: 'GET', url: '/x', id: f.req.id });
     r = await cli(['-u', fakeUrl, '--binary', 'POST', '/y', '-d', '[1]']);
     assert.equal(r.stdout, '{"ok":true}\n');
     f = frames.pop();
     assert.equal(f.isBinary, true);
-    assert.deepEqual(f.req, { method: 'POST', url: '/y', data: [1], id: 1 });
+    assert.deepEqual(f.req, { method: 'POST', url: '/y', data: [1], id: f.req.id });
   });
 });
 
