@@ -6,7 +6,8 @@
  * 0 for 2xx, 1 for an error status, 2 when it cannot talk to the server.
  * Without one it opens an interactive session in retopy's text-line syntax
  * (`increment a`), with line editing and history (libedit), printing pushes as
- * they arrive. This program parses argv, owns stdout and stderr, and exits;
+ * they arrive and re-subscribing to the session's topics after a
+ * reconnection. This program parses argv, owns stdout and stderr, and exits;
  * the library below it never prints.
  */
 #include <errno.h>
@@ -34,11 +35,14 @@
 #define EXIT_OK     0
 #define EXIT_STATUS 1
 #define EXIT_CONN   2
+/* The longest line read without a terminal, its newline not counted. */
+#define LINE_MAX_BYTES 8191
 
 typedef struct options {
     const char *url;
-    const char *data; /* -d JSON text, or NULL */
-    json_t *args;     /* owned: -a KEY=VALUE */
+    const char *data;  /* -d JSON text, or NULL */
+    const char *field; /* -f: print this member of the reply's data, or NULL */
+    json_t *args;      /* owned: -a KEY=VALUE */
     bool raw;
     wsr_client_encoding_t encoding;
     const char *token;
@@ -57,7 +61,7 @@ typedef struct event {
     char *text;  /* owned (wsr_free): a failure or state sentence, or NULL */
 } event_t;
 
-enum { EV_PUSH, EV_REPLY, EV_STATE };
+enum { EV_PUSH, EV_REPLY, EV_STATE, EV_RESUB };
 
 typedef struct cli {
     options_t o;
@@ -65,14 +69,23 @@ typedef struct cli {
     json_t *commands; /* owned: the server's /_/commands list, or NULL */
     bool tty;         /* stdin and stdout are terminals: libedit, a prompt */
     bool waiting;     /* a call is in flight; its reply ends the wait */
+    int last_status;  /* the status of the last reply printed, 0 for a failure */
+    json_t *topics;   /* owned: the topics this session subscribed to, re-sent on reconnection */
     bool quit;
     bool dropped; /* service thread only: the connection dropped since it opened */
     pthread_mutex_t lock;
-    event_t *head, *tail; /* guarded by lock */
-    int wake[2];          /* the service thread writes a byte per event */
-    char in[8192];        /* input without libedit: a partial line */
+    event_t *head, *tail;        /* guarded by lock */
+    int wake[2];                 /* the service thread writes a byte per event */
+    char in[LINE_MAX_BYTES + 2]; /* input without libedit: a partial line, its newline, a NUL */
     size_t in_len;
+    bool discarding; /* skipping the rest of a line that was too long */
 } cli_t;
+
+/* A subscription sent again after a reconnection, until its reply. */
+typedef struct cli_resub {
+    cli_t *cli;
+    char topic[256];
+} cli_resub_t;
 
 /* libedit's line callback takes no user pointer; this is its only way back. */
 static cli_t *the_cli;
@@ -89,6 +102,9 @@ static void usage(FILE *out)
             "  -u, --url URL        server (default " DEFAULT_URL ")\n"
             "  -d, --data JSON      the request's data\n"
             "  -a, --arg KEY=VALUE  a parameter (VALUE is JSON when it parses, else a string)\n"
+            "  -f, --field NAME     print only the member NAME of the reply's data: a string\n"
+            "                       as it is, without quotes (like jq -r), else as JSON;\n"
+            "                       exit 1 when the data has no such member\n"
             "      --raw            print the whole reply, not only its data\n"
             "      --base64         send base64 text frames\n"
             "      --binary         send base64 in binary frames\n"
@@ -101,8 +117,8 @@ static void usage(FILE *out)
             "  -v, --verbose        log the connection to stderr\n"
             "  -h, --help           this text\n"
             "\n"
-            "Exit status: 0 for a 2xx reply, 1 for an error status, 2 for a connection or\n"
-            "usage error.\n");
+            "Exit status: 0 for a 2xx reply, 1 for an error status (or a missing --field),\n"
+            "2 for a connection or usage error.\n");
 }
 
 /* ---- JSON output ---- */
@@ -271,6 +287,19 @@ static void on_reply(void *user, int rc, wsr_client_reply_t *reply, const char *
     queue_event(user, EV_REPLY, rc, msg, error);
 }
 
+/* The reply to a subscription sent again after a reconnection. */
+static void on_resubscribed(void *user, int rc, wsr_client_reply_t *reply, const char *error)
+{
+    cli_resub_t *r = user;
+    json_t *msg = reply ? reply->message : NULL;
+
+    (void)error;
+    if (reply != NULL)
+        reply->message = NULL; /* taken */
+    queue_event(r->cli, EV_RESUB, rc, msg, r->topic);
+    wsr_free(r);
+}
+
 /* Creates and connects the client. Returns 0, or EXIT_CONN after saying why. */
 static int open_client(cli_t *cli, bool interactive)
 {
@@ -304,6 +333,23 @@ static int open_client(cli_t *cli, bool interactive)
 
 /* ---- one shot ---- */
 
+/* --field: prints one member of the data (a string raw). Returns 0, or EXIT_STATUS. */
+static int print_field(const wsr_client_reply_t *r, const char *name)
+{
+    json_t *v = json_object_get(r->data, name);
+
+    if (v == NULL) {
+        fprintf(stderr, PROG ": the reply's data has no member \"%s\"%s\n", name,
+                json_is_object(r->data) ? "" : " (it is not an object)");
+        return EXIT_STATUS;
+    }
+    if (json_is_string(v))
+        printf("%s\n", json_string_value(v));
+    else
+        print_json(stdout, v, isatty(1) != 0);
+    return 0;
+}
+
 static int one_shot(cli_t *cli, int argc, char **argv)
 {
     wsr_client_request_t req;
@@ -327,6 +373,10 @@ static int one_shot(cli_t *cli, int argc, char **argv)
             fprintf(stderr, PROG ": expected KEY=VALUE, got \"%s\"\n", argv[i]);
             return EXIT_CONN;
         }
+    if (cli->o.raw && cli->o.field != NULL) {
+        fprintf(stderr, PROG ": --raw and --field cannot be used together\n");
+        return EXIT_CONN;
+    }
     if (cli->o.data != NULL && (data = json_loads(cli->o.data, JSON_DECODE_ANY, NULL)) == NULL) {
         fprintf(stderr, PROG ": --data is not valid JSON\n");
         return EXIT_CONN;
@@ -340,11 +390,14 @@ static int one_shot(cli_t *cli, int argc, char **argv)
     } else if (rc == 0) {
         bool ok = r.status >= 200 && r.status < 300;
 
-        if (cli->o.raw || ok)
+        if (ok && cli->o.field != NULL)
+            rc = print_field(&r, cli->o.field);
+        else if (cli->o.raw || ok)
             print_json(stdout, cli->o.raw ? r.message : r.data, isatty(1) != 0);
         if (!ok)
             print_error_reply(&r);
-        rc = ok ? EXIT_OK : EXIT_STATUS;
+        if (!ok || rc == 0)
+            rc = ok ? EXIT_OK : EXIT_STATUS;
         wsr_client_reply_dispose(&r);
     }
     json_decref(data);
@@ -395,14 +448,18 @@ static json_t *find_command(cli_t *cli, const char *name)
     return NULL;
 }
 
-/* Prints a reply the way retopy's telnet session does: the value, +OK, or -ERR. */
-static void print_line_reply(int rc, json_t *msg, const char *text)
+/*
+ * Prints a reply the way retopy's telnet session does: the value, +OK, or
+ * -ERR. Returns its status, 0 for a call that failed.
+ */
+static int print_line_reply(int rc, json_t *msg, const char *text)
 {
     json_int_t status = json_integer_value(json_object_get(msg, "status"));
     json_t *data = json_object_get(msg, "data"), *v;
     const char *detail = json_string_value(json_object_get(msg, "detail")), *key;
 
     if (rc != 0 || msg == NULL) {
+        status = 0;
         printf("-ERR %s\n", text ? text : wsr_strerror(rc));
     } else if (status >= 200 && status < 300) {
         if (data == NULL || json_is_null(data))
@@ -419,6 +476,7 @@ static void print_line_reply(int rc, json_t *msg, const char *text)
         }
         printf("\n");
     }
+    return (int)status;
 }
 
 static void print_push(json_t *msg)
@@ -433,6 +491,65 @@ static void print_push(json_t *msg)
     else
         printf("[push] ");
     print_json(stdout, json_object_get(msg, "data"), false);
+}
+
+static void on_resubscribed(void *user, int rc, wsr_client_reply_t *reply, const char *error);
+
+/*
+ * After a reconnection: the server forgot this connection's subscriptions
+ * (PROTOCOL.md section 5 keeps them per connection), so they are sent again.
+ * A --token goes with every request and needs nothing.
+ */
+static void resubscribe(cli_t *cli)
+{
+    wsr_client_request_t req;
+    wsr_error_t err;
+    json_t *topic;
+    size_t i;
+
+    printf("-- reconnected to %s\n", cli->o.url);
+    json_array_foreach(cli->topics, i, topic)
+    {
+        json_t *args = json_pack("{s:O}", "topic", topic);
+        cli_resub_t *r = wsr_calloc(1, sizeof(*r));
+
+        wsr_client_request_init(&req);
+        req.cmd = "subscribe";
+        req.args = args;
+        if (r != NULL) {
+            r->cli = cli;
+            snprintf(r->topic, sizeof(r->topic), "%s", json_string_value(topic));
+        }
+        if (args == NULL || r == NULL ||
+            wsr_client_request_async(cli->c, &req, on_resubscribed, r, NULL, &err) != 0) {
+            printf("-- could not re-subscribe to %s: %s\n", json_string_value(topic),
+                   args && r ? err.text : "out of memory");
+            wsr_free(r);
+        }
+        json_decref(args);
+    }
+}
+
+/* Prints one event other than a reply to the current call. */
+static void print_event(cli_t *cli, event_t *e)
+{
+    const char *detail = json_string_value(json_object_get(e->msg, "detail"));
+    json_int_t status = json_integer_value(json_object_get(e->msg, "status"));
+
+    if (e->kind == EV_PUSH) {
+        print_push(e->msg);
+    } else if (e->kind == EV_STATE && e->rc == (int)WSR_CLIENT_OPEN) {
+        resubscribe(cli);
+    } else if (e->kind == EV_STATE) {
+        printf("-- %s\n", e->text ? e->text : "");
+    } else if (e->msg != NULL && status >= 200 && status < 300) { /* EV_RESUB */
+        printf("-- re-subscribed to %s\n", e->text);
+    } else {
+        printf("-- could not re-subscribe to %s: %s\n", e->text,
+               e->msg == NULL ? wsr_strerror(e->rc)
+               : detail       ? detail
+                              : "error");
+    }
 }
 
 /* Prints every queued event; a reply ends the current wait. */
@@ -455,13 +572,11 @@ static void drain_events(cli_t *cli)
     while (e != NULL) {
         event_t *next = e->next;
 
-        if (e->kind == EV_PUSH)
-            print_push(e->msg);
-        else if (e->kind == EV_STATE)
-            printf("-- %s\n", e->text ? e->text : "");
-        else {
-            print_line_reply(e->rc, e->msg, e->text);
+        if (e->kind == EV_REPLY) {
+            cli->last_status = print_line_reply(e->rc, e->msg, e->text);
             cli->waiting = false;
+        } else {
+            print_event(cli, e);
         }
         json_decref(e->msg);
         wsr_free(e->text);
@@ -478,6 +593,7 @@ static void call_and_wait(cli_t *cli, const wsr_client_request_t *req)
 {
     wsr_error_t err;
 
+    cli->last_status = 0;
     if (wsr_client_request_async(cli->c, req, on_reply, cli, NULL, &err) != 0) {
         printf("-ERR %s\n", err.text);
         return;
@@ -604,6 +720,25 @@ static void method_line(cli_t *cli, char *line)
     json_decref(data);
 }
 
+/* Keeps the session's topics up to date after a subscribe or unsubscribe that worked. */
+static void remember_topic(cli_t *cli, const char *cmd, json_t *topic)
+{
+    json_t *t;
+    size_t i;
+
+    if (!json_is_string(topic))
+        return;
+    json_array_foreach(cli->topics, i, t)
+    {
+        if (json_equal(t, topic))
+            break;
+    }
+    if (strcmp(cmd, "subscribe") == 0 && i == json_array_size(cli->topics))
+        json_array_append(cli->topics, topic);
+    else if (strcmp(cmd, "unsubscribe") == 0 && i < json_array_size(cli->topics))
+        json_array_remove(cli->topics, i);
+}
+
 static void handle_line(cli_t *cli, char *line)
 {
     char *words[64];
@@ -633,8 +768,11 @@ static void handle_line(cli_t *cli, char *line)
     wsr_client_request_init(&req);
     req.cmd = words[0];
     req.args = args;
-    if (fill_args(args, find_command(cli, words[0]), words + 1, n - 1) == 0)
+    if (fill_args(args, find_command(cli, words[0]), words + 1, n - 1) == 0) {
         call_and_wait(cli, &req);
+        if (cli->last_status >= 200 && cli->last_status < 300)
+            remember_topic(cli, words[0], json_object_get(args, "topic"));
+    }
     json_decref(args);
 }
 
@@ -654,7 +792,11 @@ static void on_line(char *line)
         rl_callback_handler_install(PROMPT, on_line);
 }
 
-/* Without a terminal: reads what is there and handles each complete line. */
+/*
+ * Without a terminal: reads what is there and handles each complete line. A
+ * line longer than LINE_MAX_BYTES is refused with one -ERR and skipped up to
+ * its newline, so that no part of it runs as a command of its own.
+ */
 static void read_lines(cli_t *cli)
 {
     ssize_t n = read(0, cli->in + cli->in_len, sizeof(cli->in) - 1 - cli->in_len);
@@ -662,23 +804,33 @@ static void read_lines(cli_t *cli)
 
     if (n <= 0) {
         cli->in[cli->in_len] = '\0';
-        if (cli->in_len > 0)
+        if (cli->in_len > 0 && !cli->discarding)
             handle_line(cli, cli->in);
         cli->quit = true;
         return;
     }
     cli->in_len += (size_t)n;
     cli->in[cli->in_len] = '\0';
-    while (!cli->quit && (nl = strchr(start, '\n')) != NULL) {
+    while (!cli->quit &&
+           (nl = memchr(start, '\n', cli->in_len - (size_t)(start - cli->in))) != NULL) {
         *nl = '\0';
-        handle_line(cli, start);
+        if (cli->discarding)
+            cli->discarding = false; /* the end of the long line */
+        else
+            handle_line(cli, start);
         fflush(stdout);
         start = nl + 1;
     }
     cli->in_len -= (size_t)(start - cli->in);
     memmove(cli->in, start, cli->in_len);
-    if (cli->in_len == sizeof(cli->in) - 1)
-        cli->in_len = 0; /* a line longer than the buffer is dropped */
+    if (cli->in_len > LINE_MAX_BYTES) {
+        /* The buffer is full and holds no newline: the line is too long. */
+        if (!cli->discarding)
+            printf("-ERR line too long (max %d bytes)\n", LINE_MAX_BYTES);
+        fflush(stdout);
+        cli->discarding = true;
+        cli->in_len = 0;
+    }
 }
 
 static int interactive(cli_t *cli)
@@ -733,21 +885,14 @@ static void drop_events(cli_t *cli)
 /* ---- main ---- */
 
 static const struct option long_options[] = {
-    {"url", required_argument, NULL, 'u'},
-    {"data", required_argument, NULL, 'd'},
-    {"arg", required_argument, NULL, 'a'},
-    {"raw", no_argument, NULL, 'R'},
-    {"base64", no_argument, NULL, 'B'},
-    {"binary", no_argument, NULL, 'Y'},
-    {"token", required_argument, NULL, 'T'},
-    {"timeout", required_argument, NULL, 't'},
-    {"cacert", required_argument, NULL, 'C'},
-    {"cert", required_argument, NULL, 'E'},
-    {"key", required_argument, NULL, 'K'},
-    {"insecure", no_argument, NULL, 'I'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"url", required_argument, NULL, 'u'},     {"data", required_argument, NULL, 'd'},
+    {"field", required_argument, NULL, 'f'},   {"arg", required_argument, NULL, 'a'},
+    {"raw", no_argument, NULL, 'R'},           {"base64", no_argument, NULL, 'B'},
+    {"binary", no_argument, NULL, 'Y'},        {"token", required_argument, NULL, 'T'},
+    {"timeout", required_argument, NULL, 't'}, {"cacert", required_argument, NULL, 'C'},
+    {"cert", required_argument, NULL, 'E'},    {"key", required_argument, NULL, 'K'},
+    {"insecure", no_argument, NULL, 'I'},      {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 };
 
 /* Options that store their argument, or set a flag, by offset (STYLE F2). */
@@ -756,11 +901,11 @@ static const struct {
     size_t offset;
     bool flag;
 } simple_options[] = {
-    {'u', offsetof(options_t, url), false},    {'d', offsetof(options_t, data), false},
-    {'T', offsetof(options_t, token), false},  {'C', offsetof(options_t, cacert), false},
-    {'E', offsetof(options_t, cert), false},   {'K', offsetof(options_t, key), false},
-    {'R', offsetof(options_t, raw), true},     {'I', offsetof(options_t, insecure), true},
-    {'v', offsetof(options_t, verbose), true},
+    {'u', offsetof(options_t, url), false},     {'d', offsetof(options_t, data), false},
+    {'f', offsetof(options_t, field), false},   {'T', offsetof(options_t, token), false},
+    {'C', offsetof(options_t, cacert), false},  {'E', offsetof(options_t, cert), false},
+    {'K', offsetof(options_t, key), false},     {'R', offsetof(options_t, raw), true},
+    {'I', offsetof(options_t, insecure), true}, {'v', offsetof(options_t, verbose), true},
 };
 
 /* Applies one option. Returns 0, 1 to exit 0 (help), or -1 on a usage error. */
@@ -793,7 +938,7 @@ static int apply_option(options_t *o, int ch, const char *arg)
     if (ch == 't') {
         secs = strtod(arg, &end);
         if (*end != '\0' || !(secs > 0 && secs <= 86400)) {
-            fprintf(stderr, PROG ": --timeout needs seconds from 0 to 86400\n");
+            fprintf(stderr, PROG ": --timeout needs seconds, more than 0 and at most 86400\n");
             return -1;
         }
         o->timeout_ms = (int)(secs * 1000) > 0 ? (int)(secs * 1000) : 1;
@@ -801,6 +946,12 @@ static int apply_option(options_t *o, int ch, const char *arg)
     }
     usage(ch == 'h' ? stdout : stderr);
     return ch == 'h' ? 1 : -1;
+}
+
+static int field_without_request(void)
+{
+    fprintf(stderr, PROG ": --field needs a request on the command line\n");
+    return EXIT_CONN;
 }
 
 int main(int argc, char **argv)
@@ -812,9 +963,10 @@ int main(int argc, char **argv)
     cli.o.url = DEFAULT_URL;
     cli.o.timeout_ms = 30000;
     cli.o.args = json_object();
+    cli.topics = json_array();
     pthread_mutex_init(&cli.lock, NULL);
     signal(SIGPIPE, SIG_IGN);
-    while (rc == 0 && (ch = getopt_long(argc, argv, "u:d:a:t:vh", long_options, NULL)) != -1)
+    while (rc == 0 && (ch = getopt_long(argc, argv, "u:d:a:f:t:vh", long_options, NULL)) != -1)
         rc = apply_option(&cli.o, ch, optarg);
     if (rc == 0) {
         lws_set_log_level(cli.o.verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : 0, lws_log);
@@ -824,7 +976,9 @@ int main(int argc, char **argv)
         } else {
             (void)set_nonblock(cli.wake[0]);
             (void)set_nonblock(cli.wake[1]);
-            rc = optind < argc ? one_shot(&cli, argc - optind, argv + optind) : interactive(&cli);
+            rc = optind < argc ? one_shot(&cli, argc - optind, argv + optind)
+                 : cli.o.field ? field_without_request()
+                               : interactive(&cli);
         }
     } else {
         rc = rc > 0 ? EXIT_OK : EXIT_CONN;
@@ -837,6 +991,7 @@ int main(int argc, char **argv)
     }
     pthread_mutex_destroy(&cli.lock);
     json_decref(cli.commands);
+    json_decref(cli.topics);
     json_decref(cli.o.args);
     return rc;
 }

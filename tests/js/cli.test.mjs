@@ -2,10 +2,11 @@
 // wsrouter-cli as a user runs it (env WSR_CLI): one-shot requests with their
 // outputs and exit statuses, the encodings and the token on the wire (seen by
 // a small `ws` server), and an interactive session on a pseudo-terminal driven
-// through tmux. Every wait is bounded.
+// through tmux. Every wait is bounded. Every wsrouterd is stopped with SIGTERM
+// and must exit 0, so sanitizer reports in the server fail the suite.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -48,8 +49,14 @@ before(async () => {
   url = `${srv.url}/`;
 });
 
+/** Stops `s` with SIGTERM and fails unless it exited 0. */
+async function stopClean(s) {
+  const { code, signal } = await s.stop();
+  assert.equal(code, 0, `wsrouterd exited with ${code ?? signal}:\n${s.stderr()}`);
+}
+
 after(async () => {
-  await srv.stop();
+  await stopClean(srv);
 });
 
 describe('one shot', () => {
@@ -139,14 +146,49 @@ describe('one shot', () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^usage: wsrouter-cli /);
     assert.match(r.stdout, /--insecure/);
+    assert.match(r.stdout, /-f, --field NAME/);
     r = await cli(['-u', url, 'FETCH']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /expected METHOD PATH or call NAME/);
     r = await cli(['-u', url, '--timeout', 'soon', 'GET', '/hello']);
     assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'wsrouter-cli: --timeout needs seconds, more than 0 and at most 86400\n');
+    r = await cli(['-u', url, '--timeout', '0', 'GET', '/hello']);
+    assert.equal(r.code, 2);
     r = await cli(['-u', 'http://127.0.0.1/', 'GET', '/hello']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /must start with ws:\/\/ or wss:\/\//);
+  });
+
+  test('-f NAME prints one member of the data: a string raw, anything else as JSON', async () => {
+    const body = '{"token":"eyJ.a b.c","n":3,"o":{"k":[1,null]},"s":"x\\"y"}';
+    let r = await cli(['-u', url, '-f', 'token', 'POST', '/echo', '-d', body]);
+    assert.deepEqual(r, { code: 0, stdout: 'eyJ.a b.c\n', stderr: '' });
+    r = await cli(['-u', url, '--field', 'n', 'POST', '/echo', '-d', body]);
+    assert.deepEqual(r, { code: 0, stdout: '3\n', stderr: '' });
+    r = await cli(['-u', url, '--field', 'o', 'POST', '/echo', '-d', body]);
+    assert.equal(r.stdout, '{"k":[1,null]}\n');
+    r = await cli(['-u', url, '-f', 's', 'POST', '/echo', '-d', body]);
+    assert.equal(r.stdout, 'x"y\n');
+    // The README's login line, in its shape: TOKEN=$(wsrouter-cli -f token ...).
+    const out = execFileSync('sh', ['-c', `T=$('${CLI}' -u ${url} -f token POST /echo -d '{"token":"abc"}') && printf '[%s]' "$T"`], { encoding: 'utf8' });
+    assert.equal(out, '[abc]');
+  });
+
+  test('-f NAME: a missing member, or data that is no object, exits 1 with a sentence', async () => {
+    let r = await cli(['-u', url, '-f', 'nope', 'POST', '/echo', '-d', '{"a":1}']);
+    assert.deepEqual(r, { code: 1, stdout: '', stderr: 'wsrouter-cli: the reply\'s data has no member "nope"\n' });
+    r = await cli(['-u', url, '-f', 'a', 'GET', '/hello']);
+    assert.deepEqual(r, { code: 1, stdout: '', stderr: 'wsrouter-cli: the reply\'s data has no member "a" (it is not an object)\n' });
+    // An error status is reported as usual.
+    r = await cli(['-u', url, '-f', 'a', 'GET', '/nope']);
+    assert.deepEqual(r, { code: 1, stdout: '', stderr: 'wsrouter-cli: 404 no route for /nope\n' });
+    r = await cli(['-u', url, '-f', 'a', '--raw', 'GET', '/hello']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'wsrouter-cli: --raw and --field cannot be used together\n');
+    r = await cli(['-u', url, '-f', 'a'], { input: '' });
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'wsrouter-cli: --field needs a request on the command line\n');
   });
 
   test('TLS options need a wss:// URL', async () => {
@@ -170,8 +212,8 @@ describe('wss://', () => {
   });
 
   after(async () => {
-    await s.stop();
     rmSync(dir, { recursive: true, force: true });
+    await stopClean(s);
   });
 
   test('--cacert verifies the server; --cert and --key present a client certificate', async () => {
@@ -257,6 +299,63 @@ describe('interactive without a terminal', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '1\n2\n2\n+OK\n-ERR counter p not found\n-ERR no command named nosuch\n');
   });
+
+  test('a line over 8191 bytes is refused whole: no part of it runs', async () => {
+    const long = `set lq ${'a'.repeat(8185)}increment lq`;
+    const exact = `${' '.repeat(8191 - 12)}increment lz`; // 8191 bytes: the longest line taken
+    assert.equal(exact.length, 8191);
+    const r = await cli(['-u', url], { input: `${long}\nget lq\n${exact}\nincrement lq\n${'c'.repeat(20000)}` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, [
+      '-ERR line too long (max 8191 bytes)',
+      '-ERR counter lq not found',
+      '1',
+      '1',
+      '-ERR line too long (max 8191 bytes)',
+      '',
+    ].join('\n'));
+  });
+});
+
+describe('interactive session across a server restart', () => {
+  test('after a reconnection it says so and subscribes to its topics again', async () => {
+    let s = await startServer(['--modules', 'all']);
+    const child = spawn(CLI, ['-u', `${s.url}/`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const exited = once(child, 'exit');
+    const until = async (what, pred, ms = 10000) => {
+      const deadline = Date.now() + ms;
+      while (!pred()) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; stdout:\n${out}\nstderr:\n${err}`);
+        await sleep(20);
+      }
+    };
+    try {
+      child.stdin.write('subscribe chat\nsubscribe news\nunsubscribe news\n');
+      await until('the subscriptions', () => out.includes('{"unsubscribed":"news"}\n'));
+      // The same port, a new server: the old connection and its subscriptions are gone.
+      await stopClean(s);
+      await until('the drop', () => /^-- the server closed the connection/m.test(out));
+      s = await startServer(['--modules', 'all', '--port', String(s.port)]);
+      await until('the re-subscription', () => out.includes('-- re-subscribed to chat\n'));
+      assert.match(out, new RegExp(`^-- reconnected to ws://127\\.0\\.0\\.1:${s.port}/$`, 'm'));
+      assert.ok(!out.includes('re-subscribed to news'), out);
+      const other = await connect(s.url);
+      const pub = await other.request({ method: 'POST', url: '/_/publish', args: { topic: 'chat' }, data: { text: 'hi' } });
+      assert.equal(pub.status, 200);
+      await other.close();
+      await until('the publication', () => out.includes('[publish chat] {"text":"hi"}\n'));
+      child.stdin.end('quit\n');
+      const [code] = await exited;
+      assert.equal(code, 0, err);
+    } finally {
+      child.kill();
+      await stopClean(s);
+    }
+  });
 });
 
 describe('interactive session in tmux', () => {
@@ -320,7 +419,7 @@ describe('interactive session in tmux', () => {
       // already gone
     }
     rmSync(dir, { recursive: true, force: true });
-    await s.stop();
+    await stopClean(s);
   });
 
   test('the retopy telnet sequence', async () => {
