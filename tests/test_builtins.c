@@ -15,11 +15,6 @@
 #include "routes.h"
 #include "builtins_int.h"
 
-typedef struct fixture {
-    wsr_router_t *router;
-    long live0;
-} fixture_t;
-
 static int answer_nothing(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     (void)req;
@@ -43,42 +38,16 @@ static const wsr_route_t app_routes[] = {
     WSR_ROUTES_END,
 };
 
-static void expect_reply(wsr_router_t *router, const char *msg, const char *want)
+static int add_app_and_builtins(wsr_router_t *router, wsr_error_t *err)
 {
-    char *reply = NULL;
-    size_t len = 0;
+    int rc = wsr_router_add(router, app_routes, NULL, err);
 
-    assert_int_equal(wsr_router_call(router, msg, strlen(msg), false, &reply, &len), 0);
-    assert_non_null(reply);
-    assert_int_equal(strlen(reply), len);
-    assert_string_equal(reply, want);
-    wsr_free(reply);
+    return rc ? rc : wsr__builtins_add(router, NULL, err);
 }
 
 static int setup(void **state)
 {
-    fixture_t *fx = calloc(1, sizeof(*fx));
-
-    if (fx == NULL)
-        return -1;
-    fx->live0 = tu_live_blocks();
-    fx->router = wsr_router_new();
-    if (fx->router == NULL || wsr_router_add(fx->router, app_routes, NULL, NULL) != 0 ||
-        wsr__builtins_add(fx->router, NULL, NULL) != 0)
-        return -1;
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *fx = *state;
-    long live0 = fx->live0;
-
-    wsr_router_free(fx->router);
-    free(fx);
-    assert_int_equal(tu_live_blocks(), live0);
-    return 0;
+    return tu_router_setup(state, add_app_and_builtins);
 }
 
 #define ITEM_GET_BRIEF                                                                             \
@@ -118,112 +87,119 @@ static const char commands_reply[] =
 
 static void test_builtins__commands_lists_every_visible_route(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     /* Registration order; the hidden route is left out. */
-    expect_reply(fx->router, "{\"cmd\":\"commands\"}", commands_reply);
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/commands\"}", commands_reply);
+    tu_expect_reply(fx->router, "{\"cmd\":\"commands\"}", commands_reply);
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/commands\"}", commands_reply);
 }
 
 static void test_builtins__commands_lists_routes_added_later(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
     wsr_router_t *router = wsr_router_new();
 
     (void)fx;
     assert_non_null(router);
     assert_int_equal(wsr__builtins_add(router, NULL, NULL), 0);
     assert_int_equal(wsr_routes_math(router, NULL), 0);
-    expect_reply(router, "{\"cmd\":\"commands\",\"id\":1}",
-                 "{\"status\":200,\"data\":[" COMMANDS_BRIEF "," HELP_BRIEF "," STATS_BRIEF
-                 "," PING_BRIEF ",{\"name\":\"add\",\"url\":\"/math/add\",\"methods\":[\"GET\","
-                 "\"POST\"],\"params\":[{\"name\":\"x\",\"type\":\"number\",\"required\":true},{"
-                 "\"name\":\"y\",\"type\":\"number\",\"required\":true}],\"auth\":false,\"role\":"
-                 "null,\"doc\":\"Add x and y and answer the sum (tcpy's addition example).\"}],"
-                 "\"id\":1,\"event_name\":null}");
+    tu_expect_reply(
+        router, "{\"cmd\":\"commands\",\"id\":1}",
+        "{\"status\":200,\"data\":[" COMMANDS_BRIEF "," HELP_BRIEF "," STATS_BRIEF "," PING_BRIEF
+        ",{\"name\":\"add\",\"url\":\"/math/add\",\"methods\":[\"GET\","
+        "\"POST\"],\"params\":[{\"name\":\"x\",\"type\":\"number\",\"required\":true},{"
+        "\"name\":\"y\",\"type\":\"number\",\"required\":true}],\"auth\":false,\"role\":"
+        "null,\"doc\":\"Add x and y and answer the sum (tcpy's addition example).\"}],"
+        "\"id\":1,\"event_name\":null}");
     wsr_router_free(router);
 }
 
 static void test_builtins__help_describes_a_route_in_full(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"cmd\":\"help\",\"command\":\"item_get\"}",
-                 "{\"status\":200,\"data\":{\"name\":\"item_get\",\"url\":\"/items/{id:int}\","
-                 "\"methods\":[\"GET\",\"HEAD\"],\"params\":[{\"name\":\"id\",\"type\":\"int\","
-                 "\"required\":true,\"in\":\"path\",\"doc\":\"the item's number\"},{\"name\":"
-                 "\"fields\",\"type\":\"array\",\"required\":false,\"default\":[\"name\"],\"doc\":"
-                 "\"what to return\"},{\"name\":\"verbose\",\"type\":\"bool\",\"required\":false}],"
-                 "\"auth\":false,\"role\":null,\"doc\":\"Read one item.\",\"blocking\":false,"
-                 "\"timeout_ms\":0},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/help?command=purge\"}",
-                 "{\"status\":200,\"data\":{\"name\":\"purge\",\"url\":null,\"methods\":[],"
-                 "\"params\":[{\"name\":\"older_than\",\"type\":\"number\",\"required\":false,"
-                 "\"default\":30}],\"auth\":true,\"role\":\"admin\",\"doc\":null,\"blocking\":true,"
-                 "\"timeout_ms\":0},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"help\",\"args\":{\"command\":\"item_put\"}}",
-                 "{\"status\":200,\"data\":{\"name\":\"item_put\",\"url\":\"/items/{id:int}\","
-                 "\"methods\":[\"PUT\",\"PATCH\"],\"params\":[{\"name\":\"id\",\"type\":\"int\","
-                 "\"required\":true,\"in\":\"path\"}],\"auth\":true,\"role\":null,\"doc\":\"Change "
-                 "an item.\",\"blocking\":false,\"timeout_ms\":2500},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"help\",\"command\":\"help\"}",
-                 "{\"status\":200,\"data\":{\"name\":\"help\",\"url\":\"/_/help\",\"methods\":["
-                 "\"GET\"],\"params\":[{\"name\":\"command\",\"type\":\"string\",\"required\":true,"
-                 "\"doc\":\"the route's name\"}],\"auth\":false,\"role\":null,\"doc\":\"Describe "
-                 "one route in full.\",\"blocking\":false,\"timeout_ms\":0},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"help\",\"command\":\"item_get\"}",
+        "{\"status\":200,\"data\":{\"name\":\"item_get\",\"url\":\"/items/{id:int}\","
+        "\"methods\":[\"GET\",\"HEAD\"],\"params\":[{\"name\":\"id\",\"type\":\"int\","
+        "\"required\":true,\"in\":\"path\",\"doc\":\"the item's number\"},{\"name\":"
+        "\"fields\",\"type\":\"array\",\"required\":false,\"default\":[\"name\"],\"doc\":"
+        "\"what to return\"},{\"name\":\"verbose\",\"type\":\"bool\",\"required\":false}],"
+        "\"auth\":false,\"role\":null,\"doc\":\"Read one item.\",\"blocking\":false,"
+        "\"timeout_ms\":0},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"GET\",\"url\":\"/_/help?command=purge\"}",
+        "{\"status\":200,\"data\":{\"name\":\"purge\",\"url\":null,\"methods\":[],"
+        "\"params\":[{\"name\":\"older_than\",\"type\":\"number\",\"required\":false,"
+        "\"default\":30}],\"auth\":true,\"role\":\"admin\",\"doc\":null,\"blocking\":true,"
+        "\"timeout_ms\":0},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"help\",\"args\":{\"command\":\"item_put\"}}",
+        "{\"status\":200,\"data\":{\"name\":\"item_put\",\"url\":\"/items/{id:int}\","
+        "\"methods\":[\"PUT\",\"PATCH\"],\"params\":[{\"name\":\"id\",\"type\":\"int\","
+        "\"required\":true,\"in\":\"path\"}],\"auth\":true,\"role\":null,\"doc\":\"Change "
+        "an item.\",\"blocking\":false,\"timeout_ms\":2500},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"help\",\"command\":\"help\"}",
+        "{\"status\":200,\"data\":{\"name\":\"help\",\"url\":\"/_/help\",\"methods\":["
+        "\"GET\"],\"params\":[{\"name\":\"command\",\"type\":\"string\",\"required\":true,"
+        "\"doc\":\"the route's name\"}],\"auth\":false,\"role\":null,\"doc\":\"Describe "
+        "one route in full.\",\"blocking\":false,\"timeout_ms\":0},\"event_name\":null}");
 }
 
 static void test_builtins__help_for_an_unknown_or_hidden_route_is_404(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"cmd\":\"help\",\"command\":\"nope\",\"id\":2}",
-                 "{\"status\":404,\"detail\":\"no command named nope\",\"id\":2,\"event_name\":"
-                 "null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/help?command=secret\"}",
-                 "{\"status\":404,\"detail\":\"no command named secret\",\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"help\",\"command\":\"\"}",
-                 "{\"status\":404,\"detail\":\"no command named \",\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"help\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter command: is required\",\"errors\":"
-                 "{\"command\":\"is required\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"help\",\"command\":7}",
-                 "{\"status\":422,\"detail\":\"invalid parameter command: must be a string\","
-                 "\"errors\":{\"command\":\"must be a string\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"help\",\"command\":\"nope\",\"id\":2}",
+                    "{\"status\":404,\"detail\":\"no command named nope\",\"id\":2,\"event_name\":"
+                    "null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/help?command=secret\"}",
+                    "{\"status\":404,\"detail\":\"no command named secret\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"help\",\"command\":\"\"}",
+                    "{\"status\":404,\"detail\":\"no command named \",\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"help\"}",
+        "{\"status\":422,\"detail\":\"invalid parameter command: is required\",\"errors\":"
+        "{\"command\":\"is required\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"help\",\"command\":7}",
+                    "{\"status\":422,\"detail\":\"invalid parameter command: must be a string\","
+                    "\"errors\":{\"command\":\"must be a string\"},\"event_name\":null}");
     /* The hidden route is still callable. */
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/secret\"}",
-                 "{\"status\":200,\"data\":null,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/secret\"}",
+                    "{\"status\":200,\"data\":null,\"event_name\":null}");
 }
 
 static void test_builtins__ping_answers_pong(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"cmd\":\"ping\"}",
-                 "{\"status\":200,\"data\":\"PONG\",\"event_name\":null}");
-    expect_reply(fx->router,
-                 "{\"method\":\"GET\",\"url\":\"/_/ping\",\"id\":\"p\",\"event_name\":1}",
-                 "{\"status\":200,\"data\":\"PONG\",\"id\":\"p\",\"event_name\":1}");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/_/ping\"}",
-                 "{\"status\":405,\"detail\":\"method POST is not allowed on /_/ping\",\"allow\":["
-                 "\"GET\"],\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"ping\"}",
+                    "{\"status\":200,\"data\":\"PONG\",\"event_name\":null}");
+    tu_expect_reply(fx->router,
+                    "{\"method\":\"GET\",\"url\":\"/_/ping\",\"id\":\"p\",\"event_name\":1}",
+                    "{\"status\":200,\"data\":\"PONG\",\"id\":\"p\",\"event_name\":1}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"POST\",\"url\":\"/_/ping\"}",
+        "{\"status\":405,\"detail\":\"method POST is not allowed on /_/ping\",\"allow\":["
+        "\"GET\"],\"event_name\":null}");
 }
 
 static void test_builtins__stats_without_a_server_is_503(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"cmd\":\"stats\"}",
-                 "{\"status\":503,\"detail\":\"statistics are not available outside a server\","
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/stats\"}",
-                 "{\"status\":503,\"detail\":\"statistics are not available outside a server\","
-                 "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"stats\"}",
+                    "{\"status\":503,\"detail\":\"statistics are not available outside a server\","
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/stats\"}",
+                    "{\"status\":503,\"detail\":\"statistics are not available outside a server\","
+                    "\"event_name\":null}");
 }
 
 static void test_builtins__added_once(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
     const wsr_route_t clash[] = {
         {"my_ping", WSR_GET, "/_/ping/", answer_nothing, NULL, 0, NULL, NULL, 0},
         WSR_ROUTES_END,
@@ -291,7 +267,7 @@ static void sweep(wsr_router_t *router, const char *msg, const char *want)
 
 static void test_builtins__out_of_memory_answers_500(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     sweep(fx->router, "{\"cmd\":\"commands\"}", commands_reply);
     sweep(
@@ -319,8 +295,8 @@ static void test_builtins__registration_out_of_memory(void **state)
         rc = wsr__builtins_add(router, NULL, NULL);
         tu_fail_at(-1, false);
         if (rc == 0) {
-            expect_reply(router, "{\"cmd\":\"ping\"}",
-                         "{\"status\":200,\"data\":\"PONG\",\"event_name\":null}");
+            tu_expect_reply(router, "{\"cmd\":\"ping\"}",
+                            "{\"status\":200,\"data\":\"PONG\",\"event_name\":null}");
             wsr_router_free(router);
             break;
         }
@@ -336,19 +312,22 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_builtins__commands_lists_every_visible_route, setup,
-                                        teardown),
+                                        tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_builtins__commands_lists_routes_added_later, setup,
-                                        teardown),
+                                        tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_builtins__help_describes_a_route_in_full, setup,
-                                        teardown),
+                                        tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_builtins__help_for_an_unknown_or_hidden_route_is_404,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_builtins__ping_answers_pong, setup, teardown),
+                                        setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_builtins__ping_answers_pong, setup,
+                                        tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_builtins__stats_without_a_server_is_503, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_builtins__added_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_builtins__out_of_memory_answers_500, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_builtins__registration_out_of_memory, setup, teardown),
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_builtins__added_once, setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_builtins__out_of_memory_answers_500, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_builtins__registration_out_of_memory, setup,
+                                        tu_router_teardown),
     };
 
     tu_install_allocator();

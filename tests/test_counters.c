@@ -13,23 +13,6 @@
 #include "wsrouter/wsrouter.h"
 #include "routes.h"
 
-typedef struct fixture {
-    wsr_router_t *router;
-    long live0;
-} fixture_t;
-
-static void expect_reply(wsr_router_t *router, const char *msg, const char *want)
-{
-    char *reply = NULL;
-    size_t len = 0;
-
-    assert_int_equal(wsr_router_call(router, msg, strlen(msg), false, &reply, &len), 0);
-    assert_non_null(reply);
-    assert_int_equal(strlen(reply), len);
-    assert_string_equal(reply, want);
-    wsr_free(reply);
-}
-
 /* `{"cmd":"<name>","key":"<key>"}` answers 200 with `data`. */
 static void expect_cmd(wsr_router_t *router, const char *name, const char *key, const char *data)
 {
@@ -37,38 +20,19 @@ static void expect_cmd(wsr_router_t *router, const char *name, const char *key, 
 
     snprintf(msg, sizeof(msg), "{\"cmd\":\"%s\",\"key\":\"%s\"}", name, key);
     snprintf(want, sizeof(want), "{\"status\":200,\"data\":%s,\"event_name\":null}", data);
-    expect_reply(router, msg, want);
+    tu_expect_reply(router, msg, want);
 }
 
+/* Freeing the router frees the counters too (wsr_router_on_free), which
+ * tu_router_teardown checks: no block is left. */
 static int setup(void **state)
 {
-    fixture_t *fx = calloc(1, sizeof(*fx));
-
-    if (fx == NULL)
-        return -1;
-    fx->live0 = tu_live_blocks();
-    fx->router = wsr_router_new();
-    if (fx->router == NULL || wsr_routes_counters(fx->router, NULL) != 0)
-        return -1;
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *fx = *state;
-    long live0 = fx->live0;
-
-    /* Freeing the router frees the counters too (wsr_router_on_free). */
-    wsr_router_free(fx->router);
-    free(fx);
-    assert_int_equal(tu_live_blocks(), live0);
-    return 0;
+    return tu_router_setup(state, wsr_routes_counters);
 }
 
 static void test_counters__retopy_telnet_session(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     /* reference/002: increment a, a, b, a; rem a; get a. */
     expect_cmd(fx->router, "increment", "a", "1");
@@ -76,51 +40,54 @@ static void test_counters__retopy_telnet_session(void **state)
     expect_cmd(fx->router, "increment", "b", "1");
     expect_cmd(fx->router, "increment", "a", "3");
     expect_cmd(fx->router, "rem", "a", "null");
-    expect_reply(fx->router, "{\"cmd\":\"get\",\"key\":\"a\"}",
-                 "{\"status\":404,\"detail\":\"counter a not found\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"get\",\"key\":\"a\"}",
+                    "{\"status\":404,\"detail\":\"counter a not found\",\"event_name\":null}");
     expect_cmd(fx->router, "get", "b", "1");
 }
 
 static void test_counters__session_over_urls(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/a/increment\",\"id\":1}",
-                 "{\"status\":200,\"data\":1,\"id\":1,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/a/increment/\"}",
-                 "{\"status\":200,\"data\":2,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters/a\"}",
-                 "{\"status\":200,\"data\":2,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/a/rem\"}",
-                 "{\"status\":200,\"data\":null,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters/a\",\"event_name\":\"g\"}",
-                 "{\"status\":404,\"detail\":\"counter a not found\",\"event_name\":\"g\"}");
+    tu_expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/a/increment\",\"id\":1}",
+                    "{\"status\":200,\"data\":1,\"id\":1,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/a/increment/\"}",
+                    "{\"status\":200,\"data\":2,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters/a\"}",
+                    "{\"status\":200,\"data\":2,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/a/rem\"}",
+                    "{\"status\":200,\"data\":null,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters/a\",\"event_name\":\"g\"}",
+                    "{\"status\":404,\"detail\":\"counter a not found\",\"event_name\":\"g\"}");
     /* The path parameter wins over an args key. */
-    expect_reply(fx->router,
-                 "{\"method\":\"POST\",\"url\":\"/counters/x/increment\",\"args\":{\"key\":\"y\"}}",
-                 "{\"status\":200,\"data\":1,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters\"}",
-                 "{\"status\":200,\"data\":{\"x\":1},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router,
+        "{\"method\":\"POST\",\"url\":\"/counters/x/increment\",\"args\":{\"key\":\"y\"}}",
+        "{\"status\":200,\"data\":1,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters\"}",
+                    "{\"status\":200,\"data\":{\"x\":1},\"event_name\":null}");
 }
 
 static void test_counters__set_get_decrement_list(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters\"}",
-                 "{\"status\":200,\"data\":{},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"PUT\",\"url\":\"/counters/a\",\"args\":{\"value\":10}}",
-                 "{\"status\":200,\"data\":10,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters\"}",
+                    "{\"status\":200,\"data\":{},\"event_name\":null}");
+    tu_expect_reply(fx->router,
+                    "{\"method\":\"PUT\",\"url\":\"/counters/a\",\"args\":{\"value\":10}}",
+                    "{\"status\":200,\"data\":10,\"event_name\":null}");
     expect_cmd(fx->router, "get", "a", "10");
     expect_cmd(fx->router, "decrement", "a", "9");
     expect_cmd(fx->router, "decrement", "fresh", "-1");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/b?value=-5\"}",
-                 "{\"status\":200,\"data\":-5,\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"c\",\"value\":2.0}",
-                 "{\"status\":200,\"data\":2,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters\"}",
-                 "{\"status\":200,\"data\":{\"a\":9,\"fresh\":-1,\"b\":-5,\"c\":2},\"event_name\":"
-                 "null}");
+    tu_expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/b?value=-5\"}",
+                    "{\"status\":200,\"data\":-5,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"c\",\"value\":2.0}",
+                    "{\"status\":200,\"data\":2,\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"GET\",\"url\":\"/counters\"}",
+        "{\"status\":200,\"data\":{\"a\":9,\"fresh\":-1,\"b\":-5,\"c\":2},\"event_name\":"
+        "null}");
     /* rem of a missing key is ignored. */
     expect_cmd(fx->router, "rem", "never", "null");
     expect_cmd(fx->router, "rem", "a", "null");
@@ -129,84 +96,90 @@ static void test_counters__set_get_decrement_list(void **state)
 
 static void test_counters__set_validates_its_value(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"a\",\"value\":2.5}",
-                 "{\"status\":422,\"detail\":\"invalid parameter value: must be an integer\","
-                 "\"errors\":{\"value\":\"must be an integer\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"a\",\"value\":\"3\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter value: must be an integer\","
-                 "\"errors\":{\"value\":\"must be an integer\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"PUT\",\"url\":\"/counters/a\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter value: is required\",\"errors\":{"
-                 "\"value\":\"is required\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"PUT\",\"url\":\"/counters/a?value=x\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter value: must be an integer (got "
-                 "\\\"x\\\")\",\"errors\":{\"value\":\"must be an integer (got \\\"x\\\")\"},"
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"set\",\"value\":1}",
-                 "{\"status\":422,\"detail\":\"invalid parameter key: is required\",\"errors\":{"
-                 "\"key\":\"is required\"},\"event_name\":null}");
-    expect_reply(
+    tu_expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"a\",\"value\":2.5}",
+                    "{\"status\":422,\"detail\":\"invalid parameter value: must be an integer\","
+                    "\"errors\":{\"value\":\"must be an integer\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"a\",\"value\":\"3\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter value: must be an integer\","
+                    "\"errors\":{\"value\":\"must be an integer\"},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"PUT\",\"url\":\"/counters/a\"}",
+        "{\"status\":422,\"detail\":\"invalid parameter value: is required\",\"errors\":{"
+        "\"value\":\"is required\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"PUT\",\"url\":\"/counters/a?value=x\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter value: must be an integer (got "
+                    "\\\"x\\\")\",\"errors\":{\"value\":\"must be an integer (got \\\"x\\\")\"},"
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"set\",\"value\":1}",
+                    "{\"status\":422,\"detail\":\"invalid parameter key: is required\",\"errors\":{"
+                    "\"key\":\"is required\"},\"event_name\":null}");
+    tu_expect_reply(
         fx->router, "{\"cmd\":\"increment\",\"key\":5}",
         "{\"status\":422,\"detail\":\"invalid parameter key: must be a string\",\"errors\":"
         "{\"key\":\"must be a string\"},\"event_name\":null}");
     /* Nothing was created. */
-    expect_reply(fx->router, "{\"cmd\":\"list\"}",
-                 "{\"status\":200,\"data\":{},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"list\"}",
+                    "{\"status\":200,\"data\":{},\"event_name\":null}");
 }
 
 static void test_counters__overflow_is_422_and_keeps_the_value(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"big\",\"value\":9223372036854775807}",
-                 "{\"status\":200,\"data\":9223372036854775807,\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"increment\",\"key\":\"big\",\"id\":\"o\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter key: counter big would "
-                 "overflow\",\"errors\":{\"key\":\"counter big would overflow\"},\"id\":\"o\","
-                 "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"big\",\"value\":9223372036854775807}",
+                    "{\"status\":200,\"data\":9223372036854775807,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"increment\",\"key\":\"big\",\"id\":\"o\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter key: counter big would "
+                    "overflow\",\"errors\":{\"key\":\"counter big would overflow\"},\"id\":\"o\","
+                    "\"event_name\":null}");
     expect_cmd(fx->router, "get", "big", "9223372036854775807");
-    expect_reply(fx->router, "{\"cmd\":\"set\",\"key\":\"small\",\"value\":-9223372036854775808}",
-                 "{\"status\":200,\"data\":-9223372036854775808,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/small/decrement\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter key: counter small would "
-                 "overflow\",\"errors\":{\"key\":\"counter small would overflow\"},\"event_name\":"
-                 "null}");
+    tu_expect_reply(fx->router,
+                    "{\"cmd\":\"set\",\"key\":\"small\",\"value\":-9223372036854775808}",
+                    "{\"status\":200,\"data\":-9223372036854775808,\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"POST\",\"url\":\"/counters/small/decrement\"}",
+        "{\"status\":422,\"detail\":\"invalid parameter key: counter small would "
+        "overflow\",\"errors\":{\"key\":\"counter small would overflow\"},\"event_name\":"
+        "null}");
     expect_cmd(fx->router, "get", "small", "-9223372036854775808");
     expect_cmd(fx->router, "increment", "small", "-9223372036854775807");
 }
 
 static void test_counters__keys_are_at_most_200_bytes(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
     char key[202], msg[512], want[512];
 
     memset(key, 'k', 200);
     key[200] = '\0';
     snprintf(want, sizeof(want), "{\"status\":200,\"data\":1,\"event_name\":null}");
     snprintf(msg, sizeof(msg), "{\"cmd\":\"increment\",\"key\":\"%s\"}", key);
-    expect_reply(fx->router, msg, want);
+    tu_expect_reply(fx->router, msg, want);
     strcat(key, "k");
     snprintf(msg, sizeof(msg), "{\"cmd\":\"increment\",\"key\":\"%s\"}", key);
-    expect_reply(fx->router, msg,
-                 "{\"status\":422,\"detail\":\"invalid parameter key: must be at most 200 bytes\","
-                 "\"errors\":{\"key\":\"must be at most 200 bytes\"},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, msg,
+        "{\"status\":422,\"detail\":\"invalid parameter key: must be at most 200 bytes\","
+        "\"errors\":{\"key\":\"must be at most 200 bytes\"},\"event_name\":null}");
     snprintf(msg, sizeof(msg), "{\"cmd\":\"set\",\"key\":\"%s\",\"value\":1}", key);
-    expect_reply(fx->router, msg,
-                 "{\"status\":422,\"detail\":\"invalid parameter key: must be at most 200 bytes\","
-                 "\"errors\":{\"key\":\"must be at most 200 bytes\"},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, msg,
+        "{\"status\":422,\"detail\":\"invalid parameter key: must be at most 200 bytes\","
+        "\"errors\":{\"key\":\"must be at most 200 bytes\"},\"event_name\":null}");
 }
 
 static void test_counters__keys_are_percent_decoded(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/a%2Fb/increment\"}",
-                 "{\"status\":200,\"data\":1,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/%C3%A9t%C3%A9/increment\"}",
-                 "{\"status\":200,\"data\":1,\"event_name\":null}");
-    expect_reply(
+    tu_expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/counters/a%2Fb/increment\"}",
+                    "{\"status\":200,\"data\":1,\"event_name\":null}");
+    tu_expect_reply(fx->router,
+                    "{\"method\":\"POST\",\"url\":\"/counters/%C3%A9t%C3%A9/increment\"}",
+                    "{\"status\":200,\"data\":1,\"event_name\":null}");
+    tu_expect_reply(
         fx->router, "{\"method\":\"GET\",\"url\":\"/counters\"}",
         "{\"status\":200,\"data\":{\"a/b\":1,\"\xc3\xa9t\xc3\xa9\":1},\"event_name\":null}");
     expect_cmd(fx->router, "get", "a/b", "1");
@@ -214,20 +187,21 @@ static void test_counters__keys_are_percent_decoded(void **state)
 
 static void test_counters__protocol_405_example(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     /* PROTOCOL.md section 4, second example. */
-    expect_reply(fx->router, "{\"method\":\"DELETE\",\"url\":\"/counters/a\",\"id\":7}",
-                 "{\"status\":405,\"detail\":\"method DELETE is not allowed on /counters/{key}\","
-                 "\"allow\":[\"GET\",\"POST\",\"PUT\"],\"id\":7,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters/a/increment\"}",
-                 "{\"status\":405,\"detail\":\"method GET is not allowed on "
-                 "/counters/{key}/increment\",\"allow\":[\"POST\"],\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"DELETE\",\"url\":\"/counters/a\",\"id\":7}",
+        "{\"status\":405,\"detail\":\"method DELETE is not allowed on /counters/{key}\","
+        "\"allow\":[\"GET\",\"POST\",\"PUT\"],\"id\":7,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/counters/a/increment\"}",
+                    "{\"status\":405,\"detail\":\"method GET is not allowed on "
+                    "/counters/{key}/increment\",\"allow\":[\"POST\"],\"event_name\":null}");
 }
 
 static void test_counters__each_registration_has_its_own_counters(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
     wsr_router_t *other = wsr_router_new();
 
     assert_non_null(other);
@@ -275,18 +249,26 @@ static void test_counters__registration_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_counters__retopy_telnet_session, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters__session_over_urls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters__set_get_decrement_list, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters__set_validates_its_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counters__retopy_telnet_session, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_counters__session_over_urls, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_counters__set_get_decrement_list, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_counters__set_validates_its_value, setup,
+                                        tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_counters__overflow_is_422_and_keeps_the_value, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_counters__keys_are_at_most_200_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters__keys_are_percent_decoded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters__protocol_405_example, setup, teardown),
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_counters__keys_are_at_most_200_bytes, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_counters__keys_are_percent_decoded, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_counters__protocol_405_example, setup,
+                                        tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_counters__each_registration_has_its_own_counters,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters__registration_out_of_memory, setup, teardown),
+                                        setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_counters__registration_out_of_memory, setup,
+                                        tu_router_teardown),
     };
 
     tu_install_allocator();

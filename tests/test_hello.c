@@ -12,24 +12,6 @@
 
 #include "wsrouter/wsrouter.h"
 #include "routes.h"
-#include "base64_int.h"
-
-typedef struct fixture {
-    wsr_router_t *router;
-    long live0;
-} fixture_t;
-
-static void expect_reply(wsr_router_t *router, const char *msg, const char *want)
-{
-    char *reply = NULL;
-    size_t len = 0;
-
-    assert_int_equal(wsr_router_call(router, msg, strlen(msg), false, &reply, &len), 0);
-    assert_non_null(reply);
-    assert_int_equal(strlen(reply), len);
-    assert_string_equal(reply, want);
-    wsr_free(reply);
-}
 
 /* GET /calc/sum with args {"digits": <digits>} answers `want`. */
 static void expect_sum(wsr_router_t *router, const char *digits, const char *want)
@@ -38,71 +20,52 @@ static void expect_sum(wsr_router_t *router, const char *digits, const char *wan
 
     snprintf(msg, sizeof(msg),
              "{\"method\":\"GET\",\"url\":\"/calc/sum\",\"args\":{\"digits\":%s}}", digits);
-    expect_reply(router, msg, want);
+    tu_expect_reply(router, msg, want);
 }
 
 static int setup(void **state)
 {
-    fixture_t *fx = calloc(1, sizeof(*fx));
-
-    if (fx == NULL)
-        return -1;
-    fx->live0 = tu_live_blocks();
-    fx->router = wsr_router_new();
-    if (fx->router == NULL || wsr_routes_hello(fx->router, NULL) != 0)
-        return -1;
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *fx = *state;
-    long live0 = fx->live0;
-
-    wsr_router_free(fx->router);
-    free(fx);
-    assert_int_equal(tu_live_blocks(), live0);
-    return 0;
+    return tu_router_setup(state, wsr_routes_hello);
 }
 
 static void test_hello__hello_world(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/hello\"}",
-                 "{\"status\":200,\"data\":\"Hello, world!\",\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"hello\",\"event_name\":\"hi\"}",
-                 "{\"status\":200,\"data\":\"Hello, world!\",\"event_name\":\"hi\"}");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/hello\"}",
-                 "{\"status\":405,\"detail\":\"method POST is not allowed on /hello\",\"allow\":["
-                 "\"GET\"],\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/hello\"}",
+                    "{\"status\":200,\"data\":\"Hello, world!\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"hello\",\"event_name\":\"hi\"}",
+                    "{\"status\":200,\"data\":\"Hello, world!\",\"event_name\":\"hi\"}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"POST\",\"url\":\"/hello\"}",
+        "{\"status\":405,\"detail\":\"method POST is not allowed on /hello\",\"allow\":["
+        "\"GET\"],\"event_name\":null}");
 }
 
 static void test_hello__greets_a_user_by_name_and_id(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     /* PROTOCOL.md section 4, first example. */
-    expect_reply(fx->router,
-                 "{\"method\":\"GET\",\"url\":\"/hello/bob/42\",\"event_name\":\"greet\"}",
-                 "{\"status\":200,\"data\":\"Hello, bob with ID=42\",\"event_name\":\"greet\"}");
-    expect_reply(
+    tu_expect_reply(fx->router,
+                    "{\"method\":\"GET\",\"url\":\"/hello/bob/42\",\"event_name\":\"greet\"}",
+                    "{\"status\":200,\"data\":\"Hello, bob with ID=42\",\"event_name\":\"greet\"}");
+    tu_expect_reply(
         fx->router, "{\"method\":\"GET\",\"url\":\"/hello/J%C3%BCrgen/x-7/\"}",
         "{\"status\":200,\"data\":\"Hello, J\xc3\xbcrgen with ID=x-7\",\"event_name\":null}");
     /* "id" is the correlation id at the top level: the parameter goes in args. */
-    expect_reply(fx->router, "{\"cmd\":\"hello_user\",\"args\":{\"user\":\"ann\",\"id\":\"1\"}}",
-                 "{\"status\":200,\"data\":\"Hello, ann with ID=1\",\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/hello/bob\"}",
-                 "{\"status\":404,\"detail\":\"no route for /hello/bob\",\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"hello_user\",\"user\":\"ann\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter id: is required\",\"errors\":{"
-                 "\"id\":\"is required\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"hello_user\",\"args\":{\"user\":\"ann\",\"id\":\"1\"}}",
+                    "{\"status\":200,\"data\":\"Hello, ann with ID=1\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/hello/bob\"}",
+                    "{\"status\":404,\"detail\":\"no route for /hello/bob\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"hello_user\",\"user\":\"ann\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter id: is required\",\"errors\":{"
+                    "\"id\":\"is required\"},\"event_name\":null}");
 }
 
 static void test_hello__long_names_are_greeted_whole(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
     size_t n = 300; /* "é" each: 600 bytes of UTF-8 */
     char *msg = malloc(64 + 6 * n), *want = malloc(96 + 2 * n), *p;
 
@@ -116,14 +79,14 @@ static void test_hello__long_names_are_greeted_whole(void **state)
     for (size_t i = 0; i < n; i++)
         p += sprintf(p, "\xc3\xa9");
     sprintf(p, " with ID=1\",\"event_name\":null}");
-    expect_reply(fx->router, msg, want);
+    tu_expect_reply(fx->router, msg, want);
     free(msg);
     free(want);
 }
 
 static void test_hello__sum_of_digits(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     expect_sum(fx->router, "[1,2,3]", "{\"status\":200,\"data\":{\"sum\":6},\"event_name\":null}");
     expect_sum(fx->router, "[]", "{\"status\":200,\"data\":{\"sum\":0},\"event_name\":null}");
@@ -136,25 +99,25 @@ static void test_hello__sum_of_digits(void **state)
                "{\"status\":200,\"data\":{\"sum\":9.223372036854776e+18},\"event_name\":null}");
     expect_sum(fx->router, "[9223372036854775807,1,-2]",
                "{\"status\":200,\"data\":{\"sum\":9.223372036854776e+18},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/calc/sum?digits=%5B1%2C2%5D\"}",
-                 "{\"status\":200,\"data\":{\"sum\":3},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"sum\",\"digits\":[10,20]}",
-                 "{\"status\":200,\"data\":{\"sum\":30},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/calc/sum?digits=%5B1%2C2%5D\"}",
+                    "{\"status\":200,\"data\":{\"sum\":3},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"sum\",\"digits\":[10,20]}",
+                    "{\"status\":200,\"data\":{\"sum\":30},\"event_name\":null}");
 }
 
 static void test_hello__sum_defaults_to_zero(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/calc/sum\"}",
-                 "{\"status\":200,\"data\":{\"sum\":0},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"sum\"}",
-                 "{\"status\":200,\"data\":{\"sum\":0},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/calc/sum\"}",
+                    "{\"status\":200,\"data\":{\"sum\":0},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"sum\"}",
+                    "{\"status\":200,\"data\":{\"sum\":0},\"event_name\":null}");
 }
 
 static void test_hello__sum_refuses_what_is_not_numbers(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     expect_sum(fx->router, "[1,2,\"x\"]",
                "{\"status\":422,\"detail\":\"invalid parameter digits: item 2 must be a number\","
@@ -168,62 +131,46 @@ static void test_hello__sum_refuses_what_is_not_numbers(void **state)
     expect_sum(fx->router, "5",
                "{\"status\":422,\"detail\":\"invalid parameter digits: must be an array\","
                "\"errors\":{\"digits\":\"must be an array\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/calc/sum?digits=1,2\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter digits: must be an array (got "
-                 "\\\"1,2\\\")\",\"errors\":{\"digits\":\"must be an array (got \\\"1,2\\\")\"},"
-                 "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/calc/sum?digits=1,2\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter digits: must be an array (got "
+                    "\\\"1,2\\\")\",\"errors\":{\"digits\":\"must be an array (got \\\"1,2\\\")\"},"
+                    "\"event_name\":null}");
     /* JSON has no infinity. */
     expect_sum(fx->router, "[1e308,1e308]",
                "{\"status\":422,\"detail\":\"invalid parameter digits: the sum is too large\","
                "\"errors\":{\"digits\":\"the sum is too large\"},\"event_name\":null}");
 }
 
-/* Sends `json` the aiorest-ws way (base64 in a binary frame) and expects
- * `want` back in the same encoding. */
-static void expect_base64_reply(wsr_router_t *router, const char *json, const char *want)
-{
-    wsr__buf_t msg, expected;
-    char *reply = NULL;
-    size_t len = 0;
-
-    wsr__buf_init(&msg, 0, 0);
-    wsr__buf_init(&expected, 0, 0);
-    assert_int_equal(wsr__base64_encode(&msg, (const unsigned char *)json, strlen(json)), 0);
-    assert_int_equal(wsr__base64_encode(&expected, (const unsigned char *)want, strlen(want)), 0);
-    assert_int_equal(wsr_router_call(router, msg.data, msg.len, true, &reply, &len), 0);
-    assert_int_equal(len, expected.len);
-    assert_memory_equal(reply, expected.data, len);
-    wsr_free(reply);
-    wsr__buf_dispose(&msg);
-    wsr__buf_dispose(&expected);
-}
-
 static void test_hello__aiorest_ws_binary_frames(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_base64_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/hello\"}",
-                        "{\"status\":200,\"data\":\"Hello, world!\",\"event_name\":null}");
-    expect_base64_reply(
-        fx->router, "{\"method\":\"GET\",\"url\":\"/hello/bob/42\",\"event_name\":\"greet\"}",
+    tu_expect_base64(fx->router, "{\"method\":\"GET\",\"url\":\"/hello\"}", true,
+                     "{\"status\":200,\"data\":\"Hello, world!\",\"event_name\":null}");
+    tu_expect_base64(
+        fx->router, "{\"method\":\"GET\",\"url\":\"/hello/bob/42\",\"event_name\":\"greet\"}", true,
         "{\"status\":200,\"data\":\"Hello, bob with ID=42\",\"event_name\":\"greet\"}");
-    expect_base64_reply(fx->router,
-                        "{\"method\":\"GET\",\"url\":\"/calc/sum\",\"args\":{\"digits\":[1,2]},"
-                        "\"event_name\":\"calc\"}",
-                        "{\"status\":200,\"data\":{\"sum\":3},\"event_name\":\"calc\"}");
+    tu_expect_base64(fx->router,
+                     "{\"method\":\"GET\",\"url\":\"/calc/sum\",\"args\":{\"digits\":[1,2]},"
+                     "\"event_name\":\"calc\"}",
+                     true, "{\"status\":200,\"data\":{\"sum\":3},\"event_name\":\"calc\"}");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hello__hello_world, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hello__greets_a_user_by_name_and_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hello__long_names_are_greeted_whole, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hello__sum_of_digits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hello__sum_defaults_to_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hello__hello_world, setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_hello__greets_a_user_by_name_and_id, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_hello__long_names_are_greeted_whole, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_hello__sum_of_digits, setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_hello__sum_defaults_to_zero, setup,
+                                        tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_hello__sum_refuses_what_is_not_numbers, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_hello__aiorest_ws_binary_frames, setup, teardown),
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_hello__aiorest_ws_binary_frames, setup,
+                                        tu_router_teardown),
     };
 
     tu_install_allocator();

@@ -13,23 +13,6 @@
 #include "wsrouter/wsrouter.h"
 #include "routes.h"
 
-typedef struct fixture {
-    wsr_router_t *router;
-    long live0;
-} fixture_t;
-
-static void expect_reply(wsr_router_t *router, const char *msg, const char *want)
-{
-    char *reply = NULL;
-    size_t len = 0;
-
-    assert_int_equal(wsr_router_call(router, msg, strlen(msg), false, &reply, &len), 0);
-    assert_non_null(reply);
-    assert_int_equal(strlen(reply), len);
-    assert_string_equal(reply, want);
-    wsr_free(reply);
-}
-
 /* {"cmd":"add","x":X,"y":Y} answers 200 with `sum`. */
 static void expect_sum(wsr_router_t *router, const char *x, const char *y, const char *sum)
 {
@@ -37,68 +20,49 @@ static void expect_sum(wsr_router_t *router, const char *x, const char *y, const
 
     snprintf(msg, sizeof(msg), "{\"cmd\":\"add\",\"x\":%s,\"y\":%s}", x, y);
     snprintf(want, sizeof(want), "{\"status\":200,\"data\":%s,\"event_name\":null}", sum);
-    expect_reply(router, msg, want);
+    tu_expect_reply(router, msg, want);
 }
 
 static int setup(void **state)
 {
-    fixture_t *fx = calloc(1, sizeof(*fx));
-
-    if (fx == NULL)
-        return -1;
-    fx->live0 = tu_live_blocks();
-    fx->router = wsr_router_new();
-    if (fx->router == NULL || wsr_routes_math(fx->router, NULL) != 0)
-        return -1;
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *fx = *state;
-    long live0 = fx->live0;
-
-    wsr_router_free(fx->router);
-    free(fx);
-    assert_int_equal(tu_live_blocks(), live0);
-    return 0;
+    return tu_router_setup(state, wsr_routes_math);
 }
 
 static void test_math__tcpy_add_by_cmd(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     /* tcpy's client sends the parameters next to cmd. */
-    expect_reply(fx->router, "{\"cmd\":\"add\",\"x\":1,\"y\":2}",
-                 "{\"status\":200,\"data\":3,\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"add\",\"args\":{\"x\":1,\"y\":2},\"id\":\"r1\"}",
-                 "{\"status\":200,\"data\":3,\"id\":\"r1\",\"event_name\":null}");
-    expect_reply(fx->router,
-                 "{\"cmd\":\"add\",\"x\":-40,\"y\":2,\"event_name\":{\"k\":[1]},\"id\":5}",
-                 "{\"status\":200,\"data\":-38,\"id\":5,\"event_name\":{\"k\":[1]}}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"add\",\"x\":1,\"y\":2}",
+                    "{\"status\":200,\"data\":3,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"add\",\"args\":{\"x\":1,\"y\":2},\"id\":\"r1\"}",
+                    "{\"status\":200,\"data\":3,\"id\":\"r1\",\"event_name\":null}");
+    tu_expect_reply(fx->router,
+                    "{\"cmd\":\"add\",\"x\":-40,\"y\":2,\"event_name\":{\"k\":[1]},\"id\":5}",
+                    "{\"status\":200,\"data\":-38,\"id\":5,\"event_name\":{\"k\":[1]}}");
 }
 
 static void test_math__add_over_a_url(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/math/add?x=1&y=2\"}",
-                 "{\"status\":200,\"data\":3,\"event_name\":null}");
-    expect_reply(fx->router,
-                 "{\"method\":\"POST\",\"url\":\"/math/add\",\"args\":{\"x\":10,\"y\":5}}",
-                 "{\"status\":200,\"data\":15,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"get\",\"url\":\"/math/add/?x=2.5\",\"args\":{\"y\":1}}",
-                 "{\"status\":200,\"data\":3.5,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/math/add?x=1&y=2\"}",
+                    "{\"status\":200,\"data\":3,\"event_name\":null}");
+    tu_expect_reply(fx->router,
+                    "{\"method\":\"POST\",\"url\":\"/math/add\",\"args\":{\"x\":10,\"y\":5}}",
+                    "{\"status\":200,\"data\":15,\"event_name\":null}");
+    tu_expect_reply(fx->router,
+                    "{\"method\":\"get\",\"url\":\"/math/add/?x=2.5\",\"args\":{\"y\":1}}",
+                    "{\"status\":200,\"data\":3.5,\"event_name\":null}");
     /* JSON args win over the query. */
-    expect_reply(fx->router,
-                 "{\"method\":\"GET\",\"url\":\"/math/add?x=1&y=1\",\"args\":{\"x\":7}}",
-                 "{\"status\":200,\"data\":8,\"event_name\":null}");
+    tu_expect_reply(fx->router,
+                    "{\"method\":\"GET\",\"url\":\"/math/add?x=1&y=1\",\"args\":{\"x\":7}}",
+                    "{\"status\":200,\"data\":8,\"event_name\":null}");
 }
 
 static void test_math__integers_stay_integers(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     expect_sum(fx->router, "0", "0", "0");
     expect_sum(fx->router, "-5", "3", "-2");
@@ -109,7 +73,7 @@ static void test_math__integers_stay_integers(void **state)
 
 static void test_math__reals_give_reals(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     expect_sum(fx->router, "1.5", "2.25", "3.75");
     expect_sum(fx->router, "0.1", "0.2", "0.30000000000000004");
@@ -121,7 +85,7 @@ static void test_math__reals_give_reals(void **state)
 
 static void test_math__int_overflow_falls_back_to_real(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
     expect_sum(fx->router, "9223372036854775807", "1", "9.223372036854776e+18");
     expect_sum(fx->router, "-9223372036854775808", "-1", "-9.223372036854776e+18");
@@ -130,13 +94,13 @@ static void test_math__int_overflow_falls_back_to_real(void **state)
 
 static void test_math__sum_too_large_for_json_is_422(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(
+    tu_expect_reply(
         fx->router, "{\"cmd\":\"add\",\"x\":1e308,\"y\":1e308}",
         "{\"status\":422,\"detail\":\"invalid parameters: x, y\",\"errors\":{\"x\":\"x + y "
         "is too large\",\"y\":\"x + y is too large\"},\"event_name\":null}");
-    expect_reply(
+    tu_expect_reply(
         fx->router, "{\"cmd\":\"add\",\"x\":-1.7e308,\"y\":-1.7e308}",
         "{\"status\":422,\"detail\":\"invalid parameters: x, y\",\"errors\":{\"x\":\"x + y "
         "is too large\",\"y\":\"x + y is too large\"},\"event_name\":null}");
@@ -144,27 +108,30 @@ static void test_math__sum_too_large_for_json_is_422(void **state)
 
 static void test_math__missing_or_wrong_parameters_are_422(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(
+    tu_expect_reply(
         fx->router, "{\"cmd\":\"add\",\"x\":1}",
         "{\"status\":422,\"detail\":\"invalid parameter y: is required\",\"errors\":{\"y\":"
         "\"is required\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"add\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameters: x, y\",\"errors\":{\"x\":\"is "
-                 "required\",\"y\":\"is required\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"add\",\"x\":1,\"y\":\"2\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter y: must be a number\",\"errors\":{"
-                 "\"y\":\"must be a number\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"add\",\"x\":true,\"y\":null,\"id\":3}",
-                 "{\"status\":422,\"detail\":\"invalid parameters: x, y\",\"errors\":{\"x\":\"must "
-                 "be a number\",\"y\":\"must be a number\"},\"id\":3,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/math/add?x=abc&y=1\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter x: must be a number (got "
-                 "\\\"abc\\\")\",\"errors\":{\"x\":\"must be a number (got \\\"abc\\\")\"},"
-                 "\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"add\"}",
+        "{\"status\":422,\"detail\":\"invalid parameters: x, y\",\"errors\":{\"x\":\"is "
+        "required\",\"y\":\"is required\"},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"add\",\"x\":1,\"y\":\"2\"}",
+        "{\"status\":422,\"detail\":\"invalid parameter y: must be a number\",\"errors\":{"
+        "\"y\":\"must be a number\"},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"add\",\"x\":true,\"y\":null,\"id\":3}",
+        "{\"status\":422,\"detail\":\"invalid parameters: x, y\",\"errors\":{\"x\":\"must "
+        "be a number\",\"y\":\"must be a number\"},\"id\":3,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/math/add?x=abc&y=1\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter x: must be a number (got "
+                    "\\\"abc\\\")\",\"errors\":{\"x\":\"must be a number (got \\\"abc\\\")\"},"
+                    "\"event_name\":null}");
     /* With args present, other members are not parameters. */
-    expect_reply(
+    tu_expect_reply(
         fx->router, "{\"cmd\":\"add\",\"args\":{\"x\":1},\"y\":2}",
         "{\"status\":422,\"detail\":\"invalid parameter y: is required\",\"errors\":{\"y\":"
         "\"is required\"},\"event_name\":null}");
@@ -172,20 +139,21 @@ static void test_math__missing_or_wrong_parameters_are_422(void **state)
 
 static void test_math__other_methods_are_405(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"PUT\",\"url\":\"/math/add\",\"id\":1}",
-                 "{\"status\":405,\"detail\":\"method PUT is not allowed on /math/add\",\"allow\":["
-                 "\"GET\",\"POST\"],\"id\":1,\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"OPTIONS\",\"url\":\"/math/add\"}",
-                 "{\"status\":200,\"data\":{\"allow\":[\"GET\",\"POST\"]},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/math/sub\"}",
-                 "{\"status\":404,\"detail\":\"no route for /math/sub\",\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"PUT\",\"url\":\"/math/add\",\"id\":1}",
+        "{\"status\":405,\"detail\":\"method PUT is not allowed on /math/add\",\"allow\":["
+        "\"GET\",\"POST\"],\"id\":1,\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"OPTIONS\",\"url\":\"/math/add\"}",
+                    "{\"status\":200,\"data\":{\"allow\":[\"GET\",\"POST\"]},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/math/sub\"}",
+                    "{\"status\":404,\"detail\":\"no route for /math/sub\",\"event_name\":null}");
 }
 
 static void test_math__registers_one_route_once(void **state)
 {
-    fixture_t *fx = *state;
+    tu_router_fixture_t *fx = *state;
     wsr_error_t err;
 
     assert_int_equal(wsr_router_count(fx->router), 1);
@@ -224,18 +192,23 @@ static void test_math__registration_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_math__tcpy_add_by_cmd, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_math__add_over_a_url, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_math__integers_stay_integers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_math__reals_give_reals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_math__tcpy_add_by_cmd, setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__add_over_a_url, setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__integers_stay_integers, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__reals_give_reals, setup, tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_math__int_overflow_falls_back_to_real, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_math__sum_too_large_for_json_is_422, setup, teardown),
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__sum_too_large_for_json_is_422, setup,
+                                        tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_math__missing_or_wrong_parameters_are_422, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_math__other_methods_are_405, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_math__registers_one_route_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_math__registration_out_of_memory, setup, teardown),
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__other_methods_are_405, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__registers_one_route_once, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__registration_out_of_memory, setup,
+                                        tu_router_teardown),
     };
 
     tu_install_allocator();

@@ -72,25 +72,6 @@ static const wsr_route_t param_routes[] = {
     WSR_ROUTES_END,
 };
 
-static char *call(wsr_router_t *router, const char *msg)
-{
-    char *reply = NULL;
-    size_t len = 0;
-
-    assert_int_equal(wsr_router_call(router, msg, strlen(msg), false, &reply, &len), 0);
-    assert_non_null(reply);
-    assert_int_equal(strlen(reply), len);
-    return reply;
-}
-
-static void expect_reply(wsr_router_t *router, const char *msg, const char *want)
-{
-    char *reply = call(router, msg);
-
-    assert_string_equal(reply, want);
-    wsr_free(reply);
-}
-
 /* POST /t with args {"<param>":<value>}: answers {"<param>":<want>} when
  * `want` is given, else 422 with `message`. */
 static void expect_json_arg(wsr_router_t *router, const char *param, const char *value,
@@ -109,7 +90,7 @@ static void expect_json_arg(wsr_router_t *router, const char *param, const char 
             "{\"status\":422,\"detail\":\"invalid parameter %s: %s\",\"errors\":{\"%s\":\"%s\"},"
             "\"event_name\":null}",
             param, message ? message : "", param, message ? message : "");
-    expect_reply(router, msg, expected);
+    tu_expect_reply(router, msg, expected);
 }
 
 /* GET /t?<param>=<text>: like expect_json_arg, for text that is converted.
@@ -129,7 +110,7 @@ static void expect_text_arg(wsr_router_t *router, const char *param, const char 
                  "\"errors\":{\"%s\":\"%s (got \\\"%s\\\")\"},\"event_name\":null}",
                  param, message ? message : "", got ? got : "", param, message ? message : "",
                  got ? got : "");
-    expect_reply(router, msg, expected);
+    tu_expect_reply(router, msg, expected);
 }
 
 /* Adds a one-route table and expects it refused with `text`. */
@@ -313,11 +294,12 @@ static void test_params__empty_query_text_is_refused_by_type(void **state)
 
     /* The pair before keeps this test off a codec.c bug: a query whose first
      * value is empty ("?i=") answers 500 (see the report). */
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/t?q=1&i=&n=&b=&s=&y=\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameters: i, n, b\",\"errors\":{\"i\":"
-                 "\"must be an integer (got \\\"\\\")\",\"n\":\"must be a number (got \\\"\\\")\","
-                 "\"b\":\"must be a boolean (got \\\"\\\")\"},\"event_name\":null}");
-    expect_reply(
+    tu_expect_reply(
+        fx->router, "{\"method\":\"GET\",\"url\":\"/t?q=1&i=&n=&b=&s=&y=\"}",
+        "{\"status\":422,\"detail\":\"invalid parameters: i, n, b\",\"errors\":{\"i\":"
+        "\"must be an integer (got \\\"\\\")\",\"n\":\"must be a number (got \\\"\\\")\","
+        "\"b\":\"must be a boolean (got \\\"\\\")\"},\"event_name\":null}");
+    tu_expect_reply(
         fx->router, "{\"method\":\"GET\",\"url\":\"/t?q=1&s=&y=\"}",
         "{\"status\":200,\"data\":{\"q\":\"1\",\"s\":\"\",\"y\":\"\"},\"event_name\":null}");
 }
@@ -352,21 +334,21 @@ static void test_params__path_text_is_converted(void **state)
 {
     fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/p/42\"}",
-                 "{\"status\":200,\"data\":{\"v\":42},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/p/x\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter v: must be an integer (got "
-                 "\\\"x\\\")\",\"errors\":{\"v\":\"must be an integer (got \\\"x\\\")\"},"
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/pb/1\"}",
-                 "{\"status\":200,\"data\":{\"flag\":true},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/pb/false\"}",
-                 "{\"status\":200,\"data\":{\"flag\":false},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/pt/-3/0.5?extra=e\"}",
-                 "{\"status\":200,\"data\":{\"v\":-3,\"w\":0.5,\"extra\":\"e\"},\"event_name\":"
-                 "null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/pt/3/4\"}",
-                 "{\"status\":200,\"data\":{\"v\":3,\"w\":4},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/p/42\"}",
+                    "{\"status\":200,\"data\":{\"v\":42},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/p/x\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter v: must be an integer (got "
+                    "\\\"x\\\")\",\"errors\":{\"v\":\"must be an integer (got \\\"x\\\")\"},"
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/pb/1\"}",
+                    "{\"status\":200,\"data\":{\"flag\":true},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/pb/false\"}",
+                    "{\"status\":200,\"data\":{\"flag\":false},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/pt/-3/0.5?extra=e\"}",
+                    "{\"status\":200,\"data\":{\"v\":-3,\"w\":0.5,\"extra\":\"e\"},\"event_name\":"
+                    "null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/pt/3/4\"}",
+                    "{\"status\":200,\"data\":{\"v\":3,\"w\":4},\"event_name\":null}");
 }
 
 static void test_params__lookup_order_is_path_args_query_default(void **state)
@@ -374,19 +356,19 @@ static void test_params__lookup_order_is_path_args_query_default(void **state)
     fixture_t *fx = *state;
 
     /* The path wins over args and the query. */
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/p/1?v=2\",\"args\":{\"v\":3}}",
-                 "{\"status\":200,\"data\":{\"v\":1},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/p/1?v=2\",\"args\":{\"v\":3}}",
+                    "{\"status\":200,\"data\":{\"v\":1},\"event_name\":null}");
     /* JSON args win over the query, even when they are invalid. */
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/d?i=2\",\"args\":{\"i\":3}}",
-                 "{\"status\":200,\"data\":{\"s\":\"dflt\",\"i\":3,\"n\":2.5,\"b\":true,\"o\":{"
-                 "\"k\":[1]},\"a\":[0],\"y\":null},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/t?i=2\",\"args\":{\"i\":\"2\"}}",
-                 "{\"status\":422,\"detail\":\"invalid parameter i: must be an integer\","
-                 "\"errors\":{\"i\":\"must be an integer\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/d?i=2\",\"args\":{\"i\":3}}",
+                    "{\"status\":200,\"data\":{\"s\":\"dflt\",\"i\":3,\"n\":2.5,\"b\":true,\"o\":{"
+                    "\"k\":[1]},\"a\":[0],\"y\":null},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/t?i=2\",\"args\":{\"i\":\"2\"}}",
+                    "{\"status\":422,\"detail\":\"invalid parameter i: must be an integer\","
+                    "\"errors\":{\"i\":\"must be an integer\"},\"event_name\":null}");
     /* The query wins over the default. */
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/d?i=2&s=q\"}",
-                 "{\"status\":200,\"data\":{\"s\":\"q\",\"i\":2,\"n\":2.5,\"b\":true,\"o\":{"
-                 "\"k\":[1]},\"a\":[0],\"y\":null},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/d?i=2&s=q\"}",
+                    "{\"status\":200,\"data\":{\"s\":\"q\",\"i\":2,\"n\":2.5,\"b\":true,\"o\":{"
+                    "\"k\":[1]},\"a\":[0],\"y\":null},\"event_name\":null}");
 }
 
 /* ---- required, defaults, undeclared ---- */
@@ -395,50 +377,52 @@ static void test_params__required_parameters_must_be_given(void **state)
 {
     fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/r\",\"args\":{\"label\":\"l\"}}",
-                 "{\"status\":422,\"detail\":\"invalid parameter x: is required\",\"errors\":{"
-                 "\"x\":\"is required\"},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/r?x=1&label=l\"}",
-                 "{\"status\":200,\"data\":{\"x\":1,\"label\":\"l\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/r\",\"args\":{\"label\":\"l\"}}",
+                    "{\"status\":422,\"detail\":\"invalid parameter x: is required\",\"errors\":{"
+                    "\"x\":\"is required\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/r?x=1&label=l\"}",
+                    "{\"status\":200,\"data\":{\"x\":1,\"label\":\"l\"},\"event_name\":null}");
     /* null is a value, and not an integer. */
-    expect_reply(fx->router, "{\"cmd\":\"required\",\"x\":null,\"label\":\"l\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter x: must be an integer\","
-                 "\"errors\":{\"x\":\"must be an integer\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"required\",\"x\":null,\"label\":\"l\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter x: must be an integer\","
+                    "\"errors\":{\"x\":\"must be an integer\"},\"event_name\":null}");
     /* An absent optional parameter stays absent. */
-    expect_reply(fx->router, "{\"cmd\":\"required\",\"x\":1,\"label\":\"\"}",
-                 "{\"status\":200,\"data\":{\"x\":1,\"label\":\"\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"required\",\"x\":1,\"label\":\"\"}",
+                    "{\"status\":200,\"data\":{\"x\":1,\"label\":\"\"},\"event_name\":null}");
 }
 
 static void test_params__422_detail_names_one_or_several_parameters(void **state)
 {
     fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/r\",\"id\":\"q1\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameters: x, label\",\"errors\":{\"x\":"
-                 "\"is required\",\"label\":\"is required\"},\"id\":\"q1\",\"event_name\":null}");
-    expect_reply(fx->router,
-                 "{\"method\":\"POST\",\"url\":\"/t?b=maybe\",\"args\":{\"s\":1,\"i\":1.5,\"a\":{}"
-                 ",\"y\":\"fine\"},\"event_name\":\"ev\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameters: s, i, b, a\",\"errors\":{\"s\":"
-                 "\"must be a string\",\"i\":\"must be an integer\",\"b\":\"must be a boolean (got "
-                 "\\\"maybe\\\")\",\"a\":\"must be an array\"},\"event_name\":\"ev\"}");
+    tu_expect_reply(
+        fx->router, "{\"method\":\"POST\",\"url\":\"/r\",\"id\":\"q1\"}",
+        "{\"status\":422,\"detail\":\"invalid parameters: x, label\",\"errors\":{\"x\":"
+        "\"is required\",\"label\":\"is required\"},\"id\":\"q1\",\"event_name\":null}");
+    tu_expect_reply(
+        fx->router,
+        "{\"method\":\"POST\",\"url\":\"/t?b=maybe\",\"args\":{\"s\":1,\"i\":1.5,\"a\":{}"
+        ",\"y\":\"fine\"},\"event_name\":\"ev\"}",
+        "{\"status\":422,\"detail\":\"invalid parameters: s, i, b, a\",\"errors\":{\"s\":"
+        "\"must be a string\",\"i\":\"must be an integer\",\"b\":\"must be a boolean (got "
+        "\\\"maybe\\\")\",\"a\":\"must be an array\"},\"event_name\":\"ev\"}");
 }
 
 static void test_params__defaults_fill_absent_parameters(void **state)
 {
     fixture_t *fx = *state;
 
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/d\"}",
-                 "{\"status\":200,\"data\":{\"s\":\"dflt\",\"i\":7,\"n\":2.5,\"b\":true,\"o\":{"
-                 "\"k\":[1]},\"a\":[0],\"y\":null},\"event_name\":null}");
-    expect_reply(fx->router,
-                 "{\"cmd\":\"defaults\",\"args\":{\"b\":false,\"a\":[],\"o\":{},\"y\":[1]}}",
-                 "{\"status\":200,\"data\":{\"s\":\"dflt\",\"i\":7,\"n\":2.5,\"b\":false,\"o\":{},"
-                 "\"a\":[],\"y\":[1]},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/d\"}",
+                    "{\"status\":200,\"data\":{\"s\":\"dflt\",\"i\":7,\"n\":2.5,\"b\":true,\"o\":{"
+                    "\"k\":[1]},\"a\":[0],\"y\":null},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"defaults\",\"args\":{\"b\":false,\"a\":[],\"o\":{},\"y\":[1]}}",
+        "{\"status\":200,\"data\":{\"s\":\"dflt\",\"i\":7,\"n\":2.5,\"b\":false,\"o\":{},"
+        "\"a\":[],\"y\":[1]},\"event_name\":null}");
     /* A given value is still checked. */
-    expect_reply(fx->router, "{\"cmd\":\"defaults\",\"args\":{\"i\":\"7\"}}",
-                 "{\"status\":422,\"detail\":\"invalid parameter i: must be an integer\","
-                 "\"errors\":{\"i\":\"must be an integer\"},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"defaults\",\"args\":{\"i\":\"7\"}}",
+                    "{\"status\":422,\"detail\":\"invalid parameter i: must be an integer\","
+                    "\"errors\":{\"i\":\"must be an integer\"},\"event_name\":null}");
 }
 
 static void test_params__defaults_are_not_shared_between_requests(void **state)
@@ -448,11 +432,11 @@ static void test_params__defaults_are_not_shared_between_requests(void **state)
     /* A handler that changes its arguments must not change the default the
      * next request gets (nor race with another thread reading it). */
     for (int i = 0; i < 3; i++)
-        expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/mut\"}",
-                     "{\"status\":200,\"data\":{\"a\":[0,1],\"o\":{\"x\":true}},\"event_name\":"
-                     "null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/none\"}",
-                 "{\"status\":404,\"detail\":\"no route for /_/none\",\"event_name\":null}");
+        tu_expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/mut\"}",
+                        "{\"status\":200,\"data\":{\"a\":[0,1],\"o\":{\"x\":true}},\"event_name\":"
+                        "null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/_/none\"}",
+                    "{\"status\":404,\"detail\":\"no route for /_/none\",\"event_name\":null}");
 }
 
 static void test_params__int_default_may_be_an_integral_real(void **state)
@@ -467,21 +451,22 @@ static void test_params__int_default_may_be_an_integral_real(void **state)
     /* WSR_TYPE_INT is "a JSON integer, or a real with an integral value":
      * the default follows the same rule, and is given as an integer. */
     assert_int_equal(wsr_router_add(fx->router, table, NULL, NULL), 0);
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/id\"}",
-                 "{\"status\":200,\"data\":{\"i\":3},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/id\"}",
+                    "{\"status\":200,\"data\":{\"i\":3},\"event_name\":null}");
 }
 
 static void test_params__undeclared_args_pass_through(void **state)
 {
     fixture_t *fx = *state;
 
-    expect_reply(fx->router,
-                 "{\"method\":\"POST\",\"url\":\"/t?q=1&i=5\",\"args\":{\"extra\":{\"deep\":[1]},"
-                 "\"n\":1.5,\"q\":2}}",
-                 "{\"status\":200,\"data\":{\"q\":2,\"extra\":{\"deep\":[1]},\"i\":5,\"n\":1.5},"
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"typed\",\"zz\":null,\"s\":\"a\"}",
-                 "{\"status\":200,\"data\":{\"zz\":null,\"s\":\"a\"},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router,
+        "{\"method\":\"POST\",\"url\":\"/t?q=1&i=5\",\"args\":{\"extra\":{\"deep\":[1]},"
+        "\"n\":1.5,\"q\":2}}",
+        "{\"status\":200,\"data\":{\"q\":2,\"extra\":{\"deep\":[1]},\"i\":5,\"n\":1.5},"
+        "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"typed\",\"zz\":null,\"s\":\"a\"}",
+                    "{\"status\":200,\"data\":{\"zz\":null,\"s\":\"a\"},\"event_name\":null}");
 }
 
 /* ---- registration checks ---- */
@@ -596,12 +581,12 @@ static void test_params__path_parameter_declarations_are_checked(void **state)
     expect_table_refused(fx, with_default, "route 'pd': path parameter 'id' cannot have a default");
     /* The same type, or a type for an untyped segment, is fine. */
     assert_int_equal(wsr_router_add(fx->router, same_type, NULL, NULL), 0);
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/same/1/2.5\"}",
-                 "{\"status\":200,\"data\":{\"id\":1,\"s\":2.5},\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/same/1/x\"}",
-                 "{\"status\":422,\"detail\":\"invalid parameter s: must be a number (got "
-                 "\\\"x\\\")\",\"errors\":{\"s\":\"must be a number (got \\\"x\\\")\"},"
-                 "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/same/1/2.5\"}",
+                    "{\"status\":200,\"data\":{\"id\":1,\"s\":2.5},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/same/1/x\"}",
+                    "{\"status\":422,\"detail\":\"invalid parameter s: must be a number (got "
+                    "\\\"x\\\")\",\"errors\":{\"s\":\"must be a number (got \\\"x\\\")\"},"
+                    "\"event_name\":null}");
 }
 
 static void test_params__bad_declarations_are_refused(void **state)
@@ -664,13 +649,14 @@ static const wsr_route_t oom_routes[] = {
 
 static void expect_oom_routes_work(wsr_router_t *router)
 {
-    expect_reply(router, "{\"method\":\"GET\",\"url\":\"/oom/1/x/n\"}",
-                 "{\"status\":200,\"data\":{\"id\":1,\"name\":\"n\",\"o\":{\"a\":[1,2,{\"b\":null}]"
-                 "},\"a\":[1,\"two\",3.5],\"i\":-12},\"event_name\":null}");
-    expect_reply(router, "{\"method\":\"POST\",\"url\":\"/oom/1.5/x/n\"}",
-                 "{\"status\":200,\"data\":{\"n\":1.5,\"m\":\"n\"},\"event_name\":null}");
-    expect_reply(router, "{\"cmd\":\"oom_cmd\",\"b\":true}",
-                 "{\"status\":200,\"data\":{\"s\":\"s\",\"b\":true},\"event_name\":null}");
+    tu_expect_reply(
+        router, "{\"method\":\"GET\",\"url\":\"/oom/1/x/n\"}",
+        "{\"status\":200,\"data\":{\"id\":1,\"name\":\"n\",\"o\":{\"a\":[1,2,{\"b\":null}]"
+        "},\"a\":[1,\"two\",3.5],\"i\":-12},\"event_name\":null}");
+    tu_expect_reply(router, "{\"method\":\"POST\",\"url\":\"/oom/1.5/x/n\"}",
+                    "{\"status\":200,\"data\":{\"n\":1.5,\"m\":\"n\"},\"event_name\":null}");
+    tu_expect_reply(router, "{\"cmd\":\"oom_cmd\",\"b\":true}",
+                    "{\"status\":200,\"data\":{\"s\":\"s\",\"b\":true},\"event_name\":null}");
 }
 
 /* Fails allocation n of wsr_router_add for every n a clean add makes. Each
@@ -713,11 +699,11 @@ static void sweep_router_add(fixture_t *fx, bool sticky)
         assert_non_null(strstr(err.text, "out of memory"));
         assert_int_equal(wsr_router_count(fx->router), before);
         assert_int_equal(tu_live_blocks(), live);
-        expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/p/5\"}",
-                     "{\"status\":200,\"data\":{\"v\":5},\"event_name\":null}");
-        expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/oom/1/x/n\"}",
-                     "{\"status\":404,\"detail\":\"no route for /oom/1/x/n\",\"event_name\":"
-                     "null}");
+        tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/p/5\"}",
+                        "{\"status\":200,\"data\":{\"v\":5},\"event_name\":null}");
+        tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/oom/1/x/n\"}",
+                        "{\"status\":404,\"detail\":\"no route for /oom/1/x/n\",\"event_name\":"
+                        "null}");
     }
     assert_true(total >= 20);
     assert_true(failed >= total / 2);
@@ -858,7 +844,7 @@ static void test_params__router_call_out_of_memory_answers_500_or_fails(void **s
 
     for (size_t i = 0; i < sizeof(oom_calls) / sizeof(oom_calls[0]); i++) {
         /* The request is right when nothing fails. */
-        expect_reply(fx->router, oom_calls[i].msg, oom_calls[i].want);
+        tu_expect_reply(fx->router, oom_calls[i].msg, oom_calls[i].want);
         sweep_call(fx->router, oom_calls[i].msg, oom_calls[i].want, false);
         sweep_call(fx->router, oom_calls[i].msg, oom_calls[i].want, true);
     }

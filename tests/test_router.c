@@ -54,29 +54,10 @@ static const wsr_route_t probe_table[] = {
 };
 
 /* Sends `msg` and returns the reply (release with wsr_free). */
-static char *call(wsr_router_t *router, const char *msg)
-{
-    char *reply = NULL;
-    size_t len = 0;
-
-    assert_int_equal(wsr_router_call(router, msg, strlen(msg), false, &reply, &len), 0);
-    assert_non_null(reply);
-    assert_int_equal(strlen(reply), len);
-    return reply;
-}
-
-static void expect_reply(wsr_router_t *router, const char *msg, const char *want)
-{
-    char *reply = call(router, msg);
-
-    assert_string_equal(reply, want);
-    wsr_free(reply);
-}
-
 static void expect_probe_works(wsr_router_t *router)
 {
-    expect_reply(router, "{\"method\":\"GET\",\"url\":\"/probe\"}",
-                 "{\"status\":200,\"data\":\"probe\",\"event_name\":null}");
+    tu_expect_reply(router, "{\"method\":\"GET\",\"url\":\"/probe\"}",
+                    "{\"status\":200,\"data\":\"probe\",\"event_name\":null}");
 }
 
 /* Adds `table`, expects refusal `code` with sentence `text` naming route
@@ -317,10 +298,11 @@ static void test_router__refuses_more_than_32_segments(void **state)
     assert_int_equal(wsr_router_add(fx->router, table, NULL, NULL), 0);
     strcat(url3, "/{x}");
     expect_url_refused(fx, url3, "route 'r': url pattern has more than 32 segments");
-    expect_reply(fx->router,
-                 "{\"method\":\"GET\",\"url\":\"/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/"
-                 "t/t/t/t/t/t/t/t/t/\"}",
-                 "{\"status\":200,\"data\":{\"route\":\"t32\",\"args\":{}},\"event_name\":null}");
+    tu_expect_reply(
+        fx->router,
+        "{\"method\":\"GET\",\"url\":\"/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/t/"
+        "t/t/t/t/t/t/t/t/t/\"}",
+        "{\"status\":200,\"data\":{\"route\":\"t32\",\"args\":{}},\"event_name\":null}");
 }
 
 static void test_router__refuses_duplicate_names_across_tables(void **state)
@@ -340,10 +322,10 @@ static void test_router__refuses_duplicate_names_across_tables(void **state)
     expect_refused(fx, again, WSR_EEXIST, "probe", "route name 'probe' is registered twice");
     expect_refused(fx, twice, WSR_EEXIST, "dup", "route name 'dup' is registered twice");
     /* Neither table left a route behind. */
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/other\"}",
-                 "{\"status\":404,\"detail\":\"no route for /other\",\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"dup\"}",
-                 "{\"status\":404,\"detail\":\"no command named dup\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/other\"}",
+                    "{\"status\":404,\"detail\":\"no route for /other\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmd\":\"dup\"}",
+                    "{\"status\":404,\"detail\":\"no command named dup\",\"event_name\":null}");
 }
 
 static void test_router__refuses_ambiguous_routes(void **state)
@@ -403,25 +385,25 @@ static void test_router__same_shape_with_disjoint_methods_is_fine(void **state)
 
     assert_int_equal(wsr_router_add(fx->router, table, NULL, NULL), 0);
     assert_int_equal(wsr_router_count(fx->router), 6);
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/item/a\"}",
-                 "{\"status\":200,\"data\":{\"route\":\"read\",\"args\":{\"id\":\"a\"}},"
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"PATCH\",\"url\":\"/item/a\"}",
-                 "{\"status\":200,\"data\":{\"route\":\"write\",\"args\":{\"key\":\"a\"}},"
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"DELETE\",\"url\":\"/item/a\"}",
-                 "{\"status\":200,\"data\":{\"route\":\"drop\",\"args\":{\"k\":\"a\"}},"
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/item/2\"}",
-                 "{\"status\":200,\"data\":{\"route\":\"by_int\",\"args\":{\"n\":2}},"
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/item/2.5\"}",
-                 "{\"status\":200,\"data\":{\"route\":\"by_num\",\"args\":{\"f\":2.5}},"
-                 "\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/item/2\",\"id\":\"x\"}",
-                 "{\"status\":405,\"detail\":\"method POST is not allowed on /item/{n:int}\","
-                 "\"allow\":[\"GET\",\"PUT\",\"PATCH\",\"DELETE\"],\"id\":\"x\",\"event_name\":"
-                 "null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/item/a\"}",
+                    "{\"status\":200,\"data\":{\"route\":\"read\",\"args\":{\"id\":\"a\"}},"
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"PATCH\",\"url\":\"/item/a\"}",
+                    "{\"status\":200,\"data\":{\"route\":\"write\",\"args\":{\"key\":\"a\"}},"
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"DELETE\",\"url\":\"/item/a\"}",
+                    "{\"status\":200,\"data\":{\"route\":\"drop\",\"args\":{\"k\":\"a\"}},"
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/item/2\"}",
+                    "{\"status\":200,\"data\":{\"route\":\"by_int\",\"args\":{\"n\":2}},"
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/item/2.5\"}",
+                    "{\"status\":200,\"data\":{\"route\":\"by_num\",\"args\":{\"f\":2.5}},"
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"POST\",\"url\":\"/item/2\",\"id\":\"x\"}",
+                    "{\"status\":405,\"detail\":\"method POST is not allowed on /item/{n:int}\","
+                    "\"allow\":[\"GET\",\"PUT\",\"PATCH\",\"DELETE\"],\"id\":\"x\",\"event_name\":"
+                    "null}");
 }
 
 static void test_router__refused_table_leaves_earlier_routes_working(void **state)
@@ -451,14 +433,15 @@ static void test_router__refused_table_leaves_earlier_routes_working(void **stat
                    "route 'clash' (/g/1) is ambiguous with route 'g1' (/g/1): both would answer "
                    "GET on the same URLs");
     assert_int_equal(wsr_router_count(fx->router), 2);
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/fine\"}",
-                 "{\"status\":404,\"detail\":\"no route for /fine\",\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/fine2\"}",
-                 "{\"status\":404,\"detail\":\"no route for /fine2\",\"event_name\":null}");
-    expect_reply(fx->router, "{\"cmd\":\"fine_cmd\"}",
-                 "{\"status\":404,\"detail\":\"no command named fine_cmd\",\"event_name\":null}");
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/g/1\"}",
-                 "{\"status\":200,\"data\":{\"route\":\"g1\",\"args\":{}},\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/fine\"}",
+                    "{\"status\":404,\"detail\":\"no route for /fine\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/fine2\"}",
+                    "{\"status\":404,\"detail\":\"no route for /fine2\",\"event_name\":null}");
+    tu_expect_reply(
+        fx->router, "{\"cmd\":\"fine_cmd\"}",
+        "{\"status\":404,\"detail\":\"no command named fine_cmd\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/g/1\"}",
+                    "{\"status\":200,\"data\":{\"route\":\"g1\",\"args\":{}},\"event_name\":null}");
     /* The names of the refused table are free again. */
     assert_int_equal(wsr_router_add(fx->router, ambiguous_last + 0, NULL, NULL), WSR_EAMBIGUOUS);
     assert_int_equal(wsr_router_add(fx->router, half_bad + 1, NULL, NULL), WSR_EINVAL);
@@ -492,10 +475,10 @@ static void test_router__empty_router_answers_404(void **state)
     (void)state;
     assert_non_null(router);
     assert_int_equal(wsr_router_count(router), 0);
-    expect_reply(router, "{\"method\":\"GET\",\"url\":\"/\",\"id\":1}",
-                 "{\"status\":404,\"detail\":\"no route for /\",\"id\":1,\"event_name\":null}");
-    expect_reply(router, "{\"cmd\":\"x\"}",
-                 "{\"status\":404,\"detail\":\"no command named x\",\"event_name\":null}");
+    tu_expect_reply(router, "{\"method\":\"GET\",\"url\":\"/\",\"id\":1}",
+                    "{\"status\":404,\"detail\":\"no route for /\",\"id\":1,\"event_name\":null}");
+    tu_expect_reply(router, "{\"cmd\":\"x\"}",
+                    "{\"status\":404,\"detail\":\"no command named x\",\"event_name\":null}");
     wsr_router_free(router);
 }
 
@@ -514,8 +497,8 @@ static void test_router__frozen_router_refuses_tables(void **state)
     assert_string_equal(err.text, "routes cannot be added while the server runs");
     assert_int_equal(wsr_router_count(fx->router), 1);
     expect_probe_works(fx->router);
-    expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/late\"}",
-                 "{\"status\":404,\"detail\":\"no route for /late\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"method\":\"GET\",\"url\":\"/late\"}",
+                    "{\"status\":404,\"detail\":\"no route for /late\",\"event_name\":null}");
 }
 
 typedef struct cleanup_probe {
@@ -567,13 +550,13 @@ static void test_router__protocol_section4_examples(void **state)
     wsr_error_t err;
 
     assert_int_equal(wsr_routes_examples(fx->router, &err), 0);
-    expect_reply(fx->router,
-                 "{\"method\":\"GET\",\"url\":\"/hello/bob/42\",\"event_name\":\"greet\"}",
-                 "{\"status\":200,\"data\":\"Hello, bob with ID=42\",\"event_name\":\"greet\"}");
-    expect_reply(fx->router, "{\"method\":\"DELETE\",\"url\":\"/counters/a\",\"id\":7}",
-                 "{\"status\":405,\"detail\":\"method DELETE is not allowed on "
-                 "/counters/{key}\",\"allow\":[\"GET\",\"POST\",\"PUT\"],\"id\":7,"
-                 "\"event_name\":null}");
+    tu_expect_reply(fx->router,
+                    "{\"method\":\"GET\",\"url\":\"/hello/bob/42\",\"event_name\":\"greet\"}",
+                    "{\"status\":200,\"data\":\"Hello, bob with ID=42\",\"event_name\":\"greet\"}");
+    tu_expect_reply(fx->router, "{\"method\":\"DELETE\",\"url\":\"/counters/a\",\"id\":7}",
+                    "{\"status\":405,\"detail\":\"method DELETE is not allowed on "
+                    "/counters/{key}\",\"allow\":[\"GET\",\"POST\",\"PUT\"],\"id\":7,"
+                    "\"event_name\":null}");
 }
 
 /* ---- data-driven matching ---- */
@@ -763,7 +746,7 @@ static size_t run_cases(const char *name, bool reverse)
             fail_msg("%s: no ' -> '", where);
         *arrow = '\0';
         msg = build_request(line, where);
-        reply = call(router, msg);
+        reply = tu_call(router, msg);
         check_reply(reply, arrow + 4, where);
         wsr_free(reply);
         wsr_free(msg);

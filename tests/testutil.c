@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wsrouter/alloc.h"
+#include "wsrouter/wsrouter.h"
+#include "base64_int.h"
 
 /* Every block carries its size in a header so live bytes can be tracked. */
 typedef struct hdr {
@@ -176,4 +177,66 @@ void tu_rstrip(char *s)
 
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
         s[--n] = '\0';
+}
+
+int tu_router_setup(void **state, int (*add)(wsr_router_t *router, wsr_error_t *err))
+{
+    tu_router_fixture_t *fx = calloc(1, sizeof(*fx));
+
+    if (fx == NULL)
+        return -1;
+    fx->live0 = tu_live_blocks();
+    fx->router = wsr_router_new();
+    *state = fx;
+    if (fx->router == NULL || add(fx->router, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+int tu_router_teardown(void **state)
+{
+    tu_router_fixture_t *fx = *state;
+    long live0 = fx->live0;
+
+    wsr_router_free(fx->router);
+    free(fx);
+    assert_int_equal(tu_live_blocks(), live0);
+    return 0;
+}
+
+char *tu_call(wsr_router_t *router, const char *msg)
+{
+    char *reply = NULL;
+    size_t len = 0;
+
+    assert_int_equal(wsr_router_call(router, msg, strlen(msg), false, &reply, &len), 0);
+    assert_non_null(reply);
+    assert_int_equal(strlen(reply), len);
+    return reply;
+}
+
+void tu_expect_reply(wsr_router_t *router, const char *msg, const char *want)
+{
+    char *reply = tu_call(router, msg);
+
+    assert_string_equal(reply, want);
+    wsr_free(reply);
+}
+
+void tu_expect_base64(wsr_router_t *router, const char *json, bool binary, const char *want)
+{
+    wsr__buf_t msg, expected;
+    char *reply = NULL;
+    size_t len = 0;
+
+    wsr__buf_init(&msg, 0, 0);
+    wsr__buf_init(&expected, 0, 0);
+    assert_int_equal(wsr__base64_encode(&msg, (const unsigned char *)json, strlen(json)), 0);
+    assert_int_equal(wsr__base64_encode(&expected, (const unsigned char *)want, strlen(want)), 0);
+    assert_int_equal(wsr_router_call(router, msg.data, msg.len, binary, &reply, &len), 0);
+    assert_int_equal(len, expected.len);
+    assert_memory_equal(reply, expected.data, len);
+    wsr_free(reply);
+    wsr__buf_dispose(&msg);
+    wsr__buf_dispose(&expected);
 }

@@ -37,4 +37,31 @@ size_t tu_list_cases(const char *suite, char ***names);
 /* Strips trailing blanks and newlines in place. */
 void tu_rstrip(char *s);
 
+/* ---- routers, for the route modules' tests ---- */
+
+typedef struct wsr_router wsr_router_t;
+typedef struct wsr_error wsr_error_t;
+
+/* A router holding what `add` registers, and the live-block count before it. */
+typedef struct tu_router_fixture {
+    wsr_router_t *router;
+    long live0;
+} tu_router_fixture_t;
+
+/* cmocka setup: a new router, then add(router, NULL). Returns 0 or -1. */
+int tu_router_setup(void **state, int (*add)(wsr_router_t *router, wsr_error_t *err));
+
+/* cmocka teardown: frees the router; fails if any block it made is left. */
+int tu_router_teardown(void **state);
+
+/* wsr_router_call on the JSON text `msg`; returns the reply (wsr_free it). */
+char *tu_call(wsr_router_t *router, const char *msg);
+
+/* The reply to `msg` must be exactly `want`. */
+void tu_expect_reply(wsr_router_t *router, const char *msg, const char *want);
+
+/* Sends `json` base64-encoded (in a binary frame or as text) and expects
+ * `want` back, base64-encoded the same way. */
+void tu_expect_base64(wsr_router_t *router, const char *json, bool binary, const char *want);
+
 #endif /* WSR_TESTS_TESTUTIL_H */
