@@ -427,7 +427,10 @@ static json_t *describe_param(const wsr__param_t *p, bool full)
         return NULL;
     if (p->in_path && json_object_set_new(o, "in", json_string("path")) != 0)
         goto fail;
-    if (p->def != NULL && json_object_set(o, "default", p->def) != 0)
+    /* A copy, never another reference: the router's values are read by every
+     * loop and worker at once, and jansson's last decref has no acquire
+     * (a data race if two threads drop references to one value). */
+    if (p->def != NULL && json_object_set_new(o, "default", json_deep_copy(p->def)) != 0)
         goto fail;
     if (full && p->doc != NULL && json_object_set_new(o, "doc", json_string(p->doc)) != 0)
         goto fail;

@@ -130,13 +130,24 @@ wsr_reply_t *wsr__reply_new(wsr__loop_t *loop, wsr__conn_t *c, const wsr_request
 
     if (r == NULL)
         return NULL;
+    /* Copies, not references: the reply is released on whichever thread
+     * finishes with it last, the request on another, and jansson's reference
+     * counts are only safe when one thread drops all references to a value
+     * (its last decref has no acquire). A deferred reply is not the common
+     * path: the two small allocations are cheap beside the hand-off. */
+    r->id = json_deep_copy(req->id);
+    r->event_name = json_deep_copy(req->event_name);
+    if ((req->id != NULL && r->id == NULL) || (req->event_name != NULL && r->event_name == NULL)) {
+        json_decref(r->id);
+        json_decref(r->event_name);
+        wsr__free(r);
+        return NULL;
+    }
     atomic_init(&r->state, WSR__REPLY_PENDING);
     atomic_init(&r->refs, 2);
     atomic_fetch_add_explicit(&loop->inbox->refs, 1, memory_order_relaxed);
     r->inbox = loop->inbox;
     r->conn_id = c->id;
-    r->id = json_incref(req->id);
-    r->event_name = json_incref(req->event_name);
     r->format = req->format;
     r->head = req->method == WSR_HEAD;
     r->route_index = req->route ? req->route->index : SIZE_MAX;

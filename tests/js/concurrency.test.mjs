@@ -206,6 +206,33 @@ describe('several event loops', () => {
     });
   });
 
+  // jansson's reference counts are atomic but its last json_decref has no
+  // acquire: a value whose references are dropped on two threads is a data
+  // race (ThreadSanitizer's pass of make test catches one). Replies on
+  // workers carry the request's id and event_name, and `commands`/`help`
+  // describe defaults the router owns, from every loop at once.
+  test('ids, event names and route descriptions cross threads safely', async () => {
+    await withServer(['--modules', 'all', '--io-threads', '4', '--threads', '4'], async (srv) => {
+      const clients = [];
+      for (let i = 0; i < 8; i++) clients.push(await connect(srv.url));
+      await Promise.all(clients.map(async (c, i) => {
+        for (let round = 0; round < 40; round++) {
+          const id = `c${i}-${round}`;
+          // counters' routes are blocking: they run on the worker threads.
+          c.send(JSON.stringify({ cmd: 'increment', args: { key: `k${i}` }, id, event_name: `e${id}` }));
+          c.send(JSON.stringify({ cmd: round % 2 ? 'commands' : 'help', args: round % 2 ? {} : { command: 'later' }, id: `d${id}` }));
+          const got = [await c.nextJson(), await c.nextJson()];
+          const inc = got.find((m) => m.id === id);
+          assert.equal(inc.status, 200);
+          assert.equal(inc.data, round + 1);
+          assert.equal(inc.event_name, `e${id}`);
+          assert.equal(got.find((m) => m.id === `d${id}`).status, 200);
+        }
+      }));
+      await Promise.all(clients.map((c) => c.close()));
+    });
+  });
+
   test('SIGTERM drains every loop', async () => {
     const srv = await startServer(['--modules', 'all', '--io-threads', '3']);
     const clients = [];
