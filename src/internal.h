@@ -7,6 +7,7 @@
 #ifndef WSR_SRC_INTERNAL_H
 #define WSR_SRC_INTERNAL_H
 
+#include <locale.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,10 +63,14 @@ WSR_NODISCARD int wsr__buf_printf(wsr__buf_t *b, const char *fmt, ...) WSR_PRINT
 /* pthread_create with that stack size. Returns pthread_create's result. */
 int wsr__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
-/* strtod and snprintf in the "C" locale, whatever the process's LC_NUMERIC:
- * JSON numbers and the protocol's figures never depend on setlocale(). */
+/* Switches the calling thread to the "C" locale, for several numbers in a
+ * row; returns what wsr__c_numbers_end takes to switch back. */
+locale_t wsr__c_numbers_begin(void);
+void wsr__c_numbers_end(locale_t before);
+
+/* strtod in the "C" locale, whatever the process's LC_NUMERIC: JSON numbers
+ * never depend on setlocale(). */
 double wsr__strtod(const char *s, char **end);
-int wsr__snprintf_c(char *out, size_t size, const char *fmt, ...) WSR_PRINTF(3, 4);
 /* The payload (after the headroom) and its length. */
 static inline unsigned char *wsr__buf_payload(const wsr__buf_t *b)
 {

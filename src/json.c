@@ -93,14 +93,16 @@ int wsr__json_put_string(wsr__buf_t *out, const char *s, size_t n)
  * ".0" added when it would otherwise look like an integer. */
 static int dump_real(wsr__buf_t *out, double d)
 {
+    locale_t before = wsr__c_numbers_begin(); /* once, for up to six calls */
     char tmp[40];
     int prec, n = 0;
 
     for (prec = 15; prec <= 17; prec++) {
-        n = wsr__snprintf_c(tmp, sizeof(tmp), "%.*g", prec, d);
-        if (wsr__strtod(tmp, NULL) == d)
+        n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
             break;
     }
+    wsr__c_numbers_end(before);
     if (n <= 0 || (size_t)n >= sizeof(tmp) - 3)
         return WSR_EINVAL;
     if (strpbrk(tmp, ".eEn") == NULL) {

@@ -71,11 +71,12 @@ static uint32_t utf8_decode(const unsigned char *p, size_t k)
 /*
  * Writes s (n bytes of valid UTF-8) into out as the inside of a JSON string
  * literal that shows only printable ASCII: quotes and backslashes escaped,
- * everything else as \uXXXX (surrogate pairs past U+FFFF). An error message
+ * everything else as \\uXXXX (surrogate pairs past U+FFFF). An error message
  * quoting a key then cannot carry terminal escapes, line breaks or bidi
- * overrides to whoever prints it. At most `max` input bytes, then "...".
+ * overrides to whoever prints it. What does not fit in `size` ends in "...",
+ * never in half an escape.
  */
-static void quote_ascii(char *out, size_t size, const char *s, size_t n, size_t max)
+static void quote_ascii(char *out, size_t size, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     size_t o = 0;
@@ -86,9 +87,8 @@ static void quote_ascii(char *out, size_t size, const char *s, size_t n, size_t 
         char piece[16];
         int len;
 
-        if (k == 0 || (size_t)(p - (const unsigned char *)s) + k > max) {
-            len = snprintf(piece, sizeof(piece), "...");
-            k = (size_t)(end - p); /* stop */
+        if (k == 0) {
+            len = 0; /* not reached: keys are checked as UTF-8 first */
         } else if (*p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\') {
             len = snprintf(piece, sizeof(piece), "%c", *p);
         } else if (*p == '"' || *p == '\\') {
@@ -100,8 +100,12 @@ static void quote_ascii(char *out, size_t size, const char *s, size_t n, size_t 
             len = snprintf(piece, sizeof(piece), "\\u%04X\\u%04X", 0xD800 + (cp >> 10),
                            0xDC00 + (cp & 0x3FF));
         }
-        if (len < 0 || o + (size_t)len >= size)
+        /* Room is kept for "..." while more follows. */
+        if (len <= 0 || o + (size_t)len + (p + k < end ? 3 : 0) >= size) {
+            memcpy(out + o, "...", 3);
+            o += 3;
             break;
+        }
         memcpy(out + o, piece, (size_t)len);
         o += (size_t)len;
         p += k;
@@ -486,9 +490,9 @@ static int parse_member(parser_t *ps, json_t *o)
     } else if (json_object_size(o) == before) {
         /* The key was there: jansson replaced its value. One hash lookup
          * per member instead of a get before every set. */
-        char shown[100];
+        char shown[100]; /* with the sentence, within err->text */
 
-        quote_ascii(shown, sizeof(shown), key, klen, 48);
+        quote_ascii(shown, sizeof(shown), key, klen);
         ps->p = at;
         rc = -1;
         fail(ps, WSR__JSON_DUPLICATE, "an object has the key \"%s\" twice", shown);

@@ -189,7 +189,9 @@ static int check_header(const char *p, size_t n, char *detail, size_t size)
     alg = json_string_value(json_object_get(h, "alg"));
     if (alg == NULL)
         rc = refuse(detail, size, "token header names no algorithm");
-    else if (json_string_length(json_object_get(h, "alg")) != 5 || strcmp(alg, "HS256") != 0)
+    else if (strlen(alg) != json_string_length(json_object_get(h, "alg")))
+        rc = refuse(detail, size, "token algorithm holds U+0000 (only HS256 is accepted)");
+    else if (strcmp(alg, "HS256") != 0)
         rc = refuse(detail, size, "token algorithm %.20s is not accepted (only HS256)", alg);
     else if (json_object_get(h, "crit") != NULL)
         rc = refuse(detail, size, "token header has critical parameters this server ignores");

@@ -28,8 +28,7 @@ static void c_locale_make(void)
     c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
-/* The calling thread's locale before; (locale_t)0 when unchanged. */
-static locale_t c_numbers_begin(void)
+locale_t wsr__c_numbers_begin(void)
 {
     pthread_once(&c_locale_once, c_locale_make);
     /* Without the C locale (out of memory at first use), uselocale(0) only
@@ -37,7 +36,7 @@ static locale_t c_numbers_begin(void)
     return c_locale ? uselocale(c_locale) : (locale_t)0;
 }
 
-static void c_numbers_end(locale_t before)
+void wsr__c_numbers_end(locale_t before)
 {
     if (before != (locale_t)0)
         uselocale(before);
@@ -63,24 +62,11 @@ int wsr__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 
 double wsr__strtod(const char *s, char **end)
 {
-    locale_t before = c_numbers_begin();
+    locale_t before = wsr__c_numbers_begin();
     double d = strtod(s, end);
 
-    c_numbers_end(before);
+    wsr__c_numbers_end(before);
     return d;
-}
-
-int wsr__snprintf_c(char *out, size_t size, const char *fmt, ...)
-{
-    locale_t before = c_numbers_begin();
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-    c_numbers_end(before);
-    return n;
 }
 
 void wsr__buf_init(wsr__buf_t *b, size_t headroom, size_t limit)
@@ -152,7 +138,7 @@ int wsr__buf_puts(wsr__buf_t *b, const char *s)
 
 int wsr__buf_printf(wsr__buf_t *b, const char *fmt, ...)
 {
-    locale_t before = c_numbers_begin();
+    locale_t before = wsr__c_numbers_begin();
     va_list ap;
     char small[256];
     int n, rc;
@@ -170,7 +156,7 @@ int wsr__buf_printf(wsr__buf_t *b, const char *fmt, ...)
         va_end(ap);
         b->len += (size_t)n;
     }
-    c_numbers_end(before);
+    wsr__c_numbers_end(before);
     return rc;
 }
 

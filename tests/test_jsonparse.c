@@ -88,6 +88,11 @@ static void test_jsonparse__accepts_what_jansson_accepts(void **state)
     }
 }
 
+#define A8  "aaaaaaaa"
+#define A96 A8 A8 A8 A8 A8 A8 A8 A8 A8 A8 A8 A8
+/* Eight U+0001 as JSON escapes: in the input, and as the sentence quotes them. */
+#define U8 "\\u0001\\u0001\\u0001\\u0001\\u0001\\u0001\\u0001\\u0001"
+
 typedef struct bad_case {
     const char *text;
     int kind;
@@ -164,11 +169,12 @@ static void test_jsonparse__refuses_with_a_sentence_and_a_place(void **state)
         {"{\"\xc3\xa9\xe2\x80\xae\xf0\x9f\x98\x80\":1,\"\xc3\xa9\xe2\x80\xae\xf0\x9f\x98\x80\":2}",
          WSR__JSON_DUPLICATE, "an object has the key \"\\u00E9\\u202E\\uD83D\\uDE00\" twice", 1,
          10},
-        {"{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":1,"
-         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":1}",
-         WSR__JSON_DUPLICATE,
-         "an object has the key \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" twice", 1,
-         79},
+        /* Long keys end in "..." where the sentence has no room, never in half
+         * an escape: 120 letters show 96, 40 control characters show 16. */
+        {"{\"" A96 A8 A8 A8 "\":1,\"" A96 A8 A8 A8 "\":1}", WSR__JSON_DUPLICATE,
+         "an object has the key \"" A96 "...\" twice", 1, 127},
+        {"{\"" U8 U8 U8 U8 U8 "\":1,\"" U8 U8 U8 U8 U8 "\":1}", WSR__JSON_DUPLICATE,
+         "an object has the key \"" U8 U8 "...\" twice", 1, 247},
         {"{\n  \"a\": 1,\n  \"b\" 2\n}", WSR__JSON_SYNTAX,
          "an object key must be followed by ':', not '2'", 3, 7},
         /* Columns count characters, not bytes. */

@@ -300,6 +300,13 @@ static void test_jwt__other_algorithms_are_refused(void **state)
         expect_refused_str(t, sentence);
         free(t);
     }
+    /* "HS256" then U+0000: a C string compare alone would take it for HS256. */
+    {
+        char *t = make_token("{\"alg\":\"HS256\\u0000x\"}", claims, key32, KEY32_LEN);
+
+        expect_refused_str(t, "token algorithm holds U+0000 (only HS256 is accepted)");
+        free(t);
+    }
 }
 
 static void test_jwt__missing_or_malformed_alg_is_refused(void **state)
