@@ -81,13 +81,13 @@ test-deps:
 
 # Layout (clang-format) and the banned functions of STYLE.md B6.
 lint:
-	@clang-format --dry-run --Werror src/*.c src/*.h src/client/*.c src/client/*.h include/wsrouter/*.h routes/*.c routes/*.h tests/*.c tests/*.h
-	@! grep -nE '\b(gets|strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|scanf|alloca)\s*\(' src/*.c src/client/*.c routes/*.c \
+	@clang-format --dry-run --Werror src/*/*.c src/*/*.h include/wsrouter/*.h routes/*.c routes/*.h tests/*.c tests/*.h
+	@! grep -nE '\b(gets|strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|scanf|alloca)\s*\(' src/*/*.c routes/*.c \
 		|| { echo "banned functions (STYLE.md B6) above"; exit 1; }
 	@echo "lint: clang-format clean, no banned functions"
 
 format:
-	clang-format -i src/*.c src/*.h src/client/*.c src/client/*.h include/wsrouter/*.h routes/*.c routes/*.h tests/*.c tests/*.h
+	clang-format -i src/*/*.c src/*/*.h include/wsrouter/*.h routes/*.c routes/*.h tests/*.c tests/*.h
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

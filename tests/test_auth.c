@@ -20,9 +20,9 @@
 #include "wsrouter/auth.h"
 #include "wsrouter/store.h"
 
-#include "auth_int.h"
-#include "jwt_int.h"
-#include "store_int.h"
+#include "services/auth_int.h"
+#include "services/jwt_int.h"
+#include "services/store_int.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef"
 

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "base64_int.h"
+#include "core/base64_int.h"
 
 static const struct {
     const char *plain, *encoded;

@@ -13,7 +13,7 @@
 
 #include "wsrouter/wsrouter.h"
 #include "routes.h"
-#include "builtins_int.h"
+#include "core/builtins_int.h"
 
 static int answer_nothing(wsr_request_t *req, wsr_response_t *res, void *user)
 {

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base64_int.h"
+#include "core/base64_int.h"
 #include "client/client_int.h"
 
 /* The README's example, compiled here and run against a real server. */

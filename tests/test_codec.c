@@ -25,9 +25,9 @@
 #include <string.h>
 
 #include "wsrouter/wsrouter.h"
-#include "base64_int.h"
-#include "codec_int.h"
-#include "json_int.h"
+#include "core/base64_int.h"
+#include "core/codec_int.h"
+#include "core/json_int.h"
 
 #define MAX_DEPTH 64
 

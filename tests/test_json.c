@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "wsrouter/wsrouter.h"
-#include "json_int.h"
+#include "core/json_int.h"
 
 /* Dumps `v` (borrowed) and compares the bytes with `want` exactly. */
 static void assert_dump(const json_t *v, const char *want)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_int.h"
+#include "core/json_int.h"
 
 /* jansson's reader with the same rules as ours (bar the depth limit). */
 static json_t *jansson_parse(const char *s, size_t n)

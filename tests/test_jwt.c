@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jwt_int.h"
+#include "services/jwt_int.h"
 
 /* RFC 7515 appendix A.1: HS256, its key and its token. */
 static const char a1_key_b64[] =

@@ -14,8 +14,8 @@
 
 #include "wsrouter/wsrouter.h"
 #include "routes.h"
-#include "base64_int.h"
-#include "router_int.h"
+#include "core/base64_int.h"
+#include "core/router_int.h"
 
 typedef struct fixture {
     wsr_router_t *router;

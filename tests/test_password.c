@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "password_int.h"
+#include "services/password_int.h"
 
 /* hashlib.pbkdf2_hmac('sha256', b'correct horse', b'0123456789abcdef', 1000),
  * in this program's format. */

@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include "wsrouter/wsrouter.h"
-#include "codec_int.h"
-#include "factory_int.h"
-#include "json_int.h"
-#include "request_int.h"
+#include "core/codec_int.h"
+#include "services/factory_int.h"
+#include "core/json_int.h"
+#include "core/request_int.h"
 
 #define GENERIC_500 "the handler failed; see the server log"
 

@@ -22,7 +22,7 @@
 
 #include "wsrouter/wsrouter.h"
 #include "routes.h"
-#include "router_int.h"
+#include "core/router_int.h"
 
 typedef struct fixture {
     wsr_router_t *router;

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "wsrouter/wsrouter.h"
-#include "internal.h"
-#include "json_int.h"
+#include "core/internal.h"
+#include "core/json_int.h"
 
 /* wsr_server_new with one change to the defaults; returns its error code. */
 static int new_with_depth(unsigned max_depth, wsr_error_t *err)

@@ -23,7 +23,7 @@
 #include "wsrouter/auth.h"
 #include "wsrouter/store.h"
 
-#include "store_int.h"
+#include "services/store_int.h"
 
 typedef struct fixture {
     char dir[PATH_MAX];

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "wsrouter/wsrouter.h"
-#include "base64_int.h"
+#include "core/base64_int.h"
 
 /* Every block carries its size in a header so live bytes can be tracked. */
 typedef struct hdr {

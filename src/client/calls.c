@@ -9,7 +9,7 @@
  * helpers run without it, because they call back into user code. This file
  * owns the call and frame objects; it never touches lws.
  */
-#include "client_int.h"
+#include "client/client_int.h"
 
 #include <string.h>
 

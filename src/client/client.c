@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client_int.h"
+#include "client/client_int.h"
 
 #define DEFAULT_URL         "ws://127.0.0.1:8080/"
 #define DEFAULT_MAX_MESSAGE (64u * 1024 * 1024)

@@ -15,7 +15,7 @@
 
 #include <libwebsockets.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "wsrouter/client.h"
 
 /* Buckets of the id hash of calls in flight (a power of two). */

@@ -7,7 +7,7 @@
  * which is also where a normal close is sent. It owns the reassembly buffer's
  * contents; it never blocks and never holds the lock while calling user code.
  */
-#include "client_int.h"
+#include "client/client_int.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -10,7 +10,7 @@
  * back into user code or into lws while holding the lock. Reading and writing
  * frames is in io.c.
  */
-#include "client_int.h"
+#include "client/client_int.h"
 
 #include <stdio.h>
 #include <string.h>

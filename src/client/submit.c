@@ -8,7 +8,7 @@
  * thread under the client's lock. This file owns nothing past a call's
  * submission; it never touches lws beyond lws_cancel_service().
  */
-#include "client_int.h"
+#include "client/client_int.h"
 
 #include <stdio.h>
 #include <string.h>

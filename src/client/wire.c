@@ -6,14 +6,14 @@
  * message whatever its encoding, and filling a reply from it. Pure: no I/O, no
  * locks, no lws calls; the frames it makes carry LWS_PRE bytes of headroom.
  */
-#include "client_int.h"
+#include "client/client_int.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "base64_int.h"
-#include "codec_int.h"
-#include "json_int.h"
+#include "core/base64_int.h"
+#include "core/codec_int.h"
+#include "core/json_int.h"
 
 static bool starts_with_nocase(const char *s, const char *prefix)
 {

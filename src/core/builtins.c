@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The built-in routes of PROTOCOL.md section 7 (retopy's default handlers):
+ * `commands` lists every route, `help` describes one, `stats` reports the
+ * factory's counters, `ping` answers "PONG". They are an ordinary route table,
+ * registered by the server unless switched off.
+ */
+#include "core/builtins_int.h"
+
+#include "core/router_int.h"
+#include "server/workers_int.h"
+
+static int on_commands(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    const wsr_router_t *router = req->router;
+    json_t *list = json_array();
+
+    (void)user;
+    for (size_t i = 0; list != NULL && i < wsr_router_count(router); i++) {
+        const wsr__route_t *r = wsr__router_get(router, i);
+
+        if ((r->flags & WSR_ROUTE_HIDDEN) == 0 &&
+            json_array_append_new(list, wsr__route_describe(r, false)) != 0) {
+            json_decref(list);
+            return WSR_ENOMEM;
+        }
+    }
+    return wsr_response_set_data_take(res, list);
+}
+
+static int on_help(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    const char *name = wsr_request_arg_string(req, "command");
+    const wsr__route_t *r = wsr__router_find(req->router, name);
+
+    (void)user;
+    if (r == NULL || (r->flags & WSR_ROUTE_HIDDEN))
+        return wsr_response_error(res, 404, "no command named %.100s", name);
+    return wsr_response_set_data_take(res, wsr__route_describe(r, true));
+}
+
+static int on_stats(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    wsr_factory_t *f = user;
+    json_t *snap;
+
+    (void)req;
+    if (f == NULL || f->stats == NULL)
+        return wsr_response_error(res, 503, "statistics are not available outside a server");
+    snap = wsr__stats_snapshot(f->stats, f->nloops, f->router, wsr_factory_connection_count(f),
+                               wsr__now_ns() - f->started_ns);
+    if (snap != NULL && f->workers != NULL && wsr__workers_describe(f->workers, snap) != 0) {
+        json_decref(snap);
+        snap = NULL;
+    }
+    return wsr_response_set_data_take(res, snap);
+}
+
+static int on_ping(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    (void)req;
+    (void)user;
+    return wsr_response_set_string(res, "PONG");
+}
+
+static const wsr_route_t builtin_routes[] = {
+    {"commands", WSR_GET, "/_/commands", on_commands, NULL, 0, NULL,
+     "List every route: name, URL pattern, methods, parameters, auth, doc.", 0},
+    {"help", WSR_GET, "/_/help", on_help,
+     WSR_PARAMS({"command", WSR_TYPE_STRING, true, NULL, "the route's name"}), 0, NULL,
+     "Describe one route in full.", 0},
+    {"stats", WSR_GET, "/_/stats", on_stats, NULL, 0, NULL,
+     "Connections, requests by status, per-route counts and latency, uptime.", 0},
+    {"ping", WSR_GET, "/_/ping", on_ping, NULL, 0, NULL,
+     "Answer PONG: checks that the connection is alive and measures latency.", 0},
+    WSR_ROUTES_END,
+};
+
+int wsr__builtins_add(wsr_router_t *router, wsr_factory_t *f, wsr_error_t *err)
+{
+    return wsr_router_add(router, builtin_routes, f, err);
+}

@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The message codec. Decoding tells the three encodings apart (PROTOCOL.md
+ * section 2), parses with the message's length, refuses nesting past the
+ * limit and duplicate keys, and checks every member of the request table
+ * (section 3), so that a malformed message gets one specific sentence. Encoding
+ * writes replies and pushes compactly in the request's format. Pure: it owns
+ * nothing beyond the request it fills and never touches a socket.
+ */
+#include "core/codec_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/base64_int.h"
+#include "core/json_int.h"
+
+static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t len, bool binary,
+                           unsigned max_depth, char *detail);
+static int read_members(wsr_request_t *req, char *detail);
+static int parse_url(wsr_request_t *req, const char *url, size_t n, char *detail);
+static int parse_query(wsr_request_t *req, const char *q, size_t n, char *detail);
+
+static const char *const method_names[] = {"GET",    "POST", "PUT",    "PATCH",
+                                           "DELETE", "HEAD", "OPTIONS"};
+
+/* The members PROTOCOL.md section 3 defines; a `cmd` request without `args`
+ * takes every other member as a parameter (tcpy's client sends them so). */
+static const char *const reserved_members[] = {"method", "url", "cmd",        "args",
+                                               "data",   "id",  "event_name", "token"};
+
+const char *wsr_method_name(unsigned method)
+{
+    size_t i;
+
+    for (i = 0; i < WSR__ARRAY_SIZE(method_names); i++)
+        if (method == (1u << i))
+            return method_names[i];
+    return NULL;
+}
+
+unsigned wsr__method_parse(const char *s, size_t n)
+{
+    size_t i;
+
+    while (n > 0 && wsr__is_blank((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n > 0 && wsr__is_blank((unsigned char)s[n - 1]))
+        n--;
+    for (i = 0; i < WSR__ARRAY_SIZE(method_names); i++)
+        if (strlen(method_names[i]) == n && wsr__strncasecmp_ascii(s, method_names[i], n) == 0)
+            return 1u << i;
+    return 0;
+}
+
+bool wsr__utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t need;
+        uint32_t cp, min;
+
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) {
+            need = 1, cp = c & 0x1Fu, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            need = 2, cp = c & 0x0Fu, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            need = 3, cp = c & 0x07u, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (n - i <= need)
+            return false;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+void wsr__utf8_repair(char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t len = 1;
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 0x80) {
+            len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+            if (len == 1 || i + len > n || !wsr__utf8_valid((const unsigned char *)s + i, len)) {
+                s[i++] = '?';
+                continue;
+            }
+        }
+        i += len;
+    }
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int wsr__percent_decode(wsr__buf_t *out, const char *s, size_t n, bool plus_is_space)
+{
+    size_t start = out->len, i;
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < n; i++) {
+        char c = s[i];
+
+        if (c == '%') {
+            int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+
+            if (hi < 0 || lo < 0)
+                return WSR_EPARSE;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            c = ' ';
+        }
+        rc = wsr__buf_putc(out, c);
+    }
+    if (rc != 0)
+        return rc;
+    if (!wsr__utf8_valid(out->data + start, out->len - start))
+        return WSR_EPARSE;
+    return 0;
+}
+
+/*
+ * The length of the longest prefix of `s` (n bytes of valid UTF-8) that has at
+ * most `max` bytes and does not end inside a character. Details quote pieces of
+ * the message cut to a length; a plain "%.200s" could split a character and
+ * the reply would not be UTF-8 (PROTOCOL.md section 2).
+ */
+static int utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return (int)n;
+}
+
+/* Writes the 400 sentence and returns WSR_EPARSE. */
+static int bad(char *detail, const char *fmt, ...) WSR_PRINTF(2, 3);
+static int bad(char *detail, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, WSR__DETAIL_MAX, fmt, ap);
+    va_end(ap);
+    return WSR_EPARSE;
+}
+
+int wsr__codec_decode(wsr_request_t *req, const unsigned char *msg, size_t len, bool binary,
+                      unsigned max_depth, char detail[WSR__DETAIL_MAX])
+{
+    int rc;
+
+    detail[0] = '\0';
+    rc = decode_envelope(req, msg, len, binary, max_depth, detail);
+    if (rc != 0)
+        return rc;
+    return read_members(req, detail);
+}
+
+/* Splits off the encoding, base64-decodes when needed, and parses the JSON. */
+static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t len, bool binary,
+                           unsigned max_depth, char *detail)
+{
+    const unsigned char *p = msg, *end = msg + len;
+    wsr__buf_t raw;
+    wsr__json_error_t jerr;
+    json_t *root;
+    int rc = 0;
+
+    while (p < end && wsr__is_blank(*p))
+        p++;
+    if (binary)
+        req->format = WSR_FORMAT_BASE64_BINARY;
+    else
+        req->format = (p < end && *p == '{') ? WSR_FORMAT_JSON : WSR_FORMAT_BASE64_TEXT;
+    wsr__buf_init(&raw, 0, len);
+    if (req->format != WSR_FORMAT_JSON) {
+        while (end > p && wsr__is_blank(end[-1]))
+            end--;
+        if (p == end)
+            return bad(detail, "message is empty");
+        rc = wsr__base64_decode(&raw, p, (size_t)(end - p));
+        if (rc == WSR_ENOMEM)
+            goto out;
+        if (rc != 0) {
+            rc = bad(detail, "message is not valid base64 (RFC 4648, standard alphabet)");
+            goto out;
+        }
+        p = raw.data;
+        end = raw.data + raw.len;
+        /* A text frame's UTF-8 was checked by libwebsockets (1007); what a
+         * base64 body decodes to is checked here, all of it, first. */
+        if (!wsr__utf8_valid(p, (size_t)(end - p))) {
+            rc = bad(detail, "message is not valid UTF-8");
+            goto out;
+        }
+    }
+    root = wsr__json_parse(p, (size_t)(end - p), max_depth, &jerr);
+    if (root == NULL) {
+        switch (jerr.kind) {
+        case WSR__JSON_NOMEM:
+            rc = WSR_ENOMEM;
+            break;
+        case WSR__JSON_UTF8:
+            rc = bad(detail, "message is not valid UTF-8");
+            break;
+        case WSR__JSON_EOF:
+            rc = bad(detail, (p == end) ? "message is empty"
+                                        : "message is not valid JSON: it ends too early");
+            break;
+        case WSR__JSON_DEPTH:
+            rc = bad(detail, "message nests deeper than %u levels", max_depth);
+            break;
+        default:
+            rc = bad(detail, "message is not valid JSON: %s (line %d, column %d)", jerr.text,
+                     jerr.line, jerr.column);
+            break;
+        }
+        goto out;
+    }
+    req->root = root;
+    if (!json_is_object(root)) {
+        static const char *const kinds[] = {"an object", "an array", "a string", "a number",
+                                            "a number",  "true",     "false",    "null"};
+        rc = bad(detail, "message must be a JSON object, not %s", kinds[json_typeof(root)]);
+    }
+out:
+    wsr__buf_dispose(&raw);
+    return rc;
+}
+
+/* Reads a member that must be a string without NUL bytes; NULL when absent. */
+static int string_member(json_t *root, const char *name, const char **out, size_t *len,
+                         char *detail)
+{
+    json_t *v = json_object_get(root, name);
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    if (!json_is_string(v))
+        return bad(detail, "member %s must be a string", name);
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return bad(detail, "member %s must not contain a NUL character", name);
+    *out = json_string_value(v);
+    if (len != NULL)
+        *len = json_string_length(v);
+    return 0;
+}
+
+/* For a `cmd` request without `args`: every non-reserved member is a parameter. */
+static int members_as_args(wsr_request_t *req)
+{
+    const char *key;
+    json_t *value;
+    json_t *args = json_object();
+
+    if (args == NULL)
+        return WSR_ENOMEM;
+    json_object_foreach(req->root, key, value)
+    {
+        bool reserved = false;
+
+        for (size_t i = 0; i < WSR__ARRAY_SIZE(reserved_members); i++)
+            reserved = reserved || strcmp(key, reserved_members[i]) == 0;
+        if (!reserved && json_object_set(args, key, value) != 0) {
+            json_decref(args);
+            return WSR_ENOMEM;
+        }
+    }
+    req->args_in = args;
+    return 0;
+}
+
+static int read_target(wsr_request_t *req, char *detail)
+{
+    const char *method = NULL, *url = NULL, *cmd = NULL;
+    size_t method_len = 0, url_len = 0, cmd_len = 0;
+    int rc;
+
+    if ((rc = string_member(req->root, "method", &method, &method_len, detail)) != 0 ||
+        (rc = string_member(req->root, "url", &url, &url_len, detail)) != 0 ||
+        (rc = string_member(req->root, "cmd", &cmd, &cmd_len, detail)) != 0)
+        return rc;
+    if (cmd != NULL && (method != NULL || url != NULL))
+        return bad(detail, "request must give either cmd or method and url, not both");
+    if (cmd != NULL) {
+        if (cmd_len == 0)
+            return bad(detail, "member cmd must not be empty");
+        req->cmd = cmd;
+        return 0;
+    }
+    if (method == NULL && url == NULL)
+        return bad(detail, "request needs method and url, or cmd");
+    if (method == NULL)
+        return bad(detail, "member method is missing (url %.*s needs one)",
+                   utf8_cut(url, url_len, 200), url);
+    if (url == NULL)
+        return bad(detail, "member url is missing (method %.*s needs one)",
+                   utf8_cut(method, method_len, 32), method);
+    req->method = wsr__method_parse(method, method_len);
+    if (req->method == 0)
+        return bad(detail,
+                   "method %.*s is not supported (use GET, POST, PUT, PATCH, DELETE, HEAD "
+                   "or OPTIONS)",
+                   utf8_cut(method, method_len, 32), method);
+    return parse_url(req, url, url_len, detail);
+}
+
+static int read_members(wsr_request_t *req, char *detail)
+{
+    json_t *root = req->root, *v;
+    int rc;
+
+    /* event_name and id first, so every later error can echo them. event_name
+     * may be anything, so it is set even when the id is refused: the reply to
+     * that 400 still echoes it (PROTOCOL.md section 4, "always"). */
+    req->event_name = json_object_get(root, "event_name");
+    v = json_object_get(root, "id");
+    if (v != NULL && !json_is_string(v) && !json_is_number(v))
+        return bad(detail, "member id must be a string or a number");
+    req->id = v;
+    req->data = json_object_get(root, "data");
+    if ((rc = string_member(root, "token", &req->token, NULL, detail)) != 0)
+        return rc;
+    v = json_object_get(root, "args");
+    if (v != NULL && !json_is_object(v))
+        return bad(detail, "member args must be an object");
+    if ((rc = read_target(req, detail)) != 0)
+        return rc;
+    if (v != NULL)
+        req->args_in = json_incref(v);
+    else if (req->cmd != NULL)
+        return members_as_args(req);
+    return 0;
+}
+
+static int parse_url(wsr_request_t *req, const char *url, size_t n, char *detail)
+{
+    const char *q = memchr(url, '?', n), *frag;
+    size_t path_len = q ? (size_t)(q - url) : n;
+
+    if (n == 0 || url[0] != '/')
+        return bad(detail, "member url must be a path starting with / (got \"%.*s\")",
+                   utf8_cut(url, n, 200), url);
+    /* A fragment never reaches a server in HTTP; ignore it here too. */
+    frag = memchr(url, '#', n);
+    if (frag != NULL && (q == NULL || frag < q)) {
+        path_len = (size_t)(frag - url);
+        q = NULL;
+    }
+    while (path_len > 1 && url[path_len - 1] == '/')
+        path_len--;
+    req->path = wsr__strndup(url, path_len);
+    if (req->path == NULL)
+        return WSR_ENOMEM;
+    if (q == NULL)
+        return 0;
+    q++;
+    frag = memchr(q, '#', n - (size_t)(q - url));
+    return parse_query(req, q, frag ? (size_t)(frag - q) : n - (size_t)(q - url), detail);
+}
+
+/* Percent-decodes `k=v&k2=v2` into req->query; a repeated key keeps its last value. */
+static int parse_query(wsr_request_t *req, const char *q, size_t n, char *detail)
+{
+    const char *p = q, *end = q + n;
+    wsr__buf_t key, val;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    req->query = json_object();
+    if (req->query == NULL)
+        return WSR_ENOMEM;
+    wsr__buf_init(&key, 0, n);
+    wsr__buf_init(&val, 0, n);
+    while (rc == 0 && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
+        const char *pair_end = amp ? amp : end;
+
+        eq = memchr(p, '=', (size_t)(pair_end - p));
+        wsr__buf_reset(&key);
+        wsr__buf_reset(&val);
+        if (pair_end > p) {
+            const char *kend = eq ? eq : pair_end;
+
+            rc = wsr__percent_decode(&key, p, (size_t)(kend - p), true);
+            if (rc == 0 && eq != NULL)
+                rc = wsr__percent_decode(&val, eq + 1, (size_t)(pair_end - eq - 1), true);
+            if (rc == WSR_EPARSE)
+                rc = bad(detail, "url query has a bad percent-escape or invalid UTF-8 in \"%.*s\"",
+                         utf8_cut(p, (size_t)(pair_end - p), 200), p);
+            if (rc == 0 && key.len > 0)
+                /* An empty value leaves the buffer unallocated: "" then. */
+                rc = json_object_setn_new(
+                         req->query, (const char *)key.data, key.len,
+                         json_stringn(val.data ? (const char *)val.data : "", val.len))
+                         ? WSR_ENOMEM
+                         : 0;
+        }
+        p = pair_end + (amp != NULL);
+    }
+    wsr__buf_dispose(&key);
+    wsr__buf_dispose(&val);
+    return rc;
+}
+
+static int put_key(wsr__buf_t *out, const char *key)
+{
+    return wsr__buf_puts(out, key);
+}
+
+static int encode_allow(wsr__buf_t *out, unsigned allow)
+{
+    bool first = true;
+    int rc = put_key(out, ",\"allow\":[");
+
+    for (size_t i = 0; rc == 0 && i < WSR__ARRAY_SIZE(method_names); i++) {
+        if (!(allow & (1u << i)))
+            continue;
+        if (!first)
+            rc = wsr__buf_putc(out, ',');
+        first = false;
+        if (rc == 0)
+            rc = wsr__buf_printf(out, "\"%s\"", method_names[i]);
+    }
+    return rc ? rc : wsr__buf_putc(out, ']');
+}
+
+static int encode_reply_json(wsr__buf_t *out, const wsr__reply_view_t *r)
+{
+    char num[24];
+    int rc = put_key(out, "{\"status\":");
+
+    if (rc == 0)
+        rc = wsr__buf_append(out, num, wsr__fmt_int(num, r->status));
+    if (rc == 0 && r->status < 400) {
+        rc = put_key(out, ",\"data\":");
+        if (rc == 0)
+            rc = wsr__json_dump(out, r->data);
+    } else if (rc == 0) {
+        const char *d = r->detail ? r->detail : "";
+
+        rc = put_key(out, ",\"detail\":");
+        if (rc == 0)
+            rc = wsr__json_put_string(out, d, strlen(d));
+        if (rc == 0 && r->errors != NULL) {
+            rc = put_key(out, ",\"errors\":");
+            if (rc == 0)
+                rc = wsr__json_dump(out, r->errors);
+        }
+        if (rc == 0 && r->allow != 0)
+            rc = encode_allow(out, r->allow);
+    }
+    if (rc == 0 && r->id != NULL) {
+        rc = put_key(out, ",\"id\":");
+        if (rc == 0)
+            rc = wsr__json_dump(out, r->id);
+    }
+    if (rc == 0)
+        rc = put_key(out, ",\"event_name\":");
+    if (rc == 0)
+        rc = wsr__json_dump(out, r->event_name);
+    return rc ? rc : wsr__buf_putc(out, '}');
+}
+
+/* Encodes with `encode` straight into `out` for JSON, or through `scratch`
+ * and base64 for the other two formats. */
+static int encode_in_format(wsr__buf_t *out, wsr_format_t fmt, wsr__buf_t *scratch,
+                            int (*encode)(wsr__buf_t *, const void *), const void *arg)
+{
+    int rc;
+
+    if (fmt == WSR_FORMAT_JSON)
+        return encode(out, arg);
+    wsr__buf_reset(scratch);
+    rc = encode(scratch, arg);
+    if (rc != 0)
+        return rc;
+    return wsr__base64_encode(out, wsr__buf_payload(scratch), wsr__buf_payload_len(scratch));
+}
+
+static int encode_reply_cb(wsr__buf_t *out, const void *arg)
+{
+    return encode_reply_json(out, arg);
+}
+
+int wsr__codec_encode_reply(wsr__buf_t *out, const wsr__reply_view_t *r, wsr_format_t fmt,
+                            wsr__buf_t *scratch)
+{
+    return encode_in_format(out, fmt, scratch, encode_reply_cb, r);
+}
+
+struct push_view {
+    const char *event_name;
+    const char *topic;
+    const json_t *data;
+};
+
+static int encode_push_cb(wsr__buf_t *out, const void *arg)
+{
+    const struct push_view *p = arg;
+    int rc = put_key(out, "{\"event_name\":");
+
+    if (rc == 0)
+        rc = wsr__json_put_string(out, p->event_name, strlen(p->event_name));
+    if (rc == 0 && p->topic != NULL) {
+        rc = put_key(out, ",\"topic\":");
+        if (rc == 0)
+            rc = wsr__json_put_string(out, p->topic, strlen(p->topic));
+    }
+    if (rc == 0)
+        rc = put_key(out, ",\"data\":");
+    if (rc == 0)
+        rc = wsr__json_dump(out, p->data);
+    return rc ? rc : wsr__buf_putc(out, '}');
+}
+
+int wsr__codec_encode_push(wsr__buf_t *out, const char *event_name, const char *topic,
+                           const json_t *data, wsr_format_t fmt, wsr__buf_t *scratch)
+{
+    struct push_view p = {event_name, topic, data};
+
+    return encode_in_format(out, fmt, scratch, encode_push_cb, &p);
+}
+
+int wsr__codec_encode_raw(wsr__buf_t *out, const unsigned char *json, size_t n, wsr_format_t fmt)
+{
+    if (fmt == WSR_FORMAT_JSON)
+        return wsr__buf_append(out, json, n);
+    return wsr__base64_encode(out, json, n);
+}

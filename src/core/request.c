@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request's lifecycle and the accessors handlers use. A request owns its
+ * decoded message and everything derived from it; accessors hand out borrowed
+ * pointers into it.
+ */
+#include "core/request_int.h"
+
+#include <string.h>
+
+#include "services/auth_int.h"
+#include "core/router_int.h"
+
+void wsr__request_init(wsr_request_t *req)
+{
+    memset(req, 0, sizeof(*req));
+}
+
+void wsr__request_dispose(wsr_request_t *req)
+{
+    json_decref(req->args);
+    json_decref(req->path_args);
+    json_decref(req->query);
+    json_decref(req->args_in);
+    json_decref(req->root);
+    wsr__free(req->path);
+    wsr__free((char *)req->cert_subject);
+    wsr__session_unref(req->session);
+    wsr__request_init(req);
+}
+
+wsr_method_t wsr_request_method(const wsr_request_t *req)
+{
+    return (wsr_method_t)req->method;
+}
+
+const char *wsr_request_path(const wsr_request_t *req)
+{
+    return req->path;
+}
+
+const char *wsr_request_route_name(const wsr_request_t *req)
+{
+    return req->route ? wsr__route_name(req->route) : NULL;
+}
+
+json_t *wsr_request_args(const wsr_request_t *req)
+{
+    /* The router always sets args (an object) before a handler runs. */
+    return req->args;
+}
+
+json_t *wsr_request_arg(const wsr_request_t *req, const char *name)
+{
+    json_t *args = wsr_request_args(req);
+
+    return args ? json_object_get(args, name) : NULL;
+}
+
+const char *wsr_request_arg_string(const wsr_request_t *req, const char *name)
+{
+    return json_string_value(wsr_request_arg(req, name));
+}
+
+int64_t wsr_request_arg_int(const wsr_request_t *req, const char *name, int64_t fallback)
+{
+    json_t *v = wsr_request_arg(req, name);
+
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : fallback;
+}
+
+double wsr_request_arg_number(const wsr_request_t *req, const char *name, double fallback)
+{
+    json_t *v = wsr_request_arg(req, name);
+
+    return json_is_number(v) ? json_number_value(v) : fallback;
+}
+
+bool wsr_request_arg_bool(const wsr_request_t *req, const char *name, bool fallback)
+{
+    json_t *v = wsr_request_arg(req, name);
+
+    return json_is_boolean(v) ? json_is_true(v) : fallback;
+}
+
+json_t *wsr_request_data(const wsr_request_t *req)
+{
+    return req->data;
+}
+
+json_t *wsr_request_member(const wsr_request_t *req, const char *name)
+{
+    return req->root ? json_object_get(req->root, name) : NULL;
+}
+
+wsr_format_t wsr_request_format(const wsr_request_t *req)
+{
+    return req->format;
+}
+
+uint64_t wsr_request_connection_id(const wsr_request_t *req)
+{
+    return req->conn_id;
+}
+
+const char *wsr_request_peer(const wsr_request_t *req)
+{
+    return req->peer;
+}
+
+const char *wsr_request_user(const wsr_request_t *req)
+{
+    return wsr__session_user(req->session);
+}
+
+bool wsr_request_has_role(const wsr_request_t *req, const char *role)
+{
+    return wsr__session_has_role(req->session, role);
+}
+
+const char *wsr_request_client_cert_subject(const wsr_request_t *req)
+{
+    return req->cert_subject;
+}
+
+wsr_factory_t *wsr_request_factory(const wsr_request_t *req)
+{
+    return req->factory;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request and response objects' insides, shared by the codec, the router,
+ * the factory and the protocol. Handlers see them only through request.h and
+ * response.h.
+ */
+#ifndef WSR_SRC_REQUEST_INT_H
+#define WSR_SRC_REQUEST_INT_H
+
+#include <jansson.h>
+
+#include "core/internal.h"
+
+struct wsr__route;
+struct wsr__session;
+struct wsr_router;
+
+#define WSR__PEER_MAX 56
+
+struct wsr_request {
+    json_t *root;       /* owned: the decoded message object */
+    json_t *args_in;    /* owned ref: JSON `args` (or a cmd's other members), or NULL */
+    json_t *query;      /* owned: query parameters as strings, or NULL */
+    json_t *path_args;  /* owned: path parameters as strings (set by the router), or NULL */
+    json_t *args;       /* owned: validated parameters (set by the router), or NULL */
+    json_t *data;       /* borrowed: root */
+    json_t *id;         /* borrowed: root; NULL when absent */
+    json_t *event_name; /* borrowed: root; NULL when absent */
+    const char *token;  /* borrowed: root */
+    const char *cmd;    /* borrowed: root */
+    char *path;         /* owned: url path, no query, no trailing '/' */
+    unsigned method;    /* one WSR_* bit; 0 for cmd */
+    wsr_format_t format;
+    const struct wsr__route *route;  /* borrowed: router */
+    const struct wsr_router *router; /* borrowed */
+    /* Where it came from; filled by the protocol (zero for wsr_router_call). */
+    uint64_t conn_id;
+    uint64_t start_ns;
+    wsr_factory_t *factory;       /* borrowed */
+    struct wsr__session *session; /* owned ref: authenticated user, or NULL */
+    const char *cert_subject;     /* owned: verified client certificate subject, or NULL */
+    char peer[WSR__PEER_MAX];
+};
+
+struct wsr_response {
+    int status;
+    json_t *data;       /* owned */
+    char *detail;       /* owned */
+    json_t *errors;     /* owned: 422 parameter errors */
+    unsigned allow;     /* 405: methods the URL accepts */
+    wsr_reply_t *reply; /* the deferred handle once deferred, else NULL */
+    /* How to defer, given by the dispatcher; NULL where deferring is impossible. */
+    wsr_reply_t *(*defer)(void *ctx, wsr_response_t *res);
+    void *defer_ctx;
+    bool deferred;
+};
+
+void wsr__request_init(wsr_request_t *req);
+void wsr__request_dispose(wsr_request_t *req);
+
+void wsr__response_init(wsr_response_t *res);
+void wsr__response_dispose(wsr_response_t *res);
+/* Makes `res` a 500 with the generic detail, dropping anything it held. */
+void wsr__response_fail(wsr_response_t *res);
+/* wsr_response_error with a plain string. */
+int wsr__response_error_str(wsr_response_t *res, int status, const char *detail);
+
+#endif /* WSR_SRC_REQUEST_INT_H */

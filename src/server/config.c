@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: a JSON file and command-line flags, both applied through one
+ * table of options (name, type, offset into wsr_server_config_t, range), so a
+ * flag and a file key are validated the same way. A file is applied to a copy
+ * and committed only when every key is valid; errors name the file, the line
+ * and column of the key, and the key. Strings the loader allocates hang off
+ * cfg->owned and are released by wsr_server_config_dispose.
+ */
+#include "wsrouter/server.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/json_int.h"
+
+typedef enum opt_type {
+    OPT_STRING,
+    OPT_INT,
+    OPT_UINT,
+    OPT_SIZE,
+    OPT_BOOL,
+    OPT_ENUM /* a name from `names`, stored as its index (an int) */
+} opt_type_t;
+
+typedef struct option {
+    const char *key;
+    opt_type_t type;
+    size_t offset;
+    long long min, max;
+    const char *const *names; /* OPT_ENUM: the accepted names, NULL-terminated */
+} option_t;
+
+#define OPT(key, type, field, min, max)                                                            \
+    {                                                                                              \
+        key, type, offsetof(wsr_server_config_t, field), min, max, NULL                            \
+    }
+#define OPT_NAMES(key, field, names)                                                               \
+    {                                                                                              \
+        key, OPT_ENUM, offsetof(wsr_server_config_t, field), 0, 0, names                           \
+    }
+
+static const char *const log_levels[] = {"err", "warn", "notice", "info", "debug", NULL};
+static const char *const client_auth_modes[] = {"off", "optional", "required", NULL};
+static const char *const sync_modes[] = {"full", "normal", NULL};
+
+static const option_t options[] = {
+    OPT("host", OPT_STRING, host, 0, 0),
+    OPT("port", OPT_INT, port, 0, 65535),
+    OPT_NAMES("log_level", log_level, log_levels),
+    OPT("max_message", OPT_SIZE, max_message, 16, 1LL << 30),
+    OPT("max_outbound", OPT_SIZE, max_outbound, 1024, 1LL << 32),
+    OPT("max_depth", OPT_UINT, max_depth, 1, WSR__JSON_MAX_DEPTH),
+    OPT("builtins", OPT_BOOL, builtins, 0, 1),
+    OPT("io_threads", OPT_UINT, io_threads, 0, 256),
+    OPT("threads", OPT_UINT, threads, 1, 1024),
+    OPT("queue_size", OPT_UINT, queue_size, 1, 1 << 20),
+    OPT("request_timeout_ms", OPT_UINT, request_timeout_ms, 1, 86400000),
+    OPT("shutdown_timeout_ms", OPT_UINT, shutdown_timeout_ms, 0, 3600000),
+    OPT("www", OPT_STRING, www, 0, 0),
+    OPT("modules", OPT_STRING, modules, 0, 0),
+    OPT("pubsub", OPT_BOOL, pubsub, 0, 1),
+    OPT("max_subscriptions", OPT_UINT, max_subscriptions, 0, 1000000),
+    OPT("max_connections", OPT_UINT, max_connections, 0, 10000000),
+    OPT("max_connections_per_ip", OPT_UINT, max_connections_per_ip, 0, 10000000),
+    OPT("tls_cert", OPT_STRING, tls_cert, 0, 0),
+    OPT("tls_key", OPT_STRING, tls_key, 0, 0),
+    OPT("tls_port", OPT_INT, tls_port, 0, 65535),
+    OPT("tls_only", OPT_BOOL, tls_only, 0, 1),
+    OPT("tls_client_ca", OPT_STRING, tls_client_ca, 0, 0),
+    OPT_NAMES("tls_client_auth", tls_client_auth, client_auth_modes),
+    OPT("origins", OPT_STRING, origins, 0, 0),
+    OPT("handshake_timeout_ms", OPT_UINT, handshake_timeout_ms, 100, 600000),
+    OPT("max_header_bytes", OPT_UINT, max_header_bytes, 1024, 65536),
+    OPT("idle_ping_ms", OPT_UINT, idle_ping_ms, 0, 86400000),
+    OPT("idle_close_ms", OPT_UINT, idle_close_ms, 0, 86400000),
+    OPT("store", OPT_STRING, store, 0, 0),
+    OPT_NAMES("store_sync", store_sync, sync_modes),
+    OPT("jwt_secret", OPT_STRING, jwt_secret, 0, 0),
+    OPT("token_ttl_s", OPT_UINT, token_ttl_s, 60, 2592000),
+};
+
+/* A string the loader allocated; cfg->owned is the head of their list. */
+typedef struct owned_str {
+    struct owned_str *next;
+    char text[];
+} owned_str_t;
+
+static const option_t *find_option(const char *key)
+{
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(options); i++)
+        if (strcmp(options[i].key, key) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static const char *keep_string(wsr_server_config_t *cfg, const char *s)
+{
+    size_t n = strlen(s);
+    owned_str_t *o = wsr__malloc(sizeof(*o) + n + 1);
+
+    if (o == NULL)
+        return NULL;
+    memcpy(o->text, s, n + 1);
+    o->next = cfg->owned;
+    cfg->owned = o;
+    return o->text;
+}
+
+static void free_owned_until(void *head, void *stop)
+{
+    owned_str_t *o = head, *next;
+
+    for (; o != NULL && o != stop; o = next) {
+        next = o->next;
+        wsr__free(o);
+    }
+}
+
+void wsr_server_config_dispose(wsr_server_config_t *cfg)
+{
+    free_owned_until(cfg->owned, NULL);
+    wsr_server_config_init(cfg);
+}
+
+/* Parses "1048576", "64K", "1M", "1MiB", "2G" into bytes. */
+static bool parse_size(const char *s, long long *out)
+{
+    char *end;
+    long long v, unit = 1;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (end == s || errno != 0 || v < 0)
+        return false;
+    if (*end == 'K' || *end == 'k')
+        unit = 1024;
+    else if (*end == 'M' || *end == 'm')
+        unit = 1024 * 1024;
+    else if (*end == 'G' || *end == 'g')
+        unit = 1024LL * 1024 * 1024;
+    if (unit > 1) {
+        end++;
+        /* "iB" only after a unit: "16iB" used to read as 16. */
+        if (end[0] == 'i' && end[1] == 'B')
+            end += 2;
+        else if (end[0] == 'B')
+            end++;
+        /* "9999999999G" used to overflow (undefined behaviour). */
+        if (v > LLONG_MAX / unit)
+            return false;
+        v *= unit;
+    } else if (end[0] == 'B') {
+        end++;
+    }
+    *out = v;
+    return *end == '\0';
+}
+
+static void range_text(const option_t *o, char *out, size_t size)
+{
+    switch (o->type) {
+    case OPT_BOOL:
+        snprintf(out, size, "must be true or false");
+        break;
+    case OPT_STRING:
+        snprintf(out, size, "must be a string");
+        break;
+    case OPT_ENUM: {
+        size_t used = (size_t)snprintf(out, size, "must be one of");
+
+        for (size_t i = 0; o->names[i] != NULL && used < size; i++)
+            used += (size_t)snprintf(out + used, size - used, "%s %s", i ? "," : "", o->names[i]);
+        break;
+    }
+    case OPT_SIZE:
+        snprintf(out, size,
+                 "must be a size in bytes from %lld to %lld (a number, or \"64K\", \"1M\")", o->min,
+                 o->max);
+        break;
+    default:
+        snprintf(out, size, "must be an integer from %lld to %lld", o->min, o->max);
+        break;
+    }
+}
+
+/* Stores `v` into the field; returns false when out of range. */
+static bool store_number(wsr_server_config_t *cfg, const option_t *o, long long v)
+{
+    void *field = (char *)cfg + o->offset;
+
+    if (v < o->min || v > o->max)
+        return false;
+    if (o->type == OPT_INT)
+        *(int *)field = (int)v;
+    else if (o->type == OPT_UINT)
+        *(unsigned *)field = (unsigned)v;
+    else
+        *(size_t *)field = (size_t)v;
+    return true;
+}
+
+/* Applies one value given as JSON. Returns 0, WSR_EINVAL or WSR_ENOMEM. */
+static int apply_json(wsr_server_config_t *cfg, const option_t *o, json_t *v)
+{
+    void *field = (char *)cfg + o->offset;
+    const char *copy;
+    long long n;
+
+    switch (o->type) {
+    case OPT_STRING:
+        if (!json_is_string(v) && !json_is_null(v))
+            return WSR_EINVAL;
+        if (json_is_null(v) || json_string_length(v) == 0) {
+            *(const char **)field = NULL;
+            return 0;
+        }
+        /* The copy goes in only once it exists: wsr_config_set applies to
+         * the caller's settings, which used to be left with NULL here. */
+        copy = keep_string(cfg, json_string_value(v));
+        if (copy == NULL)
+            return WSR_ENOMEM;
+        *(const char **)field = copy;
+        return 0;
+    case OPT_BOOL:
+        if (!json_is_boolean(v))
+            return WSR_EINVAL;
+        *(bool *)field = json_is_true(v);
+        return 0;
+    case OPT_ENUM:
+        for (n = 0; json_is_string(v) && o->names[n] != NULL; n++)
+            if (strcmp(o->names[n], json_string_value(v)) == 0) {
+                *(int *)field = (int)n;
+                return 0;
+            }
+        return WSR_EINVAL;
+    default:
+        if (json_is_integer(v))
+            n = json_integer_value(v);
+        else if (!(o->type == OPT_SIZE && json_is_string(v) &&
+                   parse_size(json_string_value(v), &n)))
+            return WSR_EINVAL;
+        return store_number(cfg, o, n) ? 0 : WSR_EINVAL;
+    }
+}
+
+int wsr_config_set(wsr_server_config_t *cfg, const char *key, const char *value, wsr_error_t *err)
+{
+    const option_t *o = find_option(key);
+    char range[160];
+    json_t *v = NULL;
+    long long n;
+    int rc;
+
+    if (err != NULL) {
+        memset(err, 0, sizeof(*err));
+        snprintf(err->key, sizeof(err->key), "%s", key);
+    }
+    if (o == NULL)
+        return wsr__error_set(err, WSR_ENOENT, "unknown option %s", key);
+    switch (o->type) {
+    case OPT_STRING:
+    case OPT_ENUM:
+        v = json_string(value);
+        break;
+    case OPT_BOOL:
+        v = strcmp(value, "true") == 0    ? json_true()
+            : strcmp(value, "false") == 0 ? json_false()
+                                          : json_null();
+        break;
+    default:
+        v = parse_size(value, &n) && (o->type == OPT_SIZE || strpbrk(value, "KkMmGgB") == NULL)
+                ? json_integer(n)
+                : json_null();
+        break;
+    }
+    if (v == NULL)
+        return wsr__error_set(err, WSR_ENOMEM, "out of memory");
+    rc = apply_json(cfg, o, v);
+    json_decref(v);
+    if (rc == WSR_EINVAL) {
+        range_text(o, range, sizeof(range));
+        return wsr__error_set(err, rc, "option %s %s (got \"%.80s\")", key, range, value);
+    }
+    return rc ? wsr__error_set(err, rc, "out of memory") : 0;
+}
+
+/* Finds the line and column of top-level key `key` in the JSON text, for
+ * error messages; leaves them 0 when it cannot tell. */
+static void key_position(const char *text, size_t n, const char *key, int *line, int *col)
+{
+    size_t klen = strlen(key), i;
+    int depth = 0, l = 1, c = 1;
+    bool expect_key = false;
+
+    *line = *col = 0;
+    for (i = 0; i < n; i++, c++) {
+        char ch = text[i];
+
+        if (ch == '\n') {
+            l++;
+            c = 0;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+            expect_key = ch == '{' && depth == 1;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        } else if (ch == ',') {
+            expect_key = depth == 1;
+        } else if (ch == '"') {
+            size_t start = i + 1;
+            int at_col = c;
+
+            /* Columns count characters, as jansson's do, not bytes. */
+            for (i++; i < n && text[i] != '"'; i++) {
+                if (text[i] == '\\' && i + 1 < n) {
+                    i++;
+                    c++;
+                }
+                c += ((unsigned char)text[i] & 0xC0) != 0x80;
+            }
+            c++;
+            if (expect_key && i - start == klen && memcmp(text + start, key, klen) == 0) {
+                *line = l;
+                *col = at_col;
+                return;
+            }
+            expect_key = false;
+        }
+    }
+}
+
+static int config_error(wsr_error_t *err, int code, const char *path, const char *text, size_t n,
+                        const char *key, const char *fmt, ...) WSR_PRINTF(7, 8);
+static int config_error(wsr_error_t *err, int code, const char *path, const char *text, size_t n,
+                        const char *key, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    int line = 0, col = 0;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (key != NULL && text != NULL)
+        key_position(text, n, key, &line, &col);
+    if (err == NULL)
+        return code;
+    memset(err, 0, sizeof(*err));
+    snprintf(err->source, sizeof(err->source), "%s", path);
+    snprintf(err->key, sizeof(err->key), "%s", key ? key : "");
+    err->line = line;
+    err->column = col;
+    if (line == 0) /* not about a place in the file (it could not be read) */
+        return wsr__error_set(err, code, "%s: %s", path, msg);
+    return wsr__error_set(err, code, "%s:%d:%d: %s", path, line, col, msg);
+}
+
+static int read_file(const char *path, char **text, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    wsr__buf_t b;
+    char chunk[4096];
+    size_t got;
+    int rc = 0;
+
+    if (fp == NULL)
+        return WSR_EIO;
+    wsr__buf_init(&b, 0, 16 * 1024 * 1024);
+    while (rc == 0 && (got = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        rc = wsr__buf_append(&b, chunk, got);
+    if (rc == 0 && ferror(fp))
+        rc = WSR_EIO;
+    fclose(fp);
+    if (rc == 0)
+        rc = wsr__buf_putc(&b, '\0');
+    if (rc != 0) {
+        wsr__buf_dispose(&b);
+        return rc;
+    }
+    *text = (char *)b.data;
+    *n = b.len - 1;
+    return 0;
+}
+
+/* Edit distance between short strings (keys are under 32 bytes). */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[33], prev, tmp;
+
+    if (la > 32 || lb > 32)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = WSR__MIN(row[j], row[j - 1]) + 1;
+
+            tmp = row[j];
+            row[j] = WSR__MIN(best, prev + (a[i - 1] != b[j - 1]));
+            prev = tmp;
+        }
+    }
+    return row[lb];
+}
+
+/* The known key closest to `key`, when it is close enough to be a typo. */
+static const char *closest_key(const char *key)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(options); i++) {
+        size_t d = distance(key, options[i].key);
+
+        if (d < best_d) {
+            best_d = d;
+            best = options[i].key;
+        }
+    }
+    return best;
+}
+
+static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path, const char *text,
+                        size_t n, wsr_error_t *err)
+{
+    const char *key;
+    json_t *v;
+    char range[160];
+
+    json_object_foreach(root, key, v)
+    {
+        const option_t *o = find_option(key);
+        int rc;
+
+        if (o == NULL) {
+            const char *near = closest_key(key);
+
+            if (near != NULL)
+                return config_error(err, WSR_EINVAL, path, text, n, key,
+                                    "unknown key \"%s\" (did you mean \"%s\"?)", key, near);
+            return config_error(err, WSR_EINVAL, path, text, n, key,
+                                "unknown key \"%s\" (the keys are listed in README.md)", key);
+        }
+        rc = apply_json(tmp, o, v);
+        if (rc == WSR_ENOMEM)
+            return config_error(err, rc, path, NULL, 0, key, "out of memory");
+        if (rc != 0) {
+            range_text(o, range, sizeof(range));
+            return config_error(err, rc, path, text, n, key, "key \"%s\" %s", key, range);
+        }
+    }
+    return 0;
+}
+
+int wsr_config_load_file(wsr_server_config_t *cfg, const char *path, wsr_error_t *err)
+{
+    wsr_server_config_t tmp = *cfg;
+    json_error_t jerr;
+    json_t *root = NULL;
+    char *text = NULL;
+    size_t n = 0;
+    int rc = read_file(path, &text, &n);
+
+    if (rc == WSR_EIO)
+        return config_error(err, rc, path, NULL, 0, NULL, "cannot read the file: %s",
+                            strerror(errno));
+    if (rc != 0)
+        return config_error(err, rc, path, NULL, 0, NULL, "file too large or out of memory");
+    root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        rc = config_error(err, WSR_EPARSE, path, NULL, 0, NULL, "not valid JSON: %s", jerr.text);
+        if (err != NULL) {
+            err->line = jerr.line;
+            err->column = jerr.column;
+            wsr__error_set(err, WSR_EPARSE, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
+                           jerr.column, jerr.text);
+        }
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        rc = config_error(err, WSR_EINVAL, path, NULL, 0, NULL, "must hold a JSON object");
+        goto out;
+    }
+    rc = apply_object(&tmp, root, path, text, n, err);
+    if (rc == 0)
+        *cfg = tmp; /* commit: every key was valid */
+    else
+        free_owned_until(tmp.owned, cfg->owned);
+out:
+    json_decref(root);
+    wsr__free(text);
+    return rc;
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deferred replies. A handle has two references: the completer's (a handler,
+ * a worker, a timer, any thread) and its loop's. Exactly one party wins the
+ * PENDING -> DONE exchange: the completer (its answer travels through the
+ * loop's inbox), the loop's timeout (408), the connection's close or the loop's
+ * shutdown (nothing is sent). The loop's reference is held exactly while the
+ * handle is on the loop's pending list, so every path that takes it off that
+ * list releases it. The completer touches nothing but the handle and the inbox,
+ * which outlives the loop.
+ */
+#include "server/loop_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/codec_int.h"
+#include "core/router_int.h"
+
+static void on_timeout(lws_sorted_usec_list_t *sul);
+
+wsr__inbox_t *wsr__inbox_new(void)
+{
+    wsr__inbox_t *in = wsr__calloc(1, sizeof(*in));
+
+    if (in == NULL)
+        return NULL;
+    if (pthread_mutex_init(&in->lock, NULL) != 0) {
+        wsr__free(in);
+        return NULL;
+    }
+    atomic_init(&in->refs, 1);
+    return in;
+}
+
+void wsr__inbox_unref(wsr__inbox_t *in)
+{
+    wsr__msg_t *m, *next;
+
+    if (in == NULL || atomic_fetch_sub_explicit(&in->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (m = in->head; m != NULL; m = next) {
+        next = m->next;
+        wsr__msg_free(m);
+    }
+    pthread_mutex_destroy(&in->lock);
+    wsr__free(in);
+}
+
+int wsr__inbox_post(wsr__inbox_t *in, wsr__msg_t *m)
+{
+    int rc = 0;
+
+    m->next = NULL;
+    pthread_mutex_lock(&in->lock);
+    if (in->closed) {
+        rc = WSR_ECLOSED;
+    } else {
+        if (in->tail != NULL)
+            in->tail->next = m;
+        else
+            in->head = m;
+        in->tail = m;
+        /* Under the lock, so the context cannot be destroyed meanwhile. */
+        lws_cancel_service(in->ctx);
+    }
+    pthread_mutex_unlock(&in->lock);
+    if (rc != 0)
+        wsr__msg_free(m);
+    return rc;
+}
+
+void wsr__reply_unref(wsr_reply_t *r)
+{
+    if (r == NULL || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    json_decref(r->id);
+    json_decref(r->event_name);
+    wsr__inbox_unref(r->inbox);
+    wsr__free(r);
+}
+
+static void link_loop(wsr__loop_t *loop, wsr_reply_t *r)
+{
+    r->loop_prev = NULL;
+    r->loop_next = loop->pending;
+    if (loop->pending != NULL)
+        loop->pending->loop_prev = r;
+    loop->pending = r;
+}
+
+static void unlink_loop(wsr__loop_t *loop, wsr_reply_t *r)
+{
+    if (r->loop_prev != NULL)
+        r->loop_prev->loop_next = r->loop_next;
+    else
+        loop->pending = r->loop_next;
+    if (r->loop_next != NULL)
+        r->loop_next->loop_prev = r->loop_prev;
+    r->loop_prev = r->loop_next = NULL;
+    lws_sul_cancel(&r->sul);
+}
+
+static void unlink_conn(wsr__conn_t *c, wsr_reply_t *r)
+{
+    if (!r->on_conn)
+        return;
+    if (r->conn_prev != NULL)
+        r->conn_prev->conn_next = r->conn_next;
+    else
+        c->replies = r->conn_next;
+    if (r->conn_next != NULL)
+        r->conn_next->conn_prev = r->conn_prev;
+    r->conn_prev = r->conn_next = NULL;
+    r->on_conn = false;
+}
+
+static bool claim(wsr_reply_t *r)
+{
+    int expected = WSR__REPLY_PENDING;
+
+    return atomic_compare_exchange_strong_explicit(&r->state, &expected, WSR__REPLY_DONE,
+                                                   memory_order_acq_rel, memory_order_acquire);
+}
+
+wsr_reply_t *wsr__reply_new(wsr__loop_t *loop, wsr__conn_t *c, const wsr_request_t *req)
+{
+    wsr_reply_t *r = wsr__calloc(1, sizeof(*r));
+    unsigned timeout_ms;
+
+    if (r == NULL)
+        return NULL;
+    /* Copies, not references: the reply is released on whichever thread
+     * finishes with it last, the request on another, and jansson's reference
+     * counts are only safe when one thread drops all references to a value
+     * (its last decref has no acquire). A deferred reply is not the common
+     * path: the two small allocations are cheap beside the hand-off. */
+    r->id = json_deep_copy(req->id);
+    r->event_name = json_deep_copy(req->event_name);
+    if ((req->id != NULL && r->id == NULL) || (req->event_name != NULL && r->event_name == NULL)) {
+        json_decref(r->id);
+        json_decref(r->event_name);
+        wsr__free(r);
+        return NULL;
+    }
+    atomic_init(&r->state, WSR__REPLY_PENDING);
+    atomic_init(&r->refs, 2);
+    atomic_fetch_add_explicit(&loop->inbox->refs, 1, memory_order_relaxed);
+    r->inbox = loop->inbox;
+    r->conn_id = c->id;
+    r->format = req->format;
+    r->head = req->method == WSR_HEAD;
+    r->route_index = req->route ? req->route->index : SIZE_MAX;
+    r->start_ns = req->start_ns;
+    r->loop = loop;
+    link_loop(loop, r);
+    r->conn_next = c->replies;
+    if (c->replies != NULL)
+        c->replies->conn_prev = r;
+    c->replies = r;
+    r->on_conn = true;
+    timeout_ms = req->route && req->route->def->timeout_ms
+                     ? req->route->def->timeout_ms
+                     : loop->factory->settings.request_timeout_ms;
+    lws_sul_schedule(loop->ctx, 0, &r->sul, on_timeout, (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+    return r;
+}
+
+/* The loop's timer: the handler did not answer in time. */
+static void on_timeout(lws_sorted_usec_list_t *sul)
+{
+    wsr_reply_t *r = lws_container_of(sul, wsr_reply_t, sul);
+    wsr__loop_t *loop = r->loop;
+    wsr__conn_t *c = wsr__loop_conn(loop, r->conn_id);
+    wsr_response_t res;
+    wsr__buf_t b;
+
+    /* Lost the race: the answer is already on its way through the inbox. */
+    if (!claim(r))
+        return;
+    wsr__stats_request(loop->stats, 408, r->route_index, wsr__now_ns() - r->start_ns);
+    if (c != NULL) {
+        wsr__response_init(&res);
+        wsr__buf_init(&b, WSR__MSG_HEAD, 0);
+        if (wsr__response_error_str(&res, 408, "the handler did not answer in time") == 0 &&
+            wsr__response_encode(&b, &res, r->id, r->event_name, false, r->format,
+                                 &loop->scratch) == 0)
+            wsr__conn_send(c, wsr__msg_take(&b, r->format == WSR_FORMAT_BASE64_BINARY));
+        wsr__buf_dispose(&b);
+        wsr__response_dispose(&res);
+        unlink_conn(c, r);
+    }
+    unlink_loop(loop, r);
+    if (c != NULL)
+        wsr__conn_check_drain(c);
+    wsr__reply_unref(r);
+}
+
+void wsr__reply_delivered(wsr__loop_t *loop, wsr__msg_t *m)
+{
+    wsr_reply_t *r = m->reply;
+    wsr__conn_t *c = wsr__loop_conn(loop, m->conn_id);
+
+    m->reply = NULL;
+    wsr__stats_request(loop->stats, r->status, r->route_index, wsr__now_ns() - r->start_ns);
+    if (c != NULL)
+        unlink_conn(c, r);
+    unlink_loop(loop, r);
+    if (c != NULL && m->len > 0) {
+        wsr__conn_send(c, m);
+    } else {
+        wsr__count(&loop->stats->replies_dropped, 1);
+        wsr__msg_free(m);
+    }
+    if (c != NULL)
+        wsr__conn_check_drain(c);
+    wsr__reply_unref(r);
+}
+
+void wsr__reply_conn_closed(wsr__loop_t *loop, wsr__conn_t *c)
+{
+    wsr_reply_t *r, *next;
+
+    for (r = c->replies; r != NULL; r = next) {
+        next = r->conn_next;
+        r->conn_prev = r->conn_next = NULL;
+        r->on_conn = false;
+        if (claim(r)) {
+            /* Nothing will be sent; the completer's answer will be dropped. */
+            wsr__count(&loop->stats->replies_dropped, 1);
+            unlink_loop(loop, r);
+            wsr__reply_unref(r);
+        }
+    }
+    c->replies = NULL;
+}
+
+void wsr__reply_cancel_all(wsr__loop_t *loop)
+{
+    wsr_reply_t *r;
+
+    while ((r = loop->pending) != NULL) {
+        (void)claim(r);
+        if (r->on_conn) {
+            wsr__conn_t *c = wsr__loop_conn(loop, r->conn_id);
+
+            if (c != NULL)
+                unlink_conn(c, r);
+        }
+        unlink_loop(loop, r);
+        wsr__reply_unref(r);
+    }
+}
+
+/* ---- the completer's side: any thread ---- */
+
+static int complete(wsr_reply_t *r, wsr_response_t *res)
+{
+    wsr__buf_t b, scratch;
+    wsr__msg_t *m = NULL;
+    int rc;
+
+    if (r == NULL) {
+        wsr__response_dispose(res);
+        return WSR_EINVAL;
+    }
+    if (!claim(r)) {
+        wsr__response_dispose(res);
+        wsr__reply_unref(r);
+        return WSR_EDONE;
+    }
+    r->status = res->status;
+    wsr__buf_init(&b, WSR__MSG_HEAD, 0);
+    wsr__buf_init(&scratch, 0, 0);
+    rc = wsr__response_encode(&b, res, r->id, r->event_name, r->head, r->format, &scratch);
+    if (rc != 0) {
+        /* Say something rather than nothing: a bare 500. */
+        wsr__buf_reset(&b);
+        wsr__response_fail(res);
+        r->status = 500;
+        rc = wsr__response_encode(&b, res, r->id, r->event_name, false, r->format, &scratch);
+    }
+    if (rc == 0)
+        m = wsr__msg_take(&b, r->format == WSR_FORMAT_BASE64_BINARY);
+    if (m == NULL)
+        m = wsr__msg_new_note(WSR__MSG_DATA, r->conn_id, 0);
+    wsr__buf_dispose(&b);
+    wsr__buf_dispose(&scratch);
+    wsr__response_dispose(res);
+    if (m != NULL) {
+        m->conn_id = r->conn_id;
+        m->reply = r; /* carries the loop's reference back to the loop */
+        (void)wsr__inbox_post(r->inbox, m);
+    }
+    wsr__reply_unref(r);
+    return 0;
+}
+
+int wsr_reply_complete_take(wsr_reply_t *reply, int status, json_t *data)
+{
+    wsr_response_t res;
+
+    wsr__response_init(&res);
+    if (wsr_response_set_data_take(&res, data) == 0 && wsr_response_set_status(&res, status) != 0)
+        wsr__response_fail(&res);
+    return complete(reply, &res);
+}
+
+int wsr_reply_error(wsr_reply_t *reply, int status, const char *fmt, ...)
+{
+    char detail[WSR__DETAIL_MAX];
+    wsr_response_t res;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    wsr__response_init(&res);
+    if (wsr__response_error_str(&res, status, detail) != 0)
+        wsr__response_fail(&res);
+    return complete(reply, &res);
+}
+
+int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res)
+{
+    return complete(reply, res);
+}
+
+int wsr_reply_cancelled(const wsr_reply_t *reply)
+{
+    return reply == NULL || atomic_load_explicit(&((wsr_reply_t *)reply)->state,
+                                                 memory_order_acquire) == WSR__REPLY_DONE;
+}

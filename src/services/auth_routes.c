@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Authentication as PROTOCOL.md section 6 says: POST /auth/login (a user and
+ * a password for a token, which also authenticates the connection),
+ * /auth/logout (revokes the token), /auth/session (a token authenticates the
+ * connection), GET /auth/me; a `token` member authenticates one request; and
+ * the user table behind them (include/wsrouter/auth.h). Login and logout touch
+ * the disk and hash slowly, so they run on worker threads; they reach the
+ * connection only through notes to its event loop.
+ */
+#include "services/auth_int.h"
+
+#include <openssl/crypto.h>
+#include <string.h>
+
+#include "core/codec_int.h"
+#include "services/factory_int.h"
+#include "services/password_int.h"
+#include "core/router_int.h"
+#include "services/store_int.h"
+
+#define USER_MAX          64
+#define ROLES_MAX         256
+#define PASSWORD_MIN      8
+#define PASSWORD_MAX      1024
+#define REMOVED_HORIZON_S (31 * 24 * 3600) /* longer than any token lives */
+
+/* A hash of a password nobody has, for unknown users: checking it takes as
+ * long as checking a real one, so the answer's timing tells nothing. */
+static const char dummy_hash[] = "$pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA$"
+                                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+int wsr__auth_request(wsr_factory_t *f, wsr_request_t *req, wsr_response_t *res)
+{
+    char detail[256];
+    wsr__session_t *s;
+    int rc;
+
+    /* Without a token authority a token authenticates nothing (documented). */
+    if (f == NULL || f->auth == NULL)
+        return 0;
+    if (req->token == NULL) {
+        /* The connection's session is checked on every request: the loop
+         * closes connections whose token expired or was revoked only once a
+         * second, and until then a revoked token went on working on them
+         * (logout elsewhere, user removed). Meanwhile they are anonymous. */
+        if (req->session != NULL &&
+            (wsr__session_logging_out(req->session) ||
+             wsr__auth_session_ended(f->auth, req->session, wsr__epoch_s()) != NULL)) {
+            wsr__session_unref(req->session);
+            req->session = NULL;
+        }
+        return 0;
+    }
+    rc = wsr__auth_verify(f->auth, req->token, strlen(req->token), &s, detail, sizeof(detail));
+    if (rc == WSR_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        (void)wsr_response_error(res, 401, "the request's token is not valid: %s", detail);
+        return 1;
+    }
+    wsr__session_unref(req->session);
+    req->session = s;
+    return 0;
+}
+
+/* Tells the connection's loop to use session `s` (one reference, taken), or
+ * with `detach`, to drop the connection's session if it is `s`. */
+static void attach(wsr_request_t *req, wsr__session_t *s, bool detach)
+{
+    wsr__msg_t *m;
+
+    if (req->factory == NULL || req->conn_id == 0) {
+        wsr__session_unref(s);
+        return;
+    }
+    m = wsr__msg_new_note(WSR__MSG_SESSION, req->conn_id, detach ? 1 : 0);
+    if (m == NULL) {
+        wsr__session_unref(s);
+        return;
+    }
+    m->session = s;
+    (void)wsr__factory_post(req->factory, m);
+}
+
+static json_t *describe(const wsr__session_t *s)
+{
+    return json_pack("{s:s, s:o, s:I}", "user", wsr__session_user(s), "roles",
+                     wsr__session_roles_json(s), "expires_at", (json_int_t)wsr__session_exp(s));
+}
+
+static wsr__auth_t *authority(wsr_request_t *req, wsr_response_t *res)
+{
+    if (req->factory == NULL || req->factory->auth == NULL) {
+        (void)wsr_response_error(res, 503, "authentication needs a server with a store");
+        return NULL;
+    }
+    return req->factory->auth;
+}
+
+/* Looks up `name`: its roles and hash as a [roles, hash] row, or NULL. */
+static json_t *find_user(wsr_store_t *store, const char *name)
+{
+    const char *args[1] = {name};
+    json_t *rows =
+        wsr__store_query(store, "SELECT roles, hash FROM wsr_users WHERE name = ?1", args, 1);
+    json_t *row = json_incref(json_array_get(rows, 0));
+
+    json_decref(rows);
+    return row;
+}
+
+static int on_login(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    json_t *data = wsr_request_data(req), *row;
+    const char *name = json_string_value(json_object_get(data, "username"));
+    const char *password = json_string_value(json_object_get(data, "password"));
+    wsr__auth_t *a = authority(req, res);
+    wsr__session_t *s;
+    char *token;
+    int rc;
+
+    (void)user;
+    if (a == NULL)
+        return 0;
+    if (name == NULL)
+        (void)wsr_response_param_error(res, "username", "is required in data, as a string");
+    if (password == NULL)
+        (void)wsr_response_param_error(res, "password", "is required in data, as a string");
+    if (name == NULL || password == NULL)
+        return 0;
+    row = find_user(req->factory->store, name);
+    rc =
+        wsr__password_check(password, row ? json_string_value(json_array_get(row, 1)) : dummy_hash);
+    if (row == NULL || rc != 0) {
+        json_decref(row);
+        return wsr_response_error(res, 401, "wrong username or password");
+    }
+    rc = wsr__auth_issue(a, name, json_string_value(json_array_get(row, 0)), &token, &s);
+    json_decref(row);
+    if (rc != 0)
+        return rc;
+    /* The session note goes through the inbox before the reply does, so the
+     * connection is authenticated by the time the client reads the token. */
+    rc = wsr_response_set_data_take(res,
+                                    json_pack("{s:s, s:I, s:s, s:o}", "token", token, "expires_at",
+                                              (json_int_t)wsr__session_exp(s), "user", name,
+                                              "roles", wsr__session_roles_json(s)));
+    OPENSSL_cleanse(token, strlen(token));
+    wsr__free(token);
+    attach(req, s, false);
+    return rc;
+}
+
+static int on_logout(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    wsr__auth_t *a = authority(req, res);
+    int rc;
+
+    (void)user;
+    if (a == NULL)
+        return 0;
+    /* Marked before the revocation is in force: this connection stays open
+     * while the store write and the note to its loop are on their way (the
+     * loop's check closed it 1008 when it ran in between). */
+    wsr__session_mark_logout(req->session);
+    rc = wsr__auth_revoke(a, req->session);
+    if (rc != 0)
+        return rc;
+    /* This connection stays open, anonymous; others using the token close. */
+    attach(req, wsr__session_ref(req->session), true);
+    return wsr_response_set_data_take(res, json_null());
+}
+
+static int on_session(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    const char *token = json_string_value(json_object_get(wsr_request_data(req), "token"));
+    wsr__auth_t *a = authority(req, res);
+    wsr__session_t *s = NULL;
+    char detail[256];
+    int rc;
+
+    (void)user;
+    if (a == NULL)
+        return 0;
+    if (token != NULL) {
+        rc = wsr__auth_verify(a, token, strlen(token), &s, detail, sizeof(detail));
+        if (rc == WSR_ENOMEM)
+            return rc;
+        if (rc != 0)
+            return wsr_response_error(res, 401, "%s", detail);
+    } else if (req->token != NULL && req->session != NULL) {
+        s = wsr__session_ref(req->session); /* verified as the request's token */
+    } else {
+        return wsr_response_param_error(res, "token",
+                                        "is required in data (or as the request's token)");
+    }
+    rc = wsr_response_set_data_take(res, describe(s));
+    attach(req, s, false);
+    return rc;
+}
+
+static int on_me(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    (void)user;
+    return wsr_response_set_data_take(res, describe(req->session));
+}
+
+static const wsr_route_t auth_routes[] = {
+    {"login", WSR_POST, "/auth/login", on_login, NULL, WSR_ROUTE_BLOCKING, NULL,
+     "Log in with data {username, password}: answers {token, expires_at}; the connection is "
+     "authenticated too.",
+     0},
+    {"logout", WSR_POST, "/auth/logout", on_logout, NULL, WSR_ROUTE_AUTH | WSR_ROUTE_BLOCKING, NULL,
+     "Revoke the token in use; the connection stays open, anonymous.", 0},
+    {"session", WSR_POST, "/auth/session", on_session, NULL, 0, NULL,
+     "Authenticate the connection with data {token}.", 0},
+    {"me", WSR_GET, "/auth/me", on_me, NULL, WSR_ROUTE_AUTH, NULL,
+     "Answer who the request is authenticated as: {user, roles, expires_at}.", 0},
+    WSR_ROUTES_END,
+};
+
+int wsr__auth_add_routes(wsr_router_t *router, wsr_error_t *err)
+{
+    return wsr_router_add(router, auth_routes, NULL, err);
+}
+
+/* ---- users (include/wsrouter/auth.h) ---- */
+
+static bool valid_word(const char *s, size_t max, bool allow_empty)
+{
+    size_t n = strlen(s);
+
+    /* UTF-8 only: a name in another encoding could never log in (JSON is
+     * UTF-8) and made wsr_user_list fail for every user. */
+    if ((n == 0 && !allow_empty) || n > max || !wsr__utf8_valid((const unsigned char *)s, n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == ',' || (unsigned char)s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static bool valid_roles(const char *roles)
+{
+    char one[ROLES_MAX + 1];
+    const char *p = roles;
+
+    if (strlen(roles) > ROLES_MAX)
+        return false;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (!valid_word(one, USER_MAX, false))
+            return false;
+        p += n + (p[n] == ',');
+    }
+    return true;
+}
+
+int wsr_user_add(wsr_store_t *store, const char *name, const char *roles, const char *password)
+{
+    const char *texts[3];
+    char *hash;
+    int64_t now = wsr__epoch_s();
+    int rc;
+
+    if (!valid_word(name, USER_MAX, false) || !valid_roles(roles ? roles : "") ||
+        strlen(password) < PASSWORD_MIN || strlen(password) > PASSWORD_MAX)
+        return WSR_EINVAL;
+    rc = wsr__password_hash(password, WSR__PASSWORD_ITERATIONS, &hash);
+    if (rc != 0)
+        return rc;
+    texts[0] = name;
+    texts[1] = roles ? roles : "";
+    texts[2] = hash;
+    rc = wsr__store_exec(store,
+                         "INSERT INTO wsr_users(name, roles, hash, created) VALUES(?1, ?2, ?3, ?4)",
+                         texts, 3, &now, 1);
+    wsr__free(hash);
+    return rc;
+}
+
+int wsr_user_remove(wsr_store_t *store, const char *name)
+{
+    const char *texts[1] = {name};
+    char marker[USER_MAX + 8];
+    const char *mtexts[1] = {marker};
+    int64_t times[2];
+    int rc = wsr__store_exec(store, "DELETE FROM wsr_users WHERE name = ?1", texts, 1, NULL, 0);
+
+    if (rc != 0)
+        return rc;
+    /* Every token issued to them until now stops working (auth.c). */
+    snprintf(marker, sizeof(marker), "user:%s", name);
+    times[0] = wsr__epoch_s() + REMOVED_HORIZON_S;
+    times[1] = wsr__epoch_s();
+    return wsr__store_exec(store,
+                           "INSERT OR REPLACE INTO wsr_revoked(jti, exp, since) VALUES(?1, ?2, ?3)",
+                           mtexts, 1, times, 2);
+}
+
+json_t *wsr_user_list(wsr_store_t *store)
+{
+    json_t *rows = wsr__store_query(
+        store, "SELECT name, roles, created FROM wsr_users ORDER BY name", NULL, 0);
+    json_t *out = rows ? json_array() : NULL, *row;
+    size_t i;
+
+    json_array_foreach(rows, i, row)
+    {
+        wsr__session_t *s = wsr__session_new(json_string_value(json_array_get(row, 0)),
+                                             json_string_value(json_array_get(row, 1)), NULL, 0);
+
+        /* All the users or NULL: a user skipped when memory ran out made a
+         * shorter list that looked complete. */
+        if (out != NULL &&
+            (s == NULL ||
+             json_array_append_new(out, json_pack("{s:O, s:o, s:O}", "name", json_array_get(row, 0),
+                                                  "roles", wsr__session_roles_json(s), "created",
+                                                  json_array_get(row, 2))) != 0)) {
+            json_decref(out);
+            out = NULL;
+        }
+        wsr__session_unref(s);
+    }
+    json_decref(rows);
+    return out;
+}

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store (include/wsrouter/store.h): one SQLite connection behind a mutex,
+ * WAL journal, synchronous FULL unless asked otherwise, schema versioned with
+ * PRAGMA user_version and migrated forward at open. Integers are kept as
+ * SQLite integers (so increments are arithmetic), other JSON values as text.
+ * It owns the connection and its prepared statements; it never logs values.
+ */
+#include "services/store_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/json_int.h"
+
+#define APPLICATION_ID 0x77737274 /* "wsrt" */
+
+/* Each entry migrates the schema from version i to i + 1. */
+static const char *const migrations[] = {
+    "CREATE TABLE wsr_kv(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE wsr_meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE wsr_users(name TEXT PRIMARY KEY, roles TEXT NOT NULL DEFAULT '',"
+    " hash TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE wsr_revoked(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL,"
+    " since INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+};
+
+struct wsr_store {
+    pthread_mutex_t lock;
+    sqlite3 *db; /* owned */
+};
+
+static int fail_sql(wsr_error_t *err, sqlite3 *db, const char *what)
+{
+    return wsr__error_set(err, WSR_EIO, "store: %s: %s", what,
+                          db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* Makes the directory holding `path` (one level: var/ in the default). */
+static void make_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+        return;
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return;
+    *slash = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return; /* sqlite3_open reports the real problem */
+}
+
+/*
+ * Runs `sql`, retrying for up to about 5 s while another connection holds a
+ * lock: switching a new file to WAL needs one that SQLite does not wait for
+ * with the busy handler (it answers SQLITE_BUSY at once to avoid a deadlock),
+ * so two processes opening a new store together failed "database is locked".
+ */
+static int exec_retry(sqlite3 *db, const char *sql)
+{
+    int rc = SQLITE_BUSY;
+
+    for (int i = 0; i < 500 && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); i++) {
+        if (i > 0)
+            sqlite3_sleep(10);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    else
+        rc = SQLITE_ERROR;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Refuses a database of another application before anything is changed in
+ * it (the journal mode was switched to WAL first: a persistent change). */
+static int check_owner(sqlite3 *db, wsr_error_t *err)
+{
+    int app = 0;
+
+    if (pragma_int(db, "PRAGMA application_id", &app) != SQLITE_OK)
+        return fail_sql(err, db, "setting it up");
+    if (app != 0 && app != APPLICATION_ID)
+        return wsr__error_set(err, WSR_EINVAL, "store: the database is not wsrouter's");
+    return 0;
+}
+
+static int migrate(sqlite3 *db, wsr_error_t *err)
+{
+    int version = 0, rc = 0;
+    const int latest = (int)WSR__ARRAY_SIZE(migrations);
+    char sql[64];
+
+    /* The version is read inside the IMMEDIATE transaction that migrates:
+     * read before it, two processes opening a new file at once (a server and
+     * `wsrouterd user add`) both saw version 0 and the second failed with
+     * "table wsr_kv already exists". All of the migration, or none of it. */
+    if (exec_retry(db, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return fail_sql(err, db, "reading the schema version");
+    if (pragma_int(db, "PRAGMA user_version", &version) != SQLITE_OK)
+        rc = fail_sql(err, db, "reading the schema version");
+    else
+        rc = check_owner(db, err); /* again: another process may have written it */
+    if (rc == 0 && version > latest)
+        rc = wsr__error_set(err, WSR_EINVAL,
+                            "store: schema version %d is newer than this program's (%d)", version,
+                            latest);
+    for (; rc == 0 && version < latest; version++) {
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version + 1);
+        if (sqlite3_exec(db, migrations[version], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "PRAGMA application_id = 2004054644", NULL, NULL, NULL) != SQLITE_OK)
+            rc = fail_sql(err, db, "migrating the schema");
+    }
+    if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = fail_sql(err, db, "migrating the schema");
+    if (rc != 0)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+wsr_store_t *wsr_store_open(const char *path, bool full_sync, wsr_error_t *err)
+{
+    wsr_store_t *s = wsr__calloc(1, sizeof(*s));
+    char pragmas[160];
+
+    if (s == NULL) {
+        wsr__error_set(err, WSR_ENOMEM, "store: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    make_parent(path);
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        wsr__error_set(err, WSR_EIO, "store: cannot open %s: %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;",
+             full_sync ? "FULL" : "NORMAL");
+    sqlite3_busy_timeout(s->db, 5000);
+    if (check_owner(s->db, err) != 0)
+        goto fail;
+    if (exec_retry(s->db, pragmas) != SQLITE_OK) {
+        fail_sql(err, s->db, "setting it up");
+        goto fail;
+    }
+    if (migrate(s->db, err) != 0)
+        goto fail;
+    return s;
+fail:
+    wsr_store_close(s);
+    return NULL;
+}
+
+void wsr_store_close(wsr_store_t *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_close_v2(s->db);
+    pthread_mutex_destroy(&s->lock);
+    wsr__free(s);
+}
+
+sqlite3 *wsr_store_lock(wsr_store_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    return s->db;
+}
+
+void wsr_store_unlock(wsr_store_t *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- the key-value table ---- */
+
+/* The column value as JSON (new reference), or NULL when it cannot be read. */
+static json_t *column_json(sqlite3_stmt *st, int col)
+{
+    switch (sqlite3_column_type(st, col)) {
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(st, col));
+    case SQLITE_NULL:
+        return json_null();
+    default:
+        /* JSON_ALLOW_NUL: a string holding U+0000 was stored, so it loads. */
+        return json_loadb((const char *)sqlite3_column_text(st, col),
+                          (size_t)sqlite3_column_bytes(st, col), JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                          NULL);
+    }
+}
+
+json_t *wsr_store_get(wsr_store_t *s, const char *key, int *rc)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *v = NULL;
+    int r = WSR_EIO, step;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM wsr_kv WHERE key = ?1", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK) {
+        step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            v = column_json(st, 0);
+            r = v ? 0 : WSR_ENOMEM;
+        } else if (step == SQLITE_DONE) {
+            r = WSR_ENOENT;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != NULL)
+        *rc = r;
+    return v;
+}
+
+/* Binds a JSON value: integers as integers, the rest as compact JSON text. */
+static int bind_json(sqlite3_stmt *st, int idx, const json_t *v)
+{
+    char *text;
+
+    if (json_is_integer(v))
+        return sqlite3_bind_int64(st, idx, json_integer_value(v)) == SQLITE_OK ? 0 : WSR_EIO;
+    text = wsr__json_to_string(v);
+    if (text == NULL)
+        return WSR_ENOMEM;
+    return sqlite3_bind_text(st, idx, text, -1, wsr__free) == SQLITE_OK ? 0 : WSR_EIO;
+}
+
+int wsr_store_put(wsr_store_t *s, const char *key, const json_t *value)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = WSR_EIO;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO wsr_kv(key, value) VALUES(?1, ?2)", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK) {
+        rc = bind_json(st, 2, value);
+        if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
+            rc = WSR_EIO;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int wsr_store_delete(wsr_store_t *s, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = WSR_EIO;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM wsr_kv WHERE key = ?1", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_DONE)
+        rc = sqlite3_changes(s->db) > 0 ? 0 : WSR_ENOENT;
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Reads the integer at `key` inside the caller's transaction. */
+static int read_int(sqlite3 *db, const char *key, int64_t *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = WSR_EIO, step;
+
+    *v = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM wsr_kv WHERE key = ?1", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK) {
+        step = sqlite3_step(st);
+        if (step == SQLITE_DONE) {
+            rc = 0;
+        } else if (step == SQLITE_ROW) {
+            rc = sqlite3_column_type(st, 0) == SQLITE_INTEGER ? 0 : WSR_EINVAL;
+            *v = sqlite3_column_int64(st, 0);
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int wsr_store_increment(wsr_store_t *s, const char *key, int64_t delta, int64_t *result)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    /* IMMEDIATE: another process on the same file waits rather than races. */
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        pthread_mutex_unlock(&s->lock);
+        return WSR_EIO;
+    }
+    rc = read_int(s->db, key, &v);
+    if (rc == 0 && __builtin_add_overflow(v, delta, &v))
+        rc = WSR_EOVERFLOW;
+    if (rc == 0 &&
+        (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO wsr_kv(key, value) VALUES(?1, ?2)", -1,
+                            &st, NULL) != SQLITE_OK ||
+         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+         sqlite3_bind_int64(st, 2, v) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE))
+        rc = WSR_EIO;
+    sqlite3_finalize(st);
+    if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = WSR_EIO;
+    if (rc != 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->lock);
+    if (rc == 0)
+        *result = v;
+    return rc;
+}
+
+json_t *wsr_store_list(wsr_store_t *s, const char *prefix, size_t limit)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *out = json_object();
+    size_t n = 0, plen = strlen(prefix);
+    int step = SQLITE_ERROR;
+
+    pthread_mutex_lock(&s->lock);
+    /* A range scan on the primary key from the prefix on, in byte order
+     * (BINARY), stopping at the first key without it: not LIKE, which treats
+     * % and _, and not substr(), which counts characters, not bytes. */
+    if (out != NULL &&
+        sqlite3_prepare_v2(s->db, "SELECT key, value FROM wsr_kv WHERE key >= ?1 ORDER BY key", -1,
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC) == SQLITE_OK) {
+        while ((limit == 0 || n < limit) && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *key = (const char *)sqlite3_column_text(st, 0);
+
+            if (key == NULL || (size_t)sqlite3_column_bytes(st, 0) < plen ||
+                memcmp(key, prefix, plen) != 0) {
+                step = SQLITE_DONE;
+                break;
+            }
+            /* A value that cannot be read fails the list: never a partial one. */
+            if (json_object_set_new(out, key, column_json(st, 1)) != 0) {
+                step = SQLITE_ERROR;
+                break;
+            }
+            n++;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    if (step != SQLITE_DONE && step != SQLITE_ROW) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- wsrouter's own tables (store_int.h) ---- */
+
+int wsr__store_exec(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts,
+                    const int64_t *ints, size_t nints)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = WSR_EIO;
+    size_t i;
+
+    pthread_mutex_lock(&s->lock);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        rc = 0;
+        for (i = 0; rc == 0 && i < ntexts; i++)
+            if (sqlite3_bind_text(st, (int)i + 1, texts[i], -1, SQLITE_STATIC) != SQLITE_OK)
+                rc = WSR_EIO;
+        for (i = 0; rc == 0 && i < nints; i++)
+            if (sqlite3_bind_int64(st, (int)(ntexts + i) + 1, ints[i]) != SQLITE_OK)
+                rc = WSR_EIO;
+        if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
+            rc = sqlite3_errcode(s->db) == SQLITE_CONSTRAINT ? WSR_EEXIST : WSR_EIO;
+        if (rc == 0)
+            rc = sqlite3_changes(s->db) > 0 ? 0 : WSR_ENOENT;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+json_t *wsr__store_query(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *rows = json_array();
+    int step = SQLITE_ERROR;
+
+    pthread_mutex_lock(&s->lock);
+    if (rows != NULL && sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        for (size_t i = 0; i < ntexts; i++)
+            sqlite3_bind_text(st, (int)i + 1, texts[i], -1, SQLITE_STATIC);
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            json_t *row = json_array();
+            int c, ncol = sqlite3_column_count(st);
+
+            /* A column that could not be added fails the query: a short row
+             * made callers read NULL where a hash or a key was expected. */
+            for (c = 0; row != NULL && c < ncol; c++) {
+                int type = sqlite3_column_type(st, c);
+                json_t *v = type == SQLITE_INTEGER ? json_integer(sqlite3_column_int64(st, c))
+                            : type == SQLITE_NULL
+                                ? json_null()
+                                : json_string((const char *)sqlite3_column_text(st, c));
+
+                if (json_array_append_new(row, v) != 0)
+                    break;
+            }
+            if (row == NULL || c < ncol) {
+                json_decref(row);
+                step = SQLITE_ERROR;
+                break;
+            }
+            if (json_array_append_new(rows, row) != 0) { /* it took the row anyway */
+                step = SQLITE_ERROR;
+                break;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    if (step != SQLITE_DONE) {
+        json_decref(rows);
+        return NULL;
+    }
+    return rows;
+}
