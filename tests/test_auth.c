@@ -48,7 +48,7 @@ static int setup(void **state)
     }
     snprintf(f->path, sizeof(f->path), "%s/wsrouter.db", f->dir);
     f->store = wsr_store_open(f->path, false, &err);
-    f->auth = f->store ? wsr__auth_new(NULL, f->store, SECRET, 3600, &err) : NULL;
+    f->auth = f->store ? wsr__auth_new(f->store, SECRET, 3600, &err) : NULL;
     if (f->auth == NULL) {
         print_error("setup: %s\n", err.text);
         wsr_store_close(f->store);
@@ -194,13 +194,13 @@ static void test_auth__secret_is_configured_or_kept_in_the_store(void **state)
 
     /* Too short a configured secret is refused with its sentence. */
     memset(&err, 0, sizeof(err));
-    assert_null(wsr__auth_new(NULL, f->store, "0123456789abcdef0123456789abcde", 60, &err));
+    assert_null(wsr__auth_new(f->store, "0123456789abcdef0123456789abcde", 60, &err));
     assert_int_equal(err.code, WSR_EINVAL);
     assert_string_equal(err.text, "jwt_secret must be 32 to 256 bytes");
     /* Without one, a secret is made once and kept: both authorities agree. */
-    gen1 = wsr__auth_new(NULL, f->store, NULL, 60, &err);
+    gen1 = wsr__auth_new(f->store, NULL, 60, &err);
     assert_non_null(gen1);
-    gen2 = wsr__auth_new(NULL, f->store, NULL, 60, &err);
+    gen2 = wsr__auth_new(f->store, NULL, 60, &err);
     assert_non_null(gen2);
     assert_int_equal(wsr__auth_issue(gen1, "bob", "", &token, &s), 0);
     wsr__session_unref(s);
@@ -210,7 +210,7 @@ static void test_auth__secret_is_configured_or_kept_in_the_store(void **state)
     assert_int_equal(verify(f->auth, token, &s, detail), WSR_EAUTH);
     assert_string_equal(detail, "token signature does not match");
     wsr__free(token);
-    other = wsr__auth_new(NULL, f->store, SECRET, 60, &err);
+    other = wsr__auth_new(f->store, SECRET, 60, &err);
     assert_non_null(other);
     wsr__auth_free(other);
     wsr__auth_free(gen1);

@@ -20,14 +20,16 @@
 #include "wsrouter/wsrouter.h"
 
 typedef struct fixture {
-    wsr_server_config_t cfg;
+    wsr_config_t *conf;
     char cwd[1024];
     long live0;
 } fixture_t;
 
 /* Renders one setting the way `expected` files write it. */
-static void render(const wsr_server_config_t *cfg, const char *key, char *out, size_t size)
+static void render(wsr_config_t *conf, const char *key, char *out, size_t size)
 {
+    const wsr_server_config_t *cfg = wsr_config_settings(conf);
+
     if (strcmp(key, "host") == 0)
         snprintf(out, size, "%s", cfg->host ? cfg->host : "null");
     else if (strcmp(key, "www") == 0)
@@ -55,7 +57,8 @@ static void render(const wsr_server_config_t *cfg, const char *key, char *out, s
     else if (strcmp(key, "shutdown_timeout_ms") == 0)
         snprintf(out, size, "%u", cfg->shutdown_timeout_ms);
     else if (strcmp(key, "modules") == 0)
-        snprintf(out, size, "%s", cfg->modules ? cfg->modules : "null");
+        snprintf(out, size, "%s",
+                 wsr_config_get(conf, "modules") ? wsr_config_get(conf, "modules") : "null");
     else if (strcmp(key, "pubsub") == 0)
         snprintf(out, size, "%s", cfg->pubsub ? "true" : "false");
     else if (strcmp(key, "max_subscriptions") == 0)
@@ -84,7 +87,7 @@ static const char *const all_keys[] = {
 };
 
 /* Every setting as text, one line each. */
-static void render_all(const wsr_server_config_t *cfg, char *out, size_t size)
+static void render_all(wsr_config_t *conf, char *out, size_t size)
 {
     size_t used = 0;
 
@@ -92,21 +95,21 @@ static void render_all(const wsr_server_config_t *cfg, char *out, size_t size)
     for (size_t i = 0; i < sizeof(all_keys) / sizeof(all_keys[0]); i++) {
         char v[256];
 
-        render(cfg, all_keys[i], v, sizeof(v));
+        render(conf, all_keys[i], v, sizeof(v));
         used += (size_t)snprintf(out + used, size - used, "%s=%s\n", all_keys[i], v);
     }
 }
 
-static void set_ok(wsr_server_config_t *cfg, const char *key, const char *value)
+static void set_ok(wsr_config_t *conf, const char *key, const char *value)
 {
     wsr_error_t err;
 
-    if (wsr_config_set(cfg, key, value, &err) != 0)
+    if (wsr_config_set(conf, key, value, &err) != 0)
         fail_msg("wsr_config_set(%s, %s): %s", key, value, err.text);
 }
 
 /* Settings that differ from the defaults, so "unchanged" means something. */
-static void preset(wsr_server_config_t *cfg)
+static void preset(wsr_config_t *cfg)
 {
     set_ok(cfg, "host", "10.0.0.1");
     set_ok(cfg, "port", "1234");
@@ -121,7 +124,9 @@ static int setup(void **state)
     if (fx == NULL || getcwd(fx->cwd, sizeof(fx->cwd)) == NULL)
         return -1;
     fx->live0 = tu_live_blocks();
-    wsr_server_config_init(&fx->cfg);
+    fx->conf = wsr_config_new();
+    if (fx->conf == NULL || wsr_config_add_key(fx->conf, "modules") != 0)
+        return -1;
     *state = fx;
     return 0;
 }
@@ -132,16 +137,27 @@ static int teardown(void **state)
     long live0 = fx->live0;
     int rc = chdir(fx->cwd);
 
-    wsr_server_config_dispose(&fx->cfg);
+    wsr_config_free(fx->conf);
     free(fx);
     assert_int_equal(rc, 0);
     assert_int_equal(tu_live_blocks(), live0);
     return 0;
 }
 
+#define CFG(fx) wsr_config_settings((fx)->conf)
+
+/* A new configuration with every default, and the program key tests use. */
+static void reset(fixture_t *fx)
+{
+    wsr_config_free(fx->conf);
+    fx->conf = wsr_config_new();
+    assert_non_null(fx->conf);
+    assert_int_equal(wsr_config_add_key(fx->conf, "modules"), 0);
+}
+
 /* ---- files ---- */
 
-static void check_field_lines(const wsr_server_config_t *cfg, char *lines, const char *where)
+static void check_field_lines(wsr_config_t *cfg, char *lines, const char *where)
 {
     char *save = NULL;
 
@@ -186,7 +202,7 @@ static void run_case(fixture_t *fx, const char *name)
 {
     char rel[256], where[300], before[2048], after[2048];
     char *expected, *rest;
-    void *owned_before;
+    long blocks_before;
     wsr_error_t err;
     int rc;
 
@@ -200,22 +216,22 @@ static void run_case(fixture_t *fx, const char *name)
         *rest++ = '\0';
     else
         rest = expected + strlen(expected);
-    wsr_server_config_dispose(&fx->cfg);
-    preset(&fx->cfg);
-    render_all(&fx->cfg, before, sizeof(before));
-    owned_before = fx->cfg.owned;
+    reset(fx);
+    preset(fx->conf);
+    render_all(fx->conf, before, sizeof(before));
+    blocks_before = tu_live_blocks();
 
     snprintf(rel, sizeof(rel), "%s/config/%s",
              getenv("WSR_TEST_DATA") ? getenv("WSR_TEST_DATA") : "tests/data", name);
     assert_int_equal(chdir(rel), 0);
     memset(&err, 0x5a, sizeof(err));
-    rc = wsr_config_load_file(&fx->cfg, "input.json", &err);
+    rc = wsr_config_load_file(fx->conf, "input.json", &err);
     assert_int_equal(chdir(fx->cwd), 0);
 
     if (strcmp(expected, "ok") == 0) {
         if (rc != 0)
             fail_msg("%s: refused: %s", where, err.text);
-        check_field_lines(&fx->cfg, rest, where);
+        check_field_lines(fx->conf, rest, where);
     } else {
         if (rc == 0)
             fail_msg("%s: accepted, want %s", where, expected);
@@ -225,10 +241,10 @@ static void run_case(fixture_t *fx, const char *name)
         assert_string_equal(err.source, "input.json");
         check_error_lines(&err, rc, rest, where);
         /* Nothing of the refused file was committed. */
-        render_all(&fx->cfg, after, sizeof(after));
+        render_all(fx->conf, after, sizeof(after));
         if (strcmp(before, after) != 0)
             fail_msg("%s: settings changed:\n%s\nwere\n%s", where, after, before);
-        assert_ptr_equal(fx->cfg.owned, owned_before);
+        assert_int_equal(tu_live_blocks(), blocks_before);
     }
     free(expected);
 }
@@ -253,18 +269,18 @@ static void test_config__missing_file_is_an_io_error(void **state)
     wsr_error_t err;
     char before[2048], after[2048];
 
-    preset(&fx->cfg);
-    render_all(&fx->cfg, before, sizeof(before));
-    assert_int_equal(wsr_config_load_file(&fx->cfg, "no/such/wsrouter.json", &err), WSR_EIO);
+    preset(fx->conf);
+    render_all(fx->conf, before, sizeof(before));
+    assert_int_equal(wsr_config_load_file(fx->conf, "no/such/wsrouter.json", &err), WSR_EIO);
     assert_int_equal(err.code, WSR_EIO);
     assert_string_equal(err.text,
                         "no/such/wsrouter.json: cannot read the file: No such file or directory");
     assert_string_equal(err.source, "no/such/wsrouter.json");
     assert_string_equal(err.key, "");
-    render_all(&fx->cfg, after, sizeof(after));
+    render_all(fx->conf, after, sizeof(after));
     assert_string_equal(before, after);
     /* Without a report the code is the same. */
-    assert_int_equal(wsr_config_load_file(&fx->cfg, "no/such/wsrouter.json", NULL), WSR_EIO);
+    assert_int_equal(wsr_config_load_file(fx->conf, "no/such/wsrouter.json", NULL), WSR_EIO);
 }
 
 static void test_config__a_directory_is_not_a_file(void **state)
@@ -274,7 +290,7 @@ static void test_config__a_directory_is_not_a_file(void **state)
     wsr_error_t err;
 
     assert_int_equal(chdir(data), 0);
-    assert_int_equal(wsr_config_load_file(&fx->cfg, "config", &err), WSR_EIO);
+    assert_int_equal(wsr_config_load_file(fx->conf, "config", &err), WSR_EIO);
     assert_string_equal(err.text, "config: cannot read the file: Is a directory");
 }
 
@@ -285,40 +301,82 @@ static void test_config__later_files_override_earlier_ones(void **state)
     wsr_error_t err;
 
     assert_int_equal(chdir(data), 0);
-    assert_int_equal(wsr_config_load_file(&fx->cfg, "config/ok_every_key/input.json", &err), 0);
-    assert_int_equal(wsr_config_load_file(&fx->cfg, "config/ok_www_null/input.json", &err), 0);
-    assert_int_equal(wsr_config_load_file(&fx->cfg, "config/ok_sizes_m/input.json", &err), 0);
-    assert_string_equal(fx->cfg.host, "0.0.0.0");
-    assert_int_equal(fx->cfg.port, 9000);
-    assert_null(fx->cfg.www);
-    assert_int_equal(fx->cfg.max_message, 1048576);
-    assert_int_equal(fx->cfg.max_outbound, 2097152);
-    assert_int_equal(fx->cfg.threads, 8);
+    assert_int_equal(wsr_config_load_file(fx->conf, "config/ok_every_key/input.json", &err), 0);
+    assert_int_equal(wsr_config_load_file(fx->conf, "config/ok_www_null/input.json", &err), 0);
+    assert_int_equal(wsr_config_load_file(fx->conf, "config/ok_sizes_m/input.json", &err), 0);
+    assert_string_equal(CFG(fx)->host, "0.0.0.0");
+    assert_int_equal(CFG(fx)->port, 9000);
+    assert_null(CFG(fx)->www);
+    assert_int_equal(CFG(fx)->max_message, 1048576);
+    assert_int_equal(CFG(fx)->max_outbound, 2097152);
+    assert_int_equal(CFG(fx)->threads, 8);
     /* A refused file after them changes nothing, and its path is as given. */
-    assert_int_equal(wsr_config_load_file(&fx->cfg, "config/port_real/input.json", &err),
+    assert_int_equal(wsr_config_load_file(fx->conf, "config/port_real/input.json", &err),
                      WSR_EINVAL);
     assert_string_equal(err.text, "config/port_real/input.json:1:2: key \"port\" must be an "
                                   "integer from 0 to 65535");
-    assert_int_equal(fx->cfg.port, 9000);
-    assert_string_equal(fx->cfg.host, "0.0.0.0");
+    assert_int_equal(CFG(fx)->port, 9000);
+    assert_string_equal(CFG(fx)->host, "0.0.0.0");
 }
 
-static void test_config__dispose_resets_to_defaults(void **state)
+static void test_config__new_holds_the_defaults(void **state)
 {
     fixture_t *fx = *state;
     wsr_server_config_t defaults;
 
-    preset(&fx->cfg);
-    wsr_server_config_dispose(&fx->cfg);
+    preset(fx->conf);
+    reset(fx);
     wsr_server_config_init(&defaults);
-    assert_memory_equal(&fx->cfg, &defaults, sizeof(defaults));
-    assert_string_equal(fx->cfg.host, "127.0.0.1");
-    assert_int_equal(fx->cfg.port, 8080);
-    assert_int_equal(fx->cfg.max_message, 1024 * 1024);
-    assert_int_equal(fx->cfg.max_outbound, 8 * 1024 * 1024);
-    assert_int_equal(fx->cfg.log_level, WSR_LOG_NOTICE);
-    assert_true(fx->cfg.builtins);
-    assert_null(fx->cfg.www);
+    assert_memory_equal(CFG(fx), &defaults, sizeof(defaults));
+    assert_int_equal(CFG(fx)->size, sizeof(wsr_server_config_t));
+    assert_string_equal(CFG(fx)->host, "127.0.0.1");
+    assert_int_equal(CFG(fx)->port, 8080);
+    assert_int_equal(CFG(fx)->max_message, 1024 * 1024);
+    assert_int_equal(CFG(fx)->max_outbound, 8 * 1024 * 1024);
+    assert_int_equal(CFG(fx)->log_level, WSR_LOG_NOTICE);
+    assert_true(CFG(fx)->builtins);
+    assert_null(CFG(fx)->www);
+    assert_null(wsr_config_get(fx->conf, "modules"));
+}
+
+static void test_config__program_keys(void **state)
+{
+    fixture_t *fx = *state;
+    wsr_error_t err;
+
+    /* Already a key, a server option, too long, empty. */
+    assert_int_equal(wsr_config_add_key(fx->conf, "modules"), WSR_EINVAL);
+    assert_int_equal(wsr_config_add_key(fx->conf, "port"), WSR_EINVAL);
+    assert_int_equal(wsr_config_add_key(fx->conf, "a_key_of_thirty_two_bytes_long_x"), WSR_EINVAL);
+    assert_int_equal(wsr_config_add_key(fx->conf, ""), WSR_EINVAL);
+    assert_int_equal(wsr_config_set(fx->conf, "modules", "math,hello", &err), 0);
+    assert_string_equal(wsr_config_get(fx->conf, "modules"), "math,hello");
+    assert_null(wsr_config_get(fx->conf, "nothing"));
+    /* Unknown to this configuration: a typo is still caught. */
+    assert_int_equal(wsr_config_set(fx->conf, "modulez", "x", &err), WSR_ENOENT);
+    for (int i = 1; i < 16; i++) {
+        char key[16];
+
+        snprintf(key, sizeof(key), "extra%d", i);
+        assert_int_equal(wsr_config_add_key(fx->conf, key), 0);
+    }
+    assert_int_equal(wsr_config_add_key(fx->conf, "one_too_many"), WSR_EOVERFLOW);
+}
+
+static void test_config__old_struct_sizes_get_defaults(void **state)
+{
+    wsr_server_config_t cfg;
+    size_t small = offsetof(wsr_server_config_t, max_message);
+
+    (void)state;
+    /* A program built against a shorter struct: only its fields are
+     * written, and the server fills in the rest with defaults. */
+    memset(&cfg, 0x5a, sizeof(cfg));
+    wsr_server_config_init_size(&cfg, small);
+    assert_int_equal(cfg.size, small);
+    assert_string_equal(cfg.host, "127.0.0.1");
+    assert_int_equal(cfg.port, 8080);
+    assert_int_equal((unsigned char)((char *)&cfg)[small], 0x5a);
 }
 
 /* ---- wsr_config_set ---- */
@@ -327,8 +385,8 @@ static void expect_set(fixture_t *fx, const char *key, const char *value, const 
 {
     char got[256];
 
-    set_ok(&fx->cfg, key, value);
-    render(&fx->cfg, key, got, sizeof(got));
+    set_ok(fx->conf, key, value);
+    render(fx->conf, key, got, sizeof(got));
     assert_string_equal(got, want);
 }
 
@@ -336,19 +394,19 @@ static void expect_set_refused(fixture_t *fx, const char *key, const char *value
                                const char *text)
 {
     char before[2048], after[2048];
-    void *owned = fx->cfg.owned;
+    long blocks = tu_live_blocks();
     wsr_error_t err;
 
-    render_all(&fx->cfg, before, sizeof(before));
+    render_all(fx->conf, before, sizeof(before));
     memset(&err, 0x5a, sizeof(err));
-    assert_int_equal(wsr_config_set(&fx->cfg, key, value, &err), code);
+    assert_int_equal(wsr_config_set(fx->conf, key, value, &err), code);
     assert_int_equal(err.code, code);
     assert_string_equal(err.text, text);
     assert_string_equal(err.key, key);
-    render_all(&fx->cfg, after, sizeof(after));
+    render_all(fx->conf, after, sizeof(after));
     assert_string_equal(before, after);
-    assert_ptr_equal(fx->cfg.owned, owned);
-    assert_int_equal(wsr_config_set(&fx->cfg, key, value, NULL), code);
+    assert_int_equal(tu_live_blocks(), blocks);
+    assert_int_equal(wsr_config_set(fx->conf, key, value, NULL), code);
 }
 
 static void test_config__set_accepts_good_values(void **state)
@@ -375,7 +433,7 @@ static void test_config__set_accepts_good_values(void **state)
     expect_set(fx, "request_timeout_ms", "250", "250");
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
         expect_set(fx, "log_level", levels[i], levels[i]);
-        assert_int_equal(fx->cfg.log_level, (int)i);
+        assert_int_equal(CFG(fx)->log_level, (int)i);
     }
 }
 
@@ -383,7 +441,7 @@ static void test_config__set_refuses_bad_values(void **state)
 {
     fixture_t *fx = *state;
 
-    preset(&fx->cfg);
+    preset(fx->conf);
     expect_set_refused(fx, "nope", "1", WSR_ENOENT, "unknown option nope");
     expect_set_refused(fx, "Port", "1", WSR_ENOENT, "unknown option Port");
     expect_set_refused(fx, "port", "65536", WSR_EINVAL,
@@ -421,8 +479,8 @@ static void test_config__set_refuses_bad_values(void **state)
     expect_set_refused(fx, "log_level", "LOUD", WSR_EINVAL,
                        "option log_level must be one of err, warn, notice, info, debug (got "
                        "\"LOUD\")");
-    assert_string_equal(fx->cfg.host, "10.0.0.1");
-    assert_int_equal(fx->cfg.port, 1234);
+    assert_string_equal(CFG(fx)->host, "10.0.0.1");
+    assert_int_equal(CFG(fx)->port, 1234);
 }
 
 static void test_config__set_out_of_memory_changes_nothing(void **state)
@@ -430,24 +488,24 @@ static void test_config__set_out_of_memory_changes_nothing(void **state)
     fixture_t *fx = *state;
     long n;
 
-    preset(&fx->cfg);
+    preset(fx->conf);
     for (n = 0;; n++) {
         long live = tu_live_blocks();
         wsr_error_t err;
         int rc;
 
         tu_fail_at(n, false);
-        rc = wsr_config_set(&fx->cfg, "host", "192.0.2.7", &err);
+        rc = wsr_config_set(fx->conf, "host", "192.0.2.7", &err);
         tu_fail_at(-1, false);
         if (rc == 0)
             break;
         assert_int_equal(rc, WSR_ENOMEM);
         assert_string_equal(err.text, "out of memory");
-        assert_string_equal(fx->cfg.host, "10.0.0.1");
+        assert_string_equal(CFG(fx)->host, "10.0.0.1");
         assert_int_equal(tu_live_blocks(), live);
     }
     assert_true(n >= 1);
-    assert_string_equal(fx->cfg.host, "192.0.2.7");
+    assert_string_equal(CFG(fx)->host, "192.0.2.7");
 }
 
 int main(void)
@@ -458,7 +516,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config__a_directory_is_not_a_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__later_files_override_earlier_ones, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_config__dispose_resets_to_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__new_holds_the_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__program_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__old_struct_sizes_get_defaults, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_config__set_accepts_good_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__set_refuses_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__set_out_of_memory_changes_nothing, setup,

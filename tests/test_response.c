@@ -3,7 +3,7 @@
  * Tests for src/response.c (the setters a handler answers with, their status
  * rules, the 422 parameter errors and their detail), src/request.c (the
  * accessors, on a request decoded by the codec and routed by a real router),
- * and wsr__response_encode (src/factory.c), which turns a response into the
+ * and wsr__codec_encode_response (src/factory.c), which turns a response into the
  * reply bytes (PROTOCOL.md section 4; a HEAD request gets no data).
  */
 #include "testutil.h"
@@ -64,7 +64,7 @@ static char *encode(const wsr_response_t *res, const json_t *id, const json_t *e
     wsr__buf_init(&out, 8, 0);
     wsr__buf_init(&scratch, 0, 0);
     assert_int_equal(
-        wsr__response_encode(&out, res, id, event_name, head, WSR_FORMAT_JSON, &scratch), 0);
+        wsr__codec_encode_response(&out, res, id, event_name, head, WSR_FORMAT_JSON, &scratch), 0);
     s = malloc(wsr__buf_payload_len(&out) + 1);
     assert_non_null(s);
     memcpy(s, wsr__buf_payload(&out), wsr__buf_payload_len(&out));
@@ -508,7 +508,7 @@ static void test_response__encode_base64_formats(void **state)
         wsr__buf_init(&out, 0, 0);
         wsr__buf_init(&scratch, 0, 0);
         assert_int_equal(
-            wsr__response_encode(&out, &fx->res, NULL, NULL, false, (wsr_format_t)f, &scratch), 0);
+            wsr__codec_encode_response(&out, &fx->res, NULL, NULL, false, (wsr_format_t)f, &scratch), 0);
         /* base64 of {"status":200,"data":1,"event_name":null} */
         assert_int_equal(out.len, 56);
         assert_memory_equal(out.data,

@@ -28,7 +28,6 @@ static int new_with_depth(unsigned max_depth, wsr_error_t *err)
     cfg.max_depth = max_depth;
     srv = wsr_server_new(&cfg, err);
     wsr_server_free(srv);
-    wsr_server_config_dispose(&cfg);
     return srv ? 0 : err->code;
 }
 

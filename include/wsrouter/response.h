@@ -17,6 +17,7 @@
 #ifndef WSR_WSROUTER_RESPONSE_H
 #define WSR_WSROUTER_RESPONSE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -42,7 +43,7 @@ WSR_API int wsr_response_set_data_take(wsr_response_t *res, json_t *data);
 WSR_API int wsr_response_set_string(wsr_response_t *res, const char *s);
 WSR_API int wsr_response_set_int(wsr_response_t *res, int64_t v);
 WSR_API int wsr_response_set_real(wsr_response_t *res, double v);
-WSR_API int wsr_response_set_bool(wsr_response_t *res, int v);
+WSR_API int wsr_response_set_bool(wsr_response_t *res, bool v);
 
 /*
  * Sets a success status: 200 (default), 201 or 202. Returns 0, or WSR_EINVAL
@@ -94,11 +95,11 @@ WSR_API int wsr_reply_complete_take(wsr_reply_t *reply, int status, json_t *data
 WSR_API int wsr_reply_error(wsr_reply_t *reply, int status, const char *fmt, ...) WSR_PRINTF(3, 4);
 
 /*
- * Returns 1 when the reply can no longer be delivered (timed out, connection
- * closed, server stopping): a long job may stop early. Borrowed `reply`.
- * Callable from any thread.
+ * Returns true when the reply can no longer be delivered (timed out,
+ * connection closed, server stopping, or already completed): a long job may
+ * stop early. Borrowed `reply`. Callable from any thread.
  */
-WSR_API int wsr_reply_cancelled(const wsr_reply_t *reply);
+WSR_API bool wsr_reply_cancelled(const wsr_reply_t *reply);
 
 #ifdef __cplusplus
 }

@@ -9,8 +9,11 @@
  *   wsr_server_t *srv = wsr_server_new(&cfg, &err);
  *   wsr_routes_math(wsr_server_router(srv), &err);   add route tables
  *   wsr_server_start(srv, &err);           binds; the router is now frozen
- *   wsr_server_run(srv);                   serves until wsr_server_stop()
+ *   wsr_server_run_until_signal(srv);      serves until SIGINT or SIGTERM, then drains
  *   wsr_server_free(srv);
+ *
+ * Settings from a file and flags go through a wsr_config_t, which owns the
+ * strings it reads (wsr_config_load_file, wsr_config_set).
  */
 #ifndef WSR_WSROUTER_SERVER_H
 #define WSR_WSROUTER_SERVER_H
@@ -42,12 +45,14 @@ enum {
 };
 
 /*
- * Server settings. Initialise with wsr_server_config_init, then change fields
- * or load a file (wsr_config_load_file). Strings are borrowed until
- * wsr_server_new returns (it copies them), except those a loader allocated,
- * which wsr_server_config_dispose releases.
+ * Server settings: plain data the application fills. Initialise with
+ * wsr_server_config_init (which also records the struct's size, so that a
+ * program built against this header keeps working with a library that added
+ * fields at the end), then change fields. Strings are borrowed until
+ * wsr_server_new returns (it copies them).
  */
 typedef struct wsr_server_config {
+    size_t size;                     /* sizeof the struct as compiled; set by _init */
     const char *host;                /* address to bind, "127.0.0.1" */
     int port;                        /* 8080; 0 lets the kernel pick (wsr_server_port) */
     int log_level;                   /* WSR_LOG_NOTICE */
@@ -63,8 +68,6 @@ typedef struct wsr_server_config {
     unsigned request_timeout_ms;     /* deferred/blocking answer deadline (30000); 408 past it */
     unsigned shutdown_timeout_ms;    /* graceful drain deadline (10000) */
     const char *www;                 /* directory served over HTTP, or NULL for none */
-    void *owned;                     /* private: what a loader allocated */
-    const char *modules;             /* route modules a program loads ("examples"); unused here */
     bool pubsub;                     /* serve /_/subscribe, /_/unsubscribe, /_/publish (true) */
     unsigned max_subscriptions;      /* topics per connection (1000); 429 past it */
     unsigned max_connections;        /* TCP connections in all (50000); refused past it; 0: none */
@@ -86,20 +89,46 @@ typedef struct wsr_server_config {
     unsigned token_ttl_s;            /* token lifetime (3600) */
 } wsr_server_config_t;
 
-/* Writes every default into `cfg` (borrowed). Never fails. */
-WSR_API void wsr_server_config_init(wsr_server_config_t *cfg);
+/* Writes every default into `cfg` (borrowed) and records its size. Never
+ * fails. A macro, so that the size is the one the caller compiled with. */
+#define wsr_server_config_init(cfg) wsr_server_config_init_size((cfg), sizeof(*(cfg)))
+WSR_API void wsr_server_config_init_size(wsr_server_config_t *cfg, size_t size);
 
-/* Releases what a loader allocated into `cfg` and re-initialises it. */
-WSR_API void wsr_server_config_dispose(wsr_server_config_t *cfg);
+/* A configuration read from files and flags: the settings, every string
+ * they hold, and the program's own keys. Opaque. */
+typedef struct wsr_config wsr_config_t;
+
+/* Creates a configuration holding every default. Returns it (owned:
+ * wsr_config_free) or NULL. */
+WSR_API wsr_config_t *wsr_config_new(void);
+
+/* Frees the configuration and the strings it read. NULL ignored. Settings
+ * passed to wsr_server_new were copied: the server keeps working. */
+WSR_API void wsr_config_free(wsr_config_t *config);
+
+/* The settings (borrowed from `config`, valid until wsr_config_free). The
+ * caller may change fields; strings it sets stay its own. */
+WSR_API wsr_server_config_t *wsr_config_settings(wsr_config_t *config);
 
 /*
- * Loads a JSON configuration file into `cfg` (keys not in the file keep their
- * values). The whole file is validated before anything is changed: unknown
- * keys, wrong types and values out of range are refused, and `err` names the
+ * Accepts `key` (borrowed; copied) in files and flags as a string the
+ * program reads itself with wsr_config_get (wsrouterd's "modules").
+ * Returns 0, WSR_EINVAL (empty, 32 bytes or more, or already a key) or
+ * WSR_EOVERFLOW (more than 16 such keys).
+ */
+WSR_API WSR_NODISCARD int wsr_config_add_key(wsr_config_t *config, const char *key);
+
+/* The value of a program key (borrowed from `config`), or NULL when unset. */
+WSR_API const char *wsr_config_get(const wsr_config_t *config, const char *key);
+
+/*
+ * Loads a JSON configuration file (keys not in the file keep their values).
+ * The whole file is validated before anything is changed: unknown keys,
+ * wrong types and values out of range are refused, and `err` names the
  * file, line, column and key. Returns 0, WSR_EIO, WSR_EPARSE, WSR_EINVAL or
  * WSR_ENOMEM.
  */
-WSR_API WSR_NODISCARD int wsr_config_load_file(wsr_server_config_t *cfg, const char *path,
+WSR_API WSR_NODISCARD int wsr_config_load_file(wsr_config_t *config, const char *path,
                                                wsr_error_t *err);
 
 /*
@@ -107,11 +136,12 @@ WSR_API WSR_NODISCARD int wsr_config_load_file(wsr_server_config_t *cfg, const c
  * "port", "8080". Validated like the file. Returns 0, WSR_ENOENT (no such
  * key), WSR_EINVAL or WSR_ENOMEM; `err` says why.
  */
-WSR_API WSR_NODISCARD int wsr_config_set(wsr_server_config_t *cfg, const char *key,
-                                         const char *value, wsr_error_t *err);
+WSR_API WSR_NODISCARD int wsr_config_set(wsr_config_t *config, const char *key, const char *value,
+                                         wsr_error_t *err);
 
 /*
- * Creates a server from `cfg` (borrowed; copied). Binds nothing yet.
+ * Creates a server from `cfg` (borrowed; copied), which must have been
+ * initialised with wsr_server_config_init. Binds nothing yet.
  * Returns the server (owned: wsr_server_free) or NULL with `err` filled.
  */
 WSR_API wsr_server_t *wsr_server_new(const wsr_server_config_t *cfg, wsr_error_t *err);
@@ -147,6 +177,19 @@ WSR_API int wsr_server_run(wsr_server_t *srv);
  * Not async-signal-safe: call it from a thread that waits for signals.
  */
 WSR_API void wsr_server_stop(wsr_server_t *srv);
+
+/*
+ * Runs the server until the process gets SIGINT or SIGTERM, then drains it
+ * (wsr_server_run's drain). The two signals are blocked in the calling
+ * thread (threads it starts later inherit that) and waited for with
+ * sigwait on a thread of the library's, so no handler is installed; the
+ * previous mask is restored before it returns. Call instead of
+ * wsr_server_run, from the thread that started the server, before any other
+ * thread of the program is started if those threads must not receive the
+ * two signals. Returns like wsr_server_run, or WSR_EIO when the signal
+ * thread cannot start.
+ */
+WSR_API int wsr_server_run_until_signal(wsr_server_t *srv);
 
 /* Returns the port of the wss:// listener (after start), or -1 when none. */
 WSR_API int wsr_server_tls_port(const wsr_server_t *srv);

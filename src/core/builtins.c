@@ -2,13 +2,13 @@
 /*
  * The built-in routes of PROTOCOL.md section 7 (retopy's default handlers):
  * `commands` lists every route, `help` describes one, `stats` reports the
- * factory's counters, `ping` answers "PONG". They are an ordinary route table,
+ * counters of whoever registered them (the server, through a snapshot
+ * function), `ping` answers "PONG". They are an ordinary route table,
  * registered by the server unless switched off.
  */
 #include "core/builtins_int.h"
 
 #include "core/router_int.h"
-#include "server/workers_int.h"
 
 static int on_commands(wsr_request_t *req, wsr_response_t *res, void *user)
 {
@@ -41,19 +41,12 @@ static int on_help(wsr_request_t *req, wsr_response_t *res, void *user)
 
 static int on_stats(wsr_request_t *req, wsr_response_t *res, void *user)
 {
-    wsr_factory_t *f = user;
-    json_t *snap;
+    const wsr__stats_source_t *src = user;
 
     (void)req;
-    if (f == NULL || f->stats == NULL)
+    if (src == NULL || src->snapshot == NULL)
         return wsr_response_error(res, 503, "statistics are not available outside a server");
-    snap = wsr__stats_snapshot(f->stats, f->nloops, f->router, wsr_factory_connection_count(f),
-                               wsr__now_ns() - f->started_ns);
-    if (snap != NULL && f->workers != NULL && wsr__workers_describe(f->workers, snap) != 0) {
-        json_decref(snap);
-        snap = NULL;
-    }
-    return wsr_response_set_data_take(res, snap);
+    return wsr_response_set_data_take(res, src->snapshot(src->ctx));
 }
 
 static int on_ping(wsr_request_t *req, wsr_response_t *res, void *user)
@@ -76,7 +69,7 @@ static const wsr_route_t builtin_routes[] = {
     WSR_ROUTES_END,
 };
 
-int wsr__builtins_add(wsr_router_t *router, wsr_factory_t *f, wsr_error_t *err)
+int wsr__builtins_add(wsr_router_t *router, const wsr__stats_source_t *stats, wsr_error_t *err)
 {
-    return wsr_router_add(router, builtin_routes, f, err);
+    return wsr_router_add(router, builtin_routes, (void *)stats, err);
 }

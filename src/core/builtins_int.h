@@ -1,12 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* The built-in routes (PROTOCOL.md section 7). */
-#ifndef WSR_SRC_BUILTINS_INT_H
-#define WSR_SRC_BUILTINS_INT_H
+#ifndef WSR_CORE_BUILTINS_INT_H
+#define WSR_CORE_BUILTINS_INT_H
 
-#include "services/factory_int.h"
+#include <jansson.h>
 
-/* Adds commands, help, stats and ping to `router`; `f` (may be NULL) feeds
+#include "core/internal.h"
+
+/* Where `stats` gets its figures: a function returning a new snapshot
+ * object (or NULL when memory ran out), called on any thread. */
+typedef struct wsr__stats_source {
+    json_t *(*snapshot)(void *ctx);
+    void *ctx;
+} wsr__stats_source_t;
+
+/* Adds commands, help, stats and ping to `router`. `stats` (borrowed: it
+ * must outlive the router; may be NULL, then `stats` answers 503) feeds
  * `stats`. Returns like wsr_router_add. */
-WSR_NODISCARD int wsr__builtins_add(wsr_router_t *router, wsr_factory_t *f, wsr_error_t *err);
+WSR_NODISCARD int wsr__builtins_add(wsr_router_t *router, const wsr__stats_source_t *stats,
+                                    wsr_error_t *err);
 
-#endif /* WSR_SRC_BUILTINS_INT_H */
+#endif /* WSR_CORE_BUILTINS_INT_H */

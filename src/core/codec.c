@@ -566,3 +566,18 @@ int wsr__codec_encode_raw(wsr__buf_t *out, const unsigned char *json, size_t n, 
         return wsr__buf_append(out, json, n);
     return wsr__base64_encode(out, json, n);
 }
+
+int wsr__codec_encode_response(wsr__buf_t *out, const wsr_response_t *res, const json_t *id,
+                         const json_t *event_name, bool head, wsr_format_t fmt, wsr__buf_t *scratch)
+{
+    wsr__reply_view_t v;
+
+    v.status = res->status;
+    v.data = head ? NULL : res->data;
+    v.detail = res->detail;
+    v.errors = res->errors;
+    v.allow = res->allow;
+    v.id = id;
+    v.event_name = event_name;
+    return wsr__codec_encode_reply(out, &v, fmt, scratch);
+}

@@ -88,6 +88,8 @@ static inline void wsr__buf_reset(wsr__buf_t *b)
 
 /* Monotonic clock in nanoseconds. */
 uint64_t wsr__now_ns(void);
+/* Monotonic clock in milliseconds. */
+int64_t wsr__mono_ms(void);
 /* Wall clock in milliseconds since the epoch. */
 int64_t wsr__wall_ms(void);
 

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "services/auth_int.h"
+#include "core/session_int.h"
 #include "core/router_int.h"
 
 void wsr__request_init(wsr_request_t *req)

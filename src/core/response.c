@@ -74,7 +74,7 @@ int wsr_response_set_real(wsr_response_t *res, double v)
     return wsr_response_set_data_take(res, json_real(v));
 }
 
-int wsr_response_set_bool(wsr_response_t *res, int v)
+int wsr_response_set_bool(wsr_response_t *res, bool v)
 {
     return wsr_response_set_data_take(res, json_boolean(v));
 }

@@ -3,7 +3,7 @@
  * Immutable, reference-counted authentication sessions (see auth_int.h). The
  * count is atomic because a session travels with requests to worker threads.
  */
-#include "services/auth_int.h"
+#include "core/session_int.h"
 
 #include <stdatomic.h>
 #include <string.h>

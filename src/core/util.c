@@ -168,6 +168,11 @@ uint64_t wsr__now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int64_t wsr__mono_ms(void)
+{
+    return (int64_t)(wsr__now_ns() / 1000000u);
+}
+
 int64_t wsr__wall_ms(void)
 {
     struct timespec ts;

@@ -180,18 +180,18 @@ static const struct option long_options[] = {
 };
 
 /* Applies one flag through the configuration table. */
-static int apply_flag(wsr_server_config_t *cfg, const char *key, const char *value)
+static int apply_flag(wsr_config_t *conf, const char *key, const char *value)
 {
     wsr_error_t err;
 
-    if (wsr_config_set(cfg, key, value, &err) != 0) {
+    if (wsr_config_set(conf, key, value, &err) != 0) {
         fprintf(stderr, "wsrouterd: %s\n", err.text);
         return -1;
     }
     return 0;
 }
 
-static int apply_set(wsr_server_config_t *cfg, const char *arg)
+static int apply_set(wsr_config_t *conf, const char *arg)
 {
     const char *eq = strchr(arg, '=');
     char key[96];
@@ -202,7 +202,7 @@ static int apply_set(wsr_server_config_t *cfg, const char *arg)
     }
     memcpy(key, arg, (size_t)(eq - arg));
     key[eq - arg] = '\0';
-    return apply_flag(cfg, key, eq + 1);
+    return apply_flag(conf, key, eq + 1);
 }
 
 /* Flags that set a configuration key, applied through the same table as the
@@ -228,13 +228,13 @@ static const struct {
     {'D', "store"},
 };
 
-static int apply_option(wsr_server_config_t *cfg, int c, const char *arg)
+static int apply_option(wsr_config_t *conf, int c, const char *arg)
 {
     for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++)
         if (flag_keys[i].flag == c)
-            return apply_flag(cfg, flag_keys[i].key, arg);
+            return apply_flag(conf, flag_keys[i].key, arg);
     if (c == 'S')
-        return apply_set(cfg, arg);
+        return apply_set(conf, arg);
     if (c == 'c')
         return 0; /* read in the first pass */
     usage(stderr);
@@ -243,7 +243,7 @@ static int apply_option(wsr_server_config_t *cfg, int c, const char *arg)
 
 /* Parses argv into cfg: the config file first, then the flags over it.
  * Returns 0 to serve, 1 when done (help, version), -1 on a usage error. */
-static int parse_args(int argc, char **argv, wsr_server_config_t *cfg)
+static int parse_args(int argc, char **argv, wsr_config_t *conf)
 {
     const char *config = NULL;
     wsr_error_t err;
@@ -254,7 +254,7 @@ static int parse_args(int argc, char **argv, wsr_server_config_t *cfg)
     while ((c = getopt_long(argc, argv, "h:p:c:l:m:", long_options, NULL)) != -1)
         if (c == 'c')
             config = optarg;
-    if (config != NULL && wsr_config_load_file(cfg, config, &err) != 0) {
+    if (config != NULL && wsr_config_load_file(conf, config, &err) != 0) {
         fprintf(stderr, "wsrouterd: %s\n", err.text);
         return -1;
     }
@@ -269,7 +269,7 @@ static int parse_args(int argc, char **argv, wsr_server_config_t *cfg)
             printf("wsrouterd %s (protocol v%d)\n", WSR_VERSION, WSR_PROTOCOL_VERSION);
             return 1;
         }
-        rc = apply_option(cfg, c, optarg);
+        rc = apply_option(conf, c, optarg);
     }
     if (rc == 0 && optind < argc) {
         fprintf(stderr, "wsrouterd: unexpected argument \"%s\"\n", argv[optind]);
@@ -288,8 +288,10 @@ static void print_url(const char *scheme, const char *host, int port)
         printf("wsrouterd listening on %s://%s:%d/\n", scheme, host, port);
 }
 
-static int serve(daemon_state_t *d, wsr_server_config_t *cfg)
+static int serve(daemon_state_t *d, wsr_config_t *conf)
 {
+    const wsr_server_config_t *cfg = wsr_config_settings(conf);
+    const char *modules = wsr_config_get(conf, "modules");
     pthread_t sig_thread;
     wsr_error_t err;
     int rc;
@@ -299,8 +301,7 @@ static int serve(daemon_state_t *d, wsr_server_config_t *cfg)
         fprintf(stderr, "wsrouterd: %s\n", err.text);
         return 1;
     }
-    if (wsr_routes_load(wsr_server_router(d->srv), cfg->modules ? cfg->modules : "examples",
-                        &err) != 0 ||
+    if (wsr_routes_load(wsr_server_router(d->srv), modules ? modules : "examples", &err) != 0 ||
         wsr_server_start(d->srv, &err) != 0) {
         fprintf(stderr, "wsrouterd: %s\n", err.text);
         wsr_server_free(d->srv);
@@ -437,8 +438,9 @@ static int add_role(char *roles, size_t size, const char *role)
     return 0;
 }
 
-static int user_main(int argc, char **argv, wsr_server_config_t *cfg)
+static int user_main(int argc, char **argv, wsr_config_t *conf)
 {
+    wsr_server_config_t *cfg = wsr_config_settings(conf);
     static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
                                          {"store", required_argument, NULL, 'D'},
                                          {"config", required_argument, NULL, 'c'},
@@ -455,7 +457,7 @@ static int user_main(int argc, char **argv, wsr_server_config_t *cfg)
             rc = add_role(roles, sizeof(roles), optarg);
         else if (c == 'D')
             cfg->store = optarg;
-        else if (c == 'c' && wsr_config_load_file(cfg, optarg, &err) != 0) {
+        else if (c == 'c' && wsr_config_load_file(conf, optarg, &err) != 0) {
             fprintf(stderr, "wsrouterd: %s\n", err.text);
             rc = -1;
         } else if (c != 'c')
@@ -489,7 +491,8 @@ static int user_main(int argc, char **argv, wsr_server_config_t *cfg)
 int main(int argc, char **argv)
 {
     daemon_state_t d;
-    wsr_server_config_t cfg;
+    wsr_config_t *conf;
+    wsr_server_config_t *cfg;
     int rc;
 
     memset(&d, 0, sizeof(d));
@@ -507,23 +510,29 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
 
-    wsr_server_config_init(&cfg);
-    cfg.store = "var/wsrouter.db"; /* wsrouterd keeps counters and users by default */
+    conf = wsr_config_new();
+    if (conf == NULL || wsr_config_add_key(conf, "modules") != 0) {
+        fprintf(stderr, "wsrouterd: out of memory\n");
+        wsr_config_free(conf);
+        return 1;
+    }
+    cfg = wsr_config_settings(conf);
+    cfg->store = "var/wsrouter.db"; /* wsrouterd keeps counters and users by default */
     if (argc > 1 && strcmp(argv[1], "user") == 0) {
-        rc = user_main(argc - 1, argv + 1, &cfg);
-        wsr_server_config_dispose(&cfg);
+        rc = user_main(argc - 1, argv + 1, conf);
+        wsr_config_free(conf);
         return rc;
     }
-    rc = parse_args(argc, argv, &cfg);
+    rc = parse_args(argc, argv, conf);
     if (rc != 0) {
-        wsr_server_config_dispose(&cfg);
+        wsr_config_free(conf);
         return rc > 0 ? 0 : 2;
     }
-    cfg.log = log_sink;
-    cfg.log_user = &d;
-    lws_set_log_level(lws_mask_for(cfg.log_level), lws_log_sink);
-    rc = serve(&d, &cfg);
-    wsr_server_config_dispose(&cfg);
+    cfg->log = log_sink;
+    cfg->log_user = &d;
+    lws_set_log_level(lws_mask_for(cfg->log_level), lws_log_sink);
+    rc = serve(&d, conf);
+    wsr_config_free(conf);
     pthread_mutex_destroy(&d.log_lock);
     return rc;
 }

@@ -4,8 +4,9 @@
  * table of options (name, type, offset into wsr_server_config_t, range), so a
  * flag and a file key are validated the same way. A file is applied to a copy
  * and committed only when every key is valid; errors name the file, the line
- * and column of the key, and the key. Strings the loader allocates hang off
- * cfg->owned and are released by wsr_server_config_dispose.
+ * and column of the key, and the key. A wsr_config_t owns the settings it
+ * fills and every string the loader allocated for them; keys a program
+ * adds for itself (wsr_config_add_key) are read and validated alongside.
  */
 #include "wsrouter/server.h"
 
@@ -64,7 +65,6 @@ static const option_t options[] = {
     OPT("request_timeout_ms", OPT_UINT, request_timeout_ms, 1, 86400000),
     OPT("shutdown_timeout_ms", OPT_UINT, shutdown_timeout_ms, 0, 3600000),
     OPT("www", OPT_STRING, www, 0, 0),
-    OPT("modules", OPT_STRING, modules, 0, 0),
     OPT("pubsub", OPT_BOOL, pubsub, 0, 1),
     OPT("max_subscriptions", OPT_UINT, max_subscriptions, 0, 1000000),
     OPT("max_connections", OPT_UINT, max_connections, 0, 10000000),
@@ -86,11 +86,27 @@ static const option_t options[] = {
     OPT("token_ttl_s", OPT_UINT, token_ttl_s, 60, 2592000),
 };
 
-/* A string the loader allocated; cfg->owned is the head of their list. */
+#define EXTRA_MAX     16
+#define EXTRA_KEY_MAX 32
+
+/* A string the loader allocated; wsr_config_t.owned is the head of their list. */
 typedef struct owned_str {
     struct owned_str *next;
     char text[];
 } owned_str_t;
+
+/* What a file or a flag changes: committed as a whole, or not at all. */
+typedef struct target {
+    wsr_server_config_t cfg;
+    const char *extra[EXTRA_MAX]; /* values of the program's own keys */
+} target_t;
+
+struct wsr_config {
+    target_t now;
+    owned_str_t *owned; /* owned: every string in `now` that the loader made */
+    char extra_keys[EXTRA_MAX][EXTRA_KEY_MAX];
+    size_t nextra;
+};
 
 static const option_t *find_option(const char *key)
 {
@@ -100,7 +116,16 @@ static const option_t *find_option(const char *key)
     return NULL;
 }
 
-static const char *keep_string(wsr_server_config_t *cfg, const char *s)
+/* The index of a program key, or -1. */
+static int find_extra(const wsr_config_t *c, const char *key)
+{
+    for (size_t i = 0; i < c->nextra; i++)
+        if (strcmp(c->extra_keys[i], key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const char *keep_string(wsr_config_t *c, const char *s)
 {
     size_t n = strlen(s);
     owned_str_t *o = wsr__malloc(sizeof(*o) + n + 1);
@@ -108,25 +133,62 @@ static const char *keep_string(wsr_server_config_t *cfg, const char *s)
     if (o == NULL)
         return NULL;
     memcpy(o->text, s, n + 1);
-    o->next = cfg->owned;
-    cfg->owned = o;
+    o->next = c->owned;
+    c->owned = o;
     return o->text;
 }
 
-static void free_owned_until(void *head, void *stop)
+/* Frees the strings kept since `stop` (a failed load's, never committed). */
+static void free_owned_until(wsr_config_t *c, owned_str_t *stop)
 {
-    owned_str_t *o = head, *next;
+    owned_str_t *o = c->owned, *next;
 
     for (; o != NULL && o != stop; o = next) {
         next = o->next;
         wsr__free(o);
     }
+    c->owned = o;
 }
 
-void wsr_server_config_dispose(wsr_server_config_t *cfg)
+wsr_config_t *wsr_config_new(void)
 {
-    free_owned_until(cfg->owned, NULL);
-    wsr_server_config_init(cfg);
+    wsr_config_t *c = wsr__calloc(1, sizeof(*c));
+
+    if (c != NULL)
+        wsr_server_config_init(&c->now.cfg);
+    return c;
+}
+
+void wsr_config_free(wsr_config_t *c)
+{
+    if (c == NULL)
+        return;
+    free_owned_until(c, NULL);
+    wsr__free(c);
+}
+
+wsr_server_config_t *wsr_config_settings(wsr_config_t *c)
+{
+    return &c->now.cfg;
+}
+
+int wsr_config_add_key(wsr_config_t *c, const char *key)
+{
+    size_t n = strlen(key);
+
+    if (n == 0 || n >= EXTRA_KEY_MAX || find_option(key) != NULL || find_extra(c, key) >= 0)
+        return WSR_EINVAL;
+    if (c->nextra == EXTRA_MAX)
+        return WSR_EOVERFLOW;
+    memcpy(c->extra_keys[c->nextra++], key, n + 1);
+    return 0;
+}
+
+const char *wsr_config_get(const wsr_config_t *c, const char *key)
+{
+    int i = find_extra(c, key);
+
+    return i >= 0 ? c->now.extra[i] : NULL;
 }
 
 /* Parses "1048576", "64K", "1M", "1MiB", "2G" into bytes. */
@@ -165,7 +227,7 @@ static bool parse_size(const char *s, long long *out)
 
 static void range_text(const option_t *o, char *out, size_t size)
 {
-    switch (o->type) {
+    switch (o == NULL ? OPT_STRING : o->type) {
     case OPT_BOOL:
         snprintf(out, size, "must be true or false");
         break;
@@ -206,28 +268,38 @@ static bool store_number(wsr_server_config_t *cfg, const option_t *o, long long 
     return true;
 }
 
-/* Applies one value given as JSON. Returns 0, WSR_EINVAL or WSR_ENOMEM. */
-static int apply_json(wsr_server_config_t *cfg, const option_t *o, json_t *v)
+/* Sets a string field from JSON (a string, or null / "" for none). */
+static int apply_string(wsr_config_t *c, const char **field, json_t *v)
 {
-    void *field = (char *)cfg + o->offset;
     const char *copy;
+
+    if (!json_is_string(v) && !json_is_null(v))
+        return WSR_EINVAL;
+    if (json_is_null(v) || json_string_length(v) == 0) {
+        *field = NULL;
+        return 0;
+    }
+    /* The copy goes in only once it exists: the old value stays otherwise. */
+    copy = keep_string(c, json_string_value(v));
+    if (copy == NULL)
+        return WSR_ENOMEM;
+    *field = copy;
+    return 0;
+}
+
+/* Applies one value given as JSON to `t`: option `o`, or the program key
+ * `extra` when `o` is NULL. Returns 0, WSR_EINVAL or WSR_ENOMEM. */
+static int apply_json(wsr_config_t *c, target_t *t, const option_t *o, int extra, json_t *v)
+{
+    void *field;
     long long n;
 
+    if (o == NULL)
+        return apply_string(c, &t->extra[extra], v);
+    field = (char *)&t->cfg + o->offset;
     switch (o->type) {
     case OPT_STRING:
-        if (!json_is_string(v) && !json_is_null(v))
-            return WSR_EINVAL;
-        if (json_is_null(v) || json_string_length(v) == 0) {
-            *(const char **)field = NULL;
-            return 0;
-        }
-        /* The copy goes in only once it exists: wsr_config_set applies to
-         * the caller's settings, which used to be left with NULL here. */
-        copy = keep_string(cfg, json_string_value(v));
-        if (copy == NULL)
-            return WSR_ENOMEM;
-        *(const char **)field = copy;
-        return 0;
+        return apply_string(c, (const char **)field, v);
     case OPT_BOOL:
         if (!json_is_boolean(v))
             return WSR_EINVAL;
@@ -246,13 +318,14 @@ static int apply_json(wsr_server_config_t *cfg, const option_t *o, json_t *v)
         else if (!(o->type == OPT_SIZE && json_is_string(v) &&
                    parse_size(json_string_value(v), &n)))
             return WSR_EINVAL;
-        return store_number(cfg, o, n) ? 0 : WSR_EINVAL;
+        return store_number(&t->cfg, o, n) ? 0 : WSR_EINVAL;
     }
 }
 
-int wsr_config_set(wsr_server_config_t *cfg, const char *key, const char *value, wsr_error_t *err)
+int wsr_config_set(wsr_config_t *c, const char *key, const char *value, wsr_error_t *err)
 {
     const option_t *o = find_option(key);
+    int extra = o == NULL ? find_extra(c, key) : -1;
     char range[160];
     json_t *v = NULL;
     long long n;
@@ -262,9 +335,9 @@ int wsr_config_set(wsr_server_config_t *cfg, const char *key, const char *value,
         memset(err, 0, sizeof(*err));
         snprintf(err->key, sizeof(err->key), "%s", key);
     }
-    if (o == NULL)
+    if (o == NULL && extra < 0)
         return wsr__error_set(err, WSR_ENOENT, "unknown option %s", key);
-    switch (o->type) {
+    switch (o == NULL ? OPT_STRING : o->type) {
     case OPT_STRING:
     case OPT_ENUM:
         v = json_string(value);
@@ -282,7 +355,7 @@ int wsr_config_set(wsr_server_config_t *cfg, const char *key, const char *value,
     }
     if (v == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "out of memory");
-    rc = apply_json(cfg, o, v);
+    rc = apply_json(c, &c->now, o, extra, v);
     json_decref(v);
     if (rc == WSR_EINVAL) {
         range_text(o, range, sizeof(range));
@@ -413,24 +486,26 @@ static size_t distance(const char *a, const char *b)
 }
 
 /* The known key closest to `key`, when it is close enough to be a typo. */
-static const char *closest_key(const char *key)
+static const char *closest_key(const wsr_config_t *c, const char *key)
 {
     const char *best = NULL;
     size_t best_d = 3;
 
-    for (size_t i = 0; i < WSR__ARRAY_SIZE(options); i++) {
-        size_t d = distance(key, options[i].key);
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(options) + c->nextra; i++) {
+        const char *k = i < WSR__ARRAY_SIZE(options) ? options[i].key
+                                                     : c->extra_keys[i - WSR__ARRAY_SIZE(options)];
+        size_t d = distance(key, k);
 
         if (d < best_d) {
             best_d = d;
-            best = options[i].key;
+            best = k;
         }
     }
     return best;
 }
 
-static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path, const char *text,
-                        size_t n, wsr_error_t *err)
+static int apply_object(wsr_config_t *c, target_t *tmp, json_t *root, const char *path,
+                        const char *text, size_t n, wsr_error_t *err)
 {
     const char *key;
     json_t *v;
@@ -439,10 +514,11 @@ static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path
     json_object_foreach(root, key, v)
     {
         const option_t *o = find_option(key);
+        int extra = o == NULL ? find_extra(c, key) : -1;
         int rc;
 
-        if (o == NULL) {
-            const char *near = closest_key(key);
+        if (o == NULL && extra < 0) {
+            const char *near = closest_key(c, key);
 
             if (near != NULL)
                 return config_error(err, WSR_EINVAL, path, text, n, key,
@@ -450,7 +526,7 @@ static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path
             return config_error(err, WSR_EINVAL, path, text, n, key,
                                 "unknown key \"%s\" (the keys are listed in README.md)", key);
         }
-        rc = apply_json(tmp, o, v);
+        rc = apply_json(c, tmp, o, extra, v);
         if (rc == WSR_ENOMEM)
             return config_error(err, rc, path, NULL, 0, key, "out of memory");
         if (rc != 0) {
@@ -461,9 +537,10 @@ static int apply_object(wsr_server_config_t *tmp, json_t *root, const char *path
     return 0;
 }
 
-int wsr_config_load_file(wsr_server_config_t *cfg, const char *path, wsr_error_t *err)
+int wsr_config_load_file(wsr_config_t *c, const char *path, wsr_error_t *err)
 {
-    wsr_server_config_t tmp = *cfg;
+    target_t tmp = c->now;
+    owned_str_t *before = c->owned;
     json_error_t jerr;
     json_t *root = NULL;
     char *text = NULL;
@@ -490,11 +567,11 @@ int wsr_config_load_file(wsr_server_config_t *cfg, const char *path, wsr_error_t
         rc = config_error(err, WSR_EINVAL, path, NULL, 0, NULL, "must hold a JSON object");
         goto out;
     }
-    rc = apply_object(&tmp, root, path, text, n, err);
+    rc = apply_object(c, &tmp, root, path, text, n, err);
     if (rc == 0)
-        *cfg = tmp; /* commit: every key was valid */
+        c->now = tmp; /* commit: every key was valid */
     else
-        free_owned_until(tmp.owned, cfg->owned);
+        free_owned_until(c, before);
 out:
     json_decref(root);
     wsr__free(text);

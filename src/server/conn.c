@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-connection protocol object (aiorest-ws's RequestHandlerProtocol):
- * the libwebsockets callback for our subprotocol. It registers each connection
- * with its loop, reassembles fragmented messages up to the message limit
- * (1009 past it), hands each complete message to the codec and the dispatcher,
- * queues the encoded reply, and writes the queue only from the WRITEABLE
- * callback, several messages per callback while the pipe is not choked (1008
- * when a client lets the queue pass its cap). It also drains the loop's inbox.
- * It owns each connection's buffers and queue; it never blocks.
+ * the libwebsockets callback for our subprotocol. It registers each
+ * connection with its loop, checks the handshake (Origin, token),
+ * reassembles fragmented messages up to the message limit (1009 past it),
+ * hands each complete message to serve.c, queues what goes back, and writes
+ * the queue only from the WRITEABLE callback, several messages per callback
+ * while the pipe is not choked (1008 when a client lets the queue pass its
+ * cap). It owns each connection's buffers and queue; it never blocks.
  */
-#include "server/loop_int.h"
+#include "server/conn_int.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,19 +17,17 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "core/codec_int.h"
 #include <openssl/crypto.h>
 
-#include "server/handshake_int.h"
+#include "core/codec_int.h"
+#include "server/idle_int.h"
 #include "server/limits_int.h"
-#include "server/listener_int.h"
-#include "services/pubsub_int.h"
+#include "server/origins_int.h"
+#include "server/reply_int.h"
+#include "server/serve_int.h"
 #include "server/tls_int.h"
-#include "core/router_int.h"
-
-_Static_assert(sizeof(wsr__msg_t) + LWS_PRE <= WSR__MSG_HEAD, "message header too small");
-
-static void handle_note(wsr__loop_t *loop, wsr__msg_t *m);
+#include "services/auth_int.h"
+#include "services/pubsub_int.h"
 
 /* The idle policy's ping states (wsr__conn_t.ping_due). */
 enum { PING_NONE = 0, PING_DUE = 1, PING_SENT = 2 };
@@ -41,12 +39,6 @@ enum { PING_NONE = 0, PING_DUE = 1, PING_SENT = 2 };
 
 /* A reassembly buffer this large is released after its message, not kept. */
 #define RX_KEEP_MAX (64 * 1024)
-
-struct serve_ctx {
-    wsr__loop_t *loop;
-    wsr__conn_t *conn;
-    wsr_request_t *req;
-};
 
 const size_t wsr__conn_size = sizeof(wsr__conn_t);
 
@@ -76,7 +68,7 @@ static const char *close_text(int code)
  * reads again is dropped after CLOSE_GRACE_SECS. Returning -1 from a callback
  * instead would drop the close frame whenever the pipe is choked.
  */
-static void conn_close_because(wsr__conn_t *c, int code, const char *text)
+void wsr__conn_close_because(wsr__conn_t *c, int code, const char *text)
 {
     wsr__msg_t *m, *next;
 
@@ -99,73 +91,9 @@ static void conn_close_because(wsr__conn_t *c, int code, const char *text)
     lws_callback_on_writable(c->wsi);
 }
 
-static void conn_close(wsr__conn_t *c, int code)
+void wsr__conn_close(wsr__conn_t *c, int code)
 {
-    conn_close_because(c, code, close_text(code));
-}
-
-void wsr__conn_close_idle(wsr__conn_t *c)
-{
-    conn_close_because(c, 1001, "idle: no traffic and no pong");
-}
-
-void wsr__conn_close_auth(wsr__conn_t *c, const char *why)
-{
-    conn_close_because(c, 1008, why);
-}
-
-/* ---- the registry: slot + generation ids, loop thread only ---- */
-
-static int registry_add(wsr__loop_t *loop, wsr__conn_t *c)
-{
-    uint32_t slot;
-
-    if (loop->free_head != 0) {
-        slot = loop->free_head - 1;
-        loop->free_head = loop->slots[slot].next_free;
-    } else {
-        if (loop->nslots == loop->slots_cap) {
-            uint32_t cap = loop->slots_cap ? loop->slots_cap * 2 : 64;
-            wsr__slot_t *s;
-
-            if (cap > (1u << 24))
-                return WSR_EOVERFLOW;
-            s = wsr__realloc(loop->slots, cap * sizeof(*s));
-            if (s == NULL)
-                return WSR_ENOMEM;
-            memset(s + loop->slots_cap, 0, (cap - loop->slots_cap) * sizeof(*s));
-            loop->slots = s;
-            loop->slots_cap = cap;
-        }
-        slot = loop->nslots++;
-    }
-    if (++loop->slots[slot].gen == 0)
-        loop->slots[slot].gen = 1;
-    loop->slots[slot].conn = c;
-    c->id = (uint64_t)loop->slots[slot].gen << 32 | (uint64_t)loop->index << 24 | slot;
-    loop->nconns++;
-    return 0;
-}
-
-static void registry_remove(wsr__loop_t *loop, wsr__conn_t *c)
-{
-    uint32_t slot = WSR__ID_SLOT(c->id);
-
-    loop->slots[slot].conn = NULL;
-    loop->slots[slot].next_free = loop->free_head;
-    loop->free_head = slot + 1;
-    loop->nconns--;
-}
-
-wsr__conn_t *wsr__loop_conn(wsr__loop_t *loop, uint64_t id)
-{
-    uint32_t slot = WSR__ID_SLOT(id);
-
-    if (WSR__ID_LOOP(id) != loop->index || slot >= loop->nslots)
-        return NULL;
-    if (loop->slots[slot].conn == NULL || loop->slots[slot].gen != WSR__ID_GEN(id))
-        return NULL;
-    return loop->slots[slot].conn;
+    wsr__conn_close_because(c, code, close_text(code));
 }
 
 /* ---- sending ---- */
@@ -175,7 +103,7 @@ void wsr__conn_send(wsr__conn_t *c, wsr__msg_t *m)
     size_t cap = c->loop->factory->settings.max_outbound;
 
     if (m == NULL) {
-        conn_close(c, 1011);
+        wsr__conn_close(c, 1011);
         return;
     }
     m->next = NULL;
@@ -185,7 +113,7 @@ void wsr__conn_send(wsr__conn_t *c, wsr__msg_t *m)
     }
     if (c->out_bytes + m->len > cap) {
         wsr__msg_free(m);
-        conn_close(c, 1008);
+        wsr__conn_close(c, 1008);
         return;
     }
     if (c->out_tail != NULL)
@@ -238,15 +166,23 @@ static int write_one(wsr__conn_t *c)
 static int write_batch(wsr__conn_t *c)
 {
     wsr__buf_t *b = &c->loop->wbuf;
+    size_t total = 0, count = 0;
     unsigned char *h;
 
+    /* Measure the batch first and make room for all of it, before anything
+     * leaves the queue: a message popped into a buffer that then failed to
+     * grow would be lost, yet counted as sent. */
+    for (const wsr__msg_t *m = c->out_head;
+         m != NULL && m->len <= BATCH_MSG_MAX && total + m->len + 4 <= BATCH_MAX; m = m->next) {
+        total += m->len + (m->len < 126 ? 2 : 4);
+        count++;
+    }
     wsr__buf_reset(b);
-    while (c->out_head != NULL && c->out_head->len <= BATCH_MSG_MAX &&
-           wsr__buf_payload_len(b) + c->out_head->len + 4 <= BATCH_MAX) {
+    if (count < 2 || wsr__buf_reserve(b, total) != 0)
+        return write_one(c);
+    for (; count > 0; count--) {
         wsr__msg_t *m = c->out_head;
 
-        if (wsr__buf_reserve(b, m->len + 4) != 0)
-            return write_one(c);
         h = b->data + b->len;
         h[0] = (unsigned char)(0x80 | (m->binary ? 0x2 : 0x1));
         if (m->len < 126) {
@@ -307,7 +243,7 @@ static int on_writeable(wsr__conn_t *c)
         return 0;
     }
     if (c->drain_code != 0 && c->replies == NULL) {
-        conn_close(c, c->drain_code);
+        wsr__conn_close(c, c->drain_code);
         c->close_started = 1;
         return -1;
     }
@@ -315,66 +251,6 @@ static int on_writeable(wsr__conn_t *c)
 }
 
 /* ---- receiving ---- */
-
-static wsr_reply_t *loop_defer(void *arg, wsr_response_t *res)
-{
-    struct serve_ctx *ctx = arg;
-
-    (void)res;
-    return wsr__reply_new(ctx->loop, ctx->conn, ctx->req);
-}
-
-static void serve(wsr__conn_t *c, const unsigned char *p, size_t n, bool binary)
-{
-    wsr__loop_t *loop = c->loop;
-    wsr_factory_t *f = loop->factory;
-    char detail[WSR__DETAIL_MAX];
-    struct serve_ctx ctx;
-    wsr_request_t req;
-    wsr_response_t res;
-    wsr__buf_t out;
-    int rc;
-
-    wsr__count(&loop->stats->messages_in, 1);
-    wsr__request_init(&req);
-    wsr__response_init(&res);
-    req.start_ns = wsr__now_ns();
-    req.conn_id = c->id;
-    req.factory = f;
-    memcpy(req.peer, c->peer, sizeof(req.peer));
-    req.session = wsr__session_ref(c->session);
-    if (c->cert_subject != NULL)
-        req.cert_subject = wsr__strdup(c->cert_subject);
-    rc = wsr__codec_decode(&req, p, n, binary, f->settings.max_depth, detail);
-    c->push_format = (uint8_t)req.format;
-    if (rc == WSR_EPARSE) {
-        (void)wsr__response_error_str(&res, 400, detail);
-    } else if (rc != 0) {
-        wsr__response_fail(&res);
-    } else if (loop->draining) {
-        (void)wsr__response_error_str(&res, 503, "the server is shutting down");
-    } else {
-        ctx.loop = loop;
-        ctx.conn = c;
-        ctx.req = &req;
-        res.defer = loop_defer;
-        res.defer_ctx = &ctx;
-        if (wsr__dispatch(f, f->router, &req, &res) == 1)
-            goto out; /* a reply handle answers later */
-    }
-    wsr__stats_request(loop->stats, res.status, req.route ? req.route->index : SIZE_MAX,
-                       wsr__now_ns() - req.start_ns);
-    wsr__buf_init(&out, WSR__MSG_HEAD, 0);
-    if (wsr__response_encode(&out, &res, req.id, req.event_name, req.method == WSR_HEAD, req.format,
-                             &loop->scratch) == 0)
-        wsr__conn_send(c, wsr__msg_take(&out, req.format == WSR_FORMAT_BASE64_BINARY));
-    else
-        conn_close(c, 1011);
-    wsr__buf_dispose(&out);
-out:
-    wsr__response_dispose(&res);
-    wsr__request_dispose(&req);
-}
 
 static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
 {
@@ -389,9 +265,9 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
     if (!c->in_message && final) {
         /* The whole message in one piece: serve it straight from lws's buffer. */
         if (len > max)
-            conn_close(c, 1009);
+            wsr__conn_close(c, 1009);
         else
-            serve(c, in, len, lws_frame_is_binary(c->wsi) != 0);
+            wsr__serve_message(c, in, len, lws_frame_is_binary(c->wsi) != 0);
         return 0;
     }
     if (!c->in_message) {
@@ -400,16 +276,16 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
         wsr__buf_reset(&c->rx);
     }
     if (len > max - wsr__buf_payload_len(&c->rx)) {
-        conn_close(c, 1009);
+        wsr__conn_close(c, 1009);
         return 0;
     }
     if (wsr__buf_append(&c->rx, in, len) != 0) {
-        conn_close(c, 1011);
+        wsr__conn_close(c, 1011);
         return 0;
     }
     if (final) {
         c->in_message = 0;
-        serve(c, c->rx.data, wsr__buf_payload_len(&c->rx), c->rx_binary);
+        wsr__serve_message(c, c->rx.data, wsr__buf_payload_len(&c->rx), c->rx_binary);
         if (c->rx.cap > RX_KEEP_MAX)
             wsr__buf_dispose(&c->rx);
         else
@@ -457,7 +333,7 @@ static int on_established(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the handshake's deadline is met */
     if (lws_get_ssl(wsi) != NULL)
         c->cert_subject = wsr__tls_peer_subject(wsi);
-    if (registry_add(loop, c) != 0)
+    if (wsr__loop_register(loop, c, &c->id) != 0)
         return -1;
     c->registered = 1;
     if (loop->pending_wsi == wsi) {
@@ -495,28 +371,21 @@ static void on_closed(wsr__loop_t *loop, wsr__conn_t *c)
     c->session = NULL;
     wsr__free(c->cert_subject);
     c->cert_subject = NULL;
-    registry_remove(loop, c);
+    wsr__loop_unregister(loop, c->id);
     wsr__count(&loop->stats->closed, 1);
     atomic_fetch_sub_explicit(&f->open_connections, 1, memory_order_relaxed);
     wsr__log(f, WSR_LOG_INFO, "conn#%llx closed", (unsigned long long)c->id);
-    if (loop->draining && loop->nconns == 0) {
-        loop->finished = true;
-        lws_cancel_service(loop->ctx);
-    }
+    wsr__loop_conn_gone(loop);
 }
 
 /* ---- the inbox and the drain ---- */
 
-int wsr__loop_deliver_push(wsr__loop_t *loop, wsr__msg_t *m)
+/* ---- pushes and sessions, handed over by the loop ---- */
+
+void wsr__conn_push(wsr__conn_t *c, wsr__msg_t *m)
 {
-    wsr__conn_t *c = wsr__loop_conn(loop, m->conn_id);
     wsr__buf_t b;
 
-    if (c == NULL) {
-        wsr__count(&loop->stats->pushes_dropped, 1);
-        wsr__msg_free(m);
-        return WSR_ENOENT;
-    }
     if (m->json_push && c->push_format != WSR_FORMAT_JSON) {
         /* The connection speaks base64: re-encode the JSON push for it. */
         wsr__buf_init(&b, WSR__MSG_HEAD, 0);
@@ -524,128 +393,40 @@ int wsr__loop_deliver_push(wsr__loop_t *loop, wsr__msg_t *m)
             0) {
             wsr__buf_dispose(&b);
             wsr__msg_free(m);
-            conn_close(c, 1011);
-            return 0;
+            wsr__conn_close(c, 1011);
+            return;
         }
         wsr__msg_free(m);
         m = wsr__msg_take(&b, c->push_format == WSR_FORMAT_BASE64_BINARY);
+        wsr__buf_dispose(&b);
     }
-    wsr__count(&loop->stats->pushes, 1);
     wsr__conn_send(c, m);
-    return 0;
 }
 
-int wsr__loop_deliver_now(wsr__loop_t *loop, wsr__msg_t *m)
+static const char *jti_of(const wsr__session_t *s)
 {
-    if (m->kind == WSR__MSG_DATA)
-        return wsr__loop_deliver_push(loop, m);
-    handle_note(loop, m);
-    return 0;
+    const char *jti = wsr__session_jti(s);
+
+    return jti != NULL ? jti : "";
 }
 
-bool wsr__on_loop_thread(wsr__loop_t *loop)
+void wsr__conn_set_session(wsr__conn_t *c, wsr__session_t *s, bool detach)
 {
-    return atomic_load_explicit(&loop->tid_set, memory_order_acquire) &&
-           pthread_equal(loop->tid, pthread_self());
-}
-
-static void handle_note(wsr__loop_t *loop, wsr__msg_t *m)
-{
-    wsr__conn_t *c;
-
-    switch (m->kind) {
-    case WSR__MSG_STOP:
-        wsr__loop_begin_drain(loop);
-        break;
-    case WSR__MSG_RELOAD:
-        wsr__tls_reload(loop);
-        break;
-    case WSR__MSG_SESSION:
-        c = wsr__loop_conn(loop, m->conn_id);
-        if (c != NULL && m->code == 0) {
-            wsr__session_unref(c->session);
-            c->session = m->session; /* the note's reference moves to the connection */
-            m->session = NULL;
-        } else if (c != NULL && c->session != NULL && m->session != NULL &&
-                   strcmp(wsr__session_jti(c->session) ? wsr__session_jti(c->session) : "",
-                          wsr__session_jti(m->session) ? wsr__session_jti(m->session) : "") == 0) {
-            wsr__session_unref(c->session); /* logout: this connection stays, anonymous */
-            c->session = NULL;
-        }
-        break;
-    case WSR__MSG_CLOSE:
-        c = wsr__loop_conn(loop, m->conn_id);
-        if (c != NULL)
-            conn_close(c, m->code);
-        break;
-    default:
-        break;
-    }
-    wsr__msg_free(m);
-}
-
-void wsr__loop_drain_inbox(wsr__loop_t *loop)
-{
-    wsr__msg_t *m, *next;
-
-    pthread_mutex_lock(&loop->inbox->lock);
-    m = loop->inbox->head;
-    loop->inbox->head = loop->inbox->tail = NULL;
-    pthread_mutex_unlock(&loop->inbox->lock);
-    for (; m != NULL; m = next) {
-        next = m->next;
-        m->next = NULL;
-        if (m->kind != WSR__MSG_DATA)
-            handle_note(loop, m);
-        else if (m->reply != NULL)
-            wsr__reply_delivered(loop, m);
-        else
-            (void)wsr__loop_deliver_push(loop, m);
-    }
-    if (atomic_load_explicit(&loop->stop_requested, memory_order_acquire))
-        wsr__loop_begin_drain(loop);
-}
-
-static void on_drain_deadline(lws_sorted_usec_list_t *sul)
-{
-    wsr__loop_t *loop = lws_container_of(sul, wsr__loop_t, drain_sul);
-
-    if (!loop->drain_timed_out) {
-        /* Whatever is still in flight is dropped; everyone is closed now. */
-        loop->drain_timed_out = true;
-        wsr__reply_cancel_all(loop);
-        for (uint32_t i = 0; i < loop->nslots; i++)
-            if (loop->slots[i].conn != NULL)
-                conn_close(loop->slots[i].conn, 1001);
-        /* A last grace second for the closes themselves. */
-        lws_sul_schedule(loop->ctx, 0, &loop->drain_sul, on_drain_deadline, LWS_US_PER_SEC);
+    if (!detach) {
+        wsr__session_unref(c->session);
+        c->session = s;
         return;
     }
-    loop->finished = true;
-    lws_cancel_service(loop->ctx);
+    /* Logout: this connection stays, anonymous, if it still holds the token
+     * that was logged out (it may have logged in again meanwhile). */
+    if (c->session != NULL && s != NULL && strcmp(jti_of(c->session), jti_of(s)) == 0) {
+        wsr__session_unref(c->session);
+        c->session = NULL;
+    }
+    wsr__session_unref(s);
 }
 
-void wsr__loop_begin_drain(wsr__loop_t *loop)
-{
-    if (loop->draining)
-        return;
-    loop->draining = true;
-    wsr__listen_stop(loop);
-    for (uint32_t i = 0; i < loop->nslots; i++) {
-        wsr__conn_t *c = loop->slots[i].conn;
-
-        if (c != NULL) {
-            c->drain_code = 1001;
-            wsr__conn_check_drain(c);
-        }
-    }
-    lws_sul_schedule(loop->ctx, 0, &loop->drain_sul, on_drain_deadline,
-                     (lws_usec_t)loop->factory->settings.shutdown_timeout_ms * LWS_US_PER_MS);
-    if (loop->nconns == 0) {
-        loop->finished = true;
-        lws_cancel_service(loop->ctx);
-    }
-}
+/* ---- the handshake ---- */
 
 /* Finds the handshake's token: `?token=` (a whole URI argument) or an
  * `Authorization: Bearer` header. Returns it in a heap buffer (owned: the
@@ -703,8 +484,6 @@ static int handshake_token(wsr__loop_t *loop, struct lws *wsi)
     return rc;
 }
 
-/* A WebSocket handshake, before the upgrade: refused while draining, and
- * with 403 when its Origin is not on the allow-list. */
 /* True when the handshake's Origin is on the allow-list (or there is no
  * list, or no Origin: not a browser). A long Origin never matches. */
 static bool origin_ok(wsr__loop_t *loop, struct lws *wsi)
@@ -712,20 +491,22 @@ static bool origin_ok(wsr__loop_t *loop, struct lws *wsi)
     char origin[512] = "";
     int n;
 
-    if (loop->factory->settings.origins == NULL)
+    if (loop->origins == NULL)
         return true;
     n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
     if (n == 0)
         return true;
     if (n < (int)sizeof(origin) &&
         lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
-        wsr__origin_allowed(loop->factory->settings.origins, origin))
+        wsr__origin_allowed(loop->origins, origin))
         return true;
     wsr__log(loop->factory, WSR_LOG_INFO, "handshake refused: Origin %.200s is not allowed",
              n < (int)sizeof(origin) ? origin : "(too long)");
     return false;
 }
 
+/* A WebSocket handshake, before the upgrade: refused while draining, with
+ * 403 when its Origin is not on the allow-list, 401 for a bad token. */
 static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
 {
     if (loop == NULL)
@@ -753,7 +534,7 @@ static wsr__loop_t *loop_of(struct lws *wsi)
     return wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
 }
 
-int wsr__protocol_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+int wsr__conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                            size_t len)
 {
     wsr__loop_t *loop = loop_of(wsi);
@@ -783,7 +564,7 @@ int wsr__protocol_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     case LWS_CALLBACK_WSI_DESTROY:
         /* Every connection, HTTP or WebSocket, ends here (protocols[0]). */
         if (loop != NULL)
-            wsr__limits_release(loop->factory->limits, lws_get_opaque_user_data(wsi));
+            wsr__limits_release(loop->limits, lws_get_opaque_user_data(wsi));
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (loop != NULL)

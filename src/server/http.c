@@ -12,9 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/loop_int.h"
 #include "core/router_int.h"
-#include "server/workers_int.h"
+#include "server/server_int.h"
 
 #define HTTP_CHUNK 16384
 
@@ -164,19 +163,6 @@ int wsr__metrics_text(json_t *snap, wsr__buf_t *b)
 
 /* ---- the endpoints ---- */
 
-static json_t *snapshot(wsr_factory_t *f)
-{
-    json_t *snap =
-        wsr__stats_snapshot(f->stats, f->nloops, f->router, wsr_factory_connection_count(f),
-                            wsr__now_ns() - f->started_ns);
-
-    if (snap != NULL && f->workers != NULL && wsr__workers_describe(f->workers, snap) != 0) {
-        json_decref(snap);
-        snap = NULL;
-    }
-    return snap;
-}
-
 /* Fills the body for `path` (after "/_/"); returns the HTTP status. */
 static unsigned build_body(wsr__loop_t *loop, const char *path, wsr__buf_t *body, const char **type)
 {
@@ -192,7 +178,7 @@ static unsigned build_body(wsr__loop_t *loop, const char *path, wsr__buf_t *body
         rc = wsr__buf_printf(body, "{\"status\":404,\"detail\":\"no endpoint /_/%.100s\"}", path);
         return rc ? 500 : 404;
     }
-    snap = snapshot(loop->factory);
+    snap = wsr__server_snapshot(loop->server);
     if (snap == NULL)
         return 500;
     if (path[1] == 't') {

@@ -8,7 +8,6 @@
 
 #include <libwebsockets.h>
 
-#include "services/factory_int.h"
 #include "core/json_int.h"
 
 #define WSR__HTTP_PROTOCOL "wsrouter-http"

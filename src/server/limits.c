@@ -100,7 +100,7 @@ static entry_t **find(wsr__limits_t *l, const uint8_t *k, uint8_t len)
 
 bool wsr__limits_admit(wsr__loop_t *loop, const struct sockaddr_storage *peer)
 {
-    wsr__limits_t *l = loop->factory->limits;
+    wsr__limits_t *l = loop->limits;
     uint8_t k[16], len = key_of(peer, k);
     entry_t **p, *e = NULL;
     bool ok = false;
@@ -153,7 +153,7 @@ void wsr__limits_release(wsr__limits_t *l, void *token)
 void wsr__limits_release_addr(wsr__loop_t *loop, const struct sockaddr_storage *peer)
 {
     (void)peer;
-    wsr__limits_release(loop->factory->limits, loop->admitted);
+    wsr__limits_release(loop->limits, loop->admitted);
     loop->admitted = NULL;
 }
 

@@ -1,73 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Deferred replies. A handle has two references: the completer's (a handler,
- * a worker, a timer, any thread) and its loop's. Exactly one party wins the
- * PENDING -> DONE exchange: the completer (its answer travels through the
- * loop's inbox), the loop's timeout (408), the connection's close or the loop's
- * shutdown (nothing is sent). The loop's reference is held exactly while the
- * handle is on the loop's pending list, so every path that takes it off that
- * list releases it. The completer touches nothing but the handle and the inbox,
- * which outlives the loop.
+ * Deferred replies (see reply_int.h). The loop's reference is held while the
+ * handle is on the loop's pending list, unless the completer won: then the
+ * message it posted carries that reference, and whoever frees the message
+ * (the loop delivering it, or a closed inbox refusing it) releases it. So a
+ * path that takes the handle off the list releases the loop's reference only
+ * when the loop itself won the PENDING -> DONE exchange.
  */
-#include "server/loop_int.h"
+#include "server/reply_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "core/codec_int.h"
 #include "core/router_int.h"
+#include "server/conn_int.h"
+#include "server/loop_int.h"
 
 static void on_timeout(lws_sorted_usec_list_t *sul);
 
-wsr__inbox_t *wsr__inbox_new(void)
+wsr_reply_t *wsr__reply_ref(wsr_reply_t *r)
 {
-    wsr__inbox_t *in = wsr__calloc(1, sizeof(*in));
-
-    if (in == NULL)
-        return NULL;
-    if (pthread_mutex_init(&in->lock, NULL) != 0) {
-        wsr__free(in);
-        return NULL;
-    }
-    atomic_init(&in->refs, 1);
-    return in;
-}
-
-void wsr__inbox_unref(wsr__inbox_t *in)
-{
-    wsr__msg_t *m, *next;
-
-    if (in == NULL || atomic_fetch_sub_explicit(&in->refs, 1, memory_order_acq_rel) != 1)
-        return;
-    for (m = in->head; m != NULL; m = next) {
-        next = m->next;
-        wsr__msg_free(m);
-    }
-    pthread_mutex_destroy(&in->lock);
-    wsr__free(in);
-}
-
-int wsr__inbox_post(wsr__inbox_t *in, wsr__msg_t *m)
-{
-    int rc = 0;
-
-    m->next = NULL;
-    pthread_mutex_lock(&in->lock);
-    if (in->closed) {
-        rc = WSR_ECLOSED;
-    } else {
-        if (in->tail != NULL)
-            in->tail->next = m;
-        else
-            in->head = m;
-        in->tail = m;
-        /* Under the lock, so the context cannot be destroyed meanwhile. */
-        lws_cancel_service(in->ctx);
-    }
-    pthread_mutex_unlock(&in->lock);
-    if (rc != 0)
-        wsr__msg_free(m);
-    return rc;
+    atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    return r;
 }
 
 void wsr__reply_unref(wsr_reply_t *r)
@@ -82,6 +37,7 @@ void wsr__reply_unref(wsr_reply_t *r)
 
 static void link_loop(wsr__loop_t *loop, wsr_reply_t *r)
 {
+    r->on_loop = true;
     r->loop_prev = NULL;
     r->loop_next = loop->pending;
     if (loop->pending != NULL)
@@ -89,8 +45,12 @@ static void link_loop(wsr__loop_t *loop, wsr_reply_t *r)
     loop->pending = r;
 }
 
+/* Takes `r` off the loop's list; harmless when it is off already. */
 static void unlink_loop(wsr__loop_t *loop, wsr_reply_t *r)
 {
+    if (!r->on_loop)
+        return;
+    r->on_loop = false;
     if (r->loop_prev != NULL)
         r->loop_prev->loop_next = r->loop_next;
     else
@@ -145,8 +105,8 @@ wsr_reply_t *wsr__reply_new(wsr__loop_t *loop, wsr__conn_t *c, const wsr_request
     }
     atomic_init(&r->state, WSR__REPLY_PENDING);
     atomic_init(&r->refs, 2);
-    atomic_fetch_add_explicit(&loop->inbox->refs, 1, memory_order_relaxed);
-    r->inbox = loop->inbox;
+    atomic_init(&r->completed, false);
+    r->inbox = wsr__inbox_ref(loop->inbox);
     r->conn_id = c->id;
     r->format = req->format;
     r->head = req->method == WSR_HEAD;
@@ -183,8 +143,8 @@ static void on_timeout(lws_sorted_usec_list_t *sul)
         wsr__response_init(&res);
         wsr__buf_init(&b, WSR__MSG_HEAD, 0);
         if (wsr__response_error_str(&res, 408, "the handler did not answer in time") == 0 &&
-            wsr__response_encode(&b, &res, r->id, r->event_name, false, r->format,
-                                 &loop->scratch) == 0)
+            wsr__codec_encode_response(&b, &res, r->id, r->event_name, false, r->format,
+                                       &loop->scratch) == 0)
             wsr__conn_send(c, wsr__msg_take(&b, r->format == WSR_FORMAT_BASE64_BINARY));
         wsr__buf_dispose(&b);
         wsr__response_dispose(&res);
@@ -240,7 +200,10 @@ void wsr__reply_cancel_all(wsr__loop_t *loop)
     wsr_reply_t *r;
 
     while ((r = loop->pending) != NULL) {
-        (void)claim(r);
+        /* A completer that won has posted (or is posting) a message that
+         * carries the loop's reference: it is released with that message. */
+        bool won = claim(r);
+
         if (r->on_conn) {
             wsr__conn_t *c = wsr__loop_conn(loop, r->conn_id);
 
@@ -248,7 +211,8 @@ void wsr__reply_cancel_all(wsr__loop_t *loop)
                 unlink_conn(c, r);
         }
         unlink_loop(loop, r);
-        wsr__reply_unref(r);
+        if (won)
+            wsr__reply_unref(r);
     }
 }
 
@@ -264,6 +228,13 @@ static int complete(wsr_reply_t *r, wsr_response_t *res)
         wsr__response_dispose(res);
         return WSR_EINVAL;
     }
+    /* Only the first completion counts, and only it releases the
+     * completer's reference: a second one (a handler that completes twice,
+     * or defers twice and completes each handle) is refused, harmlessly. */
+    if (atomic_exchange_explicit(&r->completed, true, memory_order_acq_rel)) {
+        wsr__response_dispose(res);
+        return WSR_EDONE;
+    }
     if (!claim(r)) {
         wsr__response_dispose(res);
         wsr__reply_unref(r);
@@ -272,13 +243,13 @@ static int complete(wsr_reply_t *r, wsr_response_t *res)
     r->status = res->status;
     wsr__buf_init(&b, WSR__MSG_HEAD, 0);
     wsr__buf_init(&scratch, 0, 0);
-    rc = wsr__response_encode(&b, res, r->id, r->event_name, r->head, r->format, &scratch);
+    rc = wsr__codec_encode_response(&b, res, r->id, r->event_name, r->head, r->format, &scratch);
     if (rc != 0) {
         /* Say something rather than nothing: a bare 500. */
         wsr__buf_reset(&b);
         wsr__response_fail(res);
         r->status = 500;
-        rc = wsr__response_encode(&b, res, r->id, r->event_name, false, r->format, &scratch);
+        rc = wsr__codec_encode_response(&b, res, r->id, r->event_name, false, r->format, &scratch);
     }
     if (rc == 0)
         m = wsr__msg_take(&b, r->format == WSR_FORMAT_BASE64_BINARY);
@@ -326,7 +297,7 @@ int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res)
     return complete(reply, res);
 }
 
-int wsr_reply_cancelled(const wsr_reply_t *reply)
+bool wsr_reply_cancelled(const wsr_reply_t *reply)
 {
     return reply == NULL || atomic_load_explicit(&((wsr_reply_t *)reply)->state,
                                                  memory_order_acquire) == WSR__REPLY_DONE;

@@ -3,13 +3,17 @@
  * The server: turns a configuration into a factory, one libwebsockets context
  * per event loop (all listening on the same port with SO_REUSEPORT when there
  * are several), and the worker pool; runs the loops and drains them on stop.
- * It owns the loops and the factory. Only wsr_server_stop may be called from
+ * It owns the loops, the pool, the connection limits and the factory, and
+ * it is the factory's transport: services reach connections through it.
+ * Only wsr_server_stop and wsr_server_reload_certs may be called from
  * another thread.
  */
 #include "wsrouter/server.h"
 
 #include <limits.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -18,37 +22,33 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "services/auth_int.h"
 #include "core/json_int.h"
-#include "core/builtins_int.h"
-#include "server/http_int.h"
-#include "server/handshake_int.h"
-#include "server/listener_int.h"
-#include "services/pubsub_int.h"
-#include "server/tls_int.h"
 #include "core/router_int.h"
-#include "server/loop_int.h"
+#include "server/conn_int.h"
+#include "server/idle_int.h"
+#include "server/limits_int.h"
+#include "server/listener_int.h"
+#include "server/origins_int.h"
+#include "server/server_int.h"
+#include "server/tls_int.h"
 #include "server/workers_int.h"
+#include "services/pubsub_int.h"
 
 #define MAX_DEFAULT_LOOPS 64
 
-struct wsr_server {
-    struct lws_protocols protocols[4]; /* wsrouter.v1, the /_/ endpoints, listeners, end */
-    wsr__http_mounts_t mounts;
-    char *www_path;         /* owned: the absolute path of www, or NULL */
-    wsr_factory_t *factory; /* owned */
-    wsr__loop_t *loops;     /* owned array */
-    unsigned nloops;
-    int port;     /* ws://, or -1 */
-    int tls_port; /* wss://, or -1 */
-    char bind_addr[INET6_ADDRSTRLEN];
-    bool started;
-    bool ran;
-};
-
-void wsr_server_config_init(wsr_server_config_t *cfg)
+void wsr_server_config_init_size(wsr_server_config_t *cfg, size_t size)
 {
-    memset(cfg, 0, sizeof(*cfg));
+    memset(cfg, 0, WSR__MIN(size, sizeof(*cfg)));
+    if (size < sizeof(*cfg)) {
+        /* An older program's smaller struct: fill in what it has. */
+        wsr_server_config_t full;
+
+        wsr_server_config_init_size(&full, sizeof(full));
+        memcpy(cfg, &full, size);
+        cfg->size = size;
+        return;
+    }
+    cfg->size = sizeof(*cfg);
     cfg->host = "127.0.0.1";
     cfg->port = 8080;
     cfg->log_level = WSR_LOG_NOTICE;
@@ -92,10 +92,86 @@ static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
     return 0;
 }
 
-wsr_server_t *wsr_server_new(const wsr_server_config_t *cfg, wsr_error_t *err)
-{
-    wsr_server_t *srv;
+/* ---- the factory's transport (factory_int.h): any thread ---- */
 
+static wsr__loop_t *loop_for(wsr_server_t *srv, uint64_t id)
+{
+    unsigned li = WSR__ID_LOOP(id);
+
+    if (srv->loops == NULL || li >= srv->nloops || WSR__ID_GEN(id) == 0)
+        return NULL;
+    return &srv->loops[li];
+}
+
+static bool transport_valid(void *ctx, uint64_t id)
+{
+    return loop_for(ctx, id) != NULL;
+}
+
+static int transport_push(void *ctx, uint64_t id, const void *json, size_t n)
+{
+    wsr__loop_t *loop = loop_for(ctx, id);
+    wsr__msg_t *m;
+
+    if (loop == NULL)
+        return WSR_ENOENT;
+    m = wsr__msg_copy(json, n, false);
+    if (m == NULL)
+        return WSR_ENOMEM;
+    m->conn_id = id;
+    m->json_push = 1;
+    return wsr__loop_post(loop, m);
+}
+
+static void transport_session(void *ctx, uint64_t id, wsr__session_t *s, bool detach)
+{
+    wsr__loop_t *loop = loop_for(ctx, id);
+    wsr__msg_t *m = loop ? wsr__msg_new_note(WSR__MSG_SESSION, id, detach ? 1 : 0) : NULL;
+
+    if (m == NULL) {
+        wsr__session_unref(s);
+        return;
+    }
+    m->session = s;
+    (void)wsr__loop_post(loop, m);
+}
+
+json_t *wsr__server_snapshot(wsr_server_t *srv)
+{
+    wsr_factory_t *f = srv->factory;
+    json_t *snap =
+        wsr__stats_snapshot(f->stats, f->nstats, f->router, wsr_factory_connection_count(f),
+                            wsr__now_ns() - f->started_ns);
+
+    if (snap != NULL && srv->workers != NULL && wsr__workers_describe(srv->workers, snap) != 0) {
+        json_decref(snap);
+        snap = NULL;
+    }
+    return snap;
+}
+
+static json_t *stats_snapshot(void *ctx)
+{
+    return wsr__server_snapshot(ctx);
+}
+
+wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
+{
+    wsr_server_config_t full, *cfg = &full;
+    wsr_server_t *srv;
+    wsr_factory_t *f;
+
+    /* A program built against an older, shorter struct gets the defaults
+     * of the fields it does not know. */
+    if (given->size < offsetof(wsr_server_config_t, host) + sizeof(given->host) ||
+        given->size > sizeof(full)) {
+        wsr__error_set(err, WSR_EINVAL,
+                       "the configuration was not initialised with wsr_server_config_init");
+        return NULL;
+    }
+    wsr_server_config_init(&full);
+    memcpy(&full, given, given->size);
+    full.size = sizeof(full);
     if (check_config(cfg, err) != 0)
         return NULL;
     srv = wsr__calloc(1, sizeof(*srv));
@@ -105,11 +181,23 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *cfg, wsr_error_t *err)
     }
     srv->port = -1;
     srv->tls_port = -1;
-    srv->factory = wsr__factory_new(cfg, err);
-    if (srv->factory == NULL) {
-        wsr__free(srv);
+    srv->factory = f = wsr__factory_new(cfg, err);
+    if (f == NULL || wsr__origins_parse(cfg->origins, &srv->origins, err) != 0) {
+        wsr_server_free(srv);
         return NULL;
     }
+    srv->limits = wsr__limits_new(f->settings.max_connections, f->settings.max_connections_per_ip);
+    if (srv->limits == NULL) {
+        wsr_server_free(srv);
+        wsr__error_set(err, WSR_ENOMEM, "out of memory creating the server");
+        return NULL;
+    }
+    srv->stats.snapshot = stats_snapshot;
+    srv->stats.ctx = srv;
+    f->transport.push = transport_push;
+    f->transport.session = transport_session;
+    f->transport.valid = transport_valid;
+    f->transport.ctx = srv;
     return srv;
 }
 
@@ -180,7 +268,7 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
 
     memset(srv->protocols, 0, sizeof(srv->protocols));
     srv->protocols[0].name = WSR_SUBPROTOCOL;
-    srv->protocols[0].callback = wsr__protocol_callback;
+    srv->protocols[0].callback = wsr__conn_callback;
     srv->protocols[0].per_session_data_size = wsr__conn_size;
     /* lws gives every WebSocket a receive buffer of this size (0 means the
      * 4 KiB service buffer): most of an idle connection's memory. Messages
@@ -252,7 +340,7 @@ static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err
     loop->ctx = lws_create_context(&info);
     if (loop->ctx == NULL)
         return wsr__error_set(err, WSR_EIO, "cannot create the event loop's context");
-    loop->inbox->ctx = loop->ctx;
+    wsr__inbox_set_ctx(loop->inbox, loop->ctx);
     for (unsigned k = 0; k < WSR__LISTENERS; k++) {
         wsr__listener_t *l = &loop->listeners[k];
 
@@ -298,52 +386,27 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
     if (srv->nloops == 0)
         srv->nloops = cores > 0 ? (unsigned)WSR__MIN(cores, MAX_DEFAULT_LOOPS) : 1;
     srv->loops = wsr__calloc(srv->nloops, sizeof(*srv->loops));
-    f->loops = wsr__calloc(srv->nloops, sizeof(*f->loops));
     f->stats = wsr__calloc(srv->nloops, sizeof(*f->stats));
-    if (srv->loops == NULL || f->loops == NULL || f->stats == NULL)
+    if (srv->loops == NULL || f->stats == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
-    f->nloops = srv->nloops;
-    for (i = 0; i < srv->nloops; i++)
-        for (unsigned k = 0; k < WSR__LISTENERS; k++)
-            srv->loops[i].listeners[k].fd = -1;
+    f->nstats = srv->nloops;
+    for (i = 0; i < srv->nloops; i++) {
+        wsr__loop_t *loop = &srv->loops[i];
+
+        f->stats[i] = wsr__stats_new(nroutes);
+        if (f->stats[i] == NULL || wsr__loop_init(loop, srv, i, f->stats[i]) != 0)
+            return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
+        loop->factory = f;
+        loop->limits = srv->limits;
+        loop->origins = srv->origins;
+    }
     if (!s->tls_only)
         rc = open_listeners(srv, WSR__LISTENER_WS, s->port, &srv->port, err);
     if (rc == 0 && s->tls_cert != NULL)
         rc = open_listeners(srv, WSR__LISTENER_WSS, s->tls_port, &srv->tls_port, err);
-    for (i = 0; rc == 0 && i < srv->nloops; i++) {
-        wsr__loop_t *loop = &srv->loops[i];
-
-        loop->factory = f;
-        loop->index = i;
-        wsr__buf_init(&loop->scratch, 0, 0);
-        wsr__buf_init(&loop->wbuf, LWS_PRE, 0);
-        atomic_init(&loop->stop_requested, false);
-        atomic_init(&loop->tid_set, false);
-        f->stats[i] = wsr__stats_new(nroutes);
-        loop->inbox = wsr__inbox_new();
-        if (f->stats[i] == NULL || loop->inbox == NULL)
-            return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
-        loop->stats = f->stats[i];
-        rc = create_context(srv, loop, err);
-        f->loops[i] = loop;
-    }
+    for (i = 0; rc == 0 && i < srv->nloops; i++)
+        rc = create_context(srv, &srv->loops[i], err);
     return rc;
-}
-
-/* The store, and with it the token authority and the /auth routes. */
-static int open_store(wsr_factory_t *f, wsr_error_t *err)
-{
-    const wsr__settings_t *s = &f->settings;
-
-    if (s->store == NULL)
-        return 0;
-    f->store = wsr_store_open(s->store, s->store_full_sync, err);
-    if (f->store == NULL)
-        return err ? err->code : WSR_EIO;
-    f->auth = wsr__auth_new(f, f->store, s->jwt_secret, s->token_ttl_s, err);
-    if (f->auth == NULL)
-        return err ? err->code : WSR_EIO;
-    return wsr__auth_add_routes(f->router, err);
 }
 
 int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
@@ -355,7 +418,7 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
         return wsr__error_set(err, WSR_ESTATE, "the server is already started");
     srv->started = true;
     if (f->settings.builtins) {
-        rc = wsr__builtins_add(f->router, f, err);
+        rc = wsr__builtins_add(f->router, &srv->stats, err);
         if (rc != 0)
             return rc;
     }
@@ -364,7 +427,7 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
         if (rc != 0)
             return rc;
     }
-    rc = open_store(f, err);
+    rc = wsr__factory_open_store(f, err);
     if (rc != 0)
         return rc;
     wsr__router_freeze(f->router);
@@ -377,10 +440,12 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
         rc = create_loops(srv, err);
     if (rc != 0)
         return rc;
-    f->workers = wsr__workers_new(f, f->settings.threads, f->settings.queue_size);
-    if (f->workers == NULL)
+    srv->workers = wsr__workers_new(f->settings.threads, f->settings.queue_size);
+    if (srv->workers == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "cannot start %u worker threads",
                               f->settings.threads);
+    for (unsigned i = 0; i < srv->nloops; i++)
+        srv->loops[i].workers = srv->workers;
     f->started_ns = wsr__now_ns();
     wsr__log(f, WSR_LOG_NOTICE,
              "listening on %s, ws port %d, wss port %d, %u event loop(s), %u worker(s)",
@@ -388,41 +453,12 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
     return 0;
 }
 
-/* Ends a loop on its own thread: late messages are dropped, pending replies
- * cancelled, and the context (with any connection left) destroyed. */
-static void loop_finish(wsr__loop_t *loop)
-{
-    pthread_mutex_lock(&loop->inbox->lock);
-    loop->inbox->closed = true;
-    loop->inbox->ctx = NULL;
-    pthread_mutex_unlock(&loop->inbox->lock);
-    wsr__loop_drain_inbox(loop);
-    wsr__reply_cancel_all(loop);
-    wsr__session_unref(loop->pending_session);
-    loop->pending_session = NULL;
-    lws_context_destroy(loop->ctx);
-    loop->ctx = NULL;
-}
-
-/* Services a loop until its drain is over. */
-static void loop_service(wsr__loop_t *loop)
-{
-    loop->tid = pthread_self();
-    atomic_store_explicit(&loop->tid_set, true, memory_order_release);
-    if (atomic_load_explicit(&loop->stop_requested, memory_order_acquire))
-        wsr__loop_begin_drain(loop);
-    while (!loop->finished)
-        if (lws_service(loop->ctx, 0) < 0)
-            break;
-}
-
 static void *loop_main(void *arg)
 {
     wsr__loop_t *loop = arg;
 
-    loop_service(loop);
-    loop_finish(loop);
-    atomic_store_explicit(&loop->tid_set, false, memory_order_release);
+    wsr__loop_service(loop);
+    wsr__loop_finish(loop);
     return NULL;
 }
 
@@ -437,7 +473,7 @@ int wsr_server_run(wsr_server_t *srv)
     for (i = 1; i < srv->nloops; i++)
         srv->loops[i].thread_started =
             wsr__thread_start(&srv->loops[i].thread, loop_main, &srv->loops[i]) == 0;
-    loop_service(&srv->loops[0]);
+    wsr__loop_service(&srv->loops[0]);
     for (i = 1; i < srv->nloops; i++) {
         if (srv->loops[i].thread_started)
             pthread_join(srv->loops[i].thread, NULL);
@@ -445,25 +481,68 @@ int wsr_server_run(wsr_server_t *srv)
             loop_main(&srv->loops[i]);
     }
     /* Loop 0's context owns OpenSSL's global state: it goes last. */
-    loop_finish(&srv->loops[0]);
-    atomic_store_explicit(&srv->loops[0].tid_set, false, memory_order_release);
+    wsr__loop_finish(&srv->loops[0]);
     for (i = 0; i < srv->nloops; i++)
         timed_out = timed_out || srv->loops[i].drain_timed_out;
     return timed_out ? WSR_ETIMEDOUT : 0;
 }
 
+/* The signal thread of wsr_server_run_until_signal. */
+typedef struct signal_wait {
+    wsr_server_t *srv;
+    sigset_t set;
+} signal_wait_t;
+
+static void *wait_for_signal(void *arg)
+{
+    signal_wait_t *sw = arg;
+    int sig = 0;
+
+    /* SIGUSR2 is how run_until_signal ends this thread when the server
+     * stopped for another reason; it is in the set only for that. */
+    while (sigwait(&sw->set, &sig) != 0)
+        ;
+    if (sig != SIGUSR2) {
+        wsr__log(sw->srv->factory, WSR_LOG_NOTICE, "%s: draining",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+        wsr_server_stop(sw->srv);
+    }
+    return NULL;
+}
+
+int wsr_server_run_until_signal(wsr_server_t *srv)
+{
+    signal_wait_t sw;
+    sigset_t old;
+    pthread_t t;
+    int rc;
+
+    sw.srv = srv;
+    sigemptyset(&sw.set);
+    sigaddset(&sw.set, SIGINT);
+    sigaddset(&sw.set, SIGTERM);
+    sigaddset(&sw.set, SIGUSR2);
+    /* Blocked before any loop or worker thread exists, so every thread of
+     * the server inherits the mask and the signal thread alone takes them. */
+    if (pthread_sigmask(SIG_BLOCK, &sw.set, &old) != 0)
+        return WSR_EIO;
+    if (wsr__thread_start(&t, wait_for_signal, &sw) != 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return WSR_EIO;
+    }
+    rc = wsr_server_run(srv);
+    pthread_kill(t, SIGUSR2); /* harmless when it already returned */
+    pthread_join(t, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 void wsr_server_stop(wsr_server_t *srv)
 {
     for (unsigned i = 0; i < srv->nloops; i++) {
-        wsr__inbox_t *in = srv->loops[i].inbox;
-
         atomic_store_explicit(&srv->loops[i].stop_requested, true, memory_order_release);
-        if (in == NULL)
-            continue;
-        pthread_mutex_lock(&in->lock);
-        if (!in->closed && in->ctx != NULL)
-            lws_cancel_service(in->ctx);
-        pthread_mutex_unlock(&in->lock);
+        if (srv->loops[i].inbox != NULL)
+            wsr__inbox_wake(srv->loops[i].inbox);
     }
 }
 
@@ -472,24 +551,23 @@ void wsr_server_free(wsr_server_t *srv)
     if (srv == NULL)
         return;
     /* Workers first: their late answers find closed inboxes and are dropped. */
-    wsr__workers_free(srv->factory->workers);
-    srv->factory->workers = NULL;
+    wsr__workers_free(srv->workers);
+    srv->workers = NULL;
     /* In reverse, so loop 0 (which owns OpenSSL's global state) goes last. */
     for (unsigned i = srv->loops != NULL ? srv->nloops : 0; i-- > 0;) {
         wsr__loop_t *loop = &srv->loops[i];
 
         if (loop->ctx != NULL)
-            loop_finish(loop);
+            wsr__loop_finish(loop);
         for (unsigned k = 0; k < WSR__LISTENERS; k++)
             if (loop->listeners[k].fd >= 0)
                 close(loop->listeners[k].fd); /* never adopted */
-        wsr__inbox_unref(loop->inbox);
-        wsr__free(loop->slots);
-        wsr__buf_dispose(&loop->scratch);
-        wsr__buf_dispose(&loop->wbuf);
+        wsr__loop_dispose(loop);
     }
     wsr__free(srv->loops);
     wsr__free(srv->www_path);
+    wsr__origins_free(srv->origins);
+    wsr__limits_free(srv->limits);
     wsr__factory_free(srv->factory);
     wsr__free(srv);
 }

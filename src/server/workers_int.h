@@ -1,35 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The worker pool for routes flagged WSR_ROUTE_BLOCKING (tcpy's worker
- * threads). The event loop never waits for it: a request moves into a job, a
- * worker runs the handler and completes the job's deferred reply, which
- * travels back to the loop through its inbox. The job queue is bounded; past
- * the bound the request is answered 503 at once.
+ * The worker pool: an executor that runs the functions it is given on
+ * threads of its own (as libuv's uv_queue_work does), for routes flagged
+ * WSR_ROUTE_BLOCKING. It knows nothing of requests or connections. The queue
+ * is bounded; past the bound a submission is refused at once.
  */
-#ifndef WSR_SRC_WORKERS_INT_H
-#define WSR_SRC_WORKERS_INT_H
+#ifndef WSR_SERVER_WORKERS_INT_H
+#define WSR_SERVER_WORKERS_INT_H
 
-#include "services/factory_int.h"
+#include <jansson.h>
+
+#include "core/internal.h"
 
 typedef struct wsr__workers wsr__workers_t;
 
+/* A unit of work, called with the `arg` it was submitted with. */
+typedef void (*wsr__work_fn)(void *arg);
+
 /* Starts `threads` workers with a queue of at most `queue_size` jobs.
  * Returns the pool or NULL. */
-wsr__workers_t *wsr__workers_new(wsr_factory_t *f, unsigned threads, unsigned queue_size);
+wsr__workers_t *wsr__workers_new(unsigned threads, unsigned queue_size);
 
-/* Stops accepting jobs, lets the workers finish the jobs they are running,
- * drops the queued ones (their replies are cancelled), joins and frees. */
+/* Stops accepting work, calls `cancel` for every job still queued (on the
+ * calling thread), lets the workers finish what they are running, joins
+ * them and frees the pool. NULL ignored. */
 void wsr__workers_free(wsr__workers_t *w);
 
 /*
- * Hands `req` (moved out: it is left empty) to a worker. Returns 1 when a
- * worker will answer through a deferred reply; 0 when `res` holds the answer
- * already (503 when the queue is full, or the handler ran here because
- * deferring was impossible).
+ * Queues `work(arg)`. If the pool is freed before a worker takes the job,
+ * `cancel(arg)` runs instead, so exactly one of the two is called. Any
+ * thread. Returns 0, WSR_EBUSY when the queue is full or the pool is
+ * stopping, or WSR_ENOMEM (neither function is called then).
  */
-int wsr__workers_submit(wsr__workers_t *w, wsr_request_t *req, wsr_response_t *res);
+WSR_NODISCARD int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cancel,
+                                      void *arg);
+
+/* The queue's bound. */
+unsigned wsr__workers_queue_size(const wsr__workers_t *w);
 
 /* Adds the pool's figures to `stats` (an object). Returns 0 or WSR_ENOMEM. */
 int wsr__workers_describe(wsr__workers_t *w, json_t *stats);
 
-#endif /* WSR_SRC_WORKERS_INT_H */
+#endif /* WSR_SERVER_WORKERS_INT_H */

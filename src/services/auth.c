@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "services/factory_int.h"
 #include "services/jwt_int.h"
 #include "services/store_int.h"
 
@@ -25,7 +24,6 @@
 #define POLL_MS    1000
 
 struct wsr__auth {
-    wsr_factory_t *factory; /* borrowed */
     wsr_store_t *store;     /* borrowed: the factory's */
     unsigned char secret[256];
     size_t secret_len;
@@ -180,8 +178,7 @@ static void *poll_revocations(void *arg)
     return NULL;
 }
 
-wsr__auth_t *wsr__auth_new(wsr_factory_t *f, wsr_store_t *store, const char *secret, unsigned ttl_s,
-                           wsr_error_t *err)
+wsr__auth_t *wsr__auth_new(wsr_store_t *store, const char *secret, unsigned ttl_s, wsr_error_t *err)
 {
     wsr__auth_t *a = wsr__calloc(1, sizeof(*a));
 
@@ -189,7 +186,6 @@ wsr__auth_t *wsr__auth_new(wsr_factory_t *f, wsr_store_t *store, const char *sec
         wsr__error_set(err, WSR_ENOMEM, "out of memory");
         return NULL;
     }
-    a->factory = f;
     a->store = store;
     a->ttl_s = ttl_s;
     pthread_mutex_init(&a->lock, NULL);
@@ -345,4 +341,37 @@ int wsr__auth_revoke(wsr__auth_t *a, const wsr__session_t *s)
             wsr__store_exec(a->store, "INSERT OR REPLACE INTO wsr_revoked(jti, exp) VALUES(?1, ?2)",
                             texts, 1, &exp, 1);
     return rc;
+}
+
+int wsr__auth_request(wsr__auth_t *a, wsr_request_t *req, wsr_response_t *res)
+{
+    char detail[256];
+    wsr__session_t *s;
+    int rc;
+
+    /* Without a token authority a token authenticates nothing (documented). */
+    if (a == NULL)
+        return 0;
+    if (req->token == NULL) {
+        /* The connection's session is checked on every request: the loop
+         * closes connections whose token expired or was revoked only once a
+         * second, and until then a revoked token went on working on them
+         * (logout elsewhere, user removed). Meanwhile they are anonymous. */
+        if (req->session != NULL && (wsr__session_logging_out(req->session) ||
+                                     wsr__auth_session_ended(a, req->session, wsr__epoch_s()) != NULL)) {
+            wsr__session_unref(req->session);
+            req->session = NULL;
+        }
+        return 0;
+    }
+    rc = wsr__auth_verify(a, req->token, strlen(req->token), &s, detail, sizeof(detail));
+    if (rc == WSR_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        (void)wsr_response_error(res, 401, "the request's token is not valid: %s", detail);
+        return 1;
+    }
+    wsr__session_unref(req->session);
+    req->session = s;
+    return 0;
 }

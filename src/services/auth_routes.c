@@ -30,57 +30,17 @@
 static const char dummy_hash[] = "$pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA$"
                                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-int wsr__auth_request(wsr_factory_t *f, wsr_request_t *req, wsr_response_t *res)
-{
-    char detail[256];
-    wsr__session_t *s;
-    int rc;
-
-    /* Without a token authority a token authenticates nothing (documented). */
-    if (f == NULL || f->auth == NULL)
-        return 0;
-    if (req->token == NULL) {
-        /* The connection's session is checked on every request: the loop
-         * closes connections whose token expired or was revoked only once a
-         * second, and until then a revoked token went on working on them
-         * (logout elsewhere, user removed). Meanwhile they are anonymous. */
-        if (req->session != NULL &&
-            (wsr__session_logging_out(req->session) ||
-             wsr__auth_session_ended(f->auth, req->session, wsr__epoch_s()) != NULL)) {
-            wsr__session_unref(req->session);
-            req->session = NULL;
-        }
-        return 0;
-    }
-    rc = wsr__auth_verify(f->auth, req->token, strlen(req->token), &s, detail, sizeof(detail));
-    if (rc == WSR_ENOMEM)
-        return rc;
-    if (rc != 0) {
-        (void)wsr_response_error(res, 401, "the request's token is not valid: %s", detail);
-        return 1;
-    }
-    wsr__session_unref(req->session);
-    req->session = s;
-    return 0;
-}
-
-/* Tells the connection's loop to use session `s` (one reference, taken), or
- * with `detach`, to drop the connection's session if it is `s`. */
+/* Tells the connection's transport to use session `s` (one reference,
+ * taken), or with `detach`, to drop the connection's session if it is `s`. */
 static void attach(wsr_request_t *req, wsr__session_t *s, bool detach)
 {
-    wsr__msg_t *m;
+    wsr_factory_t *f = req->factory;
 
-    if (req->factory == NULL || req->conn_id == 0) {
+    if (f == NULL || req->conn_id == 0 || f->transport.session == NULL) {
         wsr__session_unref(s);
         return;
     }
-    m = wsr__msg_new_note(WSR__MSG_SESSION, req->conn_id, detach ? 1 : 0);
-    if (m == NULL) {
-        wsr__session_unref(s);
-        return;
-    }
-    m->session = s;
-    (void)wsr__factory_post(req->factory, m);
+    f->transport.session(f->transport.ctx, req->conn_id, s, detach);
 }
 
 static json_t *describe(const wsr__session_t *s)
@@ -220,7 +180,7 @@ static const wsr_route_t auth_routes[] = {
     WSR_ROUTES_END,
 };
 
-int wsr__auth_add_routes(wsr_router_t *router, wsr_error_t *err)
+int wsr__auth_routes_add(wsr_router_t *router, wsr_error_t *err)
 {
     return wsr_router_add(router, auth_routes, NULL, err);
 }

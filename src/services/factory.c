@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The factory (aiorest-ws's RequestHandlerFactory): one per server, holding
- * what outlives a connection: the router, the settings, the statistics and
- * the event loops that register live connections. It routes pushes to the
- * loop that owns a connection. It owns the router, the settings and the
- * statistics blocks; the server owns the loops.
+ * what outlives a connection: the router, the settings, the statistics, the
+ * store with the token authority, and the subscriptions. It owns all of
+ * them. It never touches a socket: pushes leave through the transport the
+ * server installs (factory_int.h).
  */
 #include "services/factory_int.h"
 
@@ -12,68 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/codec_int.h"
-#include "core/json_int.h"
-#include "server/loop_int.h"
 #include <openssl/crypto.h>
 
+#include "core/codec_int.h"
+#include "core/json_int.h"
 #include "services/auth_int.h"
-#include "server/handshake_int.h"
-#include "server/limits_int.h"
 #include "services/pubsub_int.h"
-
-wsr__msg_t *wsr__msg_take(wsr__buf_t *b, bool binary)
-{
-    wsr__msg_t *m;
-
-    /* An empty payload still needs the header's memory. */
-    if (b->data == NULL && wsr__buf_reserve(b, 1) != 0)
-        return NULL;
-    m = (wsr__msg_t *)b->data;
-    memset(m, 0, sizeof(*m));
-    m->len = wsr__buf_payload_len(b);
-    m->binary = (uint8_t)binary;
-    b->data = NULL;
-    b->cap = 0;
-    b->len = b->head;
-    return m;
-}
-
-wsr__msg_t *wsr__msg_new_note(int kind, uint64_t conn_id, uint16_t code)
-{
-    wsr__msg_t *m = wsr__calloc(1, WSR__MSG_HEAD);
-
-    if (m == NULL)
-        return NULL;
-    m->kind = (uint8_t)kind;
-    m->conn_id = conn_id;
-    m->code = code;
-    return m;
-}
-
-void wsr__msg_free(wsr__msg_t *m)
-{
-    if (m == NULL)
-        return;
-    wsr__session_unref(m->session);
-    wsr__reply_unref(m->reply);
-    wsr__free(m);
-}
-
-int wsr__response_encode(wsr__buf_t *out, const wsr_response_t *res, const json_t *id,
-                         const json_t *event_name, bool head, wsr_format_t fmt, wsr__buf_t *scratch)
-{
-    wsr__reply_view_t v;
-
-    v.status = res->status;
-    v.data = head ? NULL : res->data;
-    v.detail = res->detail;
-    v.errors = res->errors;
-    v.allow = res->allow;
-    v.id = id;
-    v.event_name = event_name;
-    return wsr__codec_encode_reply(out, &v, fmt, scratch);
-}
 
 /* Copies an optional string; returns nonzero when memory ran out. */
 static int copy_opt(char **out, const char *in)
@@ -88,7 +32,7 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     s->host = wsr__strdup(cfg->host ? cfg->host : "127.0.0.1");
     if (s->host == NULL || copy_opt(&s->www, cfg->www) || copy_opt(&s->tls_cert, cfg->tls_cert) ||
         copy_opt(&s->tls_key, cfg->tls_key) || copy_opt(&s->tls_client_ca, cfg->tls_client_ca) ||
-        copy_opt(&s->store, cfg->store) || copy_opt(&s->jwt_secret, cfg->jwt_secret))
+        copy_opt(&s->store, cfg->store) || copy_opt(&s->origins, cfg->origins) || copy_opt(&s->jwt_secret, cfg->jwt_secret))
         return WSR_ENOMEM;
     s->port = cfg->port;
     s->max_message = cfg->max_message;
@@ -125,13 +69,8 @@ wsr_factory_t *wsr__factory_new(const wsr_server_config_t *cfg, wsr_error_t *err
     f->router = wsr_router_new();
     if (f->router == NULL || copy_settings(&f->settings, cfg) != 0)
         goto fail;
-    if (wsr__origins_parse(cfg->origins, &f->settings.origins, err) != 0) {
-        wsr__factory_free(f);
-        return NULL;
-    }
     f->pubsub = wsr__pubsub_new(f->settings.max_subscriptions);
-    f->limits = wsr__limits_new(f->settings.max_connections, f->settings.max_connections_per_ip);
-    if (f->pubsub == NULL || f->limits == NULL)
+    if (f->pubsub == NULL)
         goto fail;
     atomic_init(&f->open_connections, 0);
     f->log = cfg->log;
@@ -149,21 +88,19 @@ void wsr__factory_free(wsr_factory_t *f)
 {
     if (f == NULL)
         return;
-    for (unsigned i = 0; f->stats != NULL && i < f->nloops; i++)
+    for (unsigned i = 0; f->stats != NULL && i < f->nstats; i++)
         wsr__stats_free(f->stats[i]);
     wsr__free(f->stats);
-    wsr__free(f->loops);
     wsr_router_free(f->router);
     wsr__auth_free(f->auth);
     wsr_store_close(f->store);
     wsr__pubsub_free(f->pubsub);
-    wsr__limits_free(f->limits);
     wsr__free(f->settings.host);
     wsr__free(f->settings.www);
     wsr__free(f->settings.tls_cert);
     wsr__free(f->settings.tls_key);
     wsr__free(f->settings.tls_client_ca);
-    wsr__origins_free(f->settings.origins);
+    wsr__free(f->settings.origins);
     wsr__free(f->settings.store);
     if (f->settings.jwt_secret != NULL)
         OPENSSL_cleanse(f->settings.jwt_secret, strlen(f->settings.jwt_secret));
@@ -171,45 +108,38 @@ void wsr__factory_free(wsr_factory_t *f)
     wsr__free(f);
 }
 
-int wsr__factory_post(wsr_factory_t *f, wsr__msg_t *m)
+int wsr__factory_open_store(wsr_factory_t *f, wsr_error_t *err)
 {
-    unsigned li = WSR__ID_LOOP(m->conn_id);
-    wsr__loop_t *loop;
+    const wsr__settings_t *s = &f->settings;
 
-    if (f->loops == NULL || li >= f->nloops || f->loops[li] == NULL) {
-        wsr__msg_free(m);
-        return WSR_ENOENT;
-    }
-    loop = f->loops[li];
-    /* On the connection's own loop (a handler pushing to its caller, or
-     * publishing to a neighbour) deliver at once: the push then precedes
-     * the reply the handler is about to give, and skips a lock and a wake. */
-    if (m->reply == NULL && wsr__on_loop_thread(loop))
-        return wsr__loop_deliver_now(loop, m);
-    return wsr__inbox_post(loop->inbox, m) ? WSR_ENOENT : 0;
+    if (s->store == NULL)
+        return 0;
+    f->store = wsr_store_open(s->store, s->store_full_sync, err);
+    if (f->store == NULL)
+        return err ? err->code : WSR_EIO;
+    f->auth = wsr__auth_new(f->store, s->jwt_secret, s->token_ttl_s, err);
+    if (f->auth == NULL)
+        return err ? err->code : WSR_EIO;
+    return wsr__auth_routes_add(f->router, err);
 }
 
 int wsr_push(wsr_factory_t *f, uint64_t connection_id, const char *event_name, json_t *data)
 {
     wsr__buf_t b, scratch;
-    wsr__msg_t *m;
     int rc;
 
     if (f == NULL || event_name == NULL)
         return WSR_EINVAL;
-    if (WSR__ID_LOOP(connection_id) >= f->nloops || WSR__ID_GEN(connection_id) == 0)
+    if (f->transport.push == NULL || !f->transport.valid(f->transport.ctx, connection_id))
         return WSR_ENOENT;
-    wsr__buf_init(&b, WSR__MSG_HEAD, 0);
+    wsr__buf_init(&b, 0, 0);
     wsr__buf_init(&scratch, 0, 0);
     rc = wsr__codec_encode_push(&b, event_name, NULL, data, WSR_FORMAT_JSON, &scratch);
-    m = rc == 0 ? wsr__msg_take(&b, false) : NULL;
+    if (rc == 0)
+        rc = f->transport.push(f->transport.ctx, connection_id, b.data, b.len);
     wsr__buf_dispose(&b);
     wsr__buf_dispose(&scratch);
-    if (m == NULL)
-        return rc ? rc : WSR_ENOMEM;
-    m->conn_id = connection_id;
-    m->json_push = 1;
-    return wsr__factory_post(f, m);
+    return rc;
 }
 
 wsr_store_t *wsr_factory_store(wsr_factory_t *f)

@@ -1,18 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Handshake and idle policies. The Origin allow-list: a browser's WebSocket
- * handshake whose Origin is not on the list (exact scheme://host:port, default
- * ports implied) is refused with 403 before the upgrade; clients that send no
- * Origin (not browsers) are not affected. The idle policy: a connection silent
- * for idle_ping_ms is pinged, and one silent for idle_close_ms is closed 1001.
- * This file owns the normalised list; it reads connections only on their loop.
+ * The Origin allow-list: a browser's WebSocket handshake whose Origin is not
+ * on the list (exact scheme://host:port, default ports implied) is refused
+ * with 403 before the upgrade; clients that send no Origin (not browsers)
+ * are not affected. This file parses and owns the normalised list.
  */
-#include "server/handshake_int.h"
-
-#include "services/auth_int.h"
+#include "server/origins_int.h"
 
 #include <string.h>
-#include <time.h>
 
 #define ORIGIN_MAX 256
 
@@ -116,61 +111,4 @@ bool wsr__origin_allowed(char *const *list, const char *origin)
         if (strcmp(list[i], one) == 0)
             return true;
     return false;
-}
-
-/* ---- idle policy ---- */
-
-int64_t wsr__mono_ms(void)
-{
-    return (int64_t)(wsr__now_ns() / 1000000u);
-}
-
-/* Looks at every connection regularly: ping the quiet, close the silent, and
- * close 1008 those whose token expired or was revoked. */
-static void idle_tick(lws_sorted_usec_list_t *sul)
-{
-    wsr__loop_t *loop = lws_container_of(sul, wsr__loop_t, idle_sul);
-    const wsr__settings_t *s = &loop->factory->settings;
-    int64_t now = wsr__mono_ms(), epoch = wsr__epoch_s();
-
-    for (uint32_t i = 0; i < loop->nslots; i++) {
-        wsr__conn_t *c = loop->slots[i].conn;
-        const char *ended;
-        int64_t quiet;
-
-        if (c == NULL || c->close_code != 0)
-            continue;
-        ended = wsr__auth_session_ended(loop->factory->auth, c->session, epoch);
-        if (ended != NULL) {
-            wsr__conn_close_auth(c, ended);
-            continue;
-        }
-        quiet = now - c->last_rx_ms;
-        if (s->idle_close_ms != 0 && quiet >= (int64_t)s->idle_close_ms) {
-            wsr__conn_close_idle(c);
-        } else if (s->idle_ping_ms != 0 && quiet >= (int64_t)s->idle_ping_ms && !c->ping_due) {
-            c->ping_due = 1;
-            lws_callback_on_writable(c->wsi);
-        }
-    }
-    wsr__idle_start(loop);
-}
-
-void wsr__idle_start(wsr__loop_t *loop)
-{
-    const wsr__settings_t *s = &loop->factory->settings;
-    unsigned smallest = s->idle_ping_ms;
-
-    if (smallest == 0 || (s->idle_close_ms != 0 && s->idle_close_ms < smallest))
-        smallest = s->idle_close_ms;
-    /* With tokens in use, expiry and revocation are checked every second. */
-    if (loop->factory->auth != NULL && (smallest == 0 || smallest > 10000))
-        smallest = 10000;
-    if (smallest == 0)
-        return;
-    /* Check ten times per period, at most once every 100 ms, at least once a
-     * second, so a deadline is met within a tenth of it. */
-    smallest = WSR__MAX(100u, WSR__MIN(1000u, smallest / 10));
-    lws_sul_schedule(loop->ctx, 0, &loop->idle_sul, idle_tick,
-                     (lws_usec_t)smallest * LWS_US_PER_MS);
 }

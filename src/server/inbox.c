@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Messages and inboxes (see inbox_int.h). The inbox owns the messages posted
+ * to it until its loop takes them; it never looks inside one.
+ */
+#include "server/inbox_int.h"
+
+#include <libwebsockets.h>
+#include <string.h>
+
+#include "server/reply_int.h"
+
+_Static_assert(sizeof(wsr__msg_t) + LWS_PRE <= WSR__MSG_HEAD, "message header too small");
+
+wsr__msg_t *wsr__msg_take(wsr__buf_t *b, bool binary)
+{
+    wsr__msg_t *m;
+
+    /* An empty payload still needs the header's memory. */
+    if (b->data == NULL && wsr__buf_reserve(b, 1) != 0)
+        return NULL;
+    m = (wsr__msg_t *)b->data;
+    memset(m, 0, sizeof(*m));
+    m->len = wsr__buf_payload_len(b);
+    m->binary = (uint8_t)binary;
+    b->data = NULL;
+    b->cap = 0;
+    b->len = b->head;
+    return m;
+}
+
+wsr__msg_t *wsr__msg_copy(const void *p, size_t n, bool binary)
+{
+    wsr__buf_t b;
+    wsr__msg_t *m = NULL;
+
+    wsr__buf_init(&b, WSR__MSG_HEAD, 0);
+    if (wsr__buf_append(&b, p, n) == 0)
+        m = wsr__msg_take(&b, binary);
+    wsr__buf_dispose(&b);
+    return m;
+}
+
+wsr__msg_t *wsr__msg_new_note(int kind, uint64_t conn_id, uint16_t code)
+{
+    wsr__msg_t *m = wsr__calloc(1, WSR__MSG_HEAD);
+
+    if (m == NULL)
+        return NULL;
+    m->kind = (uint8_t)kind;
+    m->conn_id = conn_id;
+    m->code = code;
+    return m;
+}
+
+void wsr__msg_free(wsr__msg_t *m)
+{
+    if (m == NULL)
+        return;
+    wsr__session_unref(m->session);
+    wsr__reply_unref(m->reply);
+    wsr__free(m);
+}
+
+wsr__inbox_t *wsr__inbox_new(void)
+{
+    wsr__inbox_t *in = wsr__calloc(1, sizeof(*in));
+
+    if (in == NULL)
+        return NULL;
+    if (pthread_mutex_init(&in->lock, NULL) != 0) {
+        wsr__free(in);
+        return NULL;
+    }
+    atomic_init(&in->refs, 1);
+    return in;
+}
+
+wsr__inbox_t *wsr__inbox_ref(wsr__inbox_t *in)
+{
+    atomic_fetch_add_explicit(&in->refs, 1, memory_order_relaxed);
+    return in;
+}
+
+void wsr__inbox_unref(wsr__inbox_t *in)
+{
+    wsr__msg_t *m, *next;
+
+    if (in == NULL || atomic_fetch_sub_explicit(&in->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (m = in->head; m != NULL; m = next) {
+        next = m->next;
+        wsr__msg_free(m);
+    }
+    pthread_mutex_destroy(&in->lock);
+    wsr__free(in);
+}
+
+void wsr__inbox_set_ctx(wsr__inbox_t *in, struct lws_context *ctx)
+{
+    pthread_mutex_lock(&in->lock);
+    in->ctx = ctx;
+    pthread_mutex_unlock(&in->lock);
+}
+
+int wsr__inbox_post(wsr__inbox_t *in, wsr__msg_t *m)
+{
+    int rc = 0;
+
+    m->next = NULL;
+    pthread_mutex_lock(&in->lock);
+    if (in->closed) {
+        rc = WSR_ECLOSED;
+    } else {
+        if (in->tail != NULL)
+            in->tail->next = m;
+        else
+            in->head = m;
+        in->tail = m;
+        /* Under the lock, so the context cannot be destroyed meanwhile. */
+        if (in->ctx != NULL)
+            lws_cancel_service(in->ctx);
+    }
+    pthread_mutex_unlock(&in->lock);
+    if (rc != 0)
+        wsr__msg_free(m);
+    return rc;
+}
+
+void wsr__inbox_wake(wsr__inbox_t *in)
+{
+    pthread_mutex_lock(&in->lock);
+    if (!in->closed && in->ctx != NULL)
+        lws_cancel_service(in->ctx);
+    pthread_mutex_unlock(&in->lock);
+}
+
+wsr__msg_t *wsr__inbox_take(wsr__inbox_t *in)
+{
+    wsr__msg_t *m;
+
+    pthread_mutex_lock(&in->lock);
+    m = in->head;
+    in->head = in->tail = NULL;
+    pthread_mutex_unlock(&in->lock);
+    return m;
+}
+
+void wsr__inbox_close(wsr__inbox_t *in)
+{
+    pthread_mutex_lock(&in->lock);
+    in->closed = true;
+    in->ctx = NULL;
+    pthread_mutex_unlock(&in->lock);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deferred replies (the handle of include/wsrouter/response.h). A handle has
+ * two references: the completer's (a handler, a worker, a timer, any thread)
+ * and its loop's. Exactly one party wins the PENDING -> DONE exchange: the
+ * completer (its answer travels through the loop's inbox, and the message
+ * carries the loop's reference), the loop's timeout (408), the connection's
+ * close or the loop's shutdown (nothing is sent). The completer touches
+ * nothing but the handle and the inbox, which outlives the loop.
+ */
+#ifndef WSR_SERVER_REPLY_INT_H
+#define WSR_SERVER_REPLY_INT_H
+
+#include <libwebsockets.h>
+#include <stdatomic.h>
+
+#include "core/request_int.h"
+#include "server/inbox_int.h"
+
+struct wsr__loop;
+struct wsr__conn;
+
+struct wsr_reply {
+    atomic_int state;      /* WSR__REPLY_PENDING or WSR__REPLY_DONE */
+    atomic_int refs;       /* the completer's, the loop's, and a running worker's */
+    atomic_bool completed; /* the completer has completed it (once is all that counts) */
+    wsr__inbox_t *inbox;   /* owned ref */
+    uint64_t conn_id;
+    json_t *id;         /* owned: a copy of the request's */
+    json_t *event_name; /* owned: a copy of the request's */
+    wsr_format_t format;
+    bool head;
+    int status; /* set by the completer before posting */
+    size_t route_index;
+    uint64_t start_ns;
+    /* Loop thread only: */
+    struct wsr__loop *loop; /* borrowed */
+    lws_sorted_usec_list_t sul;
+    struct wsr_reply *loop_prev, *loop_next;
+    struct wsr_reply *conn_prev, *conn_next;
+    bool on_loop; /* on the loop's pending list, which holds the loop's reference */
+    bool on_conn; /* on its connection's list */
+};
+
+enum { WSR__REPLY_PENDING = 0, WSR__REPLY_DONE = 1 };
+
+/* Creates a pending reply for `req` on connection `c`, armed with the route's
+ * timeout. Loop thread. Returns it (the completer's reference) or NULL. */
+wsr_reply_t *wsr__reply_new(struct wsr__loop *loop, struct wsr__conn *c, const wsr_request_t *req);
+/* Another reference (a worker holds one while its handler runs). */
+wsr_reply_t *wsr__reply_ref(wsr_reply_t *r);
+void wsr__reply_unref(wsr_reply_t *r);
+/* Loop thread: handles a completion that arrived through the inbox (taken). */
+void wsr__reply_delivered(struct wsr__loop *loop, wsr__msg_t *m);
+/* Loop thread: the connection is closing; its pending replies are cancelled. */
+void wsr__reply_conn_closed(struct wsr__loop *loop, struct wsr__conn *c);
+/* Loop thread: cancels every pending reply (the loop is stopping). */
+void wsr__reply_cancel_all(struct wsr__loop *loop);
+/* Completes `reply` with what `res` holds (its contents are taken). Any
+ * thread. Returns 0 or WSR_EDONE like wsr_reply_complete_take. */
+int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res);
+
+#endif /* WSR_SERVER_REPLY_INT_H */

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server's insides, shared by the transport files: what the server owns
+ * besides the factory (the event loops, the worker pool, the connection
+ * limits, the parsed Origin allow-list, the HTTP mounts).
+ */
+#ifndef WSR_SERVER_SERVER_INT_H
+#define WSR_SERVER_SERVER_INT_H
+
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+
+#include "core/builtins_int.h"
+#include "server/http_int.h"
+#include "server/loop_int.h"
+
+struct wsr_server {
+    struct lws_protocols protocols[4]; /* wsrouter.v1, the /_/ endpoints, listeners, end */
+    wsr__http_mounts_t mounts;
+    char *www_path;               /* owned: the absolute path of www, or NULL */
+    wsr_factory_t *factory;       /* owned */
+    wsr__loop_t *loops;           /* owned array */
+    unsigned nloops;
+    struct wsr__workers *workers; /* owned, or NULL before start */
+    struct wsr__limits *limits;   /* owned */
+    char **origins;               /* owned: the normalised allow-list, or NULL: no check */
+    wsr__stats_source_t stats;    /* what the `stats` route reads */
+    int port;                     /* ws://, or -1 */
+    int tls_port;                 /* wss://, or -1 */
+    char bind_addr[INET6_ADDRSTRLEN];
+    bool started;
+    bool ran;
+};
+
+/* A snapshot of every counter (the `stats` route, /_/stats, /_/metrics).
+ * Returns a new object, or NULL when memory ran out. Any thread. */
+json_t *wsr__server_snapshot(wsr_server_t *srv);
+
+#endif /* WSR_SERVER_SERVER_INT_H */
