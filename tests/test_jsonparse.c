@@ -680,6 +680,40 @@ static void test_jsonparse__token_streams_agree_with_jansson(void **state)
 }
 
 /*
+ * Object keys before any string needed unescaping: the scratch buffer has
+ * never allocated (its data is NULL), and parse_member used to compare the key
+ * with its payload pointer, NULL + 0, which is undefined behaviour (clang's
+ * -fsanitize=pointer-overflow stops there). The keys and values must come out
+ * exactly, whichever buffer holds them.
+ */
+static void test_jsonparse__keys_before_the_scratch_buffer_exists(void **state)
+{
+    static const char *const docs[] = {
+        "{\"a\":1}",
+        "{\"\":1}",
+        "{\"\":\"\"}",
+        "{\"a\":{\"b\":{\"\":[]}}}",
+        "[{\"a\":1},{\"b\":2}]",
+        "{\"k\\n\":1,\"p\":2}",
+        "{\"\\u0041\":\"x\\ty\",\"B\":\"\\n\",\"\":\"\\\\\"}",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        wsr__json_error_t e;
+        json_t *ours = parse(docs[i], &e), *theirs = jansson_parse(docs[i], strlen(docs[i]));
+
+        if (ours == NULL)
+            fail_msg("%s: refused: %s", docs[i], e.text);
+        assert_non_null(theirs);
+        if (!json_equal(ours, theirs))
+            fail_msg("%s: parsed differently from jansson", docs[i]);
+        json_decref(ours);
+        json_decref(theirs);
+    }
+}
+
+/*
  * A process that calls setlocale() with a decimal comma (an application
  * embedding the library) must not change how numbers are read or written.
  * The locale is generated with localedef when the system has not got it
@@ -734,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_jsonparse__accepts_what_jansson_accepts),
         cmocka_unit_test(test_jsonparse__refuses_with_a_sentence_and_a_place),
         cmocka_unit_test(test_jsonparse__strings_decode_exactly),
+        cmocka_unit_test(test_jsonparse__keys_before_the_scratch_buffer_exists),
         cmocka_unit_test(test_jsonparse__numbers_at_the_edges),
         cmocka_unit_test(test_jsonparse__nesting_limit_is_exact),
         cmocka_unit_test(test_jsonparse__reads_only_n_bytes),

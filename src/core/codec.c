@@ -147,7 +147,9 @@ int wsr__percent_decode(wsr__buf_t *out, const char *s, size_t n, bool plus_is_s
     }
     if (rc != 0)
         return rc;
-    if (!wsr__utf8_valid(out->data + start, out->len - start))
+    /* Nothing decoded into a buffer that never allocated: no pointer to
+     * compute (NULL + 0 is undefined). */
+    if (out->len > start && !wsr__utf8_valid(out->data + start, out->len - start))
         return WSR_EPARSE;
     return 0;
 }

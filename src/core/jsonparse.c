@@ -259,10 +259,10 @@ static int escape(parser_t *ps)
 
 /*
  * Scans the string at ps->p (at its opening quote). On return *s, *len give
- * its bytes: a slice of the input when nothing was escaped, else ps->text.
- * Returns 0, or -1 with the error recorded.
+ * its bytes: a slice of the input when nothing was escaped, else ps->text,
+ * which *in_text tells. Returns 0, or -1 with the error recorded.
  */
-static int scan_string(parser_t *ps, const char **s, size_t *len)
+static int scan_string(parser_t *ps, const char **s, size_t *len, bool *in_text)
 {
     const unsigned char *run = ++ps->p;
     bool copied = false;
@@ -299,8 +299,11 @@ static int scan_string(parser_t *ps, const char **s, size_t *len)
             return -1;
         run = ps->p;
     }
+    /* A copied string had an escape, so ps->text has allocated. Until one
+     * does, its data is NULL: even NULL + 0 would be undefined behaviour. */
     *s = copied ? (const char *)wsr__buf_payload(&ps->text) : (const char *)run;
     *len = copied ? wsr__buf_payload_len(&ps->text) : (size_t)(ps->p - run);
+    *in_text = copied;
     ps->p++; /* the closing quote */
     return 0;
 }
@@ -309,9 +312,10 @@ static json_t *parse_string(parser_t *ps)
 {
     const char *s;
     size_t len;
+    bool in_text;
     json_t *v;
 
-    if (scan_string(ps, &s, &len) != 0)
+    if (scan_string(ps, &s, &len, &in_text) != 0)
         return NULL;
     /* Already checked as UTF-8 above: skip jansson's second check. */
     v = json_stringn_nocheck(len ? s : "", len);
@@ -457,19 +461,22 @@ static int parse_member(parser_t *ps, json_t *o)
     size_t before = json_object_size(o), klen;
     const char *key;
     char *copy = NULL;
+    bool in_text;
     json_t *v;
     int rc = 0;
 
     if (ps->p >= ps->end || *ps->p != '"')
         return unexpected(ps, "an object key must be a string"), -1;
-    if (scan_string(ps, &key, &klen) != 0)
+    if (scan_string(ps, &key, &klen, &in_text) != 0)
         return -1;
     if (memchr(key, '\0', klen) != NULL) {
         ps->p = at;
         return fail(ps, WSR__JSON_SYNTAX, "an object key cannot hold U+0000"), -1;
     }
-    /* The key may live in ps->text, which the value's strings reuse. */
-    if (key == (const char *)wsr__buf_payload(&ps->text)) {
+    /* A key in ps->text is copied: the value's strings reuse that buffer.
+     * (Comparing the key with the buffer's payload used to compute NULL + 0
+     * when no escape had allocated it yet.) */
+    if (in_text) {
         copy = wsr__strndup(key, klen);
         if (copy == NULL)
             return oom(ps), -1;

@@ -144,9 +144,11 @@ static int text_to_number(const char *s, json_t **out)
         return rc;
     if (*s == '\0' || strpbrk(s, "xXnNiI") != NULL || wsr__is_blank((unsigned char)*s))
         return 1;
-    errno = 0;
+    /* Only overflow is refused: strtod's ERANGE also flags an underflow
+     * (1e-400), which rounds towards zero as in a JSON body, and which the
+     * router takes as a {number}. */
     d = wsr__strtod(s, &end);
-    if (*end != '\0' || errno != 0 || !isfinite(d))
+    if (*end != '\0' || !isfinite(d))
         return 1;
     *out = json_real(d);
     return *out ? 0 : WSR_ENOMEM;

@@ -11,6 +11,7 @@
 #include "core/router_int.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,16 +576,56 @@ fail:
 
 /* ---- matching ---- */
 
+/* The number of ASCII digits at s[i..n). */
+static size_t digits(const char *s, size_t i, size_t n)
+{
+    size_t k = i;
+
+    while (k < n && s[k] >= '0' && s[k] <= '9')
+        k++;
+    return k - i;
+}
+
+/*
+ * Whether the n bytes at s spell a JSON number (RFC 8259 section 6):
+ * -? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?, and with `integer` no
+ * fraction and no exponent. strtod and strtoll are far laxer ("+5", ".5",
+ * "5.", "007", " 5", "0x10", "inf", "nan"), so they only convert what this
+ * has accepted.
+ */
+static bool json_number_syntax(const char *s, size_t n, bool integer)
+{
+    size_t i = (n > 0 && s[0] == '-') ? 1 : 0, k = digits(s, i, n);
+
+    if (k == 0 || (k > 1 && s[i] == '0'))
+        return false;
+    i += k;
+    if (integer)
+        return i == n;
+    if (i < n && s[i] == '.') {
+        k = digits(s, ++i, n);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        if (++i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        k = digits(s, i, n);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return i == n;
+}
+
+/* A JSON integer within int64: what params.c converts to a JSON integer. */
 static bool segment_is_int(const wsr__slice_t *s)
 {
-    size_t i = (s->len > 0 && s->ptr[0] == '-') ? 1 : 0;
     char tmp[24];
 
-    if (i == s->len || s->len - i > 19)
+    if (s->len >= sizeof(tmp) || !json_number_syntax(s->ptr, s->len, true))
         return false;
-    for (; i < s->len; i++)
-        if (s->ptr[i] < '0' || s->ptr[i] > '9')
-            return false;
     /* Nineteen digits may still be past INT64_MAX: such a segment is a
      * {number}, not an {int} that params.c would then refuse with a 422. */
     memcpy(tmp, s->ptr, s->len);
@@ -594,19 +635,19 @@ static bool segment_is_int(const wsr__slice_t *s)
     return errno == 0;
 }
 
+/* A JSON number that a double holds. Past DBL_MAX it would be infinity,
+ * which params.c refuses with a 422, while as a number the URL has no
+ * route. Below the smallest double it rounds towards zero, as the body
+ * parser's numbers do. */
 static bool segment_is_number(const wsr__slice_t *s)
 {
-    char tmp[64], *end;
+    char tmp[64];
 
-    if (s->len == 0 || s->len >= sizeof(tmp))
+    if (s->len >= sizeof(tmp) || !json_number_syntax(s->ptr, s->len, false))
         return false;
     memcpy(tmp, s->ptr, s->len);
     tmp[s->len] = '\0';
-    /* strtod accepts "inf", "nan" and hex; JSON numbers are decimal only. */
-    if (strpbrk(tmp, "xXnNiI") != NULL || wsr__is_blank((unsigned char)tmp[0]))
-        return false;
-    (void)wsr__strtod(tmp, &end);
-    return *end == '\0';
+    return isfinite(wsr__strtod(tmp, NULL));
 }
 
 static bool segment_matches(int match, const wsr__slice_t *s)

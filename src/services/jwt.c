@@ -2,10 +2,10 @@
 /*
  * JSON Web Tokens (RFC 7519) signed with HS256 (RFC 7515), and nothing else:
  * the algorithm is pinned, so "none" in any spelling and every other
- * algorithm are refused. base64url is decoded strictly (no padding, no
- * foreign characters, no stray bits), the signature is compared in constant
- * time, and each refusal has its own sentence. Pure: the clock is a
- * parameter, so the RFC vectors are tested at their own time.
+ * algorithm are refused. base64url is decoded strictly by core/base64.c
+ * (no padding, no foreign characters, no stray bits), the signature is
+ * compared in constant time, and each refusal has its own sentence. Pure:
+ * the clock is a parameter, so the RFC vectors are tested at their own time.
  */
 #include "services/jwt_int.h"
 
@@ -18,79 +18,6 @@
 #include "core/json_int.h"
 
 #define SIG_LEN 32 /* HMAC-SHA256 */
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-int wsr__b64url_encode(wsr__buf_t *out, const unsigned char *in, size_t n)
-{
-    size_t i;
-    int rc = 0;
-
-    for (i = 0; rc == 0 && i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        char q[4] = {b64url[v >> 18], b64url[(v >> 12) & 63], b64url[(v >> 6) & 63],
-                     b64url[v & 63]};
-
-        rc = wsr__buf_append(out, q, 4);
-    }
-    if (rc == 0 && i < n) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-        char q[3] = {b64url[v >> 18], b64url[(v >> 12) & 63], b64url[(v >> 6) & 63]};
-
-        rc = wsr__buf_append(out, q, i + 1 < n ? 3 : 2);
-    }
-    return rc;
-}
-
-int wsr__b64url_decode(wsr__buf_t *out, const char *in, size_t n)
-{
-    uint32_t v = 0;
-    size_t i;
-    int rc = 0;
-
-    if (n % 4 == 1)
-        return WSR_EPARSE;
-    for (i = 0; rc == 0 && i < n; i++) {
-        int s = b64url_value((unsigned char)in[i]);
-
-        if (s < 0)
-            return WSR_EPARSE; /* padding, '+', '/', blanks: all refused */
-        v = v << 6 | (uint32_t)s;
-        if (i % 4 == 3) {
-            unsigned char b[3] = {(unsigned char)(v >> 16), (unsigned char)(v >> 8),
-                                  (unsigned char)v};
-
-            rc = wsr__buf_append(out, b, 3);
-            v = 0;
-        }
-    }
-    if (rc == 0 && n % 4 == 2) {
-        unsigned char b = (unsigned char)(v >> 4);
-
-        /* The unused low bits must be zero: one token, one spelling. */
-        rc = (v & 0xF) ? WSR_EPARSE : wsr__buf_append(out, &b, 1);
-    } else if (rc == 0 && n % 4 == 3) {
-        unsigned char b[2] = {(unsigned char)(v >> 10), (unsigned char)(v >> 2)};
-
-        rc = (v & 0x3) ? WSR_EPARSE : wsr__buf_append(out, b, 2);
-    }
-    return rc;
-}
 
 static bool hmac_sha256(const unsigned char *key, size_t keylen, const char *data, size_t n,
                         unsigned char out[SIG_LEN])

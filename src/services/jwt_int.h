@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* JSON Web Tokens, HS256 only (see jwt.c), and base64url. Pure. */
+/*
+ * JSON Web Tokens, HS256 only (see jwt.c). Pure. Their base64url
+ * (wsr__b64url_encode, wsr__b64url_decode) is core/base64.c's, included here
+ * for every user of tokens.
+ */
 #ifndef WSR_SRC_JWT_INT_H
 #define WSR_SRC_JWT_INT_H
 
 #include <jansson.h>
 
+#include "core/base64_int.h"
 #include "core/internal.h"
-
-/* Appends the unpadded base64url encoding of `in`. */
-WSR_NODISCARD int wsr__b64url_encode(wsr__buf_t *out, const unsigned char *in, size_t n);
-/* Appends the bytes of strict, unpadded base64url `in`; WSR_EPARSE otherwise. */
-WSR_NODISCARD int wsr__b64url_decode(wsr__buf_t *out, const char *in, size_t n);
 
 /* Signs `claims` (borrowed) with HS256; *token is owned (wsr__free). */
 WSR_NODISCARD int wsr__jwt_sign(const unsigned char *key, size_t keylen, const json_t *claims,
