@@ -22,10 +22,18 @@ static int on_admin(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t account_routes[] = {
-    {"profile", WSR_GET, "/account/profile", on_profile, NULL, WSR_ROUTE_AUTH, NULL,
-     "Who you are logged in as (requires a login).", 0},
-    {"admin", WSR_GET, "/account/admin", on_admin, NULL, 0, "admin",
-     "An administrators' view (requires the admin role).", 0},
+    {.name = "profile",
+     .methods = WSR_GET,
+     .url = "/account/profile",
+     .handler = on_profile,
+     .flags = WSR_ROUTE_AUTH,
+     .doc = "Who you are logged in as (requires a login)."},
+    {.name = "admin",
+     .methods = WSR_GET,
+     .url = "/account/admin",
+     .handler = on_admin,
+     .role = "admin",
+     .doc = "An administrators' view (requires the admin role)."},
     WSR_ROUTES_END,
 };
 

@@ -96,6 +96,8 @@ static int update(counters_t *c, wsr_request_t *req, wsr_response_t *res, int64_
             wsr_response_error(res, 503, "too many counters (%d): remove some first", MAX_COUNTERS);
     } else if (rc == WSR_EINVAL) {
         rc = wsr_response_param_error(res, "key", "%s does not hold an integer", key);
+    } else if (rc == WSR_EIO) {
+        rc = wsr_response_error(res, 500, "cannot write counter %s to the store", key);
     }
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -123,22 +125,25 @@ static int on_get(wsr_request_t *req, wsr_response_t *res, void *user)
     char skey[sizeof(PREFIX) + MAX_KEY_LEN];
     wsr_store_t *st = store_of(req);
     json_t *v;
-    int rc = 0;
+    int rc;
 
     if (strlen(key) > MAX_KEY_LEN)
         return wsr_response_error(res, 404, "counter %.200s not found", key);
     pthread_mutex_lock(&c->lock);
     if (st != NULL) {
         store_key(skey, sizeof(skey), key);
-        v = wsr_store_get(st, skey, &rc);
+        rc = wsr_store_get(st, skey, &v);
     } else {
         v = json_incref(json_object_get(c->map, key));
+        rc = v ? 0 : WSR_ENOENT;
     }
     pthread_mutex_unlock(&c->lock);
-    if (v == NULL && rc != 0 && rc != WSR_ENOENT)
-        return rc;
-    if (v == NULL)
+    if (rc == WSR_ENOENT)
         return wsr_response_error(res, 404, "counter %.200s not found", key);
+    if (rc == WSR_EIO)
+        return wsr_response_error(res, 500, "cannot read counter %.200s from the store", key);
+    if (rc != 0)
+        return rc;
     return wsr_response_set_data_take(res, v);
 }
 
@@ -163,6 +168,8 @@ static int on_rem(wsr_request_t *req, wsr_response_t *res, void *user)
         announce(req, key, NULL);
     pthread_mutex_unlock(&c->lock);
     /* retopy: a missing key is ignored. */
+    if (rc == WSR_EIO)
+        return wsr_response_error(res, 500, "cannot remove counter %s from the store", key);
     return rc == 0 || rc == WSR_ENOENT ? wsr_response_set_data_take(res, json_null()) : rc;
 }
 
@@ -172,12 +179,23 @@ static int on_list(wsr_request_t *req, wsr_response_t *res, void *user)
     wsr_store_t *st = store_of(req);
     json_t *all, *out, *v;
     const char *key;
+    int rc;
 
-    (void)req;
     pthread_mutex_lock(&c->lock);
-    all = st ? wsr_store_list(st, PREFIX, MAX_COUNTERS) : json_copy(c->map);
+    if (st != NULL) {
+        rc = wsr_store_list(st, PREFIX, MAX_COUNTERS, &all);
+    } else {
+        all = json_copy(c->map);
+        rc = all ? 0 : WSR_ENOMEM;
+    }
     pthread_mutex_unlock(&c->lock);
-    if (all == NULL || st == NULL)
+    /* Never an empty or partial list for a store that cannot be read: it
+     * looked like counters had been lost. */
+    if (rc == WSR_EIO)
+        return wsr_response_error(res, 500, "cannot read the counters from the store");
+    if (rc != 0)
+        return rc;
+    if (st == NULL)
         return wsr_response_set_data_take(res, all);
     out = json_object();
     json_object_foreach(all, key, v)
@@ -193,24 +211,54 @@ static int on_list(wsr_request_t *req, wsr_response_t *res, void *user)
 
 #define KEY_PARAM                                                                                  \
     {                                                                                              \
-        "key", WSR_TYPE_STRING, true, NULL, "the counter's name"                                   \
+        .name = "key", .type = WSR_TYPE_STRING, .required = true, .doc = "the counter's name"      \
     }
 #define STORED WSR_ROUTE_BLOCKING /* the store waits for the disk */
 
 static const wsr_route_t counter_routes[] = {
-    {"increment", WSR_POST, "/counters/{key}/increment", on_increment, WSR_PARAMS(KEY_PARAM),
-     STORED, NULL, "Add one to the counter at key (created at 0) and answer its value.", 0},
-    {"decrement", WSR_POST, "/counters/{key}/decrement", on_decrement, WSR_PARAMS(KEY_PARAM),
-     STORED, NULL, "Subtract one from the counter at key (created at 0) and answer its value.", 0},
-    {"get", WSR_GET, "/counters/{key}", on_get, WSR_PARAMS(KEY_PARAM), STORED, NULL,
-     "Answer the counter's value; 404 when it does not exist.", 0},
-    {"set", WSR_PUT | WSR_POST, "/counters/{key}", on_set,
-     WSR_PARAMS(KEY_PARAM, {"value", WSR_TYPE_INT, true, NULL, "the new value"}), STORED, NULL,
-     "Set the counter to an integer value, overwriting it.", 0},
-    {"rem", WSR_POST, "/counters/{key}/rem", on_rem, WSR_PARAMS(KEY_PARAM), STORED, NULL,
-     "Remove the counter; a missing key is ignored.", 0},
-    {"list", WSR_GET, "/counters", on_list, NULL, STORED, NULL,
-     "Answer every counter and its value.", 0},
+    {.name = "increment",
+     .methods = WSR_POST,
+     .url = "/counters/{key}/increment",
+     .handler = on_increment,
+     .params = WSR_PARAMS(KEY_PARAM),
+     .flags = STORED,
+     .doc = "Add one to the counter at key (created at 0) and answer its value."},
+    {.name = "decrement",
+     .methods = WSR_POST,
+     .url = "/counters/{key}/decrement",
+     .handler = on_decrement,
+     .params = WSR_PARAMS(KEY_PARAM),
+     .flags = STORED,
+     .doc = "Subtract one from the counter at key (created at 0) and answer its value."},
+    {.name = "get",
+     .methods = WSR_GET,
+     .url = "/counters/{key}",
+     .handler = on_get,
+     .params = WSR_PARAMS(KEY_PARAM),
+     .flags = STORED,
+     .doc = "Answer the counter's value; 404 when it does not exist."},
+    {.name = "set",
+     .methods = WSR_PUT | WSR_POST,
+     .url = "/counters/{key}",
+     .handler = on_set,
+     .params = WSR_PARAMS(
+         KEY_PARAM,
+         {.name = "value", .type = WSR_TYPE_INT, .required = true, .doc = "the new value"}),
+     .flags = STORED,
+     .doc = "Set the counter to an integer value, overwriting it."},
+    {.name = "rem",
+     .methods = WSR_POST,
+     .url = "/counters/{key}/rem",
+     .handler = on_rem,
+     .params = WSR_PARAMS(KEY_PARAM),
+     .flags = STORED,
+     .doc = "Remove the counter; a missing key is ignored."},
+    {.name = "list",
+     .methods = WSR_GET,
+     .url = "/counters",
+     .handler = on_list,
+     .flags = STORED,
+     .doc = "Answer every counter and its value."},
     WSR_ROUTES_END,
 };
 

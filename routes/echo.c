@@ -11,8 +11,11 @@ static int on_echo(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t echo_routes[] = {
-    {"echo", WSR_GET | WSR_POST | WSR_PUT, "/echo", on_echo, NULL, 0, NULL,
-     "Answer the request's data.", 0},
+    {.name = "echo",
+     .methods = WSR_GET | WSR_POST | WSR_PUT,
+     .url = "/echo",
+     .handler = on_echo,
+     .doc = "Answer the request's data."},
     WSR_ROUTES_END,
 };
 

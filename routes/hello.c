@@ -50,14 +50,26 @@ static int on_sum(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t hello_routes[] = {
-    {"hello", WSR_GET, "/hello", on_hello, NULL, 0, NULL, "Answer \"Hello, world!\".", 0},
-    {"hello_user", WSR_GET, "/hello/{user}/{id}", on_hello_user,
-     WSR_PARAMS({"user", WSR_TYPE_STRING, true, NULL, "who to greet"},
-                {"id", WSR_TYPE_STRING, true, NULL, "their id"}),
-     0, NULL, "Greet a user by name and id.", 0},
-    {"sum", WSR_GET | WSR_POST, "/calc/sum", on_sum,
-     WSR_PARAMS({"digits", WSR_TYPE_ARRAY, false, "[0]", "the numbers to add"}), 0, NULL,
-     "Answer {\"sum\": N} over args.digits.", 0},
+    {.name = "hello",
+     .methods = WSR_GET,
+     .url = "/hello",
+     .handler = on_hello,
+     .doc = "Answer \"Hello, world!\"."},
+    {.name = "hello_user",
+     .methods = WSR_GET,
+     .url = "/hello/{user}/{id}",
+     .handler = on_hello_user,
+     .params = WSR_PARAMS(
+         {.name = "user", .type = WSR_TYPE_STRING, .required = true, .doc = "who to greet"},
+         {.name = "id", .type = WSR_TYPE_STRING, .required = true, .doc = "their id"}),
+     .doc = "Greet a user by name and id."},
+    {.name = "sum",
+     .methods = WSR_GET | WSR_POST,
+     .url = "/calc/sum",
+     .handler = on_sum,
+     .params = WSR_PARAMS(
+         {.name = "digits", .type = WSR_TYPE_ARRAY, .def = "[0]", .doc = "the numbers to add"}),
+     .doc = "Answer {\"sum\": N} over args.digits."},
     WSR_ROUTES_END,
 };
 

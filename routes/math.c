@@ -28,10 +28,14 @@ static int on_add(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t math_routes[] = {
-    {"add", WSR_GET | WSR_POST, "/math/add", on_add,
-     WSR_PARAMS({"x", WSR_TYPE_NUMBER, true, NULL, "first addend"},
-                {"y", WSR_TYPE_NUMBER, true, NULL, "second addend"}),
-     0, NULL, "Add x and y and answer the sum (tcpy's addition example).", 0},
+    {.name = "add",
+     .methods = WSR_GET | WSR_POST,
+     .url = "/math/add",
+     .handler = on_add,
+     .params = WSR_PARAMS(
+         {.name = "x", .type = WSR_TYPE_NUMBER, .required = true, .doc = "first addend"},
+         {.name = "y", .type = WSR_TYPE_NUMBER, .required = true, .doc = "second addend"}),
+     .doc = "Add x and y and answer the sum (tcpy's addition example)."},
     WSR_ROUTES_END,
 };
 

@@ -234,9 +234,11 @@ static void test_auth__revoked_token_is_refused(void **state)
     /* Written through to the store, so another process learns of it. */
     {
         const char *jti[1] = {wsr__session_jti(issued)};
-        json_t *rows =
-            wsr__store_query(f->store, "SELECT exp FROM wsr_revoked WHERE jti = ?1", jti, 1);
+        json_t *rows;
 
+        assert_int_equal(
+            wsr__store_query(f->store, "SELECT exp FROM wsr_revoked WHERE jti = ?1", jti, 1, &rows),
+            0);
         assert_int_equal(json_array_size(rows), 1);
         assert_int_equal(json_integer_value(json_array_get(json_array_get(rows, 0), 0)),
                          wsr__session_exp(issued));

@@ -24,17 +24,33 @@ static int answer_nothing(wsr_request_t *req, wsr_response_t *res, void *user)
 
 /* Routes showing every field `commands` and `help` describe. */
 static const wsr_route_t app_routes[] = {
-    {"item_get", WSR_GET | WSR_HEAD, "/items/{id:int}", answer_nothing,
-     WSR_PARAMS({"id", WSR_TYPE_INT, true, NULL, "the item's number"},
-                {"fields", WSR_TYPE_ARRAY, false, "[\"name\"]", "what to return"},
-                {"verbose", WSR_TYPE_BOOL, false, NULL, NULL}),
-     0, NULL, "Read one item.", 0},
-    {"item_put", WSR_PUT | WSR_PATCH, "/items/{id:int}", answer_nothing, NULL, WSR_ROUTE_AUTH, NULL,
-     "Change an item.", 2500},
-    {"purge", 0, NULL, answer_nothing,
-     WSR_PARAMS({"older_than", WSR_TYPE_NUMBER, false, "30", NULL}), WSR_ROUTE_BLOCKING, "admin",
-     NULL, 0},
-    {"secret", WSR_GET, "/secret", answer_nothing, NULL, WSR_ROUTE_HIDDEN, NULL, "Not listed.", 0},
+    {.name = "item_get",
+     .methods = WSR_GET | WSR_HEAD,
+     .url = "/items/{id:int}",
+     .handler = answer_nothing,
+     .params = WSR_PARAMS(
+         {.name = "id", .type = WSR_TYPE_INT, .required = true, .doc = "the item's number"},
+         {.name = "fields", .type = WSR_TYPE_ARRAY, .def = "[\"name\"]", .doc = "what to return"},
+         {.name = "verbose", .type = WSR_TYPE_BOOL}),
+     .doc = "Read one item."},
+    {.name = "item_put",
+     .methods = WSR_PUT | WSR_PATCH,
+     .url = "/items/{id:int}",
+     .handler = answer_nothing,
+     .flags = WSR_ROUTE_AUTH,
+     .doc = "Change an item.",
+     .timeout_ms = 2500},
+    {.name = "purge",
+     .handler = answer_nothing,
+     .params = WSR_PARAMS({.name = "older_than", .type = WSR_TYPE_NUMBER, .def = "30"}),
+     .flags = WSR_ROUTE_BLOCKING,
+     .role = "admin"},
+    {.name = "secret",
+     .methods = WSR_GET,
+     .url = "/secret",
+     .handler = answer_nothing,
+     .flags = WSR_ROUTE_HIDDEN,
+     .doc = "Not listed."},
     WSR_ROUTES_END,
 };
 
@@ -201,7 +217,7 @@ static void test_builtins__added_once(void **state)
 {
     tu_router_fixture_t *fx = *state;
     const wsr_route_t clash[] = {
-        {"my_ping", WSR_GET, "/_/ping/", answer_nothing, NULL, 0, NULL, NULL, 0},
+        {.name = "my_ping", .methods = WSR_GET, .url = "/_/ping/", .handler = answer_nothing},
         WSR_ROUTES_END,
     };
     wsr_error_t err;

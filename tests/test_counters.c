@@ -2,16 +2,27 @@
 /*
  * Tests for routes/counters.c: retopy's counters (reference/002), with its
  * telnet session replayed by `cmd`, the same operations over URLs, overflow,
- * key limits, and registration under memory failure. Exact reply bytes.
+ * key limits, registration under memory failure, and a real store that
+ * cannot be read (a 500 with a sentence). Exact reply bytes.
  */
 #include "testutil.h"
 
+#include <ftw.h>
+#include <limits.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "wsrouter/wsrouter.h"
 #include "routes.h"
+
+#include "core/codec_int.h"
+#include "core/dispatch_int.h"
+#include "services/factory_int.h"
+#include "services/store_int.h"
 
 /* `{"cmd":"<name>","key":"<key>"}` answers 200 with `data`. */
 static void expect_cmd(wsr_router_t *router, const char *name, const char *key, const char *data)
@@ -246,6 +257,106 @@ static void test_counters__registration_out_of_memory(void **state)
     assert_true(n >= 5);
 }
 
+/* Serves `msg` with a factory that has only `store`, as a server's worker
+ * would: wsr_router_call has no factory, so no store. Returns the status and
+ * copies the detail ("" for none). */
+static int call_with_store(wsr_router_t *router, wsr_store_t *store, const char *msg, char *detail,
+                           size_t size)
+{
+    char why[WSR__DETAIL_MAX];
+    wsr_factory_t factory;
+    wsr_request_t req;
+    wsr_response_t res;
+    int status;
+
+    memset(&factory, 0, sizeof(factory));
+    factory.store = store;
+    wsr__request_init(&req);
+    wsr__response_init(&res);
+    assert_int_equal(
+        wsr__codec_decode(&req, (const unsigned char *)msg, strlen(msg), false, 64, why), 0);
+    req.factory = &factory;
+    if (wsr__dispatch_route(router, &req, &res) != WSR__DISPATCH_ANSWERED)
+        (void)wsr__dispatch_run(&req, &res);
+    status = wsr_response_status(&res);
+    snprintf(detail, size, "%s", res.detail ? res.detail : "");
+    wsr__response_dispose(&res);
+    wsr__request_dispose(&req);
+    return status;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* A store that cannot be read answers 500 with a sentence naming what failed:
+ * never an empty list that looks like lost counters, nor a 404. */
+static void test_counters__a_store_that_cannot_be_read_is_a_500_with_a_sentence(void **state)
+{
+    tu_router_fixture_t *fx = *state;
+    char dir[PATH_MAX], path[PATH_MAX + 16], detail[600];
+    wsr_store_t *store;
+    wsr_error_t err;
+
+    snprintf(dir, sizeof(dir), "%s/wsr-counters-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/w.db", dir);
+    store = wsr_store_open(path, false, &err);
+    assert_non_null(store);
+    /* Working: the counter is in the store. */
+    assert_int_equal(call_with_store(fx->router, store, "{\"cmd\":\"increment\",\"key\":\"a\"}",
+                                     detail, sizeof(detail)),
+                     200);
+    assert_int_equal(
+        call_with_store(fx->router, store, "{\"cmd\":\"list\"}", detail, sizeof(detail)), 200);
+    /* A value that is not JSON (written behind the store's back). */
+    assert_int_equal(wsr__store_exec(store,
+                                     "INSERT INTO wsr_kv(key, value) VALUES('counters:b', 'x')",
+                                     NULL, 0, NULL, 0),
+                     0);
+    assert_int_equal(
+        call_with_store(fx->router, store, "{\"cmd\":\"list\"}", detail, sizeof(detail)), 500);
+    assert_string_equal(detail, "cannot read the counters from the store");
+    assert_int_equal(call_with_store(fx->router, store, "{\"cmd\":\"get\",\"key\":\"b\"}", detail,
+                                     sizeof(detail)),
+                     500);
+    assert_string_equal(detail, "cannot read counter b from the store");
+    /* An absent counter is still a 404, a readable one still a 200. */
+    assert_int_equal(call_with_store(fx->router, store, "{\"cmd\":\"get\",\"key\":\"c\"}", detail,
+                                     sizeof(detail)),
+                     404);
+    assert_string_equal(detail, "counter c not found");
+    assert_int_equal(call_with_store(fx->router, store, "{\"cmd\":\"get\",\"key\":\"a\"}", detail,
+                                     sizeof(detail)),
+                     200);
+    /* No table at all: every operation says what failed. */
+    assert_int_equal(sqlite3_exec(wsr_store_lock(store), "DROP TABLE wsr_kv", NULL, NULL, NULL),
+                     SQLITE_OK);
+    wsr_store_unlock(store);
+    assert_int_equal(call_with_store(fx->router, store, "{\"cmd\":\"get\",\"key\":\"a\"}", detail,
+                                     sizeof(detail)),
+                     500);
+    assert_string_equal(detail, "cannot read counter a from the store");
+    assert_int_equal(call_with_store(fx->router, store, "{\"cmd\":\"increment\",\"key\":\"a\"}",
+                                     detail, sizeof(detail)),
+                     500);
+    assert_string_equal(detail, "cannot write counter a to the store");
+    assert_int_equal(call_with_store(fx->router, store, "{\"cmd\":\"rem\",\"key\":\"a\"}", detail,
+                                     sizeof(detail)),
+                     500);
+    assert_string_equal(detail, "cannot remove counter a from the store");
+    assert_int_equal(
+        call_with_store(fx->router, store, "{\"cmd\":\"list\"}", detail, sizeof(detail)), 500);
+    assert_string_equal(detail, "cannot read the counters from the store");
+    wsr_store_close(store);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +378,9 @@ int main(void)
                                         tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_counters__each_registration_has_its_own_counters,
                                         setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_counters__a_store_that_cannot_be_read_is_a_500_with_a_sentence, setup,
+            tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_counters__registration_out_of_memory, setup,
                                         tu_router_teardown),
     };

@@ -41,34 +41,60 @@ static int mutate_args(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t param_routes[] = {
-    {"typed", WSR_GET | WSR_POST, "/t", answer_args,
-     WSR_PARAMS({"s", WSR_TYPE_STRING, false, NULL, NULL}, {"i", WSR_TYPE_INT, false, NULL, NULL},
-                {"n", WSR_TYPE_NUMBER, false, NULL, NULL}, {"b", WSR_TYPE_BOOL, false, NULL, NULL},
-                {"o", WSR_TYPE_OBJECT, false, NULL, NULL}, {"a", WSR_TYPE_ARRAY, false, NULL, NULL},
-                {"y", WSR_TYPE_ANY, false, NULL, NULL}),
-     0, NULL, "Every type, all optional.", 0},
-    {"required", WSR_GET | WSR_POST, "/r", answer_args,
-     WSR_PARAMS({"x", WSR_TYPE_INT, true, NULL, NULL}, {"label", WSR_TYPE_STRING, true, NULL, NULL},
-                {"opt", WSR_TYPE_BOOL, false, NULL, NULL}),
-     0, NULL, "Two required parameters.", 0},
-    {"defaults", WSR_GET | WSR_POST, "/d", answer_args,
-     WSR_PARAMS(
-         {"s", WSR_TYPE_STRING, false, "\"dflt\"", NULL}, {"i", WSR_TYPE_INT, false, "7", NULL},
-         {"n", WSR_TYPE_NUMBER, false, "2.5", NULL}, {"b", WSR_TYPE_BOOL, false, "true", NULL},
-         {"o", WSR_TYPE_OBJECT, false, "{\"k\":[1]}", NULL},
-         {"a", WSR_TYPE_ARRAY, false, "[0]", NULL}, {"y", WSR_TYPE_ANY, false, "null", NULL}),
-     0, NULL, "A default for every type.", 0},
-    {"path_int", WSR_GET, "/p/{v}", answer_args,
-     WSR_PARAMS({"v", WSR_TYPE_INT, true, NULL, "an untyped segment declared int"}), 0, NULL, NULL,
-     0},
-    {"path_typed", WSR_GET, "/pt/{v:int}/{w:number}", answer_args,
-     WSR_PARAMS({"extra", WSR_TYPE_STRING, false, NULL, NULL}), 0, NULL, NULL, 0},
-    {"path_bool", WSR_GET, "/pb/{flag}", answer_args,
-     WSR_PARAMS({"flag", WSR_TYPE_BOOL, true, NULL, NULL}), 0, NULL, NULL, 0},
-    {"mutator", WSR_POST, "/mut", mutate_args,
-     WSR_PARAMS({"a", WSR_TYPE_ARRAY, false, "[0]", NULL},
-                {"o", WSR_TYPE_OBJECT, false, "{}", NULL}),
-     0, NULL, NULL, 0},
+    {.name = "typed",
+     .methods = WSR_GET | WSR_POST,
+     .url = "/t",
+     .handler = answer_args,
+     .params =
+         WSR_PARAMS({.name = "s", .type = WSR_TYPE_STRING}, {.name = "i", .type = WSR_TYPE_INT},
+                    {.name = "n", .type = WSR_TYPE_NUMBER}, {.name = "b", .type = WSR_TYPE_BOOL},
+                    {.name = "o", .type = WSR_TYPE_OBJECT}, {.name = "a", .type = WSR_TYPE_ARRAY},
+                    {.name = "y", .type = WSR_TYPE_ANY}),
+     .doc = "Every type, all optional."},
+    {.name = "required",
+     .methods = WSR_GET | WSR_POST,
+     .url = "/r",
+     .handler = answer_args,
+     .params = WSR_PARAMS({.name = "x", .type = WSR_TYPE_INT, .required = true},
+                          {.name = "label", .type = WSR_TYPE_STRING, .required = true},
+                          {.name = "opt", .type = WSR_TYPE_BOOL}),
+     .doc = "Two required parameters."},
+    {.name = "defaults",
+     .methods = WSR_GET | WSR_POST,
+     .url = "/d",
+     .handler = answer_args,
+     .params = WSR_PARAMS({.name = "s", .type = WSR_TYPE_STRING, .def = "\"dflt\""},
+                          {.name = "i", .type = WSR_TYPE_INT, .def = "7"},
+                          {.name = "n", .type = WSR_TYPE_NUMBER, .def = "2.5"},
+                          {.name = "b", .type = WSR_TYPE_BOOL, .def = "true"},
+                          {.name = "o", .type = WSR_TYPE_OBJECT, .def = "{\"k\":[1]}"},
+                          {.name = "a", .type = WSR_TYPE_ARRAY, .def = "[0]"},
+                          {.name = "y", .type = WSR_TYPE_ANY, .def = "null"}),
+     .doc = "A default for every type."},
+    {.name = "path_int",
+     .methods = WSR_GET,
+     .url = "/p/{v}",
+     .handler = answer_args,
+     .params = WSR_PARAMS({.name = "v",
+                           .type = WSR_TYPE_INT,
+                           .required = true,
+                           .doc = "an untyped segment declared int"})},
+    {.name = "path_typed",
+     .methods = WSR_GET,
+     .url = "/pt/{v:int}/{w:number}",
+     .handler = answer_args,
+     .params = WSR_PARAMS({.name = "extra", .type = WSR_TYPE_STRING})},
+    {.name = "path_bool",
+     .methods = WSR_GET,
+     .url = "/pb/{flag}",
+     .handler = answer_args,
+     .params = WSR_PARAMS({.name = "flag", .type = WSR_TYPE_BOOL, .required = true})},
+    {.name = "mutator",
+     .methods = WSR_POST,
+     .url = "/mut",
+     .handler = mutate_args,
+     .params = WSR_PARAMS({.name = "a", .type = WSR_TYPE_ARRAY, .def = "[0]"},
+                          {.name = "o", .type = WSR_TYPE_OBJECT, .def = "{}"})},
     WSR_ROUTES_END,
 };
 
@@ -447,8 +473,11 @@ static void test_params__int_default_may_be_an_integral_real(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t table[] = {
-        {"int_default", WSR_GET, "/id", answer_args,
-         WSR_PARAMS({"i", WSR_TYPE_INT, false, "3.0", NULL}), 0, NULL, NULL, 0},
+        {.name = "int_default",
+         .methods = WSR_GET,
+         .url = "/id",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "i", .type = WSR_TYPE_INT, .def = "3.0"})},
         WSR_ROUTES_END,
     };
 
@@ -479,40 +508,48 @@ static void test_params__bad_default_is_refused(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t not_json[] = {
-        {"r1", 0, NULL, answer_args, WSR_PARAMS({"p", WSR_TYPE_STRING, false, "abc", NULL}), 0,
-         NULL, NULL, 0},
+        {.name = "r1",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "p", .type = WSR_TYPE_STRING, .def = "abc"})},
         WSR_ROUTES_END,
     };
     const wsr_route_t trailing[] = {
-        {"r2", 0, NULL, answer_args, WSR_PARAMS({"p", WSR_TYPE_ARRAY, false, "[1,", NULL}), 0, NULL,
-         NULL, 0},
+        {.name = "r2",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "p", .type = WSR_TYPE_ARRAY, .def = "[1,"})},
         WSR_ROUTES_END,
     };
     const wsr_route_t wrong_int[] = {
-        {"r3", 0, NULL, answer_args, WSR_PARAMS({"p", WSR_TYPE_INT, false, "\"7\"", NULL}), 0, NULL,
-         NULL, 0},
+        {.name = "r3",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "p", .type = WSR_TYPE_INT, .def = "\"7\""})},
         WSR_ROUTES_END,
     };
     const wsr_route_t fraction[] = {
-        {"r4", 0, NULL, answer_args, WSR_PARAMS({"p", WSR_TYPE_INT, false, "7.5", NULL}), 0, NULL,
-         NULL, 0},
+        {.name = "r4",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "p", .type = WSR_TYPE_INT, .def = "7.5"})},
         WSR_ROUTES_END,
     };
     const wsr_route_t wrong_kinds[] = {
-        {"r5", WSR_GET, "/r5", answer_args,
-         WSR_PARAMS({"ok", WSR_TYPE_NUMBER, false, "1", NULL},
-                    {"p", WSR_TYPE_OBJECT, false, "[]", NULL}),
-         0, NULL, NULL, 0},
+        {.name = "r5",
+         .methods = WSR_GET,
+         .url = "/r5",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "ok", .type = WSR_TYPE_NUMBER, .def = "1"},
+                              {.name = "p", .type = WSR_TYPE_OBJECT, .def = "[]"})},
         WSR_ROUTES_END,
     };
     const wsr_route_t wrong_bool[] = {
-        {"r6", 0, NULL, answer_args, WSR_PARAMS({"p", WSR_TYPE_BOOL, false, "1", NULL}), 0, NULL,
-         NULL, 0},
+        {.name = "r6",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "p", .type = WSR_TYPE_BOOL, .def = "1"})},
         WSR_ROUTES_END,
     };
     const wsr_route_t wrong_string[] = {
-        {"r7", 0, NULL, answer_args, WSR_PARAMS({"p", WSR_TYPE_STRING, false, "null", NULL}), 0,
-         NULL, NULL, 0},
+        {.name = "r7",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "p", .type = WSR_TYPE_STRING, .def = "null"})},
         WSR_ROUTES_END,
     };
 
@@ -533,8 +570,9 @@ static void test_params__required_parameter_with_default_is_refused(void **state
 {
     fixture_t *fx = *state;
     const wsr_route_t table[] = {
-        {"req_def", 0, NULL, answer_args, WSR_PARAMS({"p", WSR_TYPE_INT, true, "1", NULL}), 0, NULL,
-         NULL, 0},
+        {.name = "req_def",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "p", .type = WSR_TYPE_INT, .required = true, .def = "1"})},
         WSR_ROUTES_END,
     };
 
@@ -546,30 +584,44 @@ static void test_params__path_parameter_declarations_are_checked(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t int_as_number[] = {
-        {"pn", WSR_GET, "/pn/{id:int}", answer_args,
-         WSR_PARAMS({"id", WSR_TYPE_NUMBER, true, NULL, NULL}), 0, NULL, NULL, 0},
+        {.name = "pn",
+         .methods = WSR_GET,
+         .url = "/pn/{id:int}",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "id", .type = WSR_TYPE_NUMBER, .required = true})},
         WSR_ROUTES_END,
     };
     const wsr_route_t number_as_int[] = {
-        {"pi", WSR_GET, "/pi/{id:number}", answer_args,
-         WSR_PARAMS({"id", WSR_TYPE_INT, true, NULL, NULL}), 0, NULL, NULL, 0},
+        {.name = "pi",
+         .methods = WSR_GET,
+         .url = "/pi/{id:number}",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "id", .type = WSR_TYPE_INT, .required = true})},
         WSR_ROUTES_END,
     };
     const wsr_route_t int_as_string[] = {
-        {"ps", WSR_GET, "/ps/{id:int}", answer_args,
-         WSR_PARAMS({"id", WSR_TYPE_STRING, true, NULL, NULL}), 0, NULL, NULL, 0},
+        {.name = "ps",
+         .methods = WSR_GET,
+         .url = "/ps/{id:int}",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "id", .type = WSR_TYPE_STRING, .required = true})},
         WSR_ROUTES_END,
     };
     const wsr_route_t with_default[] = {
-        {"pd", WSR_GET, "/pd/{id}", answer_args,
-         WSR_PARAMS({"id", WSR_TYPE_STRING, false, "\"x\"", NULL}), 0, NULL, NULL, 0},
+        {.name = "pd",
+         .methods = WSR_GET,
+         .url = "/pd/{id}",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "id", .type = WSR_TYPE_STRING, .def = "\"x\""})},
         WSR_ROUTES_END,
     };
     const wsr_route_t same_type[] = {
-        {"same", WSR_GET, "/same/{id:int}/{s:string}", answer_args,
-         WSR_PARAMS({"id", WSR_TYPE_INT, true, NULL, "doc"},
-                    {"s", WSR_TYPE_NUMBER, true, NULL, NULL}),
-         0, NULL, NULL, 0},
+        {.name = "same",
+         .methods = WSR_GET,
+         .url = "/same/{id:int}/{s:string}",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "id", .type = WSR_TYPE_INT, .required = true, .doc = "doc"},
+                              {.name = "s", .type = WSR_TYPE_NUMBER, .required = true})},
         WSR_ROUTES_END,
     };
 
@@ -597,19 +649,22 @@ static void test_params__bad_declarations_are_refused(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t twice[] = {
-        {"twice", 0, NULL, answer_args,
-         WSR_PARAMS({"p", WSR_TYPE_INT, false, NULL, NULL}, {"p", WSR_TYPE_INT, false, NULL, NULL}),
-         0, NULL, NULL, 0},
+        {.name = "twice",
+         .handler = answer_args,
+         .params =
+             WSR_PARAMS({.name = "p", .type = WSR_TYPE_INT}, {.name = "p", .type = WSR_TYPE_INT})},
         WSR_ROUTES_END,
     };
     const wsr_route_t bad_type[] = {
-        {"bad_type", 0, NULL, answer_args,
-         WSR_PARAMS({"p", (wsr_type_t)(WSR_TYPE_ARRAY + 1), false, NULL, NULL}), 0, NULL, NULL, 0},
+        {.name = "bad_type",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "p", .type = (wsr_type_t)(WSR_TYPE_ARRAY + 1)})},
         WSR_ROUTES_END,
     };
     const wsr_route_t empty_name[] = {
-        {"empty_name", 0, NULL, answer_args, WSR_PARAMS({"", WSR_TYPE_INT, false, NULL, NULL}), 0,
-         NULL, NULL, 0},
+        {.name = "empty_name",
+         .handler = answer_args,
+         .params = WSR_PARAMS({.name = "", .type = WSR_TYPE_INT})},
         WSR_ROUTES_END,
     };
 
@@ -635,19 +690,26 @@ static void test_params__type_names(void **state)
 /* ---- out of memory ---- */
 
 static const wsr_route_t oom_routes[] = {
-    {"oom_path", WSR_GET | WSR_PUT, "/oom/{id:int}/x/{name}", answer_args,
-     WSR_PARAMS({"name", WSR_TYPE_STRING, true, NULL, "doc"},
-                {"o", WSR_TYPE_OBJECT, false, "{\"a\":[1,2,{\"b\":null}]}", NULL},
-                {"a", WSR_TYPE_ARRAY, false, "[1,\"two\",3.5]", NULL},
-                {"i", WSR_TYPE_INT, false, "-12", NULL}),
-     0, NULL, "Path parameters and defaults.", 0},
-    {"oom_static", WSR_GET, "/oom/static/x/y", answer_args, NULL, 0, NULL, NULL, 0},
-    {"oom_other", WSR_POST, "/oom/{n:number}/x/{m}", answer_args, NULL, 0, NULL, NULL, 0},
-    {"oom_cmd", 0, NULL, answer_args,
-     WSR_PARAMS({"s", WSR_TYPE_STRING, false, "\"s\"", NULL},
-                {"b", WSR_TYPE_BOOL, true, NULL, NULL}),
-     0, NULL, NULL, 0},
-    {"oom_root", WSR_DELETE, "/", answer_args, NULL, 0, NULL, NULL, 0},
+    {.name = "oom_path",
+     .methods = WSR_GET | WSR_PUT,
+     .url = "/oom/{id:int}/x/{name}",
+     .handler = answer_args,
+     .params =
+         WSR_PARAMS({.name = "name", .type = WSR_TYPE_STRING, .required = true, .doc = "doc"},
+                    {.name = "o", .type = WSR_TYPE_OBJECT, .def = "{\"a\":[1,2,{\"b\":null}]}"},
+                    {.name = "a", .type = WSR_TYPE_ARRAY, .def = "[1,\"two\",3.5]"},
+                    {.name = "i", .type = WSR_TYPE_INT, .def = "-12"}),
+     .doc = "Path parameters and defaults."},
+    {.name = "oom_static", .methods = WSR_GET, .url = "/oom/static/x/y", .handler = answer_args},
+    {.name = "oom_other",
+     .methods = WSR_POST,
+     .url = "/oom/{n:number}/x/{m}",
+     .handler = answer_args},
+    {.name = "oom_cmd",
+     .handler = answer_args,
+     .params = WSR_PARAMS({.name = "s", .type = WSR_TYPE_STRING, .def = "\"s\""},
+                          {.name = "b", .type = WSR_TYPE_BOOL, .required = true})},
+    {.name = "oom_root", .methods = WSR_DELETE, .url = "/", .handler = answer_args},
     WSR_ROUTES_END,
 };
 

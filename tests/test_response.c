@@ -507,8 +507,9 @@ static void test_response__encode_base64_formats(void **state)
     for (int f = WSR_FORMAT_BASE64_TEXT; f <= WSR_FORMAT_BASE64_BINARY; f++) {
         wsr__buf_init(&out, 0, 0);
         wsr__buf_init(&scratch, 0, 0);
-        assert_int_equal(
-            wsr__codec_encode_response(&out, &fx->res, NULL, NULL, false, (wsr_format_t)f, &scratch), 0);
+        assert_int_equal(wsr__codec_encode_response(&out, &fx->res, NULL, NULL, false,
+                                                    (wsr_format_t)f, &scratch),
+                         0);
         /* base64 of {"status":200,"data":1,"event_name":null} */
         assert_int_equal(out.len, 56);
         assert_memory_equal(out.data,
@@ -601,13 +602,18 @@ static int on_probe(wsr_request_t *req, wsr_response_t *res, void *user)
 static void test_response__request_accessors_in_a_routed_handler(void **state)
 {
     const wsr_param_t params[] = {
-        {"x", WSR_TYPE_NUMBER, true, NULL, "a number"},
-        {"q", WSR_TYPE_STRING, false, NULL, NULL},
-        {"flag", WSR_TYPE_BOOL, false, "true", NULL},
-        {NULL, WSR_TYPE_ANY, false, NULL, NULL},
+        {.name = "x", .type = WSR_TYPE_NUMBER, .required = true, .doc = "a number"},
+        {.name = "q", .type = WSR_TYPE_STRING},
+        {.name = "flag", .type = WSR_TYPE_BOOL, .def = "true"},
+        {0},
     };
     const wsr_route_t table[] = {
-        {"probe", WSR_GET | WSR_POST, "/t/{id:int}", on_probe, params, 0, NULL, "probe", 0},
+        {.name = "probe",
+         .methods = WSR_GET | WSR_POST,
+         .url = "/t/{id:int}",
+         .handler = on_probe,
+         .params = params,
+         .doc = "probe"},
         WSR_ROUTES_END,
     };
     wsr_router_t *router = wsr_router_new();

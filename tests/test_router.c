@@ -49,7 +49,11 @@ static int answer_probe(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t probe_table[] = {
-    {"probe", WSR_GET, "/probe", answer_probe, NULL, 0, NULL, "Answers probe.", 0},
+    {.name = "probe",
+     .methods = WSR_GET,
+     .url = "/probe",
+     .handler = answer_probe,
+     .doc = "Answers probe."},
     WSR_ROUTES_END,
 };
 
@@ -89,7 +93,7 @@ static void expect_refused(fixture_t *fx, const wsr_route_t *table, int code, co
 static void expect_url_refused(fixture_t *fx, const char *url, const char *text)
 {
     const wsr_route_t table[] = {
-        {"r", WSR_GET, url, answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "r", .methods = WSR_GET, .url = url, .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -128,25 +132,29 @@ static void test_router__refuses_bad_names(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t blank[] = {
-        {"a b", WSR_GET, "/x", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "a b", .methods = WSR_GET, .url = "/x", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t empty[] = {
-        {"", WSR_GET, "/x", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "", .methods = WSR_GET, .url = "/x", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t control[] = {
-        {"a\tb", WSR_GET, "/x", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "a\tb", .methods = WSR_GET, .url = "/x", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t too_long[] = {
-        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", WSR_GET, "/x",
-         answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         .methods = WSR_GET,
+         .url = "/x",
+         .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t longest[] = {
-        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", WSR_GET, "/x",
-         answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         .methods = WSR_GET,
+         .url = "/x",
+         .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -167,7 +175,7 @@ static void test_router__refuses_route_without_handler(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t table[] = {
-        {"nohandler", WSR_GET, "/x", NULL, NULL, 0, NULL, NULL, 0},
+        {.name = "nohandler", .methods = WSR_GET, .url = "/x"},
         WSR_ROUTES_END,
     };
 
@@ -178,11 +186,14 @@ static void test_router__refuses_url_without_methods(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t none[] = {
-        {"nomethods", 0, "/x", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "nomethods", .url = "/x", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t unknown_bit[] = {
-        {"badbit", WSR_GET | 0x80u, "/x", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "badbit",
+         .methods = WSR_GET | 0x80u,
+         .url = "/x",
+         .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -196,7 +207,7 @@ static void test_router__refuses_methods_without_url(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t table[] = {
-        {"nourl", WSR_GET, NULL, answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "nourl", .methods = WSR_GET, .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -283,8 +294,8 @@ static void test_router__refuses_more_than_32_segments(void **state)
     fixture_t *fx = *state;
     char url[128], url2[128], url3[128];
     const wsr_route_t table[] = {
-        {"s32", WSR_GET, url, answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"t32", WSR_GET, url2, answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "s32", .methods = WSR_GET, .url = url, .handler = answer_name_and_args},
+        {.name = "t32", .methods = WSR_GET, .url = url2, .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -309,13 +320,16 @@ static void test_router__refuses_duplicate_names_across_tables(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t again[] = {
-        {"other", WSR_GET, "/other", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"probe", WSR_POST, "/elsewhere", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "other", .methods = WSR_GET, .url = "/other", .handler = answer_name_and_args},
+        {.name = "probe",
+         .methods = WSR_POST,
+         .url = "/elsewhere",
+         .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t twice[] = {
-        {"dup", WSR_GET, "/d1", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"dup", 0, NULL, answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "dup", .methods = WSR_GET, .url = "/d1", .handler = answer_name_and_args},
+        {.name = "dup", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -332,26 +346,37 @@ static void test_router__refuses_ambiguous_routes(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t first[] = {
-        {"a", WSR_GET | WSR_POST, "/a/{x}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"s", WSR_GET, "/s", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "a",
+         .methods = WSR_GET | WSR_POST,
+         .url = "/a/{x}",
+         .handler = answer_name_and_args},
+        {.name = "s", .methods = WSR_GET, .url = "/s", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t same_shape[] = {
-        {"b", WSR_POST | WSR_PUT | WSR_DELETE, "/a/{y}/", answer_name_and_args, NULL, 0, NULL, NULL,
-         0},
+        {.name = "b",
+         .methods = WSR_POST | WSR_PUT | WSR_DELETE,
+         .url = "/a/{y}/",
+         .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t typed_same[] = {
-        {"c", WSR_GET, "/t/{n:int}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"d", WSR_GET, "/t/{m:int}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "c", .methods = WSR_GET, .url = "/t/{n:int}", .handler = answer_name_and_args},
+        {.name = "d", .methods = WSR_GET, .url = "/t/{m:int}", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t string_is_untyped[] = {
-        {"e", WSR_GET | WSR_HEAD, "/a/{z:string}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "e",
+         .methods = WSR_GET | WSR_HEAD,
+         .url = "/a/{z:string}",
+         .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t static_twice[] = {
-        {"s2", WSR_OPTIONS | WSR_GET, "/s/", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "s2",
+         .methods = WSR_OPTIONS | WSR_GET,
+         .url = "/s/",
+         .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -374,12 +399,24 @@ static void test_router__same_shape_with_disjoint_methods_is_fine(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t table[] = {
-        {"read", WSR_GET, "/item/{id}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"write", WSR_PUT | WSR_PATCH, "/item/{key}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"drop", WSR_DELETE, "/item/{k:string}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "read", .methods = WSR_GET, .url = "/item/{id}", .handler = answer_name_and_args},
+        {.name = "write",
+         .methods = WSR_PUT | WSR_PATCH,
+         .url = "/item/{key}",
+         .handler = answer_name_and_args},
+        {.name = "drop",
+         .methods = WSR_DELETE,
+         .url = "/item/{k:string}",
+         .handler = answer_name_and_args},
         /* Different types are different shapes: no ambiguity either. */
-        {"by_int", WSR_GET, "/item/{n:int}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"by_num", WSR_GET, "/item/{f:number}", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "by_int",
+         .methods = WSR_GET,
+         .url = "/item/{n:int}",
+         .handler = answer_name_and_args},
+        {.name = "by_num",
+         .methods = WSR_GET,
+         .url = "/item/{f:number}",
+         .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -410,18 +447,18 @@ static void test_router__refused_table_leaves_earlier_routes_working(void **stat
 {
     fixture_t *fx = *state;
     const wsr_route_t good[] = {
-        {"g1", WSR_GET, "/g/1", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "g1", .methods = WSR_GET, .url = "/g/1", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t half_bad[] = {
-        {"fine", WSR_GET, "/fine", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"fine_cmd", 0, NULL, answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"broken", WSR_GET, "/broken/{", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "fine", .methods = WSR_GET, .url = "/fine", .handler = answer_name_and_args},
+        {.name = "fine_cmd", .handler = answer_name_and_args},
+        {.name = "broken", .methods = WSR_GET, .url = "/broken/{", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     const wsr_route_t ambiguous_last[] = {
-        {"fine2", WSR_GET, "/fine2", answer_name_and_args, NULL, 0, NULL, NULL, 0},
-        {"clash", WSR_GET, "/g/1", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "fine2", .methods = WSR_GET, .url = "/fine2", .handler = answer_name_and_args},
+        {.name = "clash", .methods = WSR_GET, .url = "/g/1", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
 
@@ -486,7 +523,7 @@ static void test_router__frozen_router_refuses_tables(void **state)
 {
     fixture_t *fx = *state;
     const wsr_route_t table[] = {
-        {"late", WSR_GET, "/late", answer_name_and_args, NULL, 0, NULL, NULL, 0},
+        {.name = "late", .methods = WSR_GET, .url = "/late", .handler = answer_name_and_args},
         WSR_ROUTES_END,
     };
     wsr_error_t err;

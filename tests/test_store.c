@@ -126,8 +126,8 @@ static void put_text(wsr_store_t *s, const char *key, const char *json)
 static void expect_stored(wsr_store_t *s, const char *key, const char *json)
 {
     json_t *want = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    int rc = 1;
-    json_t *got = wsr_store_get(s, key, &rc);
+    json_t *got = NULL;
+    int rc = wsr_store_get(s, key, &got);
 
     assert_non_null(want);
     if (got == NULL || rc != 0 || !json_equal(got, want) || json_typeof(got) != json_typeof(want))
@@ -141,14 +141,33 @@ static void expect_stored(wsr_store_t *s, const char *key, const char *json)
 /* Asserts list(prefix, limit) is exactly the object `json`. */
 static void expect_list(wsr_store_t *s, const char *prefix, size_t limit, const char *json)
 {
-    json_t *want = json_loads(json, 0, NULL), *got = wsr_store_list(s, prefix, limit);
+    json_t *want = json_loads(json, 0, NULL), *got = NULL;
+    int rc = wsr_store_list(s, prefix, limit, &got);
 
     assert_non_null(want);
-    if (got == NULL || !json_equal(got, want))
-        fail_msg("list(\"%s\", %zu): got %s, wanted %s", prefix, limit,
-                 got ? json_dumps(got, JSON_SORT_KEYS) : "NULL", json);
+    if (rc != 0 || got == NULL || !json_equal(got, want))
+        fail_msg("list(\"%s\", %zu): got %s (rc %d), wanted %s", prefix, limit,
+                 got ? json_dumps(got, JSON_SORT_KEYS) : "NULL", rc, json);
     json_decref(got);
     json_decref(want);
+}
+
+/* Asserts get(key) fails with `want` and sets *value to NULL. */
+static void expect_get_fails(wsr_store_t *s, const char *key, int want)
+{
+    json_t *got = json_true(); /* not NULL: the call must reset it */
+
+    assert_int_equal(wsr_store_get(s, key, &got), want);
+    assert_null(got);
+}
+
+/* Asserts list(prefix) fails with `want` and sets *out to NULL. */
+static void expect_list_fails(wsr_store_t *s, const char *prefix, int want)
+{
+    json_t *got = json_true();
+
+    assert_int_equal(wsr_store_list(s, prefix, 0, &got), want);
+    assert_null(got);
 }
 
 /* ---- opening ---- */
@@ -412,24 +431,74 @@ static void test_store__json_types_round_trip(void **state)
 static void test_store__get_of_a_missing_key(void **state)
 {
     fixture_t *f = *state;
-    int rc = 0;
 
-    assert_null(wsr_store_get(f->s, "nope", &rc));
-    assert_int_equal(rc, WSR_ENOENT);
-    assert_null(wsr_store_get(f->s, "nope", NULL));
+    expect_get_fails(f->s, "nope", WSR_ENOENT);
+    expect_get_fails(f->s, "", WSR_ENOENT);
     /* Keys are exact: case, blanks and prefixes are other keys. */
     put_text(f->s, "Key", "1");
-    assert_null(wsr_store_get(f->s, "key", &rc));
-    assert_int_equal(rc, WSR_ENOENT);
-    assert_null(wsr_store_get(f->s, "Key ", &rc));
-    assert_null(wsr_store_get(f->s, "Ke", &rc));
+    expect_get_fails(f->s, "key", WSR_ENOENT);
+    expect_get_fails(f->s, "Key ", WSR_ENOENT);
+    expect_get_fails(f->s, "Ke", WSR_ENOENT);
     expect_stored(f->s, "Key", "1");
+    /* A stored JSON null is a value, not an absent key. */
+    put_text(f->s, "nothing", "null");
+    expect_stored(f->s, "nothing", "null");
+}
+
+/* Text that is not JSON (written through wsr_store_lock, or a damaged file)
+ * is WSR_EIO, not WSR_ENOMEM, for get and for any list that reaches it. */
+static void test_store__an_unreadable_value_is_eio(void **state)
+{
+    fixture_t *f = *state;
+    sqlite3 *db;
+
+    put_text(f->s, "a1", "1");
+    put_text(f->s, "c1", "3");
+    db = wsr_store_lock(f->s);
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO wsr_kv(key, value) VALUES('b1', 'not json')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    wsr_store_unlock(f->s);
+    expect_get_fails(f->s, "b1", WSR_EIO);
+    expect_list_fails(f->s, "b", WSR_EIO);
+    expect_list_fails(f->s, "", WSR_EIO);
+    /* The rows around it still read, and a list that stops before it works. */
+    expect_stored(f->s, "a1", "1");
+    expect_list(f->s, "a", 0, "{\"a1\":1}");
+    expect_list(f->s, "", 1, "{\"a1\":1}");
+    expect_list(f->s, "c", 0, "{\"c1\":3}");
+}
+
+/* JSON object members are UTF-8: a key that is not cannot be listed. */
+static void test_store__a_key_that_is_not_utf8_fails_the_list_with_eio(void **state)
+{
+    fixture_t *f = *state;
+
+    put_text(f->s, "k\xff", "1");
+    put_text(f->s, "ok", "2");
+    expect_stored(f->s, "k\xff", "1"); /* get takes any key */
+    expect_list_fails(f->s, "k", WSR_EIO);
+    expect_list(f->s, "o", 0, "{\"ok\":2}");
+}
+
+/* A store whose table is gone answers WSR_EIO everywhere, never NULL with 0. */
+static void test_store__a_broken_store_is_eio(void **state)
+{
+    fixture_t *f = *state;
+    json_t *users = json_true();
+
+    put_text(f->s, "k", "1");
+    raw_exec(f->path, "DROP TABLE wsr_kv; DROP TABLE wsr_users;");
+    expect_get_fails(f->s, "k", WSR_EIO);
+    expect_list_fails(f->s, "", WSR_EIO);
+    assert_int_equal(wsr_store_delete(f->s, "k"), WSR_EIO);
+    assert_int_equal(wsr_user_list(f->s, &users), WSR_EIO);
+    assert_null(users);
 }
 
 static void test_store__put_replaces_and_delete_removes(void **state)
 {
     fixture_t *f = *state;
-    int rc = 0;
 
     put_text(f->s, "k", "1");
     put_text(f->s, "k", "\"one\"");
@@ -438,8 +507,7 @@ static void test_store__put_replaces_and_delete_removes(void **state)
     expect_stored(f->s, "k", "{\"n\":1}");
     assert_int_equal(sql_int(f->s, "SELECT count(*) FROM wsr_kv"), 1);
     assert_int_equal(wsr_store_delete(f->s, "k"), 0);
-    assert_null(wsr_store_get(f->s, "k", &rc));
-    assert_int_equal(rc, WSR_ENOENT);
+    expect_get_fails(f->s, "k", WSR_ENOENT);
     assert_int_equal(wsr_store_delete(f->s, "k"), WSR_ENOENT);
     assert_int_equal(wsr_store_delete(f->s, "never"), WSR_ENOENT);
 }
@@ -633,43 +701,52 @@ static void test_store__kv_allocation_failures_return_enomem(void **state)
         assert_int_equal(rc, WSR_ENOMEM);
     }
     assert_true(n >= 1);
-    /* get */
+    /* get: 0 with the value, or WSR_ENOMEM with NULL */
     for (n = 0;; n++) {
-        json_t *got;
-        int rc = 1;
+        json_t *got = json_true();
+        int rc;
 
         tu_fail_at(n, false);
-        got = wsr_store_get(f->s, "doc", &rc);
+        rc = wsr_store_get(f->s, "doc", &got);
         tu_fail_at(-1, false);
-        if (got != NULL) {
-            assert_int_equal(rc, 0);
+        if (rc == 0) {
+            assert_non_null(got);
             assert_true(json_equal(got, v));
             json_decref(got);
             assert_int_equal(tu_live_blocks(), live);
             break;
         }
         assert_int_equal(rc, WSR_ENOMEM);
+        assert_null(got);
         assert_int_equal(tu_live_blocks(), live);
     }
     assert_true(n >= 2);
+    /* an absent key needs no memory: WSR_ENOENT even when every allocation fails */
+    tu_fail_at(0, true);
+    expect_get_fails(f->s, "absent", WSR_ENOENT);
+    tu_fail_at(-1, false);
+    assert_int_equal(tu_live_blocks(), live);
     /* list: the whole answer or none of it */
     put_text(f->s, "doc2", doc);
     put_text(f->s, "doc3", "[\"x\",\"y\"]");
     want = json_pack("{s:O, s:O, s:[s, s]}", "doc", v, "doc2", v, "doc3", "x", "y");
     live = tu_live_blocks();
     for (n = 0;; n++) {
-        json_t *got;
+        json_t *got = json_true();
+        int rc;
 
         tu_fail_at(n, false);
-        got = wsr_store_list(f->s, "doc", 0);
+        rc = wsr_store_list(f->s, "doc", 0, &got);
         tu_fail_at(-1, false);
-        if (got != NULL && !json_equal(got, want))
+        if (rc == 0 && !json_equal(got, want))
             fail_msg("allocation %ld failed: list answered %s", n, json_dumps(got, 0));
-        if (got != NULL) {
+        if (rc == 0) {
             json_decref(got);
             assert_int_equal(tu_live_blocks(), live);
             break;
         }
+        if (rc != WSR_ENOMEM || got != NULL)
+            fail_msg("allocation %ld failed: list returned %d with %p", n, rc, (void *)got);
         assert_int_equal(tu_live_blocks(), live);
     }
     assert_true(n >= 3);
@@ -685,12 +762,20 @@ static void test_store__users_add_list_remove(void **state)
     int64_t t0 = (int64_t)time(NULL), t1;
     json_t *list, *want;
 
+    /* No users yet: an empty list, not an error. */
+    list = NULL;
+    assert_int_equal(wsr_user_list(f->s, &list), 0);
+    assert_non_null(list);
+    assert_true(json_is_array(list));
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
     assert_int_equal(wsr_user_add(f->s, "zo\xc3\xab", "", "hunter2hunter2"), 0);
     assert_int_equal(wsr_user_add(f->s, "alice", "admin,ops", "correct horse"), 0);
     t1 = (int64_t)time(NULL);
     /* The name is taken (whatever the password and roles). */
     assert_int_equal(wsr_user_add(f->s, "alice", "", "another password"), WSR_EEXIST);
-    list = wsr_user_list(f->s);
+    list = NULL;
+    assert_int_equal(wsr_user_list(f->s, &list), 0);
     assert_non_null(list);
     assert_int_equal(json_array_size(list), 2);
     for (size_t i = 0; i < 2; i++) {
@@ -714,7 +799,8 @@ static void test_store__users_add_list_remove(void **state)
     assert_int_equal(wsr_user_remove(f->s, "alice"), 0);
     assert_int_equal(wsr_user_remove(f->s, "alice"), WSR_ENOENT);
     assert_int_equal(wsr_user_remove(f->s, "nobody"), WSR_ENOENT);
-    list = wsr_user_list(f->s);
+    list = NULL;
+    assert_int_equal(wsr_user_list(f->s, &list), 0);
     want = json_loads("[{\"name\":\"zo\\u00eb\",\"roles\":[]}]", 0, NULL);
     json_object_del(json_array_get(list, 0), "created");
     assert_true(json_equal(list, want));
@@ -752,7 +838,7 @@ static void test_store__bad_users_are_einval(void **state)
     assert_int_equal(sql_int(f->s, "SELECT count(*) FROM wsr_users"), 0);
 }
 
-static void test_store__user_list_allocation_failures_return_null(void **state)
+static void test_store__user_list_allocation_failures_return_enomem(void **state)
 {
     fixture_t *f = *state;
     static const char *const rows[][2] = {{"ann", "admin"}, {"ben", ""}, {"cid", "ops,dev"}};
@@ -776,28 +862,31 @@ static void test_store__user_list_allocation_failures_return_null(void **state)
                       0, NULL);
     live = tu_live_blocks();
     for (n = 0;; n++) {
-        json_t *got;
+        json_t *got = json_true();
+        int rc;
 
         tu_fail_at(n, false);
-        got = wsr_user_list(f->s);
+        rc = wsr_user_list(f->s, &got);
         tu_fail_at(-1, false);
-        /* Never a list with users missing: all of them, or NULL. */
-        if (got != NULL && !json_equal(got, want))
+        /* Never a list with users missing: all of them, or WSR_ENOMEM and NULL. */
+        if (rc == 0 && !json_equal(got, want))
             fail_msg("allocation %ld failed: the list is %s", n, json_dumps(got, 0));
-        if (got != NULL) {
+        if (rc == 0) {
             json_decref(got);
             assert_int_equal(tu_live_blocks(), live);
             break;
         }
+        if (rc != WSR_ENOMEM || got != NULL)
+            fail_msg("allocation %ld failed: user_list returned %d with %p", n, rc, (void *)got);
         assert_int_equal(tu_live_blocks(), live);
     }
     assert_true(n >= 5);
     json_decref(want);
 }
 
-/* The rows behind logins (wsr__store_query): whole rows or NULL, never a
+/* The rows behind logins (wsr__store_query): whole rows or WSR_ENOMEM, never a
  * row short of a column (a login read a NULL hash from one). */
-static void test_store__query_allocation_failures_return_null(void **state)
+static void test_store__query_allocation_failures_return_enomem(void **state)
 {
     fixture_t *f = *state;
     const char *args[1] = {"%"};
@@ -825,21 +914,24 @@ static void test_store__query_allocation_failures_return_null(void **state)
     assert_non_null(want);
     live = tu_live_blocks();
     for (n = 0;; n++) {
-        json_t *got;
+        json_t *got = json_true();
+        int rc;
 
         tu_fail_at(n, false);
-        got = wsr__store_query(f->s,
-                               "SELECT name, roles, hash, created, NULL FROM wsr_users "
-                               "WHERE name LIKE ?1 ORDER BY name",
-                               args, 1);
+        rc = wsr__store_query(f->s,
+                              "SELECT name, roles, hash, created, NULL FROM wsr_users "
+                              "WHERE name LIKE ?1 ORDER BY name",
+                              args, 1, &got);
         tu_fail_at(-1, false);
-        if (got != NULL && !json_equal(got, want))
+        if (rc == 0 && !json_equal(got, want))
             fail_msg("allocation %ld failed: the query answered %s", n, json_dumps(got, 0));
-        if (got != NULL) {
+        if (rc == 0) {
             json_decref(got);
             assert_int_equal(tu_live_blocks(), live);
             break;
         }
+        if (rc != WSR_ENOMEM || got != NULL)
+            fail_msg("allocation %ld failed: the query returned %d with %p", n, rc, (void *)got);
         assert_int_equal(tu_live_blocks(), live);
     }
     assert_true(n >= 10);
@@ -861,6 +953,9 @@ int main(void)
         T(test_store__open_allocation_failures_return_enomem),
         T(test_store__json_types_round_trip),
         T(test_store__get_of_a_missing_key),
+        T(test_store__an_unreadable_value_is_eio),
+        T(test_store__a_key_that_is_not_utf8_fails_the_list_with_eio),
+        T(test_store__a_broken_store_is_eio),
         T(test_store__put_replaces_and_delete_removes),
         T(test_store__increment),
         T(test_store__increment_of_a_non_integer_is_einval),
@@ -872,8 +967,8 @@ int main(void)
         T(test_store__kv_allocation_failures_return_enomem),
         T(test_store__users_add_list_remove),
         T(test_store__bad_users_are_einval),
-        T(test_store__user_list_allocation_failures_return_null),
-        T(test_store__query_allocation_failures_return_null),
+        T(test_store__user_list_allocation_failures_return_enomem),
+        T(test_store__query_allocation_failures_return_enomem),
     };
 
     tu_install_allocator();

@@ -28,13 +28,18 @@ WSR_API WSR_NODISCARD int wsr_user_add(wsr_store_t *store, const char *name, con
                                        const char *password);
 
 /*
- * Removes user `name`; tokens already issued to them stop working within
+ * Removes user `name` (borrowed for the call); tokens already issued to them stop working within
  * seconds, in every server using the store. Returns 0, WSR_ENOENT or WSR_EIO.
  */
-WSR_API int wsr_user_remove(wsr_store_t *store, const char *name);
+WSR_API WSR_NODISCARD int wsr_user_remove(wsr_store_t *store, const char *name);
 
-/* Returns the users as [{"name","roles":[..],"created"}] (new reference) or NULL. */
-WSR_API json_t *wsr_user_list(wsr_store_t *store);
+/*
+ * Reads every user, in name order, into *out as
+ * [{"name": ..., "roles": [...], "created": <epoch seconds>}]. Returns 0 with
+ * *out a new reference (owned: json_decref; [] when there are none), WSR_EIO
+ * or WSR_ENOMEM; on an error *out is NULL: never a list with users missing.
+ */
+WSR_API WSR_NODISCARD int wsr_user_list(wsr_store_t *store, json_t **out);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The factory: one per server, shared by every connection. It owns the router,
- * the settings, the statistics and the registry of live connections (and,
- * with later modules, the store and the subscriptions). Handlers reach it with
- * wsr_request_factory(); these are the calls they may make on it.
+ * The factory: one per server, shared by every connection. It owns what
+ * outlives a connection: the router, the settings, the statistics, the store
+ * and the subscriptions. Handlers reach it with wsr_request_factory(); these
+ * are the calls they may make on it.
  */
 #ifndef WSR_WSROUTER_FACTORY_H
 #define WSR_WSROUTER_FACTORY_H
@@ -29,7 +29,7 @@ extern "C" {
  * connection is not (or no longer) open; WSR_ENOMEM. A push that would pass the
  * connection's outbound cap closes it with 1008, like a reply would.
  */
-WSR_API int wsr_push(wsr_factory_t *factory, uint64_t connection_id, const char *event_name,
+WSR_API int wsr_push(wsr_factory_t *factory, wsr_conn_id_t connection_id, const char *event_name,
                      json_t *data);
 
 /*

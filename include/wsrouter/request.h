@@ -4,7 +4,12 @@
  * section 3) after routing and parameter validation. Handlers read it through
  * these accessors and never see the transport it came from. Every pointer these
  * functions return is borrowed from the request and valid until the handler
- * answers (for a deferred reply: until the reply is completed).
+ * returns, deferred or not: the request is freed right after. A handler that
+ * defers must copy, before it returns, whatever the completion will need:
+ * strings with wsr_strdup, JSON values with json_deep_copy (not json_incref:
+ * jansson's reference counts are not safe across threads, and the request's
+ * values are released on the loop's thread while the completer may run on
+ * another).
  */
 #ifndef WSR_WSROUTER_REQUEST_H
 #define WSR_WSROUTER_REQUEST_H
@@ -22,6 +27,11 @@ extern "C" {
 
 typedef struct wsr_request wsr_request_t;
 typedef struct wsr_factory wsr_factory_t;
+
+/* A connection's id: unique among the connections of a server for its
+ * lifetime (a slot and a generation: an id is never reused while anything
+ * may still hold it). 0 means none. */
+typedef uint64_t wsr_conn_id_t;
 
 /* Request methods, as bits so a route can accept several. */
 typedef enum wsr_method {
@@ -99,7 +109,7 @@ WSR_API wsr_format_t wsr_request_format(const wsr_request_t *req);
  * Returns the id of the connection the request came on (for wsr_push), or 0
  * when it did not come from a connection (wsr_router_call).
  */
-WSR_API uint64_t wsr_request_connection_id(const wsr_request_t *req);
+WSR_API wsr_conn_id_t wsr_request_connection_id(const wsr_request_t *req);
 
 /* Returns the peer address ("127.0.0.1:40312"), or "" when unknown. Borrowed. */
 WSR_API const char *wsr_request_peer(const wsr_request_t *req);

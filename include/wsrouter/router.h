@@ -12,6 +12,28 @@
  * `{name:string}`. Matching never depends on registration order: at each
  * segment a static match beats {int}, which beats {number}, which beats an
  * untyped parameter, so the route with the longer static prefix wins.
+ *
+ * Write route tables and parameter lists with designated initializers,
+ * leaving out the fields that are zero or NULL, and end every table with
+ * WSR_ROUTES_END (an all-zero entry):
+ *
+ *     static const wsr_route_t my_routes[] = {
+ *         {.name = "add", .methods = WSR_GET | WSR_POST, .url = "/math/add",
+ *          .handler = on_add,
+ *          .params = WSR_PARAMS({.name = "x", .type = WSR_TYPE_NUMBER, .required = true},
+ *                               {.name = "y", .type = WSR_TYPE_NUMBER, .def = "0"}),
+ *          .doc = "Add x and y."},
+ *         {.name = "purge", .handler = on_purge, .flags = WSR_ROUTE_BLOCKING,
+ *          .role = "admin", .doc = "Reached only by cmd."},
+ *         WSR_ROUTES_END,
+ *     };
+ *
+ * Tables must use designated initializers so that new fields never break
+ * them: wsr_route_t and wsr_param_t gain fields at their end as wsrouter
+ * grows (existing ones are never reordered or removed), and a designated
+ * table keeps compiling, and keeps its meaning, whatever is added (a new
+ * field is zero: its default). A positional table ({"add", WSR_GET, ...})
+ * misses every new field, which -Wextra -Werror refuses.
  */
 #ifndef WSR_WSROUTER_ROUTER_H
 #define WSR_WSROUTER_ROUTER_H
@@ -45,7 +67,8 @@ typedef enum wsr_type {
 /* Returns the type's name ("int"), or NULL for an unknown value. */
 WSR_API const char *wsr_type_name(wsr_type_t type);
 
-/* A declared parameter. A list of them ends with an entry whose name is NULL. */
+/* A declared parameter; write it with designated initializers (see the top
+ * of this file). A list of them ends with an all-zero entry (a NULL name). */
 typedef struct wsr_param {
     const char *name;
     wsr_type_t type;
@@ -72,7 +95,9 @@ enum {
  */
 typedef int (*wsr_handler_fn)(wsr_request_t *req, wsr_response_t *res, void *user);
 
-/* A route. A table of them ends with an entry whose name is NULL. */
+/* A route; write it with designated initializers (see the top of this file).
+ * A table of them ends with WSR_ROUTES_END: an all-zero entry, found by its
+ * NULL name. Fields are only ever added at the end. */
 typedef struct wsr_route {
     const char *name;          /* unique; the `cmd` name */
     unsigned methods;          /* WSR_GET | WSR_POST ...; 0 with a NULL url */
@@ -85,14 +110,17 @@ typedef struct wsr_route {
     unsigned timeout_ms;       /* 0: the server's default request timeout */
 } wsr_route_t;
 
-/* Builds a parameter list inline: WSR_PARAMS({"x", WSR_TYPE_NUMBER, true}). */
-#define WSR_PARAMS(...)                                                                            \
-    ((const wsr_param_t[]){__VA_ARGS__, {NULL, WSR_TYPE_ANY, false, NULL, NULL}})
+/*
+ * Builds a parameter list inline and adds its all-zero end:
+ * WSR_PARAMS({.name = "x", .type = WSR_TYPE_NUMBER, .required = true}, ...).
+ */
+#define WSR_PARAMS(...) ((const wsr_param_t[]){__VA_ARGS__, {0}})
 
-/* The sentinel that ends a route table. */
+/* The sentinel that ends a route table: an all-zero entry (its name is NULL,
+ * which is what the router looks for), whatever fields wsr_route_t gains. */
 #define WSR_ROUTES_END                                                                             \
     {                                                                                              \
-        NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, 0                                                \
+        0                                                                                          \
     }
 
 /* Creates an empty router. Returns it (owned: wsr_router_free) or NULL. */

@@ -8,6 +8,11 @@
  *
  * Writes wait for the disk: call them from blocking routes
  * (WSR_ROUTE_BLOCKING), which run on worker threads, not on the event loop.
+ *
+ * Every call that can fail returns 0 or a negative WSR_E* code and hands its
+ * result back through an out-parameter, which it sets on every path (NULL on
+ * an error). `store` is borrowed by every call: keep it open until the call
+ * returns.
  */
 #ifndef WSR_WSROUTER_STORE_H
 #define WSR_WSROUTER_STORE_H
@@ -42,29 +47,43 @@ WSR_API wsr_store_t *wsr_store_open(const char *path, bool full_sync, wsr_error_
 /* Closes the store. NULL is ignored. Not while a server uses it. */
 WSR_API void wsr_store_close(wsr_store_t *store);
 
-/* Returns a new reference to the value stored at `key`, or NULL when absent
- * (or on an error: check *rc when `rc` is given: 0, WSR_ENOENT, WSR_EIO). */
-WSR_API json_t *wsr_store_get(wsr_store_t *store, const char *key, int *rc);
+/*
+ * Reads the value stored at `key` (borrowed for the call) into *value.
+ * Returns 0 with *value a new reference (owned: json_decref); WSR_ENOENT when
+ * the key is absent; WSR_EIO when the store cannot be read (or holds a value
+ * that is not JSON); WSR_ENOMEM. On every error *value is NULL.
+ * Thread-safe.
+ */
+WSR_API WSR_NODISCARD int wsr_store_get(wsr_store_t *store, const char *key, json_t **value);
 
-/* Stores `value` (borrowed; any JSON) at `key`. Returns 0, WSR_EIO or WSR_ENOMEM. */
+/* Stores `value` (borrowed for the call; any JSON) at `key` (borrowed for the
+ * call). Returns 0, WSR_EIO or WSR_ENOMEM. */
 WSR_API WSR_NODISCARD int wsr_store_put(wsr_store_t *store, const char *key, const json_t *value);
 
-/* Removes `key`. Returns 0, WSR_ENOENT when it was absent, or WSR_EIO. */
-WSR_API int wsr_store_delete(wsr_store_t *store, const char *key);
+/* Removes `key` (borrowed for the call). Returns 0, WSR_ENOENT when it was
+ * absent, or WSR_EIO. */
+WSR_API WSR_NODISCARD int wsr_store_delete(wsr_store_t *store, const char *key);
 
 /*
- * Adds `delta` to the integer at `key` (absent counts as 0) in one atomic
- * step and puts the result in *result. Returns 0, WSR_EINVAL when the value
+ * Adds `delta` to the integer at `key` (borrowed for the call; absent counts
+ * as 0) in one atomic step and puts the result in *result (borrowed; written
+ * only on success). Returns 0, WSR_EINVAL when the value
  * is not an integer, WSR_EOVERFLOW when the sum would not fit, or WSR_EIO.
  */
 WSR_API WSR_NODISCARD int wsr_store_increment(wsr_store_t *store, const char *key, int64_t delta,
                                               int64_t *result);
 
 /*
- * Returns an object of every key starting with `prefix` (borrowed) and its
- * value (a new reference), at most `limit` keys (0: no limit), or NULL.
+ * Reads every key starting with `prefix` (borrowed for the call; compared as
+ * bytes, "" for all) and its value, in key order, at most `limit` keys (0: no
+ * limit), into *out: an object of key -> value. Returns 0 with *out a new
+ * reference (owned: json_decref; {} when no key matches); WSR_EIO when the
+ * store cannot be read (or holds a value that is not JSON, or a key that is
+ * not UTF-8); WSR_ENOMEM. On every error *out is NULL: never a partial list.
+ * Thread-safe.
  */
-WSR_API json_t *wsr_store_list(wsr_store_t *store, const char *prefix, size_t limit);
+WSR_API WSR_NODISCARD int wsr_store_list(wsr_store_t *store, const char *prefix, size_t limit,
+                                         json_t **out);
 
 /*
  * Locks the store and returns its SQLite handle, for a module's own tables:

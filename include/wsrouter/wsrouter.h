@@ -9,6 +9,7 @@
 #include "common.h"
 #include "error.h"
 #include "alloc.h"
+#include "json.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"

@@ -57,15 +57,28 @@ static int on_ping(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t builtin_routes[] = {
-    {"commands", WSR_GET, "/_/commands", on_commands, NULL, 0, NULL,
-     "List every route: name, URL pattern, methods, parameters, auth, doc.", 0},
-    {"help", WSR_GET, "/_/help", on_help,
-     WSR_PARAMS({"command", WSR_TYPE_STRING, true, NULL, "the route's name"}), 0, NULL,
-     "Describe one route in full.", 0},
-    {"stats", WSR_GET, "/_/stats", on_stats, NULL, 0, NULL,
-     "Connections, requests by status, per-route counts and latency, uptime.", 0},
-    {"ping", WSR_GET, "/_/ping", on_ping, NULL, 0, NULL,
-     "Answer PONG: checks that the connection is alive and measures latency.", 0},
+    {.name = "commands",
+     .methods = WSR_GET,
+     .url = "/_/commands",
+     .handler = on_commands,
+     .doc = "List every route: name, URL pattern, methods, parameters, auth, doc."},
+    {.name = "help",
+     .methods = WSR_GET,
+     .url = "/_/help",
+     .handler = on_help,
+     .params = WSR_PARAMS(
+         {.name = "command", .type = WSR_TYPE_STRING, .required = true, .doc = "the route's name"}),
+     .doc = "Describe one route in full."},
+    {.name = "stats",
+     .methods = WSR_GET,
+     .url = "/_/stats",
+     .handler = on_stats,
+     .doc = "Connections, requests by status, per-route counts and latency, uptime."},
+    {.name = "ping",
+     .methods = WSR_GET,
+     .url = "/_/ping",
+     .handler = on_ping,
+     .doc = "Answer PONG: checks that the connection is alive and measures latency."},
     WSR_ROUTES_END,
 };
 

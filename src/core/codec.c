@@ -570,7 +570,8 @@ int wsr__codec_encode_raw(wsr__buf_t *out, const unsigned char *json, size_t n, 
 }
 
 int wsr__codec_encode_response(wsr__buf_t *out, const wsr_response_t *res, const json_t *id,
-                         const json_t *event_name, bool head, wsr_format_t fmt, wsr__buf_t *scratch)
+                               const json_t *event_name, bool head, wsr_format_t fmt,
+                               wsr__buf_t *scratch)
 {
     wsr__reply_view_t v;
 

@@ -61,9 +61,9 @@ WSR_NODISCARD int wsr__codec_encode_raw(wsr__buf_t *out, const unsigned char *js
 /* Encodes `res` as the reply to a request whose id, event_name and format
  * are given, appending to `out`. `head` drops the data (a HEAD request).
  * Returns like wsr__codec_encode_reply. */
-WSR_NODISCARD int wsr__codec_encode_response(wsr__buf_t *out, const wsr_response_t *res, const json_t *id,
-                                       const json_t *event_name, bool head, wsr_format_t fmt,
-                                       wsr__buf_t *scratch);
+WSR_NODISCARD int wsr__codec_encode_response(wsr__buf_t *out, const wsr_response_t *res,
+                                             const json_t *id, const json_t *event_name, bool head,
+                                             wsr_format_t fmt, wsr__buf_t *scratch);
 
 /* Parses a method name (case-insensitive, blanks around ignored); 0 if unknown. */
 unsigned wsr__method_parse(const char *s, size_t n);

@@ -84,7 +84,7 @@ int wsr_router_call(wsr_router_t *router, const void *msg, size_t len, bool bina
     wsr__buf_init(&out, 0, 0);
     wsr__buf_init(&scratch, 0, 0);
     rc = wsr__codec_encode_response(&out, &res, req.id, req.event_name, req.method == WSR_HEAD,
-                              req.format, &scratch);
+                                    req.format, &scratch);
     if (rc == 0)
         rc = wsr__buf_putc(&out, '\0');
     if (rc == 0) {

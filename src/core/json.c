@@ -7,6 +7,8 @@
  */
 #include "core/json_int.h"
 
+#include "wsrouter/json.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,4 +199,24 @@ char *wsr__json_to_string(const json_t *v)
     }
     s = (char *)b.data;
     return s;
+}
+
+char *wsr_json_dumps(const json_t *v, size_t *len)
+{
+    json_t *null = v == NULL ? json_null() : NULL;
+    wsr__buf_t b;
+    int rc;
+
+    wsr__buf_init(&b, 0, 0);
+    rc = wsr__json_dump(&b, v != NULL ? v : null);
+    if (rc == 0)
+        rc = wsr__buf_putc(&b, '\0');
+    json_decref(null);
+    if (rc != 0) {
+        wsr__buf_dispose(&b);
+        return NULL;
+    }
+    if (len != NULL)
+        *len = b.len - 1;
+    return (char *)b.data;
 }

@@ -98,7 +98,7 @@ wsr_format_t wsr_request_format(const wsr_request_t *req)
     return req->format;
 }
 
-uint64_t wsr_request_connection_id(const wsr_request_t *req)
+wsr_conn_id_t wsr_request_connection_id(const wsr_request_t *req)
 {
     return req->conn_id;
 }

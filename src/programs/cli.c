@@ -27,7 +27,6 @@
 #include <libwebsockets.h>
 
 #include "wsrouter/wsrouter.h"
-#include "core/json_int.h"
 
 #define PROG        "wsrouter-cli"
 #define PROMPT      "wsrouter> "
@@ -159,19 +158,17 @@ static void put_pretty(FILE *out, const char *s, size_t n)
 /* Prints `v` (NULL prints null) as the server would send it, or indented. */
 static void print_json(FILE *out, const json_t *v, bool pretty)
 {
-    wsr__buf_t b;
-    json_t *null = json_null();
+    size_t n;
+    char *text = wsr_json_dumps(v, &n);
 
-    wsr__buf_init(&b, 0, 0);
-    if (wsr__json_dump(&b, v ? v : null) == 0) {
+    if (text != NULL) {
         if (pretty)
-            put_pretty(out, (const char *)b.data, b.len);
+            put_pretty(out, text, n);
         else
-            fwrite(b.data, 1, b.len, out);
+            fwrite(text, 1, n, out);
     }
     fputc('\n', out);
-    wsr__buf_dispose(&b);
-    json_decref(null);
+    wsr_free(text);
 }
 
 /* Parses `text` as JSON (any value), or takes it as a string. Returns a new value. */

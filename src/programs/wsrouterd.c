@@ -405,11 +405,12 @@ static int user_remove(wsr_store_t *store, const char *name)
 
 static int user_list(wsr_store_t *store)
 {
-    json_t *users = wsr_user_list(store), *u, *r;
+    json_t *users, *u, *r;
     size_t i, k;
+    int rc = wsr_user_list(store, &users);
 
-    if (users == NULL) {
-        fprintf(stderr, "wsrouterd: cannot read the users\n");
+    if (rc != 0) {
+        fprintf(stderr, "wsrouterd: cannot read the users: %s\n", wsr_strerror(rc));
         return 1;
     }
     json_array_foreach(users, i, u)

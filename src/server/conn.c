@@ -163,10 +163,9 @@ static int write_one(wsr__conn_t *c)
  * lws the bytes as LWS_WRITE_RAW. With requests pipelined, this turns a send()
  * per reply into a send() per batch, which is most of the server's cost.
  */
-static int write_batch(wsr__conn_t *c)
+size_t wsr__conn_frame_batch(wsr__conn_t *c, wsr__buf_t *b)
 {
-    wsr__buf_t *b = &c->loop->wbuf;
-    size_t total = 0, count = 0;
+    size_t total = 0, count = 0, framed;
     unsigned char *h;
 
     /* Measure the batch first and make room for all of it, before anything
@@ -179,8 +178,8 @@ static int write_batch(wsr__conn_t *c)
     }
     wsr__buf_reset(b);
     if (count < 2 || wsr__buf_reserve(b, total) != 0)
-        return write_one(c);
-    for (; count > 0; count--) {
+        return 0;
+    for (framed = count; count > 0; count--) {
         wsr__msg_t *m = c->out_head;
 
         h = b->data + b->len;
@@ -198,6 +197,15 @@ static int write_batch(wsr__conn_t *c)
         b->len += m->len;
         pop_sent(c);
     }
+    return framed;
+}
+
+static int write_batch(wsr__conn_t *c)
+{
+    wsr__buf_t *b = &c->loop->wbuf;
+
+    if (wsr__conn_frame_batch(c, b) == 0)
+        return write_one(c);
     return lws_write(c->wsi, wsr__buf_payload(b), wsr__buf_payload_len(b), LWS_WRITE_RAW) < 0 ? -1
                                                                                               : 0;
 }
@@ -535,7 +543,7 @@ static wsr__loop_t *loop_of(struct lws *wsi)
 }
 
 int wsr__conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                           size_t len)
+                       size_t len)
 {
     wsr__loop_t *loop = loop_of(wsi);
     wsr__conn_t *c = user;

@@ -59,6 +59,14 @@ void wsr__conn_close(wsr__conn_t *c, int code);
 void wsr__conn_close_because(wsr__conn_t *c, int code, const char *why);
 /* A connection that has nothing in flight may close now when draining. */
 void wsr__conn_check_drain(wsr__conn_t *c);
+/*
+ * Frames the small messages at the head of c's queue (two at least, up to
+ * 64 KiB of frames) into `b` (its payload replaced), taking them off the
+ * queue and counting them as sent. Returns how many, or 0 when there were
+ * fewer than two or `b` could not grow: then nothing left the queue.
+ * Loop thread.
+ */
+size_t wsr__conn_frame_batch(wsr__conn_t *c, wsr__buf_t *b);
 /* Makes `s` (taken) the connection's session; with `detach`, drops the
  * session instead when it holds the same token as `s`. Loop thread. */
 void wsr__conn_set_session(wsr__conn_t *c, wsr__session_t *s, bool detach);

@@ -244,9 +244,13 @@ void wsr__loop_service(wsr__loop_t *loop)
 
 void wsr__loop_finish(wsr__loop_t *loop)
 {
+    /* Cancel before the inbox closes: a closed inbox frees a completer's
+     * message, and with it the loop's reference, on the completer's thread,
+     * so no reply may be left on the pending list by then. Replies whose
+     * completer won stay alive through their messages, delivered below. */
+    wsr__reply_cancel_all(loop);
     wsr__inbox_close(loop->inbox);
     wsr__loop_drain_inbox(loop);
-    wsr__reply_cancel_all(loop);
     wsr__session_unref(loop->pending_session);
     loop->pending_session = NULL;
     lws_context_destroy(loop->ctx);

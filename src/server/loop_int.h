@@ -57,15 +57,15 @@ typedef struct wsr__loop {
     lws_sorted_usec_list_t accept_sul;
     pthread_t thread;
     bool thread_started;
-    wsr__inbox_t *inbox;         /* owned ref */
-    wsr__stats_t *stats;         /* borrowed: factory */
-    struct wsr__limits *limits;  /* borrowed: the server's */
+    wsr__inbox_t *inbox;          /* owned ref */
+    wsr__stats_t *stats;          /* borrowed: factory */
+    struct wsr__limits *limits;   /* borrowed: the server's */
     struct wsr__workers *workers; /* borrowed: the server's, or NULL before start */
-    char *const *origins;        /* borrowed: the server's allow-list, or NULL */
-    wsr__slot_t *slots;          /* owned: connection registry, loop thread only */
-    uint32_t nslots;             /* slots ever used */
-    uint32_t slots_cap;          /* slots allocated */
-    uint32_t free_head;          /* first free slot + 1, 0 when none */
+    char *const *origins;         /* borrowed: the server's allow-list, or NULL */
+    wsr__slot_t *slots;           /* owned: connection registry, loop thread only */
+    uint32_t nslots;              /* slots ever used */
+    uint32_t slots_cap;           /* slots allocated */
+    uint32_t free_head;           /* first free slot + 1, 0 when none */
     unsigned nconns;
     struct wsr_reply *pending; /* deferred replies in flight, loop thread only */
     wsr__buf_t scratch;        /* base64 work buffer, loop thread only */

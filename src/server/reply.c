@@ -31,6 +31,7 @@ void wsr__reply_unref(wsr_reply_t *r)
         return;
     json_decref(r->id);
     json_decref(r->event_name);
+    wsr__msg_free(r->spare);
     wsr__inbox_unref(r->inbox);
     wsr__free(r);
 }
@@ -97,9 +98,12 @@ wsr_reply_t *wsr__reply_new(wsr__loop_t *loop, wsr__conn_t *c, const wsr_request
      * path: the two small allocations are cheap beside the hand-off. */
     r->id = json_deep_copy(req->id);
     r->event_name = json_deep_copy(req->event_name);
-    if ((req->id != NULL && r->id == NULL) || (req->event_name != NULL && r->event_name == NULL)) {
+    r->spare = wsr__msg_new_note(WSR__MSG_DATA, c->id, 0);
+    if ((req->id != NULL && r->id == NULL) || (req->event_name != NULL && r->event_name == NULL) ||
+        r->spare == NULL) {
         json_decref(r->id);
         json_decref(r->event_name);
+        wsr__msg_free(r->spare);
         wsr__free(r);
         return NULL;
     }
@@ -253,8 +257,13 @@ static int complete(wsr_reply_t *r, wsr_response_t *res)
     }
     if (rc == 0)
         m = wsr__msg_take(&b, r->format == WSR_FORMAT_BASE64_BINARY);
-    if (m == NULL)
-        m = wsr__msg_new_note(WSR__MSG_DATA, r->conn_id, 0);
+    if (m == NULL) {
+        /* Out of memory: the spare, empty, still brings the loop's
+         * reference back (a reply left DONE on the loop's list would
+         * never be released). */
+        m = r->spare;
+        r->spare = NULL;
+    }
     wsr__buf_dispose(&b);
     wsr__buf_dispose(&scratch);
     wsr__response_dispose(res);
@@ -270,11 +279,15 @@ static int complete(wsr_reply_t *r, wsr_response_t *res)
 int wsr_reply_complete_take(wsr_reply_t *reply, int status, json_t *data)
 {
     wsr_response_t res;
+    int bad = 0, rc;
 
     wsr__response_init(&res);
-    if (wsr_response_set_data_take(&res, data) == 0 && wsr_response_set_status(&res, status) != 0)
+    if (wsr_response_set_data_take(&res, data) == 0 && wsr_response_set_status(&res, status) != 0) {
         wsr__response_fail(&res);
-    return complete(reply, &res);
+        bad = WSR_EINVAL; /* queued all the same, as a 500 (response.h) */
+    }
+    rc = complete(reply, &res);
+    return rc == 0 ? bad : rc;
 }
 
 int wsr_reply_error(wsr_reply_t *reply, int status, const char *fmt, ...)
@@ -282,14 +295,17 @@ int wsr_reply_error(wsr_reply_t *reply, int status, const char *fmt, ...)
     char detail[WSR__DETAIL_MAX];
     wsr_response_t res;
     va_list ap;
+    int bad, rc;
 
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
     wsr__response_init(&res);
-    if (wsr__response_error_str(&res, status, detail) != 0)
+    bad = wsr__response_error_str(&res, status, detail);
+    if (bad != 0)
         wsr__response_fail(&res);
-    return complete(reply, &res);
+    rc = complete(reply, &res);
+    return rc == 0 && bad == WSR_EINVAL ? WSR_EINVAL : rc; /* a bad status: queued as a 500 */
 }
 
 int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res)

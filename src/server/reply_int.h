@@ -28,6 +28,8 @@ struct wsr_reply {
     uint64_t conn_id;
     json_t *id;         /* owned: a copy of the request's */
     json_t *event_name; /* owned: a copy of the request's */
+    wsr__msg_t *spare;  /* owned: what the completer posts when it cannot build a message
+                         * (out of memory), so the loop's reference always comes back */
     wsr_format_t format;
     bool head;
     int status; /* set by the completer before posting */

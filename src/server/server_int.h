@@ -17,9 +17,9 @@
 struct wsr_server {
     struct lws_protocols protocols[4]; /* wsrouter.v1, the /_/ endpoints, listeners, end */
     wsr__http_mounts_t mounts;
-    char *www_path;               /* owned: the absolute path of www, or NULL */
-    wsr_factory_t *factory;       /* owned */
-    wsr__loop_t *loops;           /* owned array */
+    char *www_path;         /* owned: the absolute path of www, or NULL */
+    wsr_factory_t *factory; /* owned */
+    wsr__loop_t *loops;     /* owned array */
     unsigned nloops;
     struct wsr__workers *workers; /* owned, or NULL before start */
     struct wsr__limits *limits;   /* owned */

@@ -24,7 +24,7 @@
 #define POLL_MS    1000
 
 struct wsr__auth {
-    wsr_store_t *store;     /* borrowed: the factory's */
+    wsr_store_t *store; /* borrowed: the factory's */
     unsigned char secret[256];
     size_t secret_len;
     unsigned ttl_s;
@@ -57,9 +57,12 @@ static int load_secret(wsr__auth_t *a, const char *configured, wsr_error_t *err)
         memcpy(a->secret, configured, a->secret_len);
         return 0;
     }
-    v = wsr_store_get(a->store, "wsr:jwt_secret", &rc);
+    rc = wsr_store_get(a->store, "wsr:jwt_secret", &v);
+    if (rc != 0 && rc != WSR_ENOENT)
+        return wsr__error_set(err, rc, "cannot read the token secret from the store: %s",
+                              wsr_strerror(rc));
     wsr__buf_init(&b, 0, sizeof(a->secret));
-    if (v == NULL && rc == WSR_ENOENT) {
+    if (rc == WSR_ENOENT) {
         /* First start: 32 random bytes, kept so tokens survive restarts. */
         if (RAND_bytes(fresh, sizeof(fresh)) != 1 || wsr__b64url_encode(&b, fresh, sizeof(fresh)) ||
             wsr__buf_putc(&b, '\0') || (v = json_string((const char *)b.data)) == NULL ||
@@ -97,15 +100,21 @@ static json_t *read_revoked(wsr__auth_t *a)
     snprintf(now, sizeof(now), "%lld", (long long)wsr__epoch_s());
     /* A token's row maps its id to its expiry; a removed user's row
      * ("user:NAME") maps to the removal time, which later tokens pass. */
-    rows = wsr__store_query(a->store,
-                            "SELECT jti, CASE WHEN since > 0 THEN since ELSE exp END "
-                            "FROM wsr_revoked WHERE exp > CAST(?1 AS INTEGER)",
-                            args, 1);
-    set = rows ? json_object() : NULL;
+    if (wsr__store_query(a->store,
+                         "SELECT jti, CASE WHEN since > 0 THEN since ELSE exp END "
+                         "FROM wsr_revoked WHERE exp > CAST(?1 AS INTEGER)",
+                         args, 1, &rows) != 0)
+        return NULL;
+    set = json_object();
     json_array_foreach(rows, i, row)
     {
-        if (set != NULL)
-            json_object_set(set, json_string_value(json_array_get(row, 0)), json_array_get(row, 1));
+        /* All of them or none: a revocation dropped when memory ran out let
+         * a revoked token through until the next poll. */
+        if (set != NULL && json_object_set(set, json_string_value(json_array_get(row, 0)),
+                                           json_array_get(row, 1)) != 0) {
+            json_decref(set);
+            set = NULL;
+        }
     }
     json_decref(rows);
     return set;
@@ -357,8 +366,9 @@ int wsr__auth_request(wsr__auth_t *a, wsr_request_t *req, wsr_response_t *res)
          * closes connections whose token expired or was revoked only once a
          * second, and until then a revoked token went on working on them
          * (logout elsewhere, user removed). Meanwhile they are anonymous. */
-        if (req->session != NULL && (wsr__session_logging_out(req->session) ||
-                                     wsr__auth_session_ended(a, req->session, wsr__epoch_s()) != NULL)) {
+        if (req->session != NULL &&
+            (wsr__session_logging_out(req->session) ||
+             wsr__auth_session_ended(a, req->session, wsr__epoch_s()) != NULL)) {
             wsr__session_unref(req->session);
             req->session = NULL;
         }

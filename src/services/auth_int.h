@@ -34,8 +34,8 @@ int wsr__auth_request(wsr__auth_t *a, wsr_request_t *req, wsr_response_t *res);
  * thread that follows revocations made by other processes (the CLI).
  * Returns it or NULL with `err`.
  */
-wsr__auth_t *wsr__auth_new(struct wsr_store *store, const char *secret,
-                           unsigned ttl_s, wsr_error_t *err);
+wsr__auth_t *wsr__auth_new(struct wsr_store *store, const char *secret, unsigned ttl_s,
+                           wsr_error_t *err);
 void wsr__auth_free(wsr__auth_t *a);
 
 /* Verifies `token` (n bytes): signature, times, claims, revocation. No disk.

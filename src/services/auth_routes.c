@@ -58,16 +58,18 @@ static wsr__auth_t *authority(wsr_request_t *req, wsr_response_t *res)
     return req->factory->auth;
 }
 
-/* Looks up `name`: its roles and hash as a [roles, hash] row, or NULL. */
-static json_t *find_user(wsr_store_t *store, const char *name)
+/* Looks up `name`: puts its [roles, hash] row in *row (a new reference), or
+ * NULL when there is no such user. Returns 0, WSR_EIO or WSR_ENOMEM. */
+static int find_user(wsr_store_t *store, const char *name, json_t **row)
 {
     const char *args[1] = {name};
-    json_t *rows =
-        wsr__store_query(store, "SELECT roles, hash FROM wsr_users WHERE name = ?1", args, 1);
-    json_t *row = json_incref(json_array_get(rows, 0));
+    json_t *rows;
+    int rc = wsr__store_query(store, "SELECT roles, hash FROM wsr_users WHERE name = ?1", args, 1,
+                              &rows);
 
+    *row = json_incref(json_array_get(rows, 0));
     json_decref(rows);
-    return row;
+    return rc;
 }
 
 static int on_login(wsr_request_t *req, wsr_response_t *res, void *user)
@@ -89,7 +91,13 @@ static int on_login(wsr_request_t *req, wsr_response_t *res, void *user)
         (void)wsr_response_param_error(res, "password", "is required in data, as a string");
     if (name == NULL || password == NULL)
         return 0;
-    row = find_user(req->factory->store, name);
+    /* A store that cannot be read is the server's fault, not a wrong
+     * password: a 401 would send the user off to retype it. */
+    rc = find_user(req->factory->store, name, &row);
+    if (rc == WSR_EIO)
+        return wsr_response_error(res, 500, "cannot read the users from the store");
+    if (rc != 0)
+        return rc;
     rc =
         wsr__password_check(password, row ? json_string_value(json_array_get(row, 1)) : dummy_hash);
     if (row == NULL || rc != 0) {
@@ -167,16 +175,30 @@ static int on_me(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t auth_routes[] = {
-    {"login", WSR_POST, "/auth/login", on_login, NULL, WSR_ROUTE_BLOCKING, NULL,
-     "Log in with data {username, password}: answers {token, expires_at}; the connection is "
-     "authenticated too.",
-     0},
-    {"logout", WSR_POST, "/auth/logout", on_logout, NULL, WSR_ROUTE_AUTH | WSR_ROUTE_BLOCKING, NULL,
-     "Revoke the token in use; the connection stays open, anonymous.", 0},
-    {"session", WSR_POST, "/auth/session", on_session, NULL, 0, NULL,
-     "Authenticate the connection with data {token}.", 0},
-    {"me", WSR_GET, "/auth/me", on_me, NULL, WSR_ROUTE_AUTH, NULL,
-     "Answer who the request is authenticated as: {user, roles, expires_at}.", 0},
+    {.name = "login",
+     .methods = WSR_POST,
+     .url = "/auth/login",
+     .handler = on_login,
+     .flags = WSR_ROUTE_BLOCKING,
+     .doc = "Log in with data {username, password}: answers {token, expires_at}; the connection "
+            "is authenticated too."},
+    {.name = "logout",
+     .methods = WSR_POST,
+     .url = "/auth/logout",
+     .handler = on_logout,
+     .flags = WSR_ROUTE_AUTH | WSR_ROUTE_BLOCKING,
+     .doc = "Revoke the token in use; the connection stays open, anonymous."},
+    {.name = "session",
+     .methods = WSR_POST,
+     .url = "/auth/session",
+     .handler = on_session,
+     .doc = "Authenticate the connection with data {token}."},
+    {.name = "me",
+     .methods = WSR_GET,
+     .url = "/auth/me",
+     .handler = on_me,
+     .flags = WSR_ROUTE_AUTH,
+     .doc = "Answer who the request is authenticated as: {user, roles, expires_at}."},
     WSR_ROUTES_END,
 };
 
@@ -262,30 +284,37 @@ int wsr_user_remove(wsr_store_t *store, const char *name)
                            mtexts, 1, times, 2);
 }
 
-json_t *wsr_user_list(wsr_store_t *store)
+int wsr_user_list(wsr_store_t *store, json_t **out)
 {
-    json_t *rows = wsr__store_query(
-        store, "SELECT name, roles, created FROM wsr_users ORDER BY name", NULL, 0);
-    json_t *out = rows ? json_array() : NULL, *row;
+    json_t *rows, *list;
     size_t i;
+    int rc = wsr__store_query(store, "SELECT name, roles, created FROM wsr_users ORDER BY name",
+                              NULL, 0, &rows);
 
-    json_array_foreach(rows, i, row)
-    {
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    list = json_array();
+    rc = list ? 0 : WSR_ENOMEM;
+    for (i = 0; rc == 0 && i < json_array_size(rows); i++) {
+        json_t *row = json_array_get(rows, i);
         wsr__session_t *s = wsr__session_new(json_string_value(json_array_get(row, 0)),
                                              json_string_value(json_array_get(row, 1)), NULL, 0);
+        json_t *one = s ? json_pack("{s:O, s:o, s:O}", "name", json_array_get(row, 0), "roles",
+                                    wsr__session_roles_json(s), "created", json_array_get(row, 2))
+                        : NULL;
 
-        /* All the users or NULL: a user skipped when memory ran out made a
-         * shorter list that looked complete. */
-        if (out != NULL &&
-            (s == NULL ||
-             json_array_append_new(out, json_pack("{s:O, s:o, s:O}", "name", json_array_get(row, 0),
-                                                  "roles", wsr__session_roles_json(s), "created",
-                                                  json_array_get(row, 2))) != 0)) {
-            json_decref(out);
-            out = NULL;
-        }
         wsr__session_unref(s);
+        /* All the users or none: a user skipped when memory ran out made a
+         * shorter list that looked complete. */
+        if (one == NULL || json_array_append_new(list, one) != 0)
+            rc = WSR_ENOMEM;
     }
     json_decref(rows);
-    return out;
+    if (rc != 0) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return 0;
 }

@@ -32,7 +32,8 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     s->host = wsr__strdup(cfg->host ? cfg->host : "127.0.0.1");
     if (s->host == NULL || copy_opt(&s->www, cfg->www) || copy_opt(&s->tls_cert, cfg->tls_cert) ||
         copy_opt(&s->tls_key, cfg->tls_key) || copy_opt(&s->tls_client_ca, cfg->tls_client_ca) ||
-        copy_opt(&s->store, cfg->store) || copy_opt(&s->origins, cfg->origins) || copy_opt(&s->jwt_secret, cfg->jwt_secret))
+        copy_opt(&s->store, cfg->store) || copy_opt(&s->origins, cfg->origins) ||
+        copy_opt(&s->jwt_secret, cfg->jwt_secret))
         return WSR_ENOMEM;
     s->port = cfg->port;
     s->max_message = cfg->max_message;
@@ -123,7 +124,7 @@ int wsr__factory_open_store(wsr_factory_t *f, wsr_error_t *err)
     return wsr__auth_routes_add(f->router, err);
 }
 
-int wsr_push(wsr_factory_t *f, uint64_t connection_id, const char *event_name, json_t *data)
+int wsr_push(wsr_factory_t *f, wsr_conn_id_t connection_id, const char *event_name, json_t *data)
 {
     wsr__buf_t b, scratch;
     int rc;

@@ -167,16 +167,28 @@ static int on_publish(wsr_request_t *req, wsr_response_t *res, void *user)
 
 #define TOPIC_PARAM                                                                                \
     {                                                                                              \
-        "topic", WSR_TYPE_STRING, true, NULL, "the topic's name"                                   \
+        .name = "topic", .type = WSR_TYPE_STRING, .required = true, .doc = "the topic's name"      \
     }
 
 static const wsr_route_t pubsub_routes[] = {
-    {"subscribe", WSR_POST, "/_/subscribe", on_subscribe, WSR_PARAMS(TOPIC_PARAM), 0, NULL,
-     "Receive every publication on the topic as {event_name:publish, topic, data}.", 0},
-    {"unsubscribe", WSR_POST, "/_/unsubscribe", on_unsubscribe, WSR_PARAMS(TOPIC_PARAM), 0, NULL,
-     "Stop receiving the topic's publications.", 0},
-    {"publish", WSR_POST, "/_/publish", on_publish, WSR_PARAMS(TOPIC_PARAM), 0, NULL,
-     "Send data to every subscriber of the topic; answers {delivered: N}.", 0},
+    {.name = "subscribe",
+     .methods = WSR_POST,
+     .url = "/_/subscribe",
+     .handler = on_subscribe,
+     .params = WSR_PARAMS(TOPIC_PARAM),
+     .doc = "Receive every publication on the topic as {event_name:publish, topic, data}."},
+    {.name = "unsubscribe",
+     .methods = WSR_POST,
+     .url = "/_/unsubscribe",
+     .handler = on_unsubscribe,
+     .params = WSR_PARAMS(TOPIC_PARAM),
+     .doc = "Stop receiving the topic's publications."},
+    {.name = "publish",
+     .methods = WSR_POST,
+     .url = "/_/publish",
+     .handler = on_publish,
+     .params = WSR_PARAMS(TOPIC_PARAM),
+     .doc = "Send data to every subscriber of the topic; answers {delivered: N}."},
     WSR_ROUTES_END,
 };
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/codec_int.h"
 #include "core/json_int.h"
 
 #define APPLICATION_ID 0x77737274 /* "wsrt" */
@@ -193,45 +194,73 @@ void wsr_store_unlock(wsr_store_t *s)
 
 /* ---- the key-value table ---- */
 
-/* The column value as JSON (new reference), or NULL when it cannot be read. */
-static json_t *column_json(sqlite3_stmt *st, int col)
+/* A failed SQLite call as a WSR_E* code: its own allocation failures are
+ * WSR_ENOMEM, everything else WSR_EIO. */
+static int sql_error(sqlite3 *db)
 {
+    return sqlite3_errcode(db) == SQLITE_NOMEM ? WSR_ENOMEM : WSR_EIO;
+}
+
+/*
+ * Reads the column as JSON into *out (a new reference). Returns 0,
+ * WSR_ENOMEM, or WSR_EIO for text that is not JSON (a row written through
+ * wsr_store_lock, or a damaged file): that is not a memory problem, and
+ * callers told to retry on WSR_ENOMEM would retry forever.
+ */
+static int column_json(sqlite3_stmt *st, int col, json_t **out)
+{
+    const char *text;
+    wsr__json_error_t jerr;
+
     switch (sqlite3_column_type(st, col)) {
     case SQLITE_INTEGER:
-        return json_integer(sqlite3_column_int64(st, col));
+        *out = json_integer(sqlite3_column_int64(st, col));
+        return *out ? 0 : WSR_ENOMEM;
     case SQLITE_NULL:
-        return json_null();
+        *out = json_null();
+        return 0;
     default:
-        /* JSON_ALLOW_NUL: a string holding U+0000 was stored, so it loads. */
-        return json_loadb((const char *)sqlite3_column_text(st, col),
-                          (size_t)sqlite3_column_bytes(st, col), JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                          NULL);
+        text = (const char *)sqlite3_column_text(st, col);
+        if (text == NULL) { /* SQLite could not convert it: out of memory */
+            *out = NULL;
+            return WSR_ENOMEM;
+        }
+        /* Our parser, not json_loadb: jansson's error codes are unreliable
+         * when memory runs out, and only ours tells that from bad text. It
+         * takes U+0000 in strings (one was stored, so it loads) and nesting
+         * to jansson's own limit, so whatever put wrote reads back. */
+        *out = wsr__json_parse(text, (size_t)sqlite3_column_bytes(st, col), WSR__JSON_MAX_DEPTH,
+                               &jerr);
+        if (*out != NULL)
+            return 0;
+        return jerr.kind == WSR__JSON_NOMEM ? WSR_ENOMEM : WSR_EIO;
     }
 }
 
-json_t *wsr_store_get(wsr_store_t *s, const char *key, int *rc)
+int wsr_store_get(wsr_store_t *s, const char *key, json_t **value)
 {
     sqlite3_stmt *st = NULL;
-    json_t *v = NULL;
-    int r = WSR_EIO, step;
+    int rc = WSR_EIO, step;
 
+    *value = NULL;
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM wsr_kv WHERE key = ?1", -1, &st, NULL) ==
-            SQLITE_OK &&
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK) {
-        step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            v = column_json(st, 0);
-            r = v ? 0 : WSR_ENOMEM;
-        } else if (step == SQLITE_DONE) {
-            r = WSR_ENOENT;
-        }
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM wsr_kv WHERE key = ?1", -1, &st, NULL) !=
+            SQLITE_OK ||
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = sql_error(s->db);
+        goto out;
     }
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        rc = column_json(st, 0, value);
+    else if (step == SQLITE_DONE)
+        rc = WSR_ENOENT;
+    else
+        rc = sql_error(s->db);
+out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
-    if (rc != NULL)
-        *rc = r;
-    return v;
+    return rc;
 }
 
 /* Binds a JSON value: integers as integers, the rest as compact JSON text. */
@@ -335,44 +364,64 @@ int wsr_store_increment(wsr_store_t *s, const char *key, int64_t delta, int64_t 
     return rc;
 }
 
-json_t *wsr_store_list(wsr_store_t *s, const char *prefix, size_t limit)
+/* Adds the current row to `obj` when its key starts with `prefix`. Returns 0,
+ * 1 at the first key past the prefix (the scan is in key order), or an error. */
+static int list_row(sqlite3_stmt *st, const char *prefix, size_t plen, json_t *obj)
+{
+    const char *key = (const char *)sqlite3_column_text(st, 0);
+    json_t *v;
+    int rc;
+
+    if (key == NULL)
+        return WSR_ENOMEM; /* keys are never NULL: SQLite could not convert it */
+    if ((size_t)sqlite3_column_bytes(st, 0) < plen || memcmp(key, prefix, plen) != 0)
+        return 1;
+    /* A value that cannot be read fails the list: never a partial one. */
+    rc = column_json(st, 1, &v);
+    if (rc != 0)
+        return rc;
+    if (json_object_set_new(obj, key, v) == 0)
+        return 0;
+    /* jansson refuses a member name that is not UTF-8 (a key put by C code). */
+    return wsr__utf8_valid((const unsigned char *)key, strlen(key)) ? WSR_ENOMEM : WSR_EIO;
+}
+
+int wsr_store_list(wsr_store_t *s, const char *prefix, size_t limit, json_t **out)
 {
     sqlite3_stmt *st = NULL;
-    json_t *out = json_object();
+    json_t *obj = json_object();
     size_t n = 0, plen = strlen(prefix);
-    int step = SQLITE_ERROR;
+    int rc = 0, step;
 
+    *out = NULL;
+    if (obj == NULL)
+        return WSR_ENOMEM;
     pthread_mutex_lock(&s->lock);
     /* A range scan on the primary key from the prefix on, in byte order
      * (BINARY), stopping at the first key without it: not LIKE, which treats
      * % and _, and not substr(), which counts characters, not bytes. */
-    if (out != NULL &&
-        sqlite3_prepare_v2(s->db, "SELECT key, value FROM wsr_kv WHERE key >= ?1 ORDER BY key", -1,
-                           &st, NULL) == SQLITE_OK &&
-        sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC) == SQLITE_OK) {
-        while ((limit == 0 || n < limit) && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *key = (const char *)sqlite3_column_text(st, 0);
-
-            if (key == NULL || (size_t)sqlite3_column_bytes(st, 0) < plen ||
-                memcmp(key, prefix, plen) != 0) {
-                step = SQLITE_DONE;
-                break;
-            }
-            /* A value that cannot be read fails the list: never a partial one. */
-            if (json_object_set_new(out, key, column_json(st, 1)) != 0) {
-                step = SQLITE_ERROR;
-                break;
-            }
-            n++;
-        }
+    if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM wsr_kv WHERE key >= ?1 ORDER BY key", -1,
+                           &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC) != SQLITE_OK) {
+        rc = sql_error(s->db);
+        goto out;
     }
+    while (rc == 0 && (limit == 0 || n < limit)) {
+        step = sqlite3_step(st);
+        if (step == SQLITE_DONE)
+            break;
+        rc = step == SQLITE_ROW ? list_row(st, prefix, plen, obj) : sql_error(s->db);
+        n++;
+    }
+out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
-    if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        json_decref(out);
-        return NULL;
+    if (rc < 0) {
+        json_decref(obj);
+        return rc;
     }
-    return out;
+    *out = obj;
+    return 0;
 }
 
 /* ---- wsrouter's own tables (store_int.h) ---- */
@@ -403,48 +452,58 @@ int wsr__store_exec(wsr_store_t *s, const char *sql, const char *const *texts, s
     return rc;
 }
 
-json_t *wsr__store_query(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts)
+/* The current row as an array of integers, strings and nulls, appended to
+ * `rows`. Returns 0 or WSR_ENOMEM. */
+static int query_row(sqlite3_stmt *st, json_t *rows)
+{
+    json_t *row = json_array();
+    int c, ncol = sqlite3_column_count(st);
+
+    /* A column that could not be added fails the query: a short row made
+     * callers read NULL where a hash or a key was expected. */
+    for (c = 0; row != NULL && c < ncol; c++) {
+        int type = sqlite3_column_type(st, c);
+        json_t *v = type == SQLITE_INTEGER ? json_integer(sqlite3_column_int64(st, c))
+                    : type == SQLITE_NULL  ? json_null()
+                                           : json_string((const char *)sqlite3_column_text(st, c));
+
+        if (json_array_append_new(row, v) != 0)
+            break;
+    }
+    if (row == NULL || c < ncol) {
+        json_decref(row);
+        return WSR_ENOMEM;
+    }
+    return json_array_append_new(rows, row) == 0 ? 0 : WSR_ENOMEM; /* it took the row anyway */
+}
+
+int wsr__store_query(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts,
+                     json_t **out)
 {
     sqlite3_stmt *st = NULL;
     json_t *rows = json_array();
-    int step = SQLITE_ERROR;
+    int rc = 0, step;
 
+    *out = NULL;
+    if (rows == NULL)
+        return WSR_ENOMEM;
     pthread_mutex_lock(&s->lock);
-    if (rows != NULL && sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
-        for (size_t i = 0; i < ntexts; i++)
-            sqlite3_bind_text(st, (int)i + 1, texts[i], -1, SQLITE_STATIC);
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            json_t *row = json_array();
-            int c, ncol = sqlite3_column_count(st);
-
-            /* A column that could not be added fails the query: a short row
-             * made callers read NULL where a hash or a key was expected. */
-            for (c = 0; row != NULL && c < ncol; c++) {
-                int type = sqlite3_column_type(st, c);
-                json_t *v = type == SQLITE_INTEGER ? json_integer(sqlite3_column_int64(st, c))
-                            : type == SQLITE_NULL
-                                ? json_null()
-                                : json_string((const char *)sqlite3_column_text(st, c));
-
-                if (json_array_append_new(row, v) != 0)
-                    break;
-            }
-            if (row == NULL || c < ncol) {
-                json_decref(row);
-                step = SQLITE_ERROR;
-                break;
-            }
-            if (json_array_append_new(rows, row) != 0) { /* it took the row anyway */
-                step = SQLITE_ERROR;
-                break;
-            }
-        }
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = sql_error(s->db);
+        goto out;
     }
+    for (size_t i = 0; rc == 0 && i < ntexts; i++)
+        if (sqlite3_bind_text(st, (int)i + 1, texts[i], -1, SQLITE_STATIC) != SQLITE_OK)
+            rc = sql_error(s->db);
+    while (rc == 0 && (step = sqlite3_step(st)) != SQLITE_DONE)
+        rc = step == SQLITE_ROW ? query_row(st, rows) : sql_error(s->db);
+out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
-    if (step != SQLITE_DONE) {
+    if (rc != 0) {
         json_decref(rows);
-        return NULL;
+        return rc;
     }
-    return rows;
+    *out = rows;
+    return 0;
 }

@@ -14,8 +14,11 @@
 int wsr__store_exec(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts,
                     const int64_t *ints, size_t nints);
 
-/* Runs a query binding `texts`; returns an array of rows (arrays of integers
- * and strings), new reference, or NULL on an error. */
-json_t *wsr__store_query(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts);
+/* Runs a query binding `texts` (borrowed) and puts every row in *out: an
+ * array of rows (arrays of integers, strings and nulls), a new reference
+ * (owned: json_decref). Returns 0, WSR_EIO or WSR_ENOMEM; on an error *out is
+ * NULL: never a partial answer. */
+WSR_NODISCARD int wsr__store_query(wsr_store_t *s, const char *sql, const char *const *texts,
+                                   size_t ntexts, json_t **out);
 
 #endif /* WSR_SRC_STORE_INT_H */
