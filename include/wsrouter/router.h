@@ -84,6 +84,10 @@ enum {
     WSR_ROUTE_AUTH = 1u << 0,     /* requires an authenticated user (401 without) */
     WSR_ROUTE_BLOCKING = 1u << 1, /* runs on a worker thread, never on the event loop */
     WSR_ROUTE_HIDDEN = 1u << 2,   /* callable, but not listed by `commands` */
+    /* Changes the connection's identity (login, logout, session, refresh):
+     * requests sent after it on the same connection are handled after it
+     * has been answered (PROTOCOL.md section 6, the login barrier). */
+    WSR_ROUTE_BARRIER = 1u << 3,
 };
 
 /*

@@ -87,6 +87,15 @@ typedef struct wsr_server_config {
     int store_sync;                  /* WSR_STORE_SYNC_FULL (default) or _NORMAL */
     const char *jwt_secret;          /* token secret, 32+ bytes (NULL: kept in the store) */
     unsigned token_ttl_s;            /* token lifetime (3600) */
+    /* New fields go here, at the end (the struct's size tells their presence). */
+    const char
+        *trusted_proxies;     /* proxy addresses/CIDRs whose X-Forwarded-For counts (NULL: none) */
+    const char *jwt_keys;     /* identity provider public keys: PEM files, comma-separated */
+    const char *jwt_jwks;     /* identity provider keys as a JWKS file (reloaded on SIGHUP) */
+    const char *jwt_issuer;   /* required `iss` of identity-provider tokens */
+    const char *jwt_audience; /* required `aud` of identity-provider tokens */
+    unsigned jwt_leeway_s;    /* clock leeway for exp/nbf/iat of such tokens (30) */
+    const char *jwt_roles_claim; /* the claim that holds roles ("roles") */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed) and records its size. Never

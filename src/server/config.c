@@ -84,6 +84,13 @@ static const option_t options[] = {
     OPT_NAMES("store_sync", store_sync, sync_modes),
     OPT("jwt_secret", OPT_STRING, jwt_secret, 0, 0),
     OPT("token_ttl_s", OPT_UINT, token_ttl_s, 60, 2592000),
+    OPT("trusted_proxies", OPT_STRING, trusted_proxies, 0, 0),
+    OPT("jwt_keys", OPT_STRING, jwt_keys, 0, 0),
+    OPT("jwt_jwks", OPT_STRING, jwt_jwks, 0, 0),
+    OPT("jwt_issuer", OPT_STRING, jwt_issuer, 0, 0),
+    OPT("jwt_audience", OPT_STRING, jwt_audience, 0, 0),
+    OPT("jwt_leeway_s", OPT_UINT, jwt_leeway_s, 0, 3600),
+    OPT("jwt_roles_claim", OPT_STRING, jwt_roles_claim, 0, 0),
 };
 
 #define EXTRA_MAX     16

@@ -70,6 +70,8 @@ void wsr_server_config_init_size(wsr_server_config_t *cfg, size_t size)
     cfg->idle_ping_ms = 30000;
     cfg->idle_close_ms = 60000;
     cfg->token_ttl_s = 3600;
+    cfg->jwt_leeway_s = 30;
+    cfg->jwt_roles_claim = "roles";
 }
 
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)

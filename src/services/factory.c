@@ -33,6 +33,11 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     if (s->host == NULL || copy_opt(&s->www, cfg->www) || copy_opt(&s->tls_cert, cfg->tls_cert) ||
         copy_opt(&s->tls_key, cfg->tls_key) || copy_opt(&s->tls_client_ca, cfg->tls_client_ca) ||
         copy_opt(&s->store, cfg->store) || copy_opt(&s->origins, cfg->origins) ||
+        copy_opt(&s->trusted_proxies, cfg->trusted_proxies) ||
+        copy_opt(&s->jwt_keys, cfg->jwt_keys) || copy_opt(&s->jwt_jwks, cfg->jwt_jwks) ||
+        copy_opt(&s->jwt_issuer, cfg->jwt_issuer) ||
+        copy_opt(&s->jwt_audience, cfg->jwt_audience) ||
+        copy_opt(&s->jwt_roles_claim, cfg->jwt_roles_claim ? cfg->jwt_roles_claim : "roles") ||
         copy_opt(&s->jwt_secret, cfg->jwt_secret))
         return WSR_ENOMEM;
     s->port = cfg->port;
@@ -58,6 +63,7 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     s->idle_close_ms = cfg->idle_close_ms;
     s->store_full_sync = cfg->store_sync == WSR_STORE_SYNC_FULL;
     s->token_ttl_s = cfg->token_ttl_s;
+    s->jwt_leeway_s = cfg->jwt_leeway_s;
     return 0;
 }
 
@@ -102,6 +108,12 @@ void wsr__factory_free(wsr_factory_t *f)
     wsr__free(f->settings.tls_key);
     wsr__free(f->settings.tls_client_ca);
     wsr__free(f->settings.origins);
+    wsr__free(f->settings.trusted_proxies);
+    wsr__free(f->settings.jwt_keys);
+    wsr__free(f->settings.jwt_jwks);
+    wsr__free(f->settings.jwt_issuer);
+    wsr__free(f->settings.jwt_audience);
+    wsr__free(f->settings.jwt_roles_claim);
     wsr__free(f->settings.store);
     if (f->settings.jwt_secret != NULL)
         OPENSSL_cleanse(f->settings.jwt_secret, strlen(f->settings.jwt_secret));

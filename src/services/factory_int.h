@@ -53,6 +53,13 @@ typedef struct wsr__settings {
     bool store_full_sync;
     char *jwt_secret; /* owned, or NULL */
     unsigned token_ttl_s;
+    char *trusted_proxies; /* owned, or NULL (the server parses it) */
+    char *jwt_keys;        /* owned, or NULL */
+    char *jwt_jwks;        /* owned, or NULL */
+    char *jwt_issuer;      /* owned, or NULL */
+    char *jwt_audience;    /* owned, or NULL */
+    unsigned jwt_leeway_s;
+    char *jwt_roles_claim; /* owned */
 } wsr__settings_t;
 
 /*
