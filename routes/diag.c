@@ -2,7 +2,7 @@
 /*
  * Diagnostic routes, for tests and for trying the server's edges by hand:
  * a handler that fails (500), one that blocks a worker thread, one that
- * answers later from a thread of its own (a deferred reply), one that pushes
+ * answers later from a timer of its loop (a deferred reply), one that pushes
  * to its caller, and one that answers a large string. Loaded only on request
  * (`wsrouterd --modules all` or `...,diag`). `sleep` and `later` are also
  * the README's examples of a blocking handler and a deferred one.
@@ -42,46 +42,33 @@ static int on_sleep(wsr_request_t *req, wsr_response_t *res, void *user)
     return wsr_response_set_data_take(res, json_pack("{s:I}", "slept_ms", (json_int_t)ms));
 }
 
-typedef struct later_job {
-    wsr_reply_t *reply; /* owned until completed */
-    int64_t ms;
-} later_job_t;
-
-static void *later_thread(void *arg)
+/* A timer of the loop completes it: no thread per request. */
+static void later_done(wsr_reply_t *reply, void *user)
 {
-    later_job_t *job = arg;
+    int64_t *ms = user;
 
-    sleep_ms(job->ms);
     /* Harmless if the request timed out or its connection closed meanwhile. */
-    (void)wsr_reply_complete_take(job->reply, 200,
-                                  json_pack("{s:I}", "waited_ms", (json_int_t)job->ms));
-    wsr_free(job);
-    return NULL;
+    (void)wsr_reply_complete_take(reply, 200, json_pack("{s:I}", "waited_ms", (json_int_t)*ms));
+    wsr_free(ms);
 }
 
 static int on_later(wsr_request_t *req, wsr_response_t *res, void *user)
 {
-    later_job_t *job = wsr_malloc(sizeof(*job));
-    pthread_attr_t attr;
-    pthread_t t;
-    int rc;
+    int64_t *ms = wsr_malloc(sizeof(*ms));
+    wsr_reply_t *reply;
 
     (void)user;
-    if (job == NULL)
+    if (ms == NULL)
         return WSR_ENOMEM;
-    job->ms = wsr_request_arg_int(req, "ms", 100);
-    job->reply = wsr_response_defer(res);
-    if (job->reply == NULL) {
-        wsr_free(job);
+    *ms = wsr_request_arg_int(req, "ms", 100);
+    reply = wsr_response_defer(res);
+    if (reply == NULL) {
+        wsr_free(ms);
         return wsr_response_error(res, 501, "deferred replies need a running server");
     }
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    rc = pthread_create(&t, &attr, later_thread, job);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        (void)wsr_reply_error(job->reply, 503, "cannot start a thread for the deferred reply");
-        wsr_free(job);
+    if (wsr_reply_after(reply, (unsigned)*ms, later_done, ms) != 0) {
+        (void)wsr_reply_error(reply, 500, "cannot arm a timer for the deferred reply");
+        wsr_free(ms);
     }
     return 0;
 }

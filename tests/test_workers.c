@@ -76,7 +76,7 @@ static int teardown(void **state)
         pthread_join(fx->freer, NULL);
         fx->w = NULL;
     }
-    wsr__workers_free(fx->w);
+    (void)wsr__workers_free(fx->w, 0);
     pthread_cond_destroy(&fx->cond);
     pthread_mutex_destroy(&fx->lock);
     free(fx);
@@ -212,7 +212,7 @@ static void test_workers__every_job_runs_exactly_once(void **state)
     for (int i = 0; i < JOBS; i++)
         assert_int_equal(wsr__workers_submit(fx->w, count_run, count_cancel, &fx->jobs[i]), 0);
     assert_true(wait_for(fx, all_ran));
-    wsr__workers_free(fx->w);
+    (void)wsr__workers_free(fx->w, 0);
     fx->w = NULL;
     /* Joined: nothing runs any more, so the counts are final. */
     for (int i = 0; i < JOBS; i++) {
@@ -314,7 +314,7 @@ static void *free_pool(void *arg)
 {
     fixture_t *fx = arg;
 
-    wsr__workers_free(fx->w);
+    (void)wsr__workers_free(fx->w, 0);
     pthread_mutex_lock(&fx->lock);
     fx->freed = true;
     pthread_mutex_unlock(&fx->lock);
@@ -364,9 +364,9 @@ static void test_workers__free_of_an_idle_pool(void **state)
 
     fx->w = wsr__workers_new(3, 1);
     assert_non_null(fx->w);
-    wsr__workers_free(fx->w); /* the workers wait for work: they must wake */
+    (void)wsr__workers_free(fx->w, 0); /* the workers wait for work: they must wake */
     fx->w = NULL;
-    wsr__workers_free(NULL);
+    (void)wsr__workers_free(NULL, 0);
     assert_int_equal(fx->ncancelled + fx->nran, 0);
 }
 
@@ -428,9 +428,38 @@ static void test_workers__submit_and_describe_under_allocation_failures(void **s
     assert_true(n > 0);
     assert_non_null(json_object_get(stats, "workers"));
     json_decref(stats);
-    wsr__workers_free(fx->w);
+    (void)wsr__workers_free(fx->w, 0);
     fx->w = NULL;
     assert_int_equal(fx->nran + fx->ncancelled, 0);
+}
+
+/* A handler stuck past the deadline: free gives up in time, changes
+ * nothing, and a later call (once it returned) frees the pool. */
+static void test_workers__free_gives_up_on_a_stuck_handler(void **state)
+{
+    fixture_t *fx = *state;
+    struct timespec t0, t1;
+    long ms;
+
+    fx->w = wsr__workers_new(1, 4);
+    assert_non_null(fx->w);
+    start_blocker(fx);
+    assert_int_equal(wsr__workers_submit(fx->w, count_run, count_cancel, &fx->jobs[0]), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(wsr__workers_free(fx->w, 100), WSR_ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    /* It waited, and not for the handler (WAIT_S seconds). */
+    assert_true(ms >= 90);
+    assert_true(ms < WAIT_S * 1000);
+    /* The queued job was cancelled; the stuck one still runs; no new work. */
+    assert_int_equal(fx->ncancelled, 1);
+    assert_int_equal(fx->nran, 0);
+    assert_int_equal(wsr__workers_submit(fx->w, count_run, count_cancel, &fx->jobs[1]), WSR_EBUSY);
+    release_blocker(fx);
+    assert_int_equal(wsr__workers_free(fx->w, 0), 0);
+    fx->w = NULL;
+    assert_true(fx->blocker_finished);
 }
 
 int main(void)
@@ -445,6 +474,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_workers__free_cancels_queued_jobs_and_waits_for_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workers__free_of_an_idle_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workers__free_gives_up_on_a_stuck_handler, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_workers__new_under_allocation_failures, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_workers__submit_and_describe_under_allocation_failures,

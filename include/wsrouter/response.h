@@ -94,6 +94,25 @@ WSR_API int wsr_reply_complete_take(wsr_reply_t *reply, int status, json_t *data
  */
 WSR_API int wsr_reply_error(wsr_reply_t *reply, int status, const char *fmt, ...) WSR_PRINTF(3, 4);
 
+/* A timer's callback (wsr_reply_after): `reply` is the handle the timer
+ * was armed on (the caller's to complete), `user` what it was given. */
+typedef void (*wsr_reply_timer_fn)(wsr_reply_t *reply, void *user);
+
+/*
+ * Calls fn(reply, user) on the event loop of the connection, after `ms`
+ * milliseconds, without a thread: a handler that answers later from a timer
+ * defers, arms one, and completes the reply in `fn`. If the request ends
+ * first (its timeout, its connection closing, the server stopping), `fn`
+ * runs at once instead, with wsr_reply_cancelled(reply) true, so it can
+ * release what `user` holds; completing it then is harmless. `reply` stays
+ * valid until `fn` has run. One timer per handle. Call from the handler that
+ * deferred, on its event loop (not on a worker thread). Returns 0,
+ * WSR_EINVAL (no handle or no function), WSR_ESTATE (not on the reply's
+ * event loop, a timer armed already, or the reply already over).
+ */
+WSR_API WSR_NODISCARD int wsr_reply_after(wsr_reply_t *reply, unsigned ms, wsr_reply_timer_fn fn,
+                                          void *user);
+
 /*
  * Returns true when the reply can no longer be delivered (timed out,
  * connection closed, server stopping, or already completed): a long job may

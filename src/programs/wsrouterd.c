@@ -320,8 +320,15 @@ static int serve(daemon_state_t *d, wsr_config_t *conf)
     pthread_kill(sig_thread, SIGUSR1);
     pthread_join(sig_thread, NULL);
     wsr_server_free(d->srv);
-    if (rc == WSR_ETIMEDOUT)
+    if (rc == WSR_ETIMEDOUT) {
         fprintf(stderr, "wsrouterd: the drain deadline passed; requests in flight were dropped\n");
+        /* A handler may still be running on a worker: the process exits now,
+         * without the exit-time teardown that would race with it. */
+        fprintf(stderr, "wsrouterd: stopped\n");
+        fflush(stdout);
+        fflush(stderr);
+        _exit(0);
+    }
     fprintf(stderr, "wsrouterd: stopped\n");
     return 0;
 }

@@ -9,8 +9,12 @@
  */
 #include "server/http_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/router_int.h"
 #include "server/server_int.h"
@@ -60,6 +64,87 @@ void wsr__http_mounts_init(wsr__http_mounts_t *m, const char *www)
 const struct lws_http_mount *wsr__http_mounts(const wsr__http_mounts_t *m)
 {
     return m->files.mountpoint != NULL ? &m->files : &m->ops;
+}
+
+/* ---- www files: never through a symbolic link ---- */
+
+/*
+ * Opens `path` (absolute) one component at a time with O_NOFOLLOW, so that
+ * no component is a symbolic link: the www root is a real path (server.c
+ * resolves it), so every link met is inside www and may point anywhere
+ * (`ln -s /etc/passwd www/x`). Walking with openat also leaves no window
+ * between a check and the open. Returns a descriptor or -1 with errno.
+ */
+static int open_without_links(const char *path)
+{
+    char part[256];
+    const char *p = path;
+    int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+
+    while (dir >= 0) {
+        size_t n;
+
+        while (*p == '/')
+            p++;
+        n = strcspn(p, "/");
+        if (n == 0)
+            return dir; /* a trailing '/': the directory itself */
+        if (n >= sizeof(part)) {
+            close(dir);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        p += n;
+        fd = openat(dir, part, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (*p == '/' ? O_DIRECTORY : 0));
+        close(dir);
+        if (fd < 0 || *p != '/')
+            return fd;
+        dir = fd;
+    }
+    return -1;
+}
+
+/* The platform's open, for lws's file mount, without symbolic links. */
+static lws_fop_fd_t open_www_file(const struct lws_plat_file_ops *fops, const char *filename,
+                                  const char *vpath, lws_fop_flags_t *flags)
+{
+    struct stat st;
+    lws_fop_fd_t f;
+    int fd;
+
+    (void)vpath;
+    if ((*flags & LWS_FOP_FLAGS_MASK) != O_RDONLY)
+        return NULL; /* lws only ever reads www */
+    fd = open_without_links(filename);
+    if (fd < 0)
+        return NULL;
+    /* lws looks at what it opened, and opens index.html in a directory. */
+    if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+        close(fd);
+        return NULL;
+    }
+    /* lws frees it with lws_free(), so it comes from lws's allocator. */
+    f = lws_realloc(NULL, sizeof(*f), "www file");
+    if (f == NULL) {
+        close(fd);
+        return NULL;
+    }
+    memset(f, 0, sizeof(*f));
+    f->fd = fd;
+    f->fops = fops;
+    f->flags = *flags;
+    f->len = (lws_filepos_t)st.st_size;
+    return f;
+}
+
+void wsr__http_guard_files(struct lws_context *ctx)
+{
+    struct lws_plat_file_ops *fops = lws_get_fops(ctx);
+
+    if (fops != NULL)
+        fops->LWS_FOP_OPEN = open_www_file;
 }
 
 /* ---- metrics: the stats snapshot in Prometheus text format ---- */

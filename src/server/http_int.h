@@ -23,6 +23,11 @@ void wsr__http_mounts_init(wsr__http_mounts_t *m, const char *www);
 /* The head of the mount list to give lws. */
 const struct lws_http_mount *wsr__http_mounts(const wsr__http_mounts_t *m);
 
+/* Makes the context's file opens (lws's www mount) refuse any path with a
+ * symbolic link in it, so nothing outside www is ever served. Once, right
+ * after the context is created. */
+void wsr__http_guard_files(struct lws_context *ctx);
+
 /* The lws callback of the /_/ endpoints, and its per-session size. */
 int wsr__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                        size_t len);

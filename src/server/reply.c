@@ -18,6 +18,7 @@
 #include "server/loop_int.h"
 
 static void on_timeout(lws_sorted_usec_list_t *sul);
+static void fire_timer(wsr_reply_t *r);
 
 wsr_reply_t *wsr__reply_ref(wsr_reply_t *r)
 {
@@ -60,6 +61,10 @@ static void unlink_loop(wsr__loop_t *loop, wsr_reply_t *r)
         r->loop_next->loop_prev = r->loop_prev;
     r->loop_prev = r->loop_next = NULL;
     lws_sul_cancel(&r->sul);
+    /* The request is over on the loop's side (answered, timed out, its
+     * connection gone, the loop stopping): a timer still armed runs now. */
+    if (r->timer_fn != NULL)
+        fire_timer(r);
 }
 
 static void unlink_conn(wsr__conn_t *c, wsr_reply_t *r)
@@ -218,6 +223,41 @@ void wsr__reply_cancel_all(wsr__loop_t *loop)
         if (won)
             wsr__reply_unref(r);
     }
+}
+
+/* ---- wsr_reply_after: timers on the reply's loop ---- */
+
+/* Runs the armed timer's function once, then drops its reference. */
+static void fire_timer(wsr_reply_t *r)
+{
+    wsr_reply_timer_fn fn = r->timer_fn;
+
+    r->timer_fn = NULL;
+    lws_sul_cancel(&r->timer_sul);
+    fn(r, r->timer_user);
+    wsr__reply_unref(r);
+}
+
+static void on_timer(lws_sorted_usec_list_t *sul)
+{
+    fire_timer(lws_container_of(sul, wsr_reply_t, timer_sul));
+}
+
+int wsr_reply_after(wsr_reply_t *reply, unsigned ms, wsr_reply_timer_fn fn, void *user)
+{
+    if (reply == NULL || fn == NULL)
+        return WSR_EINVAL;
+    /* The loop's fields are its thread's alone; a handle no longer on the
+     * loop's list would never see its timer cancelled. */
+    if (!wsr__loop_is_current(reply->loop) || reply->timer_fn != NULL || !reply->on_loop ||
+        wsr_reply_cancelled(reply))
+        return WSR_ESTATE;
+    reply->timer_fn = fn;
+    reply->timer_user = user;
+    (void)wsr__reply_ref(reply);
+    lws_sul_schedule(reply->loop->ctx, 0, &reply->timer_sul, on_timer,
+                     (lws_usec_t)ms * LWS_US_PER_MS);
+    return 0;
 }
 
 /* ---- the completer's side: any thread ---- */

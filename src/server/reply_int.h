@@ -40,6 +40,9 @@ struct wsr_reply {
     lws_sorted_usec_list_t sul;
     struct wsr_reply *loop_prev, *loop_next;
     struct wsr_reply *conn_prev, *conn_next;
+    lws_sorted_usec_list_t timer_sul; /* wsr_reply_after's timer */
+    wsr_reply_timer_fn timer_fn;      /* armed: holds a reference until it ran */
+    void *timer_user;
     bool on_loop; /* on the loop's pending list, which holds the loop's reference */
     bool on_conn; /* on its connection's list */
 };

@@ -343,6 +343,7 @@ static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err
     if (loop->ctx == NULL)
         return wsr__error_set(err, WSR_EIO, "cannot create the event loop's context");
     wsr__inbox_set_ctx(loop->inbox, loop->ctx);
+    wsr__http_guard_files(loop->ctx);
     for (unsigned k = 0; k < WSR__LISTENERS; k++) {
         wsr__listener_t *l = &loop->listeners[k];
 
@@ -484,6 +485,17 @@ int wsr_server_run(wsr_server_t *srv)
     }
     /* Loop 0's context owns OpenSSL's global state: it goes last. */
     wsr__loop_finish(&srv->loops[0]);
+    /* Handlers still running on workers get the drain's deadline once more,
+     * then the process may exit whatever they do. */
+    if (wsr__workers_free(srv->workers, WSR__MAX(srv->factory->settings.shutdown_timeout_ms, 1u)) ==
+        WSR_ETIMEDOUT) {
+        wsr__log(srv->factory, WSR_LOG_ERR,
+                 "a handler is still running past the shutdown deadline; leaving it");
+        srv->workers_stuck = true;
+        wsr__workers_abandon(srv->workers);
+        return WSR_ETIMEDOUT;
+    }
+    srv->workers = NULL;
     for (i = 0; i < srv->nloops; i++)
         timed_out = timed_out || srv->loops[i].drain_timed_out;
     return timed_out ? WSR_ETIMEDOUT : 0;
@@ -552,9 +564,15 @@ void wsr_server_free(wsr_server_t *srv)
 {
     if (srv == NULL)
         return;
-    /* Workers first: their late answers find closed inboxes and are dropped. */
-    wsr__workers_free(srv->workers);
-    srv->workers = NULL;
+    /* Workers first: their late answers find closed inboxes and are dropped.
+     * A pool left with a stuck handler keeps it and everything it may touch
+     * (the factory); the process is about to exit. */
+    if (srv->workers_stuck) {
+        srv->factory = NULL;
+    } else {
+        (void)wsr__workers_free(srv->workers, 0);
+        srv->workers = NULL;
+    }
     /* In reverse, so loop 0 (which owns OpenSSL's global state) goes last. */
     for (unsigned i = srv->loops != NULL ? srv->nloops : 0; i-- > 0;) {
         wsr__loop_t *loop = &srv->loops[i];

@@ -30,6 +30,7 @@ struct wsr_server {
     char bind_addr[INET6_ADDRSTRLEN];
     bool started;
     bool ran;
+    bool workers_stuck; /* run left a handler running: the pool and factory stay */
 };
 
 /* A snapshot of every counter (the `stats` route, /_/stats, /_/metrics).

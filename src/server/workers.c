@@ -7,6 +7,7 @@
 #include "server/workers_int.h"
 
 #include <pthread.h>
+#include <time.h>
 
 typedef struct job {
     struct job *next;
@@ -18,7 +19,9 @@ typedef struct job {
 struct wsr__workers {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    job_t *head, *tail; /* owned */
+    pthread_cond_t exited; /* a worker thread returned */
+    unsigned running;      /* worker threads that have not returned yet */
+    job_t *head, *tail;    /* owned */
     unsigned queued, cap;
     unsigned busy;
     uint64_t done;
@@ -37,6 +40,8 @@ static void *worker_main(void *arg)
         while (w->head == NULL && !w->stopping)
             pthread_cond_wait(&w->cond, &w->lock);
         if (w->head == NULL) {
+            w->running--;
+            pthread_cond_signal(&w->exited);
             pthread_mutex_unlock(&w->lock);
             return NULL;
         }
@@ -70,22 +75,54 @@ wsr__workers_t *wsr__workers_new(unsigned threads, unsigned queue_size)
         return NULL;
     }
     pthread_cond_init(&w->cond, NULL);
-    for (w->nthreads = 0; w->nthreads < threads; w->nthreads++)
-        if (wsr__thread_start(&w->threads[w->nthreads], worker_main, w) != 0)
+    pthread_cond_init(&w->exited, NULL);
+    for (w->nthreads = 0; w->nthreads < threads; w->nthreads++) {
+        pthread_mutex_lock(&w->lock);
+        w->running++;
+        pthread_mutex_unlock(&w->lock);
+        if (wsr__thread_start(&w->threads[w->nthreads], worker_main, w) != 0) {
+            pthread_mutex_lock(&w->lock);
+            w->running--;
+            pthread_mutex_unlock(&w->lock);
             break;
+        }
+    }
     if (w->nthreads < threads) {
-        wsr__workers_free(w);
+        (void)wsr__workers_free(w, 0);
         return NULL;
     }
     return w;
 }
 
-void wsr__workers_free(wsr__workers_t *w)
+/* Waits until every worker thread returned, or `timeout_ms` passed (0:
+ * for ever). Returns true when they all did. Called with the lock held. */
+static bool wait_exited(wsr__workers_t *w, unsigned timeout_ms)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (w->running > 0) {
+        if (timeout_ms == 0)
+            pthread_cond_wait(&w->exited, &w->lock);
+        else if (pthread_cond_timedwait(&w->exited, &w->lock, &until) != 0)
+            return w->running == 0;
+    }
+    return true;
+}
+
+int wsr__workers_free(wsr__workers_t *w, unsigned timeout_ms)
 {
     job_t *job, *next;
+    bool all;
 
     if (w == NULL)
-        return;
+        return 0;
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     /* Queued jobs are cancelled; the ones running finish. */
@@ -99,12 +136,19 @@ void wsr__workers_free(wsr__workers_t *w)
         job->cancel(job->arg);
         wsr__free(job);
     }
+    pthread_mutex_lock(&w->lock);
+    all = wait_exited(w, timeout_ms);
+    pthread_mutex_unlock(&w->lock);
+    if (!all)
+        return WSR_ETIMEDOUT; /* a handler is stuck: the pool stays, stopping */
     for (unsigned i = 0; i < w->nthreads; i++)
         pthread_join(w->threads[i], NULL);
+    pthread_cond_destroy(&w->exited);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     wsr__free(w->threads);
     wsr__free(w);
+    return 0;
 }
 
 int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cancel, void *arg)
@@ -134,6 +178,14 @@ int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cance
     if (rc != 0)
         wsr__free(job);
     return rc;
+}
+
+void wsr__workers_abandon(wsr__workers_t *w)
+{
+    /* Threads that returned are reclaimed; the stuck one runs on, and the
+     * pool stays allocated for it. */
+    for (unsigned i = 0; w != NULL && i < w->nthreads; i++)
+        pthread_detach(w->threads[i]);
 }
 
 unsigned wsr__workers_queue_size(const wsr__workers_t *w)

@@ -21,10 +21,16 @@ typedef void (*wsr__work_fn)(void *arg);
  * Returns the pool or NULL. */
 wsr__workers_t *wsr__workers_new(unsigned threads, unsigned queue_size);
 
-/* Stops accepting work, calls `cancel` for every job still queued (on the
- * calling thread), lets the workers finish what they are running, joins
- * them and frees the pool. NULL ignored. */
-void wsr__workers_free(wsr__workers_t *w);
+/*
+ * Stops accepting work, calls `cancel` for every job still queued (on the
+ * calling thread), lets the workers finish what they are running for at
+ * most `timeout_ms` (0: as long as it takes), joins them and frees the
+ * pool. Returns 0, or WSR_ETIMEDOUT when a handler was still running at the
+ * deadline: then nothing is freed (the handler's thread still uses the pool,
+ * and whatever it touches must stay too); call again to wait longer, or
+ * leave it to the process's exit. NULL ignored.
+ */
+int wsr__workers_free(wsr__workers_t *w, unsigned timeout_ms);
 
 /*
  * Queues `work(arg)`. If the pool is freed before a worker takes the job,
@@ -34,6 +40,10 @@ void wsr__workers_free(wsr__workers_t *w);
  */
 WSR_NODISCARD int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cancel,
                                       void *arg);
+
+/* After wsr__workers_free returned WSR_ETIMEDOUT, for good: detaches the
+ * threads and leaves the pool to the process's exit. Call once. */
+void wsr__workers_abandon(wsr__workers_t *w);
 
 /* The queue's bound. */
 unsigned wsr__workers_queue_size(const wsr__workers_t *w);

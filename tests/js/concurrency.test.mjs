@@ -247,3 +247,31 @@ describe('several event loops', () => {
     assert.equal((await srv.exited).code, 0);
   });
 });
+
+test('deferred replies from timers start no thread per request', async () => {
+  // Before, diag's `later` started one OS thread per request: 2,000 requests
+  // held 2,008 threads (and 17 GB of virtual memory) at once.
+  const { readFileSync } = await import('node:fs');
+  const threads = (pid) => Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+  const srv = await startServer(['--modules', 'all', '--io-threads', '1']);
+  try {
+    const before = threads(srv.proc.pid);
+    const c = await connect(srv.url);
+    const n = 1000;
+    for (let i = 0; i < n; i++) c.send(JSON.stringify({ cmd: 'later', args: { ms: 1500 }, id: i }));
+    // All of them are waiting now (the first answers only after 1.5 s).
+    const st = await c.request({ cmd: 'stats', id: 'stats' });
+    assert.equal(st.id, 'stats');
+    const during = threads(srv.proc.pid);
+    assert.ok(during <= before + 2, `threads: ${before} before, ${during} with ${n} waiting`);
+    const seen = new Set();
+    while (seen.size < n) {
+      const r = await c.nextJson(10000);
+      assert.equal(r.status, 200);
+      assert.equal(r.data.waited_ms, 1500);
+      seen.add(r.id);
+    }
+  } finally {
+    await srv.stop();
+  }
+});

@@ -114,6 +114,30 @@ test('SIGINT drains like SIGTERM and exits 0', async () => {
   assert.equal((await c.closed).code, 1001);
 });
 
+test('past the shutdown deadline the process exits, whatever a handler does', async () => {
+  // A handler blocks a worker for 20 s; the drain deadline is 1 s. Before,
+  // the process waited for the handler (pthread_join) however long it took.
+  const srv = await startServer(['--modules', 'all', '--set', 'shutdown_timeout_ms=1000']);
+  const c = await connect(srv.url);
+  c.send(JSON.stringify({ method: 'GET', url: '/diag/sleep', args: { ms: 20000 }, id: 1 }));
+  // The job is on the worker (stats say busy) before the signal.
+  const probe = await connect(srv.url);
+  for (let i = 0; i < 200; i++) {
+    const st = await probe.request({ cmd: 'stats' });
+    if (st.data.workers.busy === 1) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const t0 = Date.now();
+  const { code } = await srv.stop('SIGTERM', 15000);
+  const took = Date.now() - t0;
+  assert.equal(code, 0);
+  // Deadline (1 s), the closes' grace (1 s), the workers' grace (1 s): well
+  // under the handler's 20 s.
+  assert.ok(took < 10000, `exited after ${took} ms`);
+  assert.match(srv.stderr(), /still running past the shutdown deadline/);
+  assert.equal((await c.closed).code, 1001);
+});
+
 test('wsrouterd user add refuses a password longer than it can read', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wsrd-users-'));
   try {

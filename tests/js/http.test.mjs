@@ -4,13 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, connect, withTimeout } from './harness.mjs';
 
 let srv;
 let www;
+let outside;
 
 before(async () => {
   www = mkdtempSync(join(tmpdir(), 'wsrd-www-'));
@@ -20,12 +21,19 @@ before(async () => {
   writeFileSync(join(www, 'style.css'), 'body{}\n');
   writeFileSync(join(www, 'sub', 'data.json'), '{"a":1}\n');
   writeFileSync(join(www, 'sub', 'index.html'), '<p>sub</p>');
+  // Links out of www (a file, a directory) and one that stays inside.
+  outside = mkdtempSync(join(tmpdir(), 'wsrd-outside-'));
+  writeFileSync(join(outside, 'secret.txt'), 'SECRET\n');
+  symlinkSync(join(outside, 'secret.txt'), join(www, 'leak.txt'));
+  symlinkSync(outside, join(www, 'outdir'));
+  symlinkSync(join(www, 'app.js'), join(www, 'alias.js'));
   srv = await startServer(['--www', www]);
 });
 
 after(async () => {
   await srv.stop();
   rmSync(www, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
 });
 
 const get = (path, headers) => fetch(`http://127.0.0.1:${srv.port}${path}`, { headers });
@@ -122,4 +130,16 @@ test('a WebSocket upgrade still reaches the router with files mounted at /', asy
 
 test('a www that is not a directory is refused at start', async () => {
   await assert.rejects(startServer(['--www', join(www, 'app.js')]), /www .*app\.js is not a directory/);
+});
+
+test('symbolic links in www are never followed, wherever they point', async () => {
+  for (const path of ['/leak.txt', '/outdir/secret.txt', '/alias.js']) {
+    const res = await get(path);
+    const body = await res.text();
+    assert.equal(res.status, 404, `${path}: ${res.status}`);
+    assert.ok(!body.includes('SECRET') && !body.includes('export const'), `${path}: ${body}`);
+  }
+  // The real files still are.
+  assert.equal((await get('/app.js')).status, 200);
+  assert.equal((await get('/sub/data.json')).status, 200);
 });
