@@ -78,13 +78,15 @@ static int on_push(wsr_request_t *req, wsr_response_t *res, void *user)
     int64_t n = wsr_request_arg_int(req, "count", 1), i;
     const char *event = wsr_request_arg_string(req, "event");
     json_t *data = wsr_request_data(req);
+    int64_t to = wsr_request_arg_int(req, "to", 0);
+    wsr_conn_id_t target = to > 0 ? (wsr_conn_id_t)to : wsr_request_connection_id(req);
     int sent = 0;
 
     (void)user;
     for (i = 0; i < n; i++) {
         json_t *item = json_pack("{s:I, s:O?}", "seq", (json_int_t)i, "data", data);
 
-        if (wsr_push(wsr_request_factory(req), wsr_request_connection_id(req), event, item) == 0)
+        if (wsr_push(wsr_request_factory(req), target, event, item) == 0)
             sent++;
         json_decref(item);
     }
@@ -233,8 +235,13 @@ static const wsr_route_t diag_routes[] = {
      .handler = on_push_checked,
      .params = WSR_PARAMS(
          {.name = "count", .type = WSR_TYPE_INT, .def = "1", .doc = "pushes to send"},
-         {.name = "event", .type = WSR_TYPE_STRING, .def = "\"diag\"", .doc = "their event_name"}),
-     .doc = "Push count events {seq, data} to the caller, then answer {pushed}."},
+         {.name = "event", .type = WSR_TYPE_STRING, .def = "\"diag\"", .doc = "their event_name"},
+         {.name = "to",
+          .type = WSR_TYPE_INT,
+          .def = "0",
+          .doc = "the connection id to push to, on any node of a cluster (0: the caller)"}),
+     .doc = "Push count events {seq, data} to the caller (or to connection `to`), then answer "
+            "{pushed}."},
     {.name = "push_threads",
      .methods = WSR_POST,
      .url = "/diag/push_threads",

@@ -15,7 +15,8 @@ static const wsr_route_t echo_routes[] = {
      .methods = WSR_GET | WSR_POST | WSR_PUT,
      .url = "/echo",
      .handler = on_echo,
-     .doc = "Answer the request's data."},
+     .cmdid = 10000, /* tornado-TCP's demo command */
+     .doc = "Answer the request's data (tornado-TCP: cmdid 10000, its params)."},
     WSR_ROUTES_END,
 };
 

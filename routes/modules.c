@@ -20,6 +20,8 @@ int wsr_routes_examples(wsr_router_t *router, wsr_error_t *err)
         rc = wsr_routes_echo(router, err);
     if (rc == 0)
         rc = wsr_routes_account(router, err);
+    if (rc == 0)
+        rc = wsr_routes_stream(router, err);
     return rc;
 }
 
@@ -29,8 +31,10 @@ static const struct {
     const char *name;
     module_fn add;
 } modules[] = {
-    {"math", wsr_routes_math}, {"counters", wsr_routes_counters}, {"hello", wsr_routes_hello},
-    {"echo", wsr_routes_echo}, {"diag", wsr_routes_diag},         {"account", wsr_routes_account},
+    {"math", wsr_routes_math},     {"counters", wsr_routes_counters},
+    {"hello", wsr_routes_hello},   {"echo", wsr_routes_echo},
+    {"diag", wsr_routes_diag},     {"account", wsr_routes_account},
+    {"stream", wsr_routes_stream},
 };
 
 static int load_one(wsr_router_t *router, const char *name, size_t n, wsr_error_t *err)
@@ -48,11 +52,12 @@ static int load_one(wsr_router_t *router, const char *name, size_t n, wsr_error_
             return modules[i].add(router, err);
     if (err != NULL) {
         err->code = WSR_ENOENT;
-        snprintf(
-            err->text, sizeof(err->text),
-            "unknown route module \"%.*s\" (modules: math, counters, hello, echo, account, diag, "
-            "examples, all)",
-            (int)n, name);
+        snprintf(err->key, sizeof(err->key), "modules");
+        snprintf(err->text, sizeof(err->text),
+                 "unknown route module \"%.*s\" (modules: math, counters, hello, echo, account, "
+                 "stream, diag, "
+                 "examples, all)",
+                 (int)n, name);
     }
     return WSR_ENOENT;
 }

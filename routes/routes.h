@@ -20,14 +20,18 @@ WSR_NODISCARD int wsr_routes_hello(wsr_router_t *router, wsr_error_t *err);
 /* `echo` answers its data. */
 WSR_NODISCARD int wsr_routes_echo(wsr_router_t *router, wsr_error_t *err);
 
-/* Guarded routes: `profile` needs a login, `admin` the admin role. */
+/* Guarded routes: `profile` needs a login, `admin` the admin role; and
+ * `user_create`, aiorest-ws's registration (POST /auth/user/create). */
 WSR_NODISCARD int wsr_routes_account(wsr_router_t *router, wsr_error_t *err);
 
 /* Diagnostics for tests: fail (500), sleep (blocking), later (deferred),
  * push, big. */
 WSR_NODISCARD int wsr_routes_diag(wsr_router_t *router, wsr_error_t *err);
 
-/* Registers every example module above except diag and account. */
+/* Streaming examples: count, ticker, stream_stats (routes/stream.c). */
+WSR_NODISCARD int wsr_routes_stream(wsr_router_t *router, wsr_error_t *err);
+
+/* Registers every example module above except diag. */
 WSR_NODISCARD int wsr_routes_examples(wsr_router_t *router, wsr_error_t *err);
 
 /*

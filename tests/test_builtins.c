@@ -125,7 +125,8 @@ static void test_builtins__commands_lists_routes_added_later(void **state)
         ",{\"name\":\"add\",\"url\":\"/math/add\",\"methods\":[\"GET\","
         "\"POST\"],\"params\":[{\"name\":\"x\",\"type\":\"number\",\"required\":true},{"
         "\"name\":\"y\",\"type\":\"number\",\"required\":true}],\"auth\":false,\"role\":"
-        "null,\"doc\":\"Add x and y and answer the sum (tcpy's addition example).\"}],"
+        "null,\"doc\":\"Add x and y and answer the sum (tcpy's addition example: to a tcpy "
+        "client, {solution}).\"}],"
         "\"id\":1,\"event_name\":null}");
     wsr_router_free(router);
 }

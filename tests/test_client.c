@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -67,15 +68,23 @@ typedef struct fixture {
     char url[64];
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int done;         /* completed slots */
-    json_t *messages; /* pushes and unmatched messages, in order */
+    int done;          /* completed slots */
+    json_t *messages;  /* pushes and unmatched messages, in order */
+    json_t *progress;  /* the `progress` of every progress message, in order */
+    int late_progress; /* progress given after its call's reply (or malformed) */
+    int input_rc;      /* what a callback's wsr_client_send_input returned */
     wsr_client_state_t states[64];
     int codes[64];
     int nstates;
     char state_text[256]; /* the text of the last state change */
     char log[512];
-    int warnings;   /* log lines at WSR_LOG_WARN or above */
-    char certs[64]; /* a temporary directory of certificates, or "" */
+    int warnings;           /* log lines at WSR_LOG_WARN or above */
+    char certs[64];         /* a temporary directory of certificates, or "" */
+    int resubs;             /* on_resubscribed calls */
+    int resubs_recovered;   /* ...that said recovered */
+    int resubs_failed;      /* ...that said not ok */
+    int64_t resub_offset;   /* the offset of the last one */
+    bool hold_reconnecting; /* on_state_gated holds the service thread while reconnecting */
     slot_t slots[MAX_SLOTS];
 } fixture_t;
 
@@ -309,6 +318,27 @@ static bool messages_at_least(fixture_t *f, long n)
     return (long)json_array_size(f->messages) >= n;
 }
 
+static bool progress_at_least(fixture_t *f, long n)
+{
+    return (long)json_array_size(f->progress) >= n;
+}
+
+/* Progress of the call whose slot is `user`, kept in order; counted as late
+ * when that call's reply was already given. */
+static void on_progress(void *user, uint64_t call_id, json_t *progress, json_t *message)
+{
+    slot_t *s = user;
+    fixture_t *f = s->f;
+
+    /* No cmocka assertion here: this is the service thread. */
+    pthread_mutex_lock(&f->lock);
+    if (s->done || call_id == 0 || json_object_get(message, "progress") != progress)
+        f->late_progress++;
+    json_array_append_new(f->progress, json_deep_copy(progress)); /* borrowed: copied */
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
 static bool saw_state(fixture_t *f, long state)
 {
     for (int i = 0; i < f->nstates; i++)
@@ -342,6 +372,7 @@ static fixture_t *fixture_alloc(void)
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     f->messages = json_array();
+    f->progress = json_array();
     for (int i = 0; i < MAX_SLOTS; i++)
         f->slots[i].f = f;
     return f;
@@ -387,6 +418,13 @@ static int setup(void **state)
 static int setup_bare(void **state)
 {
     *state = fixture_new(NULL);
+    return 0;
+}
+
+/* A fixture whose test starts its own server. */
+static int fixture_setup_alloc(void **state)
+{
+    *state = fixture_alloc();
     return 0;
 }
 
@@ -483,6 +521,7 @@ static int teardown(void **state)
     for (int i = 0; i < MAX_SLOTS; i++)
         json_decref(f->slots[i].msg);
     json_decref(f->messages);
+    json_decref(f->progress);
     pthread_cond_destroy(&f->cond);
     pthread_mutex_destroy(&f->lock);
     free(f);
@@ -907,17 +946,19 @@ static void test_client__call_timeout(void **state)
     json_decref(req.args);
 }
 
-/* The number of messages the server has read, from its stats route, or -1. */
-static long server_messages_in(fixture_t *f)
+/* The counter `group`.`name` (`name` alone when `group` is NULL) of the
+ * reply's data to the command `cmd`, or -1. */
+static long server_count(fixture_t *f, const char *cmd, const char *group, const char *name)
 {
     wsr_client_reply_t r;
     wsr_error_t err;
     long n = -1;
 
-    if (wsr_client_execute(f->c, "stats", NULL, &r, &err) != 0)
+    if (wsr_client_execute(f->c, cmd, NULL, &r, &err) != 0)
         return -1;
     if (r.status == 200)
-        n = (long)json_integer_value(json_object_get(json_object_get(r.data, "messages"), "in"));
+        n = (long)json_integer_value(
+            json_object_get(group ? json_object_get(r.data, group) : r.data, name));
     wsr_client_reply_dispose(&r);
     return n;
 }
@@ -938,7 +979,7 @@ static void test_client__503_while_draining(void **state)
     json_decref(req.args);
     /* The server reads one connection's messages in order, so once it answers
      * stats, it has read `later` (and counts it with stats: two messages). */
-    assert_true(server_messages_in(f) >= 2);
+    assert_true(server_count(f, "stats", "messages", "in") >= 2);
     assert_false(f->slots[0].done);
     kill(f->srv.pid, SIGTERM);
     /* Until the signal is handled ping may still get 200: poll, bounded. */
@@ -1600,13 +1641,47 @@ static void test_client__raw_send_with_ids(void **state)
     assert_int_equal(n, 0);
 }
 
+/* Messages given to the message handler whose id is call `id`'s wire id. */
+static size_t messages_of_call(fixture_t *f, uint64_t id)
+{
+    char wire[WSR__CLIENT_ID_LEN];
+    json_t *m;
+    size_t i, n = 0;
+
+    wsr__client_wire_id(f->c, id, wire);
+    pthread_mutex_lock(&f->lock);
+    json_array_foreach(f->messages, i, m)
+    {
+        if (json_is_string(json_object_get(m, "id")) &&
+            strcmp(json_string_value(json_object_get(m, "id")), wire) == 0)
+            n++;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+/* A reply callback (service thread) that makes a call and cancels it before
+ * the service thread could write it: it ends on the client, never sent. */
+static void call_then_cancel(void *user, int rc, wsr_client_reply_t *reply, const char *error)
+{
+    slot_t *s = user;
+    wsr_client_request_t req;
+    uint64_t id = 0;
+
+    wsr_client_request_init(&req);
+    req.cmd = "ping";
+    if (wsr_client_request_async(s->f->c, &req, on_reply, s + 1, &id, NULL) == 0)
+        s->f->input_rc = wsr_client_cancel(s->f->c, id);
+    on_reply(user, rc, reply, error);
+}
+
 static void test_client__cancel(void **state)
 {
     fixture_t *f = *state;
     static const char raw[] = "{\"cmd\":\"later\",\"args\":{\"ms\":600}}";
     wsr_client_request_t req;
     wsr_error_t err;
-    uint64_t id = 0, raw_id = 0, t0;
+    uint64_t id = 0, raw_id = 0;
     wsr_client_reply_t r;
     size_t n;
 
@@ -1623,36 +1698,322 @@ static void test_client__cancel(void **state)
     /* Frames go out in order: once ping is answered, both were written. */
     assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
     wsr_client_reply_dispose(&r);
-    t0 = now_ms();
     assert_int_equal(wsr_client_cancel(f->c, id), 0);
+    assert_int_equal(wsr_client_cancel(f->c, id), 0); /* already asked: nothing more is sent */
     assert_int_equal(wsr_client_cancel(f->c, raw_id), 0);
     assert_true(wait_for(f, done_at_least, 2, 5000));
-    assert_true(now_ms() - t0 < 400); /* at once, not at the reply */
-    assert_int_equal(f->slots[0].rc, WSR_ECANCELED);
-    assert_non_null(strstr(f->slots[0].text, "cmd later (call #"));
-    assert_non_null(strstr(f->slots[0].text, ") was canceled"));
+    /* The written call was cancelled by the server: its reply is the 499. */
+    assert_int_equal(f->slots[0].rc, 0);
+    assert_int_equal(f->slots[0].status, 499);
+    assert_string_equal(json_string_value(json_object_get(f->slots[0].msg, "detail")),
+                        "the call was cancelled by the client");
+    /* The raw send, whose id the server was never told, ends on the client. */
     assert_int_equal(f->slots[1].rc, WSR_ECANCELED);
-    assert_null(f->slots[0].msg);
-    /* Once: a second cancel finds nothing, and bad handles are refused. */
+    assert_non_null(strstr(f->slots[1].text, "raw send (call #"));
+    assert_non_null(strstr(f->slots[1].text, ") was canceled"));
+    assert_null(f->slots[1].msg);
+    /* Once: a call that ended cannot be cancelled, and bad handles are refused. */
     assert_int_equal(wsr_client_cancel(f->c, id), WSR_ENOENT);
     assert_int_equal(wsr_client_cancel(f->c, 0), WSR_EINVAL);
     assert_int_equal(wsr_client_cancel(NULL, id), WSR_EINVAL);
-    assert_int_equal(wsr_client_pending(f->c), 0);
-    /* Their replies still come, and go to the message handler, once each. */
-    assert_true(wait_for(f, messages_at_least, 2, 5000));
+    /* The raw send's reply still comes, to the message handler, once; the
+     * cancel's own answer goes nowhere (the client asked it for itself). */
+    assert_true(wait_for(f, messages_at_least, 1, 5000));
     sleep_ms(50);
     assert_int_equal(f->done, 2);
+    assert_int_equal(wsr_client_pending(f->c), 0);
     pthread_mutex_lock(&f->lock);
     n = json_array_size(f->messages);
     pthread_mutex_unlock(&f->lock);
-    assert_int_equal(n, 2);
-    /* A call that ended cannot be cancelled. */
+    assert_int_equal(n, 1);
+    assert_int_equal(messages_of_call(f, id), 0);
+    /* A call cancelled before it was written ends on the client, never sent. */
     req.cmd = "ping";
     req.args = NULL;
-    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[2], &id, &err), 0);
-    assert_true(wait_for(f, done_at_least, 3, 5000));
+    f->input_rc = -1;
+    assert_int_equal(
+        wsr_client_request_async(f->c, &req, call_then_cancel, &f->slots[2], NULL, &err), 0);
+    assert_true(wait_for(f, done_at_least, 4, 5000));
+    assert_int_equal(f->input_rc, 0);
     assert_int_equal(f->slots[2].status, 200);
-    assert_int_equal(wsr_client_cancel(f->c, id), WSR_ENOENT);
+    assert_int_equal(f->slots[3].rc, WSR_ECANCELED);
+    assert_non_null(strstr(f->slots[3].text, "cmd ping (call #"));
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
+    wsr_client_reply_dispose(&r);
+    pthread_mutex_lock(&f->lock);
+    n = json_array_size(f->messages);
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(n, 1); /* no reply came for it: it never went out */
+}
+
+/* ---- streaming calls: progress, input, cancel (docs/protocol.md 5.1) ---- */
+
+static void test_client__progress_in_order_before_the_reply(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    uint64_t id = 0;
+    json_t *p;
+    size_t i, n;
+
+    wsr_client_request_init(&req);
+    req.cmd = "count";
+    req.args = json_pack("{s:i}", "n", 300);
+    req.on_progress = on_progress;
+    req.progress_user = &f->slots[0];
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &id, &err), 0);
+    json_decref(req.args);
+    assert_true(wait_for(f, done_at_least, 1, 10000));
+    assert_int_equal(f->slots[0].status, 200);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(f->slots[0].msg, "data"), "count")),
+        300);
+    pthread_mutex_lock(&f->lock);
+    n = json_array_size(f->progress);
+    json_array_foreach(f->progress, i, p)
+    {
+        assert_int_equal(json_integer_value(json_object_get(p, "i")), (json_int_t)i + 1);
+    }
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(n, 300);
+    assert_int_equal(f->late_progress, 0);
+    assert_int_equal(messages_of_call(f, id), 0);
+    /* A synchronous call streams as well: its parts come while it waits. */
+    json_array_clear(f->progress);
+    req.cmd = "ticker";
+    req.args = json_pack("{s:i, s:i}", "n", 3, "ms", 5);
+    req.progress_user = &f->slots[1];
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), 0);
+    json_decref(req.args);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+    pthread_mutex_lock(&f->lock);
+    n = json_array_size(f->progress);
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(n, 3);
+    /* Without on_progress the parts go to the message handler, as pushes did. */
+    req.cmd = "count";
+    req.args = json_pack("{s:i}", "n", 2);
+    req.on_progress = NULL;
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[2], &id, &err), 0);
+    json_decref(req.args);
+    assert_true(wait_for(f, done_at_least, 2, 5000));
+    assert_int_equal(f->slots[2].status, 200);
+    assert_int_equal(messages_of_call(f, id), 2);
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(json_array_size(f->progress), 3);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* Ends the conversation `id` (slot 0) with "bye": it answers {"turns": turns}. */
+static void say_bye(fixture_t *f, uint64_t id, json_int_t turns)
+{
+    json_t *bye = json_string("bye");
+    wsr_error_t err;
+
+    assert_int_equal(wsr_client_send_input(f->c, id, bye, &err), 0);
+    json_decref(bye);
+    assert_true(wait_for(f, done_at_least, 1, 5000));
+    assert_int_equal(f->slots[0].status, 200);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(f->slots[0].msg, "data"), "turns")),
+        turns);
+}
+
+/* A reply callback (service thread) that calls `ping` and sends it input at
+ * once: both are queued before the ping's reply can be read, and the server
+ * answers the ping before it reads the input, which then finds no call. */
+static void ping_then_input(void *user, int rc, wsr_client_reply_t *reply, const char *error)
+{
+    slot_t *s = user;
+    wsr_client_request_t req;
+    json_t *one = json_integer(1);
+    uint64_t id = 0;
+
+    wsr_client_request_init(&req);
+    req.cmd = "ping";
+    if (wsr_client_request_async(s->f->c, &req, on_reply, s + 1, &id, NULL) == 0)
+        s->f->input_rc = wsr_client_send_input(s->f->c, id, one, NULL);
+    json_decref(one);
+    on_reply(user, rc, reply, error);
+}
+
+static void test_client__input_to_a_conversation(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_error_t err;
+    uint64_t id = 0;
+    json_t *words[3], *m;
+
+    words[0] = json_string("hello");
+    words[1] = json_pack("{s:i}", "n", 2);
+    words[2] = json_pack("[i]", 3);
+    wsr_client_request_init(&req);
+    req.cmd = "converse";
+    req.on_progress = on_progress;
+    req.progress_user = &f->slots[0];
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &id, &err), 0);
+    /* Each input is answered with a progress message that echoes it. */
+    for (long i = 0; i < 3; i++) {
+        assert_int_equal(wsr_client_send_input(f->c, id, words[i], &err), 0);
+        assert_true(wait_for(f, progress_at_least, i + 1, 5000));
+        pthread_mutex_lock(&f->lock);
+        m = json_array_get(f->progress, (size_t)i);
+        assert_int_equal(json_integer_value(json_object_get(m, "turn")), i + 1);
+        assert_true(json_equal(json_object_get(m, "echo"), words[i]));
+        pthread_mutex_unlock(&f->lock);
+    }
+    assert_false(f->slots[0].done);
+    say_bye(f, id, 4);
+    for (int i = 0; i < 3; i++)
+        json_decref(words[i]);
+    /* The call ended: the client knows, and sends nothing. */
+    assert_int_equal(wsr_client_send_input(f->c, id, NULL, &err), WSR_ENOENT);
+    assert_non_null(strstr(err.text, "is not in flight"));
+    assert_int_equal(wsr_client_send_input(f->c, 0, NULL, &err), WSR_EINVAL);
+    assert_int_equal(wsr_client_send_input(NULL, id, NULL, &err), WSR_EINVAL);
+    /* Input the server finds no call for is a 404 for the message handler,
+     * and leaves the call's own reply alone. */
+    req.cmd = "ping";
+    req.on_progress = NULL;
+    f->input_rc = -1;
+    assert_int_equal(
+        wsr_client_request_async(f->c, &req, ping_then_input, &f->slots[1], NULL, &err), 0);
+    assert_true(wait_for(f, done_at_least, 3, 5000));
+    assert_int_equal(f->input_rc, 0);
+    assert_int_equal(f->slots[2].status, 200);
+    assert_string_equal(json_string_value(json_object_get(f->slots[2].msg, "data")), "PONG");
+    assert_true(wait_for(f, messages_at_least, 1, 5000));
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(json_array_size(f->messages), 1);
+    m = json_array_get(f->messages, 0);
+    assert_int_equal(json_integer_value(json_object_get(m, "status")), 404);
+    assert_string_equal(json_string_value(json_object_get(m, "event_name")), "wsr-input");
+    assert_string_equal(json_string_value(json_object_get(m, "id")),
+                        json_string_value(json_object_get(f->slots[2].msg, "id")));
+    assert_non_null(strstr(json_string_value(json_object_get(m, "detail")), "is running"));
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void test_client__input_past_max_call_input_is_429(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_error_t err;
+    uint64_t id = 0;
+    json_t *m;
+    size_t i;
+
+    wsr_client_request_init(&req);
+    req.cmd = "converse";
+    req.args = json_pack("{s:i}", "wait_ms", 1000); /* deaf for a second */
+    req.on_progress = on_progress;
+    req.progress_user = &f->slots[0];
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &id, &err), 0);
+    json_decref(req.args);
+    sleep_ms(100);
+    for (int n = 1; n <= 7; n++) {
+        m = json_integer(n);
+        assert_int_equal(wsr_client_send_input(f->c, id, m, &err), 0);
+        json_decref(m);
+    }
+    /* Past 4 waiting, each is refused with a 429 that does not end the call. */
+    assert_true(wait_for(f, messages_at_least, 3, 5000));
+    pthread_mutex_lock(&f->lock);
+    json_array_foreach(f->messages, i, m)
+    {
+        assert_int_equal(json_integer_value(json_object_get(m, "status")), 429);
+        assert_string_equal(json_string_value(json_object_get(m, "event_name")), "wsr-input");
+        assert_non_null(strstr(json_string_value(json_object_get(m, "detail")), "max_call_input"));
+    }
+    pthread_mutex_unlock(&f->lock);
+    assert_false(f->slots[0].done);
+    /* The four that fitted are answered in order once it listens. */
+    assert_true(wait_for(f, progress_at_least, 4, 5000));
+    pthread_mutex_lock(&f->lock);
+    json_array_foreach(f->progress, i, m)
+    {
+        assert_int_equal(json_integer_value(json_object_get(m, "echo")), (json_int_t)i + 1);
+    }
+    pthread_mutex_unlock(&f->lock);
+    say_bye(f, id, 5);
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(json_array_size(f->messages), 3);
+    assert_int_equal(json_array_size(f->progress), 4);
+    pthread_mutex_unlock(&f->lock);
+}
+
+static int setup_max_input_4(void **state)
+{
+    static const char *const args[] = {"--set", "max_call_input=4", NULL};
+    fixture_t *f = fixture_new(args);
+    wsr_client_config_t cfg = base_config(f);
+
+    connect_client(f, &cfg);
+    *state = f;
+    return 0;
+}
+
+static void test_client__cancel_streaming_and_blocking_calls(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    uint64_t stream_id = 0, block_id = 0, deadline;
+    size_t seen;
+
+    /* A stream from a worker: 100000 parts, one every 2 ms. */
+    wsr_client_request_init(&req);
+    req.cmd = "count";
+    req.args = json_pack("{s:i, s:i}", "n", 100000, "ms", 2);
+    req.on_progress = on_progress;
+    req.progress_user = &f->slots[0];
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[0], &stream_id, &err),
+                     0);
+    json_decref(req.args);
+    /* A blocking handler that would answer 200 in 3 s. */
+    wsr_client_request_init(&req);
+    req.cmd = "sleep";
+    req.args = json_pack("{s:i}", "ms", 3000);
+    assert_int_equal(wsr_client_request_async(f->c, &req, on_reply, &f->slots[1], &block_id, &err),
+                     0);
+    json_decref(req.args);
+    assert_true(wait_for(f, progress_at_least, 3, 5000));
+    assert_int_equal(wsr_client_cancel(f->c, stream_id), 0);
+    assert_int_equal(wsr_client_cancel(f->c, block_id), 0);
+    assert_true(wait_for(f, done_at_least, 2, 5000));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(f->slots[i].rc, 0);
+        assert_int_equal(f->slots[i].status, 499);
+    }
+    /* Nothing of the stream after its 499: no progress to it, none to the
+     * message handler, and no second reply. */
+    pthread_mutex_lock(&f->lock);
+    seen = json_array_size(f->progress);
+    pthread_mutex_unlock(&f->lock);
+    assert_true(seen < 100000);
+    sleep_ms(300);
+    pthread_mutex_lock(&f->lock);
+    assert_int_equal(json_array_size(f->progress), seen);
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(f->late_progress, 0);
+    assert_int_equal(messages_of_call(f, stream_id), 0);
+    assert_int_equal(messages_of_call(f, block_id), 0);
+    assert_int_equal(f->done, 2);
+    assert_int_equal(wsr_client_cancel(f->c, stream_id), WSR_ENOENT);
+    /* The stream's handler saw its cancel. */
+    deadline = now_ms() + 5000;
+    while (server_count(f, "stream_stats", NULL, "cancelled") < 1 && now_ms() < deadline)
+        sleep_ms(20);
+    assert_int_equal(server_count(f, "stream_stats", NULL, "cancelled"), 1);
+    /* The connection goes on. */
+    assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
 }
 
 /* Threads of this process, from /proc/self/status. */
@@ -1809,6 +2170,554 @@ static void test_client__readme_block_is_the_test_program(void **state)
     free(program);
 }
 
+/* ---- tokens that expire ---- */
+
+#define TOKEN_SECRET "client-token-secret-at-least-32-bytes!"
+
+/* A server on `port` (0: any) with a store in `dir` and a known token secret. */
+static void start_auth_server(fixture_t *f, const char *dir, int port)
+{
+    char store[PATH_MAX];
+    const char *args[] = {"--store",        store, "--set", "jwt_secret=" TOKEN_SECRET, "--set",
+                          "token_ttl_s=60", NULL};
+
+    snprintf(store, sizeof(store), "%s/wsrouter.db", dir);
+    if (server_start(&f->srv, port, args) != 0)
+        fail_msg("cannot start wsrouterd (WSRD=%s)", getenv("WSRD") ? getenv("WSRD") : "unset");
+    snprintf(f->url, sizeof(f->url), "ws://127.0.0.1:%d/", f->srv.port);
+}
+
+/* `wsrouterd user add NAME --role admin` with the password on its standard input. */
+static void add_user(const char *dir, const char *name, const char *password)
+{
+    char cmd[PATH_MAX * 2];
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "'%s' user add %s --role admin --store '%s/wsrouter.db' >/dev/null",
+             getenv("WSRD"), name, dir);
+    p = popen(cmd, "w");
+    assert_non_null(p);
+    fprintf(p, "%s\n", password);
+    assert_int_equal(pclose(p), 0);
+}
+
+/* Our HS256 token for `sub`, valid `ttl` seconds from now, minted here. */
+static char *mint_token(const char *sub, int ttl)
+{
+    char claims[256];
+    long long now = (long long)time(NULL);
+
+    snprintf(claims, sizeof(claims),
+             "{\"sub\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"jti\":\"j%lld-%d\",\"roles\":[]}", sub,
+             now, now + ttl, now, rand());
+    return tu_jws_hs256(TOKEN_SECRET, strlen(TOKEN_SECRET), "{\"alg\":\"HS256\"}", claims);
+}
+
+/* GET /auth/me as raw bytes, without a token member: what the connection is. */
+static json_t *connection_me(fixture_t *f)
+{
+    static const char me[] = "{\"method\":\"GET\",\"url\":\"/auth/me\"}";
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *out;
+
+    assert_int_equal(wsr_client_send_raw(f->c, me, strlen(me), false, 5000, &r, &err), 0);
+    out = r.status == 200 ? json_incref(r.data) : NULL;
+    wsr_client_reply_dispose(&r);
+    return out;
+}
+
+typedef struct token_source {
+    pthread_mutex_t lock;
+    int calls;
+    char *last; /* malloc'd: the token given last */
+} token_source_t;
+
+/* The token callback: a new 3-second token at each call. */
+static const char *give_token(void *user)
+{
+    token_source_t *t = user;
+    char *fresh = mint_token("cb-user", 3);
+
+    pthread_mutex_lock(&t->lock);
+    free(t->last);
+    t->last = fresh;
+    t->calls++;
+    pthread_mutex_unlock(&t->lock);
+    return fresh; /* borrowed: copied by the client as soon as this returns */
+}
+
+static int token_calls(token_source_t *t)
+{
+    int n;
+
+    pthread_mutex_lock(&t->lock);
+    n = t->calls;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+static void test_client__token_cb_at_open_and_before_expiry(void **state)
+{
+    fixture_t *f = *state;
+    char *dir = tu_tempdir("wsr-client-token");
+    token_source_t src = {PTHREAD_MUTEX_INITIALIZER, 0, NULL};
+    wsr_client_config_t cfg;
+    json_t *me;
+    int64_t first_exp, iat, exp;
+    uint64_t deadline;
+
+    start_auth_server(f, dir, 0);
+    cfg = base_config(f);
+    cfg.token_cb = give_token;
+    cfg.token_user = &src;
+    connect_client(f, &cfg);
+    /* Called at the open; the connection itself is authenticated
+     * (/auth/session went first), not only the requests. */
+    assert_int_equal(token_calls(&src), 1);
+    me = connection_me(f);
+    assert_non_null(me);
+    assert_string_equal(json_string_value(json_object_get(me, "user")), "cb-user");
+    pthread_mutex_lock(&src.lock);
+    wsr__client_token_times(src.last, &iat, &first_exp);
+    pthread_mutex_unlock(&src.lock);
+    assert_int_equal(json_integer_value(json_object_get(me, "expires_at")), first_exp);
+    json_decref(me);
+    /* At 80 % of its 3 s, a new one, sent with /auth/session. */
+    deadline = now_ms() + 5000;
+    while (token_calls(&src) < 2 && now_ms() < deadline)
+        sleep_ms(20);
+    assert_int_equal(token_calls(&src), 2);
+    /* Past the first token's expiry (plus the server's check) the connection
+     * is still open and still authenticated, with the second token. */
+    while ((int64_t)time(NULL) < first_exp + 2)
+        sleep_ms(50);
+    assert_int_equal(wsr_client_state(f->c), WSR_CLIENT_OPEN);
+    assert_false(saw_state(f, WSR_CLIENT_RECONNECTING));
+    me = connection_me(f);
+    assert_non_null(me);
+    pthread_mutex_lock(&src.lock);
+    wsr__client_token_times(src.last, &iat, &exp);
+    pthread_mutex_unlock(&src.lock);
+    assert_true(json_integer_value(json_object_get(me, "expires_at")) > first_exp);
+    json_decref(me);
+    wsr_client_free(f->c);
+    f->c = NULL;
+    free(src.last);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static bool log_says_refreshed(fixture_t *f, long unused)
+{
+    (void)unused;
+    return strstr(f->log, "token refreshed") != NULL;
+}
+
+static void test_client__refresh_renews_and_reconnection_reauthenticates(void **state)
+{
+    fixture_t *f = *state;
+    char *dir = tu_tempdir("wsr-client-refresh");
+    wsr_client_config_t cfg;
+    wsr_client_request_t req;
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *me, *data;
+    json_int_t exp0;
+    int port;
+
+    add_user(dir, "hana", "hana-password-8");
+    start_auth_server(f, dir, 0);
+    port = f->srv.port;
+    cfg = base_config(f);
+    cfg.refresh = true;
+    cfg.refresh_percent = 3; /* of 60 s: after about 2 s */
+    cfg.reconnect = true;
+    cfg.reconnect_min_ms = 50;
+    cfg.reconnect_max_ms = 400;
+    cfg.log_level = WSR_LOG_INFO;
+    connect_client(f, &cfg);
+    /* Log in, and keep the token (what wsrouter-cli's login does). */
+    wsr_client_request_init(&req);
+    req.method = "POST";
+    req.url = "/auth/login";
+    data = json_pack("{s:s, s:s}", "username", "hana", "password", "hana-password-8");
+    req.data = data;
+    assert_int_equal(wsr_client_request(f->c, &req, &r, &err), 0);
+    json_decref(data);
+    assert_int_equal(r.status, 200);
+    exp0 = json_integer_value(json_object_get(r.data, "expires_at"));
+    assert_int_equal(
+        wsr_client_set_token(f->c, json_string_value(json_object_get(r.data, "token"))), 0);
+    wsr_client_reply_dispose(&r);
+    sleep_ms(1100); /* a new iat and exp for the refreshed token */
+    assert_true(wait_for(f, log_says_refreshed, 0, 6000));
+    /* Requests go with the new token. */
+    assert_int_equal(wsr_client_call(f->c, "GET", "/auth/me", NULL, NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_integer_value(json_object_get(r.data, "expires_at")) > exp0);
+    wsr_client_reply_dispose(&r);
+    /* A restart on the same port: the reconnection is authenticated first. */
+    server_stop(&f->srv, SIGTERM);
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_RECONNECTING, 5000));
+    start_auth_server(f, dir, port);
+    assert_int_equal(wsr_client_wait_connected(f->c, 10000), 0);
+    me = connection_me(f);
+    assert_non_null(me);
+    assert_string_equal(json_string_value(json_object_get(me, "user")), "hana");
+    json_decref(me);
+    /* No token any more: requests and the connection's next opens go without. */
+    assert_int_equal(wsr_client_set_token(f->c, NULL), 0);
+    assert_int_equal(wsr_client_call(f->c, "GET", "/auth/me", NULL, NULL, &r, &err), 0);
+    assert_int_equal(r.status, 200); /* the connection is still hana's */
+    wsr_client_reply_dispose(&r);
+    wsr_client_free(f->c);
+    f->c = NULL;
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_client__token_settings_are_checked(void **state)
+{
+    wsr_client_config_t cfg;
+    wsr_error_t err;
+    int64_t iat, exp;
+    char *t;
+
+    (void)state;
+    wsr_client_config_init(&cfg);
+    assert_int_equal(cfg.refresh_percent, 80);
+    assert_false(cfg.refresh);
+    assert_null(cfg.token_cb);
+    cfg.refresh_percent = 100;
+    assert_null(wsr_client_new(&cfg, &err));
+    assert_int_equal(err.code, WSR_EINVAL);
+    assert_string_equal(err.text, "refresh_percent must be from 1 to 99");
+    assert_int_equal(wsr_client_set_token(NULL, "x"), WSR_EINVAL);
+    /* The claims that tell when to renew, read without verifying. */
+    t = mint_token("u", 60);
+    wsr__client_token_times(t, &iat, &exp);
+    assert_int_equal(exp - iat, 60);
+    free(t);
+    wsr__client_token_times("not a token", &iat, &exp);
+    assert_int_equal(iat + exp, 0);
+    wsr__client_token_times("a.e30.b", &iat, &exp);
+    assert_int_equal(iat + exp, 0);
+    wsr__client_token_times(NULL, &iat, &exp);
+    assert_int_equal(iat + exp, 0);
+}
+
+/* ---- subscriptions that resume (docs/protocol.md section 5.2) ---- */
+
+static void on_resubscribed(void *user, const wsr_client_resubscription_t *r)
+{
+    fixture_t *f = user;
+
+    pthread_mutex_lock(&f->lock);
+    f->resubs++;
+    f->resubs_recovered += r->recovered;
+    f->resubs_failed += !r->ok;
+    f->resub_offset = r->offset;
+    pthread_cond_broadcast(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* on_state, but while hold_reconnecting is set a drop holds the service thread
+ * (for at most 10 s) until the test clears it: nothing reconnects meanwhile. */
+static void on_state_gated(void *user, wsr_client_state_t state, int code, const char *text)
+{
+    fixture_t *f = user;
+    uint64_t deadline = now_ms() + 10000;
+
+    on_state(user, state, code, text);
+    pthread_mutex_lock(&f->lock);
+    while (state == WSR_CLIENT_RECONNECTING && f->hold_reconnecting && now_ms() < deadline) {
+        pthread_mutex_unlock(&f->lock);
+        sleep_ms(5);
+        pthread_mutex_lock(&f->lock);
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* The offsets of the publications on `topic` received so far, in order. Lock held. */
+static json_t *offsets_of(fixture_t *f, const char *topic)
+{
+    json_t *out = json_array(), *m;
+    size_t i;
+
+    json_array_foreach(f->messages, i, m)
+    {
+        const char *t = json_string_value(json_object_get(m, "topic"));
+
+        if (t != NULL && strcmp(t, topic) == 0)
+            json_array_append(out, json_object_get(m, "offset"));
+    }
+    return out;
+}
+
+static bool last_offset_is(fixture_t *f, long n)
+{
+    json_t *offsets = offsets_of(f, "resume");
+    size_t size = json_array_size(offsets);
+    bool ok = size > 0 && json_integer_value(json_array_get(offsets, size - 1)) >= n;
+
+    json_decref(offsets);
+    return ok;
+}
+
+static bool resubs_at_least(fixture_t *f, long n)
+{
+    return f->resubs >= n;
+}
+
+/* True when `fd` is a TCP socket to 127.0.0.1:`port`. */
+static bool socket_to(int fd, int port)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+
+    return getpeername(fd, (struct sockaddr *)&a, &len) == 0 && a.sin_family == AF_INET &&
+           ntohs(a.sin_port) == port;
+}
+
+/* Marks in `mine` (256 fds) the sockets of this process to the server now. */
+static void sockets_to_server(fixture_t *f, bool mine[256])
+{
+    for (int fd = 0; fd < 256; fd++)
+        mine[fd] = socket_to(fd, f->srv.port);
+}
+
+/* Kills (shutdown) every socket to the server but those in `spare`. Returns how many. */
+static int kill_sockets(fixture_t *f, const bool spare[256])
+{
+    int n = 0;
+
+    for (int fd = 0; fd < 256; fd++)
+        if (!spare[fd] && socket_to(fd, f->srv.port) && shutdown(fd, SHUT_RDWR) == 0)
+            n++;
+    return n;
+}
+
+/* A client that publishes: no reconnection, no handlers. */
+static wsr_client_t *publisher(fixture_t *f)
+{
+    wsr_client_config_t cfg;
+    wsr_client_t *pub;
+    wsr_error_t err;
+
+    wsr_client_config_init(&cfg);
+    cfg.url = f->url;
+    cfg.call_timeout_ms = 10000;
+    pub = wsr_client_new(&cfg, &err);
+    assert_non_null(pub);
+    if (wsr_client_connect(pub, &err) != 0)
+        fail_msg("connect: %s", err.text);
+    return pub;
+}
+
+/* Publishes {"n": n} on `topic`; asserts 200. */
+static void publish_n(wsr_client_t *pub, const char *topic, int n)
+{
+    json_t *args = json_pack("{s:s}", "topic", topic), *data = json_pack("{s:i}", "n", n);
+    wsr_client_reply_t r;
+    wsr_error_t err;
+
+    if (wsr_client_call(pub, "POST", "/_/publish", args, data, &r, &err) != 0)
+        fail_msg("publish %d: %s", n, err.text);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+    json_decref(args);
+    json_decref(data);
+}
+
+/* The subscriber: reconnects quickly, tells of resubscriptions. */
+static void connect_subscriber(fixture_t *f)
+{
+    wsr_client_config_t cfg = base_config(f);
+
+    cfg.reconnect = true;
+    cfg.reconnect_min_ms = 10;
+    cfg.reconnect_max_ms = 100;
+    cfg.on_resubscribed = on_resubscribed;
+    cfg.on_state = on_state_gated;
+    connect_client(f, &cfg);
+}
+
+static int setup_history(void **state)
+{
+    static const char *const args[] = {"--set", "history_size=2000", NULL};
+
+    *state = fixture_new(args);
+    return 0;
+}
+
+static int setup_history_5(void **state)
+{
+    static const char *const args[] = {"--set", "history_size=5", NULL};
+
+    *state = fixture_new(args);
+    return 0;
+}
+
+typedef struct pub_run {
+    wsr_client_t *pub;
+    int count;
+    bool done; /* set by the publishing thread at its end */
+} pub_run_t;
+
+/* Publishes 1..count on "resume", one every 2 ms (the steady rate of issue 17). */
+static void *publish_steadily(void *arg)
+{
+    pub_run_t *p = arg;
+    json_t *args = json_pack("{s:s}", "topic", "resume");
+
+    for (int i = 1; i <= p->count; i++) {
+        json_t *data = json_pack("{s:i}", "n", i);
+        wsr_client_reply_t r;
+        wsr_error_t err;
+
+        /* No cmocka assertion off the main thread: a failure stops short of count. */
+        if (wsr_client_call(p->pub, "POST", "/_/publish", args, data, &r, &err) != 0 ||
+            r.status != 200) {
+            wsr_client_reply_dispose(&r);
+            json_decref(data);
+            break;
+        }
+        wsr_client_reply_dispose(&r);
+        json_decref(data);
+        sleep_ms(2);
+    }
+    json_decref(args);
+    __atomic_store_n(&p->done, true, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_client__subscription_resumes_through_20_drops(void **state)
+{
+    fixture_t *f = *state;
+    pub_run_t run = {NULL, 1000, false};
+    bool spare[256];
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    pthread_t thread;
+    json_t *offsets;
+    int64_t offset = 0;
+    char epoch[64];
+    int kills = 0, resubs, recovered, failed;
+    uint64_t deadline;
+    size_t i;
+
+    run.pub = publisher(f);
+    sockets_to_server(f, spare); /* the publisher's socket is spared */
+    connect_subscriber(f);
+    assert_int_equal(wsr_client_subscribe(f->c, "resume", &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(r.data, "subscribed")), "resume");
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(pthread_create(&thread, NULL, publish_steadily, &run), 0);
+    /* 20 kills at random moments while the publications flow, each of an open connection. */
+    srand((unsigned)wsr__now_ns());
+    deadline = now_ms() + 30000;
+    while (kills < 20 && now_ms() < deadline) {
+        sleep_ms(20 + rand() % 80);
+        if (wsr_client_wait_connected(f->c, 5000) == 0 && kill_sockets(f, spare) > 0)
+            kills++;
+    }
+    pthread_join(thread, NULL);
+    assert_int_equal(kills, 20);
+    assert_true(wait_for(f, last_offset_is, 1000, 20000));
+    /* Read under the lock, checked without it (a failed check must not keep it). */
+    pthread_mutex_lock(&f->lock);
+    offsets = offsets_of(f, "resume");
+    resubs = f->resubs;
+    recovered = f->resubs_recovered;
+    failed = f->resubs_failed;
+    pthread_mutex_unlock(&f->lock);
+    for (i = 0; i < json_array_size(offsets); i++)
+        if (json_integer_value(json_array_get(offsets, i)) != (json_int_t)i + 1)
+            break;
+    if (i != 1000 || json_array_size(offsets) != 1000)
+        fail_msg("%zu publications received; the first out of place is #%zu (offset %lld)",
+                 json_array_size(offsets), i + 1,
+                 (long long)json_integer_value(json_array_get(offsets, i)));
+    json_decref(offsets);
+    /* Every resubscription that got its answer recovered (history 2000 holds all). */
+    assert_true(resubs >= 1);
+    assert_int_equal(recovered, resubs);
+    assert_int_equal(failed, 0);
+    assert_int_equal(wsr_client_position(f->c, "resume", &offset, epoch, sizeof(epoch)), 0);
+    assert_int_equal(offset, 1000);
+    assert_true(epoch[0] != '\0');
+    assert_int_equal(wsr_client_position(f->c, "resume", &offset, epoch, 1), WSR_EOVERFLOW);
+    assert_int_equal(wsr_client_position(f->c, "other", &offset, NULL, 0), WSR_ENOENT);
+    wsr_client_free(run.pub);
+}
+
+static void test_client__subscription_not_recovered_when_history_is_short(void **state)
+{
+    fixture_t *f = *state;
+    wsr_client_t *pub = publisher(f);
+    bool spare[256];
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    json_t *offsets;
+    int64_t offset = 0;
+    char epoch[64], epoch2[64];
+    int resub[4];
+
+    sockets_to_server(f, spare);
+    connect_subscriber(f);
+    assert_int_equal(wsr_client_subscribe(f->c, "resume", &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+    publish_n(pub, "resume", 1);
+    assert_true(wait_for(f, last_offset_is, 1, 5000));
+    assert_int_equal(wsr_client_position(f->c, "resume", &offset, epoch, sizeof(epoch)), 0);
+    assert_int_equal(offset, 1);
+    /* Down while 20 are published: the history of 5 loses 2..16. */
+    pthread_mutex_lock(&f->lock);
+    f->hold_reconnecting = true;
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(kill_sockets(f, spare), 1);
+    assert_true(wait_for(f, saw_state, WSR_CLIENT_RECONNECTING, 5000));
+    for (int n = 2; n <= 21; n++)
+        publish_n(pub, "resume", n);
+    pthread_mutex_lock(&f->lock);
+    f->hold_reconnecting = false;
+    pthread_mutex_unlock(&f->lock);
+    assert_true(wait_for(f, resubs_at_least, 1, 10000));
+    pthread_mutex_lock(&f->lock);
+    resub[0] = f->resubs;
+    resub[1] = f->resubs_recovered;
+    resub[2] = f->resubs_failed;
+    resub[3] = (int)f->resub_offset;
+    pthread_mutex_unlock(&f->lock);
+    assert_int_equal(resub[0], 1);
+    assert_int_equal(resub[1], 0); /* not recovered */
+    assert_int_equal(resub[2], 0);
+    assert_int_equal(resub[3], 21);
+    /* The topic goes on from the reply's position; the next publication follows it. */
+    assert_int_equal(wsr_client_position(f->c, "resume", &offset, epoch2, sizeof(epoch2)), 0);
+    assert_int_equal(offset, 21);
+    assert_string_equal(epoch2, epoch);
+    publish_n(pub, "resume", 22);
+    assert_true(wait_for(f, last_offset_is, 22, 5000));
+    pthread_mutex_lock(&f->lock);
+    offsets = offsets_of(f, "resume");
+    pthread_mutex_unlock(&f->lock);
+    resub[0] = (int)json_array_size(offsets);
+    resub[1] = (int)json_integer_value(json_array_get(offsets, 1));
+    json_decref(offsets);
+    assert_int_equal(resub[0], 2); /* nothing replayed: 1, then 22 */
+    assert_int_equal(resub[1], 22);
+    /* Unsubscribed, the topic is forgotten: no position, no resubscription. */
+    assert_int_equal(wsr_client_unsubscribe(f->c, "resume", &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    wsr_client_reply_dispose(&r);
+    assert_int_equal(wsr_client_position(f->c, "resume", &offset, NULL, 0), WSR_ENOENT);
+    wsr_client_free(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1816,6 +2725,12 @@ int main(void)
         cmocka_unit_test(test_client__encode_three_encodings),
         cmocka_unit_test(test_client__decode),
         cmocka_unit_test(test_client__config_errors),
+        cmocka_unit_test(test_client__token_settings_are_checked),
+        cmocka_unit_test_setup_teardown(test_client__token_cb_at_open_and_before_expiry,
+                                        fixture_setup_alloc, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client__refresh_renews_and_reconnection_reauthenticates, fixture_setup_alloc,
+            teardown),
         cmocka_unit_test_setup_teardown(test_client__sync_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__execute_and_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__async_calls, setup, teardown),
@@ -1829,6 +2744,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client__subprotocol, setup_bare, teardown),
         cmocka_unit_test_setup_teardown(test_client__pushes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__publications, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__subscription_resumes_through_20_drops,
+                                        setup_history, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_client__subscription_not_recovered_when_history_is_short, setup_history_5,
+            teardown),
         cmocka_unit_test_setup_teardown(test_client__server_killed_mid_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__reconnect_after_restart, setup_bare, teardown),
         cmocka_unit_test_setup_teardown(test_client__reconnect_gives_up, setup_bare, teardown),
@@ -1848,6 +2768,13 @@ int main(void)
         cmocka_unit_test(test_client__readme_block_is_the_test_program),
         cmocka_unit_test_setup_teardown(test_client__raw_send_with_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__progress_in_order_before_the_reply, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client__input_to_a_conversation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__input_past_max_call_input_is_429,
+                                        setup_max_input_4, teardown),
+        cmocka_unit_test_setup_teardown(test_client__cancel_streaming_and_blocking_calls, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_client__free_from_callback, setup, teardown),
         cmocka_unit_test(test_client__oom_is_enomem),
         cmocka_unit_test_setup_teardown(test_client__wss_expired_refused_insecure_warns, setup_tls,

@@ -5,13 +5,18 @@
  * Decoding is data-driven (STYLE T6) from tests/data/codec/<case>/:
  *   input     the message bytes, exactly (no added newline);
  *   binary    present when the message arrived in a binary frame;
- *   expected  either "400 <the exact detail sentence>" or "ok", then lines
- *             `key=value`. Keys: format (json|base64_text|base64_binary),
- *             method (canonical name), path, cmd, token (plain text), and
- *             id, event_name, args, query, data, member.<name> (JSON, compared
+ *   jsonrpc   present when the connection speaks JSON-RPC by default (it
+ *             asked for the jsonrpc2.0 subprotocol);
+ *   expected  "400 <the exact detail sentence>", "ok", or "batch" (a JSON-RPC
+ *             batch), then lines `key=value`. Keys: format
+ *             (json|base64_text|base64_binary), envelope (v1|jsonrpc),
+ *             notification and not_json (true|false), method (canonical
+ *             name), path, cmd, token (plain text), and id, event_name, args,
+ *             params (positional), query, data, member.<name> (JSON, compared
  *             with json_equal, so 1 and 1.0 differ). For "ok", format is
- *             required and every field not listed must be unset; for "400",
- *             only the listed fields are checked (what stays readable).
+ *             required and every field not listed must be unset (envelope v1,
+ *             notification false); for "400" and "batch", only the listed
+ *             fields are checked (what stays readable).
  *
  * The rest checks the helpers (percent-decoding, methods, UTF-8), the exact
  * bytes of replies and pushes in the three formats, and that every allocation
@@ -103,6 +108,9 @@ enum {
     SEEN_QUERY = 1 << 7,
     SEEN_DATA = 1 << 8,
     SEEN_TOKEN = 1 << 9,
+    SEEN_ENVELOPE = 1 << 10,
+    SEEN_NOTIFICATION = 1 << 11,
+    SEEN_PARAMS = 1 << 12,
 };
 
 /* Checks one `key=value` line; returns the SEEN_ bit it covered. */
@@ -127,6 +135,22 @@ static unsigned check_line(case_ctx_t *c, const wsr_request_t *req, const char *
     if (strcmp(key, "method") == 0) {
         check_text(c, key, wsr_method_name(req->method), v);
         return SEEN_METHOD;
+    }
+    if (strcmp(key, "envelope") == 0) {
+        check_text(c, key, req->envelope == WSR__ENVELOPE_JSONRPC ? "jsonrpc" : "v1", v);
+        return SEEN_ENVELOPE;
+    }
+    if (strcmp(key, "notification") == 0) {
+        check_text(c, key, req->notification ? "true" : "false", v);
+        return SEEN_NOTIFICATION;
+    }
+    if (strcmp(key, "not_json") == 0) {
+        check_text(c, key, req->not_json ? "true" : "false", v);
+        return 0;
+    }
+    if (strcmp(key, "params") == 0) {
+        check_json(c, key, req->args_pos, v);
+        return SEEN_PARAMS;
     }
     if (strcmp(key, "path") == 0) {
         check_text(c, key, req->path, v);
@@ -191,6 +215,14 @@ static void check_unset(case_ctx_t *c, const wsr_request_t *req, unsigned seen)
         report(c, "query is set");
     if (!(seen & SEEN_DATA) && req->data != NULL)
         report(c, "data is set");
+    if (!(seen & SEEN_ENVELOPE) && req->envelope != WSR__ENVELOPE_V1)
+        report(c, "envelope is JSON-RPC");
+    if (!(seen & SEEN_NOTIFICATION) && req->notification)
+        report(c, "it is a notification");
+    if (!(seen & SEEN_PARAMS) && req->args_pos != NULL)
+        report(c, "positional params are set");
+    if (req->not_json)
+        report(c, "not_json is set on success");
 }
 
 static char *read_case_file(const char *name, const char *file, size_t *len)
@@ -202,10 +234,15 @@ static char *read_case_file(const char *name, const char *file, size_t *len)
 }
 
 /* Checks the decode result against the first line of `expected` (cut off in
- * place); returns whether the case expects a 400. */
+ * place); returns whether the case expects a 400 or a batch. */
 static bool check_outcome(case_ctx_t *c, char *expected, int rc, const char *detail)
 {
     tu_rstrip(expected);
+    if (strcmp(expected, "batch") == 0) {
+        if (rc != WSR__DECODE_BATCH)
+            report(c, "rc %d (%s), want a batch", rc, detail);
+        return true;
+    }
     if (strncmp(expected, "400 ", 4) == 0) {
         if (rc != WSR_EPARSE)
             report(c, "rc %s, want WSR_EPARSE", wsr_err_name(rc));
@@ -225,7 +262,7 @@ static bool check_outcome(case_ctx_t *c, char *expected, int rc, const char *det
 /* Runs one case; returns whether it expects a 400. */
 static bool run_case(case_ctx_t *c)
 {
-    char detail[WSR__DETAIL_MAX], *input, *expected, *bin, *line, *next;
+    char detail[WSR__DETAIL_MAX], *input, *expected, *bin, *rpc, *line, *next;
     unsigned char *msg;
     wsr_request_t req;
     size_t len = 0;
@@ -239,11 +276,14 @@ static bool run_case(case_ctx_t *c)
     if (input == NULL || expected == NULL)
         fail_msg("case %s: input or expected is missing", c->name);
     bin = read_case_file(c->name, "binary", NULL);
+    rpc = read_case_file(c->name, "jsonrpc", NULL);
     /* An exact-size copy, so a read past the end trips ASan. */
     msg = malloc(len ? len : 1);
     assert_non_null(msg);
     memcpy(msg, input, len);
     wsr__request_init(&req);
+    if (rpc != NULL)
+        req.envelope = WSR__ENVELOPE_JSONRPC;
     rc = wsr__codec_decode(&req, msg, len, bin != NULL, MAX_DEPTH, detail);
     next = strchr(expected, '\n');
     if (next != NULL)
@@ -266,6 +306,7 @@ static bool run_case(case_ctx_t *c)
     free(input);
     free(expected);
     free(bin);
+    free(rpc);
     return want_400;
 }
 
@@ -307,7 +348,8 @@ static int decode_str(wsr_request_t *req, const char *msg, bool binary, char *de
 /* Encodes the reply to a request that failed to decode, as the server does. */
 static void assert_400_reply(const wsr_request_t *req, const char *detail, const char *want)
 {
-    wsr__reply_view_t r = {400, NULL, detail, NULL, 0, req->id, req->event_name};
+    wsr__reply_view_t r = {400,   NULL, detail, NULL, 0, req->id, req->event_name, WSR__ENVELOPE_V1,
+                           false, 0};
     wsr__buf_t out, scratch;
 
     wsr__buf_init(&out, 0, 0);
@@ -692,14 +734,17 @@ static void test_codec__reply_protocol_examples_are_byte_exact(void **state)
 {
     json_t *data = json_string("Hello, bob with ID=42"), *ev = json_string("greet");
     json_t *id = json_integer(7);
-    wsr__reply_view_t ok = {200, data, NULL, NULL, 0, NULL, ev};
+    wsr__reply_view_t ok = {200, data, NULL, NULL, 0, NULL, ev, WSR__ENVELOPE_V1, false, 0};
     wsr__reply_view_t not_allowed = {405,
                                      NULL,
                                      "method DELETE is not allowed on /counters/{key}",
                                      NULL,
                                      WSR_PUT | WSR_GET | WSR_POST,
                                      id,
-                                     NULL};
+                                     NULL,
+                                     WSR__ENVELOPE_V1,
+                                     false,
+                                     0};
 
     (void)state;
     assert_reply(&ok,
@@ -716,7 +761,7 @@ static void test_codec__reply_success(void **state)
 {
     json_t *data = parse("{\"a\":[1,\"x\",null],\"b\":{\"c\":1.5}}"), *id = json_string("q-1");
     json_t *ev = parse("[\"e\",2]");
-    wsr__reply_view_t r = {200, data, NULL, NULL, 0, id, ev};
+    wsr__reply_view_t r = {200, data, NULL, NULL, 0, id, ev, WSR__ENVELOPE_V1, false, 0};
 
     (void)state;
     assert_reply(&r,
@@ -748,8 +793,16 @@ static void test_codec__reply_errors(void **state)
 {
     json_t *errors = parse("{\"x\":\"must be a number\",\"y\":\"is required\"}");
     json_t *id = parse("1.5"), *ev = json_string("calc");
-    wsr__reply_view_t r = {
-        422, parse("{\"not\":\"sent\"}"), "invalid parameters: x, y", errors, 0, NULL, NULL};
+    wsr__reply_view_t r = {422,
+                           parse("{\"not\":\"sent\"}"),
+                           "invalid parameters: x, y",
+                           errors,
+                           0,
+                           NULL,
+                           NULL,
+                           WSR__ENVELOPE_V1,
+                           false,
+                           0};
 
     (void)state;
     assert_reply(&r,
@@ -818,8 +871,9 @@ static void assert_base64_matches_json(const wsr__reply_view_t *r, wsr_format_t 
 static void test_codec__reply_base64_formats_round_trip(void **state)
 {
     json_t *data = parse("{\"w\":\"\xc3\xa9\xe2\x80\xa8\",\"n\":[1,2,3]}"), *id = json_string("i");
-    wsr__reply_view_t ok = {200, data, NULL, NULL, 0, id, NULL};
-    wsr__reply_view_t err = {405, NULL, "nope", NULL, WSR_GET, NULL, NULL};
+    wsr__reply_view_t ok = {200, data, NULL, NULL, 0, id, NULL, WSR__ENVELOPE_V1, false, 0};
+    wsr__reply_view_t err = {405,  NULL, "nope",           NULL,  WSR_GET,
+                             NULL, NULL, WSR__ENVELOPE_V1, false, 0};
     wsr__buf_t out, scratch;
 
     (void)state;
@@ -859,7 +913,8 @@ static void test_codec__decoded_request_replies_in_its_format(void **state)
         char detail[WSR__DETAIL_MAX];
         wsr_request_t req;
         wsr__buf_t out, scratch;
-        wsr__reply_view_t r = {200, json_true(), NULL, NULL, 0, NULL, NULL};
+        wsr__reply_view_t r = {200,  json_true(),      NULL,  NULL, 0, NULL,
+                               NULL, WSR__ENVELOPE_V1, false, 0};
 
         wsr__request_init(&req);
         assert_int_equal(decode_str(&req, msgs[i], i == 2, detail), 0);
@@ -925,7 +980,7 @@ static void test_codec__push(void **state)
 
 static void test_codec__reply_respects_the_output_limit(void **state)
 {
-    wsr__reply_view_t r = {200, NULL, NULL, NULL, 0, NULL, NULL};
+    wsr__reply_view_t r = {200, NULL, NULL, NULL, 0, NULL, NULL, WSR__ENVELOPE_V1, false, 0};
     wsr__buf_t out, scratch;
     const char *want = "{\"status\":200,\"data\":null,\"event_name\":null}";
 
@@ -1024,6 +1079,8 @@ static void test_codec__decode_allocation_failures(void **state)
     sweep_decode(json_msg, false);
     sweep_decode("{\"cmd\":\"add\",\"x\":1,\"y\":[2],\"id\":\"q\"}", false);
     sweep_decode("{\"method\":\"GET\",\"url\":\"/p?a=%C3%A9&b\"}", false);
+    sweep_decode("{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1,[2]],\"id\":\"q\"}", false);
+    sweep_decode("{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":{\"x\":1}}", false);
     wsr__buf_init(&b64, 0, 0);
     assert_int_equal(wsr__base64_encode(&b64, (const unsigned char *)json_msg, strlen(json_msg)),
                      0);
@@ -1102,8 +1159,8 @@ static void test_codec__encode_allocation_failures(void **state)
 {
     char text[700];
     json_t *data, *errors = parse("{\"x\":\"must be a number\"}"), *id = json_string("id");
-    wsr__reply_view_t ok = {200, NULL, NULL, NULL, 0, id, NULL};
-    wsr__reply_view_t bad = {422, NULL, text, errors, 0, id, id};
+    wsr__reply_view_t ok = {200, NULL, NULL, NULL, 0, id, NULL, WSR__ENVELOPE_V1, false, 0};
+    wsr__reply_view_t bad = {422, NULL, text, errors, 0, id, id, WSR__ENVELOPE_V1, false, 0};
 
     (void)state;
     memset(text, 'y', sizeof(text) - 1);
@@ -1114,10 +1171,45 @@ static void test_codec__encode_allocation_failures(void **state)
     for (int f = WSR_FORMAT_JSON; f <= WSR_FORMAT_BASE64_BINARY; f++) {
         sweep_encode(&ok, (wsr_format_t)f);
         sweep_encode(&bad, (wsr_format_t)f);
+        ok.envelope = bad.envelope = WSR__ENVELOPE_JSONRPC;
+        sweep_encode(&ok, (wsr_format_t)f);
+        sweep_encode(&bad, (wsr_format_t)f);
+        ok.envelope = bad.envelope = WSR__ENVELOPE_V1;
     }
     json_decref(data);
     json_decref(errors);
     json_decref(id);
+}
+
+/* A publication (PROTOCOL.md section 5.2): offset and epoch between topic and
+ * data, and kept by the JSON-RPC envelope's params. */
+static void test_codec__publication_carries_offset_and_epoch(void **state)
+{
+    json_t *data = parse("{\"n\":[1]}");
+    wsr__buf_t out, rpc, scratch;
+
+    (void)state;
+    wsr__buf_init(&out, 0, 0);
+    wsr__buf_init(&rpc, 0, 0);
+    wsr__buf_init(&scratch, 0, 0);
+    assert_int_equal(wsr__codec_encode_publication(&out, "publish", "chat", 17, "e3f1", data), 0);
+    assert_bytes(&out, "{\"event_name\":\"publish\",\"topic\":\"chat\",\"offset\":17,"
+                       "\"epoch\":\"e3f1\",\"data\":{\"n\":[1]}}");
+    assert_int_equal(wsr__codec_encode_push_as(&rpc, out.data, out.len, WSR_FORMAT_JSON,
+                                               WSR__ENVELOPE_JSONRPC, &scratch),
+                     0);
+    assert_bytes(&rpc, "{\"jsonrpc\":\"2.0\",\"method\":\"publish\",\"params\":{\"topic\":"
+                       "\"chat\",\"offset\":17,\"epoch\":\"e3f1\",\"data\":{\"n\":[1]}}}");
+    /* The largest offset a topic can reach, and an epoch that needs escaping. */
+    wsr__buf_reset(&out);
+    assert_int_equal(wsr__codec_encode_publication(&out, "publish", "t", UINT64_MAX, "a\"b", NULL),
+                     0);
+    assert_bytes(&out, "{\"event_name\":\"publish\",\"topic\":\"t\",\"offset\":"
+                       "18446744073709551615,\"epoch\":\"a\\\"b\",\"data\":null}");
+    wsr__buf_dispose(&out);
+    wsr__buf_dispose(&rpc);
+    wsr__buf_dispose(&scratch);
+    json_decref(data);
 }
 
 static void test_codec__push_allocation_failures(void **state)
@@ -1147,6 +1239,242 @@ static void test_codec__push_allocation_failures(void **state)
     json_decref(data);
 }
 
+/* ---- JSON-RPC 2.0 (PROTOCOL.md section 10) ---- */
+
+/* Encodes `r` in JSON-RPC and compares exactly. */
+static void assert_rpc_reply(wsr__reply_view_t r, const char *want)
+{
+    r.envelope = WSR__ENVELOPE_JSONRPC;
+    assert_reply(&r, want);
+}
+
+static void test_codec__jsonrpc_replies_are_byte_exact(void **state)
+{
+    json_t *three = json_integer(3), *id = json_integer(1), *sid = json_string("a\"b");
+    json_t *errors = parse("{\"x\":\"must be a number\"}"), *null = json_null();
+    wsr__reply_view_t r = {200, three, NULL, NULL, 0, id, NULL, WSR__ENVELOPE_JSONRPC, false, 0};
+
+    (void)state;
+    assert_rpc_reply(r, "{\"jsonrpc\":\"2.0\",\"result\":3,\"id\":1}");
+    r.data = NULL;
+    r.id = sid;
+    assert_rpc_reply(r, "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":\"a\\\"b\"}");
+    r.status = 404;
+    r.detail = "no command named nope";
+    r.id = id;
+    assert_rpc_reply(r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32601,\"message\":\"no command "
+                        "named nope\",\"data\":{\"status\":404}},\"id\":1}");
+    r.status = 422;
+    r.detail = "invalid parameter x: must be a number";
+    r.errors = errors;
+    assert_rpc_reply(r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,\"message\":\"invalid "
+                        "parameter x: must be a number\",\"data\":{\"status\":422,\"errors\":{"
+                        "\"x\":\"must be a number\"}}},\"id\":1}");
+    r.errors = NULL;
+    r.status = 405;
+    r.detail = "m";
+    r.allow = WSR_GET | WSR_PUT;
+    assert_rpc_reply(r, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":\"m\","
+                        "\"data\":{\"status\":405,\"allow\":[\"GET\",\"PUT\"]}},\"id\":1}");
+    r.allow = 0;
+    /* No id read: null, as the specification says. */
+    r.id = NULL;
+    r.status = 400;
+    r.detail = "message is not valid JSON: it ends too early";
+    r.not_json = true;
+    assert_rpc_reply(r,
+                     "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32700,\"message\":\"message is "
+                     "not valid JSON: it ends too early\",\"data\":{\"status\":400}},\"id\":null}");
+    r.not_json = false;
+    r.id = null;
+    assert_rpc_reply(r,
+                     "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"message is "
+                     "not valid JSON: it ends too early\",\"data\":{\"status\":400}},\"id\":null}");
+    /* The v1 reply of the same view is unchanged by the new members. */
+    r.envelope = WSR__ENVELOPE_V1;
+    r.id = id;
+    assert_reply(&r, "{\"status\":400,\"detail\":\"message is not valid JSON: it ends too "
+                     "early\",\"id\":1,\"event_name\":null}");
+    json_decref(three);
+    json_decref(id);
+    json_decref(sid);
+    json_decref(errors);
+}
+
+static void test_codec__jsonrpc_error_codes(void **state)
+{
+    (void)state;
+    /* Section 10's table. */
+    assert_int_equal(wsr__jsonrpc_code(400, true), -32700);
+    assert_int_equal(wsr__jsonrpc_code(400, false), -32600);
+    assert_int_equal(wsr__jsonrpc_code(404, false), -32601);
+    assert_int_equal(wsr__jsonrpc_code(422, false), -32602);
+    assert_int_equal(wsr__jsonrpc_code(500, false), -32603);
+    assert_int_equal(wsr__jsonrpc_code(401, false), -32001);
+    assert_int_equal(wsr__jsonrpc_code(403, false), -32003);
+    assert_int_equal(wsr__jsonrpc_code(408, false), -32008);
+    assert_int_equal(wsr__jsonrpc_code(429, false), -32029);
+    assert_int_equal(wsr__jsonrpc_code(499, false), -32099);
+    assert_int_equal(wsr__jsonrpc_code(503, false), -32053);
+    /* The rule the table follows, for the statuses it does not list. */
+    assert_int_equal(wsr__jsonrpc_code(405, false), -32005);
+    assert_int_equal(wsr__jsonrpc_code(501, false), -32051);
+    assert_int_equal(wsr__jsonrpc_code(599, false), -32603);
+    assert_int_equal(wsr__jsonrpc_code(422, true), -32602); /* not_json only changes a 400 */
+}
+
+/* A JSON-RPC answer in base64 is the base64 of its JSON. */
+static void test_codec__jsonrpc_reply_in_base64(void **state)
+{
+    wsr__reply_view_t r = {200,  json_true(),           NULL,  NULL, 0, NULL,
+                           NULL, WSR__ENVELOPE_JSONRPC, false, 0};
+
+    (void)state;
+    assert_base64_matches_json(&r, WSR_FORMAT_BASE64_TEXT);
+    assert_base64_matches_json(&r, WSR_FORMAT_BASE64_BINARY);
+}
+
+static void assert_rpc_push(const char *v1, wsr_format_t fmt, const char *want)
+{
+    wsr__buf_t out, scratch;
+
+    wsr__buf_init(&out, 0, 0);
+    wsr__buf_init(&scratch, 0, 0);
+    assert_int_equal(wsr__codec_encode_push_as(&out, (const unsigned char *)v1, strlen(v1), fmt,
+                                               WSR__ENVELOPE_JSONRPC, &scratch),
+                     0);
+    assert_bytes(&out, want);
+    wsr__buf_dispose(&out);
+    wsr__buf_dispose(&scratch);
+}
+
+static void test_codec__jsonrpc_push(void **state)
+{
+    json_t *data = parse("{\"n\":[1,\"}\"]}");
+    const char *const bad[] = {"",
+                               "{}",
+                               "{\"topic\":\"t\",\"data\":1}",
+                               "{\"event_name\":\"x\"}",
+                               "{\"event_name\":\"x\",\"data\":1",
+                               "{\"event_name\":\"unterminated,\"data\":1}"};
+    wsr__buf_t out, scratch, v1;
+
+    (void)state;
+    /* Every push the v1 encoder writes converts: names with escapes too. */
+    const char *const names[] = {"publish", "e\"1\\", "", "\xe2\x80\xa8"};
+    const char *const wants[] = {
+        "{\"jsonrpc\":\"2.0\",\"method\":\"publish\",\"params\":{\"topic\":\"t\\\"\",\"data\":{"
+        "\"n\":[1,\"}\"]}}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"e\\\"1\\\\\",\"params\":{\"topic\":\"t\\\"\",\"data\":{"
+        "\"n\":[1,\"}\"]}}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"\",\"params\":{\"topic\":\"t\\\"\",\"data\":{\"n\":[1,"
+        "\"}\"]}}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"\\u2028\",\"params\":{\"topic\":\"t\\\"\",\"data\":{"
+        "\"n\":[1,\"}\"]}}}"};
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(names); i++) {
+        wsr__buf_init(&v1, 0, 0);
+        wsr__buf_init(&scratch, 0, 0);
+        assert_int_equal(
+            wsr__codec_encode_push(&v1, names[i], "t\"", data, WSR_FORMAT_JSON, &scratch), 0);
+        assert_int_equal(wsr__buf_putc(&v1, '\0'), 0);
+        assert_rpc_push((const char *)v1.data, WSR_FORMAT_JSON, wants[i]);
+        wsr__buf_dispose(&v1);
+        wsr__buf_dispose(&scratch);
+    }
+    /* A plain push: its data under params. */
+    assert_rpc_push("{\"event_name\":\"tick\",\"data\":null}", WSR_FORMAT_JSON,
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"tick\",\"params\":{\"data\":null}}");
+    /* base64 of {"jsonrpc":"2.0","method":"tick","params":{"data":1}} */
+    assert_rpc_push("{\"event_name\":\"tick\",\"data\":1}", WSR_FORMAT_BASE64_TEXT,
+                    "eyJqc29ucnBjIjoiMi4wIiwibWV0aG9kIjoidGljayIsInBhcmFtcyI6eyJkYXRhIjoxfX0=");
+    /* v1 connections get the push unchanged. */
+    wsr__buf_init(&out, 0, 0);
+    wsr__buf_init(&scratch, 0, 0);
+    assert_int_equal(wsr__codec_encode_push_as(&out, (const unsigned char *)"{\"a\":1}", 7,
+                                               WSR_FORMAT_JSON, WSR__ENVELOPE_V1, &scratch),
+                     0);
+    assert_bytes(&out, "{\"a\":1}");
+    /* Anything else is refused, and `out` is left as it was. */
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(bad); i++) {
+        assert_int_equal(wsr__jsonrpc_push(&out, (const unsigned char *)bad[i], strlen(bad[i])),
+                         WSR_EINVAL);
+        assert_bytes(&out, "{\"a\":1}");
+    }
+    /* Past the output limit: refused, `out` unchanged. */
+    out.limit = out.len + 20;
+    assert_int_equal(
+        wsr__jsonrpc_push(&out, (const unsigned char *)"{\"event_name\":\"x\",\"data\":1}", 27),
+        WSR_EOVERFLOW);
+    assert_bytes(&out, "{\"a\":1}");
+    wsr__buf_dispose(&out);
+    wsr__buf_dispose(&scratch);
+    json_decref(data);
+}
+
+static void test_codec__batch_elements(void **state)
+{
+    char detail[WSR__DETAIL_MAX];
+    wsr_request_t req;
+
+    (void)state;
+    /* Anything but an object: -32600 with a null id. */
+    wsr__request_init(&req);
+    assert_int_equal(wsr__codec_decode_element(&req, json_integer(1), detail), WSR_EPARSE);
+    assert_string_equal(detail, "a batch element must be a JSON-RPC request object, not a number");
+    assert_int_equal(req.envelope, WSR__ENVELOPE_JSONRPC);
+    assert_int_equal(req.format, WSR_FORMAT_JSON);
+    assert_null(req.id);
+    wsr__request_dispose(&req);
+    /* A v1 request is not JSON-RPC: refused, its id echoed. */
+    wsr__request_init(&req);
+    assert_int_equal(wsr__codec_decode_element(&req, parse("{\"cmd\":\"ping\",\"id\":4}"), detail),
+                     WSR_EPARSE);
+    assert_string_equal(detail,
+                        "member jsonrpc is missing: a batch holds JSON-RPC 2.0 requests only");
+    assert_int_equal(json_integer_value(req.id), 4);
+    wsr__request_dispose(&req);
+    /* A request and a notification. */
+    wsr__request_init(&req);
+    assert_int_equal(wsr__codec_decode_element(
+                         &req, parse("{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":5}"), detail),
+                     0);
+    assert_string_equal(req.cmd, "ping");
+    assert_false(req.notification);
+    wsr__request_dispose(&req);
+    wsr__request_init(&req);
+    assert_int_equal(
+        wsr__codec_decode_element(
+            &req, parse("{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1,2]}"), detail),
+        0);
+    assert_true(req.notification);
+    assert_int_equal(json_array_size(req.args_pos), 2);
+    wsr__request_dispose(&req);
+}
+
+/* reply_to carries what an answer needs, HEAD included. */
+static void test_codec__reply_to_follows_the_request(void **state)
+{
+    char detail[WSR__DETAIL_MAX];
+    wsr_request_t req;
+    wsr__reply_to_t to;
+
+    (void)state;
+    wsr__request_init(&req);
+    assert_int_equal(
+        decode_str(&req, "{\"method\":\"HEAD\",\"url\":\"/a\",\"id\":1}", false, detail), 0);
+    to = wsr__reply_to(&req);
+    assert_true(to.head);
+    assert_ptr_equal(to.id, req.id);
+    assert_int_equal(to.envelope, WSR__ENVELOPE_V1);
+    wsr__request_dispose(&req);
+    wsr__request_init(&req);
+    assert_int_equal(decode_str(&req, "[1", false, detail), WSR_EPARSE);
+    to = wsr__reply_to(&req);
+    assert_true(to.not_json);
+    assert_int_equal(to.envelope, WSR__ENVELOPE_JSONRPC);
+    wsr__request_dispose(&req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1163,11 +1491,18 @@ int main(void)
         cmocka_unit_test(test_codec__reply_base64_formats_round_trip),
         cmocka_unit_test(test_codec__decoded_request_replies_in_its_format),
         cmocka_unit_test(test_codec__push),
+        cmocka_unit_test(test_codec__publication_carries_offset_and_epoch),
         cmocka_unit_test(test_codec__reply_respects_the_output_limit),
         cmocka_unit_test(test_codec__decode_allocation_failures),
         cmocka_unit_test(test_codec__bad_messages_under_allocation_failures),
         cmocka_unit_test(test_codec__encode_allocation_failures),
         cmocka_unit_test(test_codec__push_allocation_failures),
+        cmocka_unit_test(test_codec__jsonrpc_replies_are_byte_exact),
+        cmocka_unit_test(test_codec__jsonrpc_error_codes),
+        cmocka_unit_test(test_codec__jsonrpc_reply_in_base64),
+        cmocka_unit_test(test_codec__jsonrpc_push),
+        cmocka_unit_test(test_codec__batch_elements),
+        cmocka_unit_test(test_codec__reply_to_follows_the_request),
     };
 
     tu_install_allocator();

@@ -63,6 +63,10 @@ static void render(wsr_config_t *conf, const char *key, char *out, size_t size)
         snprintf(out, size, "%s", cfg->pubsub ? "true" : "false");
     else if (strcmp(key, "max_subscriptions") == 0)
         snprintf(out, size, "%u", cfg->max_subscriptions);
+    else if (strcmp(key, "history_size") == 0)
+        snprintf(out, size, "%u", cfg->history_size);
+    else if (strcmp(key, "history_ttl_s") == 0)
+        snprintf(out, size, "%u", cfg->history_ttl_s);
     else
         fail_msg("unknown setting %s", key);
 }
@@ -84,6 +88,8 @@ static const char *const all_keys[] = {
     "modules",
     "pubsub",
     "max_subscriptions",
+    "history_size",
+    "history_ttl_s",
 };
 
 /* Every setting as text, one line each. */
@@ -319,6 +325,66 @@ static void test_config__later_files_override_earlier_ones(void **state)
     assert_string_equal(CFG(fx)->host, "0.0.0.0");
 }
 
+static void test_config__where_names_the_file_line_and_column_of_a_value(void **state)
+{
+    fixture_t *fx = *state;
+    const char *data = getenv("WSR_TEST_DATA") ? getenv("WSR_TEST_DATA") : "tests/data";
+    char where[256];
+    wsr_error_t err;
+
+    assert_int_equal(chdir(data), 0);
+    /* A default is from no file. */
+    assert_int_equal(wsr_config_where(fx->conf, "threads", where, sizeof(where)), WSR_ENOENT);
+    assert_int_equal(wsr_config_load_file(fx->conf, "config/ok_every_key/input.json", &err), 0);
+    assert_int_equal(wsr_config_where(fx->conf, "threads", where, sizeof(where)), 0);
+    assert_string_equal(where, "config/ok_every_key/input.json:10:3");
+    assert_int_equal(wsr_config_where(fx->conf, "host", where, sizeof(where)), 0);
+    assert_string_equal(where, "config/ok_every_key/input.json:2:3");
+    /* A later file takes over the keys it sets, and only those. */
+    assert_int_equal(wsr_config_load_file(fx->conf, "config/ok_sizes_m/input.json", &err), 0);
+    assert_int_equal(wsr_config_where(fx->conf, "max_outbound", where, sizeof(where)), 0);
+    assert_string_equal(where, "config/ok_sizes_m/input.json:1:23");
+    assert_int_equal(wsr_config_where(fx->conf, "threads", where, sizeof(where)), 0);
+    assert_string_equal(where, "config/ok_every_key/input.json:10:3");
+    /* A refused file changes no place; a flag's value has none. */
+    assert_int_equal(wsr_config_load_file(fx->conf, "config/port_real/input.json", &err),
+                     WSR_EINVAL);
+    assert_int_equal(wsr_config_where(fx->conf, "port", where, sizeof(where)), 0);
+    assert_string_equal(where, "config/ok_every_key/input.json:3:3");
+    set_ok(fx->conf, "threads", "3");
+    assert_int_equal(wsr_config_where(fx->conf, "threads", where, sizeof(where)), WSR_ENOENT);
+    assert_int_equal(wsr_config_where(fx->conf, "no_such_key", where, sizeof(where)), WSR_ENOENT);
+    /* Cut to fit. */
+    assert_int_equal(wsr_config_where(fx->conf, "host", where, 8), 0);
+    assert_string_equal(where, "config/");
+}
+
+static void test_config__diff_lists_the_keys_that_differ(void **state)
+{
+    fixture_t *fx = *state;
+    wsr_config_t *other = wsr_config_new();
+    char out[256];
+
+    (void)state;
+    assert_non_null(other);
+    assert_int_equal(wsr_config_add_key(other, "modules"), 0);
+    assert_int_equal(wsr_config_diff(fx->conf, other, out, sizeof(out)), 0);
+    assert_string_equal(out, "");
+    set_ok(other, "port", "9");
+    set_ok(other, "origins", "https://a.example");
+    set_ok(other, "rate_limit_user", "10/s");
+    set_ok(other, "log_format", "json");
+    set_ok(other, "modules", "math");
+    assert_int_equal(wsr_config_diff(fx->conf, other, out, sizeof(out)), 5);
+    assert_string_equal(out, "port, origins, rate_limit_user, log_format, modules");
+    /* The same values, set anew, are no difference; cut to fit. */
+    set_ok(fx->conf, "port", "9");
+    set_ok(fx->conf, "origins", "https://a.example");
+    assert_int_equal(wsr_config_diff(fx->conf, other, out, 12), 3);
+    assert_string_equal(out, "rate_limit_");
+    wsr_config_free(other);
+}
+
 static void test_config__new_holds_the_defaults(void **state)
 {
     fixture_t *fx = *state;
@@ -514,6 +580,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config__files_from_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__missing_file_is_an_io_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config__a_directory_is_not_a_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_config__where_names_the_file_line_and_column_of_a_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config__diff_lists_the_keys_that_differ, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_config__later_files_override_earlier_ones, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_config__new_holds_the_defaults, setup, teardown),

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "server/conn_int.h"
+#include "services/factory_int.h"
 #include "testutil.h"
 
 typedef struct fixture {
@@ -156,6 +157,36 @@ static void test_conn__batch_stops_at_a_large_message(void **state)
     assert_ptr_equal(fx->conn.out_head, m);
 }
 
+/* On a compressed connection, messages under compression_min_bytes go in
+ * our own (uncompressed) frames, even one alone, and the batch stops at the
+ * first message lws must compress. */
+static void test_conn__deflate_frames_small_ones_ourselves(void **state)
+{
+    fixture_t *fx = *state;
+    wsr_factory_t *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    f->settings.compression_min_bytes = 100;
+    fx->loop.factory = f;
+    fx->conn.deflate = 1;
+    queue(fx, 10, 'a');
+    assert_int_equal(wsr__conn_frame_batch(&fx->conn, &fx->out), 1);
+    assert_int_equal(wsr__buf_payload(&fx->out)[0], 0x81); /* RSV1 clear */
+    queue(fx, 20, 'b');
+    queue(fx, 100, 'c'); /* at the threshold: compressed */
+    queue(fx, 30, 'd');
+    assert_int_equal(wsr__conn_frame_batch(&fx->conn, &fx->out), 1);
+    assert_int_equal(queued(fx), 2);
+    assert_int_equal(fx->conn.out_head->len, 100);
+    assert_int_equal(wsr__conn_frame_batch(&fx->conn, &fx->out), 0);
+    /* Without permessage-deflate, one message alone is lws's to frame. */
+    fx->conn.deflate = 0;
+    wsr__conn_pop_sent(&fx->conn);
+    assert_int_equal(wsr__conn_frame_batch(&fx->conn, &fx->out), 0);
+    fx->loop.factory = NULL;
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +196,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn__batch_needs_two_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn__batch_stops_at_a_large_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn__deflate_frames_small_ones_ourselves, setup,
+                                        teardown),
     };
 
     tu_install_allocator();

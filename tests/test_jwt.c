@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for src/jwt.c: the RFC 7515 and RFC 7520 HS256 vectors, RFC 7515's
- * unsecured JWS (alg none), every refusal with its exact sentence, the time
- * claims, a sign/verify round trip checked against an HMAC computed here with
- * OpenSSL, base64url edge cases, and allocation-failure sweeps.
+ * Tests for src/jwt.c: the RFC 7515 and RFC 7520 HS256 vectors, the RFC 7515
+ * RS256 (A.2) and ES256 (A.3) vectors with their published keys, RFC 7515's
+ * unsecured JWS (alg none), every refusal with its exact sentence (for
+ * public keys too: a header naming another algorithm than the key's, the
+ * public key used as an HMAC secret, a wrong key, a tampered payload), the
+ * time claims with and without leeway, a sign/verify round trip checked
+ * against an HMAC computed here with OpenSSL, base64url edge cases, and
+ * allocation-failure sweeps.
  */
 #include "testutil.h"
 
@@ -14,6 +18,7 @@
 #include <time.h>
 
 #include "services/jwt_int.h"
+#include "services/keys_int.h"
 
 /* RFC 7515 appendix A.1: HS256, its key and its token. */
 static const char a1_key_b64[] =
@@ -38,6 +43,33 @@ static const char a5_token[] = "eyJhbGciOiJub25lIn0."
                                "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGx"
                                "lLmNvbS9pc19yb290Ijp0cnVlfQ."
                                "";
+
+/* RFC 7515 appendix A.2: RS256, the public half of its RSA key, and its token. */
+static const char a2_jwks[] =
+    "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"a2\",\"n\":\"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_"
+    "wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_"
+    "YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-"
+    "KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-"
+    "DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ\",\"e\":\"AQAB\"}]}";
+static const char a2_token[] =
+    "eyJhbGciOiJSUzI1NiJ9."
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    "."
+    "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_"
+    "O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvk"
+    "SjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvW"
+    "h6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
+
+/* RFC 7515 appendix A.3: ES256, the public half of its P-256 key, and its
+ * token (ECDSA signatures are randomised: this is the one it published). */
+static const char a3_jwks[] = "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"a3\",\"crv\":\"P-256\","
+                              "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                              "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}";
+static const char a3_token[] =
+    "eyJhbGciOiJFUzI1NiJ9."
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    "."
+    "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 
 static const unsigned char key32[] = "0123456789abcdef0123456789abcdef";
 #define KEY32_LEN 32
@@ -824,6 +856,235 @@ static void test_jwt__b64url_round_trip_every_length(void **state)
     }
 }
 
+/* ---- public keys (RS256, ES256) ---- */
+
+/* The only key of a JWKS text; the set is returned for release. */
+static const wsr__key_t *jwks_key(const char *jwks, wsr__keys_t **set)
+{
+    wsr_error_t err;
+
+    *set = wsr__keys_from_jwks(jwks, strlen(jwks), "vector", NULL, 0, &err);
+    if (*set == NULL)
+        fail_msg("%s", err.text);
+    return wsr__keys_get(*set, 0);
+}
+
+static int verify_with(const wsr__key_t *k, const char *token, json_t **p, char *detail)
+{
+    detail[0] = '\0';
+    return wsr__jwt_verify_key(token, strlen(token), k->alg, k->pkey, k->kid, p, detail, 256);
+}
+
+static void expect_key_refused(const wsr__key_t *k, const char *token, const char *sentence)
+{
+    char detail[256];
+    json_t *p = (json_t *)1;
+    int rc = verify_with(k, token, &p, detail);
+
+    if (rc != WSR_EAUTH || strcmp(detail, sentence) != 0)
+        fail_msg("token \"%.100s\" with key %s: rc %d \"%s\", wanted \"%s\"", token, k->kid, rc,
+                 detail, sentence);
+    assert_null(p);
+}
+
+static void test_jwt__rfc7515_a2_rs256_verifies_with_its_key(void **state)
+{
+    wsr__keys_t *set;
+    const wsr__key_t *k = jwks_key(a2_jwks, &set);
+    char detail[256];
+    json_t *p = NULL;
+
+    (void)state;
+    assert_int_equal(k->alg, WSR__JWT_RS256);
+    assert_int_equal(verify_with(k, a2_token, &p, detail), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "iss")), "joe");
+    assert_int_equal(json_integer_value(json_object_get(p, "exp")), A1_EXP);
+    /* Its exp is in 2011: the signature is good, the time is not. */
+    assert_int_equal(wsr__jwt_check_times(p, A1_EXP - 1, 30, true, detail, sizeof(detail)), 0);
+    assert_int_equal(wsr__jwt_check_times(p, (int64_t)time(NULL), 30, true, detail, sizeof(detail)),
+                     WSR_EAUTH);
+    assert_string_equal(detail, "token expired at 2011-03-22T18:43:00Z");
+    json_decref(p);
+    wsr__keys_unref(set);
+}
+
+static void test_jwt__rfc7515_a3_es256_verifies_with_its_key(void **state)
+{
+    wsr__keys_t *set;
+    const wsr__key_t *k = jwks_key(a3_jwks, &set);
+    char detail[256];
+    json_t *p = NULL;
+
+    (void)state;
+    assert_int_equal(k->alg, WSR__JWT_ES256);
+    assert_int_equal(verify_with(k, a3_token, &p, detail), 0);
+    assert_true(json_is_true(json_object_get(p, "http://example.com/is_root")));
+    json_decref(p);
+    wsr__keys_unref(set);
+}
+
+static void test_jwt__rfc7515_vectors_refused_when_changed(void **state)
+{
+    wsr__keys_t *s2, *s3;
+    const wsr__key_t *k2 = jwks_key(a2_jwks, &s2), *k3 = jwks_key(a3_jwks, &s3);
+    char *t;
+
+    (void)state;
+    /* A payload that says something else, under the old signature. */
+    t = with_segment(a2_token, 1, "eyJpc3MiOiJqb2UiLCJleHAiOjQxMDI0NDQ4MDB9");
+    expect_key_refused(k2, t, "token signature does not match");
+    free(t);
+    t = with_segment(a3_token, 1, "eyJpc3MiOiJqb2UiLCJleHAiOjQxMDI0NDQ4MDB9");
+    expect_key_refused(k3, t, "token signature does not match");
+    free(t);
+    /* Each token with the other's key: the header does not name the key's algorithm. */
+    expect_key_refused(k3, a2_token, "token algorithm RS256 does not match key a3, which is ES256");
+    expect_key_refused(k2, a3_token, "token algorithm ES256 does not match key a2, which is RS256");
+    /* A3's header on A2's signature: ES256 wants 64 bytes. */
+    t = with_segment(a2_token, 0, "eyJhbGciOiJFUzI1NiJ9");
+    expect_key_refused(k3, t, "token signature has the wrong length");
+    free(t);
+    /* s of A3 flipped in its last bit. */
+    t = strdup(a3_token);
+    t[strlen(t) - 1] = t[strlen(t) - 1] == 'Q' ? 'g' : 'Q';
+    expect_key_refused(k3, t, "token signature does not match");
+    free(t);
+    /* alg none, and HS256 keyed with anything, under a public key. */
+    t = with_segment(a2_token, 0, "eyJhbGciOiJub25lIn0");
+    expect_key_refused(k2, t, "token algorithm none is not accepted (only HS256, RS256 and ES256)");
+    free(t);
+    t = with_segment(a2_token, 0, "eyJhbGciOiJIUzI1NiJ9");
+    expect_key_refused(k2, t, "token algorithm HS256 does not match key a2, which is RS256");
+    free(t);
+    wsr__keys_unref(s2);
+    wsr__keys_unref(s3);
+}
+
+static void test_jwt__keys_made_here_sign_and_verify(void **state)
+{
+    EVP_PKEY *rsa = tu_key_new("rsa:2048"), *ec = tu_key_new("ec:P-256");
+    EVP_PKEY *other = tu_key_new("ec:P-256");
+    char *jr = tu_key_jwk(rsa, "r", NULL), *je = tu_key_jwk(ec, "e", NULL);
+    char *jo = tu_key_jwk(other, "o", NULL), jwks[8192], detail[256];
+    wsr__keys_t *set;
+    wsr_error_t err;
+    json_t *p;
+    char *t, *pem;
+
+    (void)state;
+    snprintf(jwks, sizeof(jwks), "{\"keys\":[%s,%s,%s]}", jr, je, jo);
+    set = wsr__keys_from_jwks(jwks, strlen(jwks), "t", NULL, 0, &err);
+    assert_non_null(set);
+    t = tu_jws(rsa, "{\"alg\":\"RS256\",\"kid\":\"r\"}", claims);
+    assert_int_equal(verify_with(wsr__keys_find(set, "r"), t, &p, detail), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "sub")), "alice");
+    json_decref(p);
+    free(t);
+    t = tu_jws(ec, "{\"alg\":\"ES256\",\"kid\":\"e\"}", claims);
+    assert_int_equal(verify_with(wsr__keys_find(set, "e"), t, &p, detail), 0);
+    json_decref(p);
+    /* Another key of the same type and algorithm. */
+    expect_key_refused(wsr__keys_find(set, "o"), t, "token signature does not match");
+    free(t);
+    /* The classic attack: the RSA public key's PEM as an HMAC secret. */
+    pem = tu_key_pem(rsa, false);
+    t = tu_jws_hs256(pem, strlen(pem), "{\"alg\":\"HS256\",\"kid\":\"r\"}", claims);
+    expect_key_refused(wsr__keys_find(set, "r"), t,
+                       "token algorithm HS256 does not match key r, which is RS256");
+    free(t);
+    /* ...and the server's HS256 path, with its own secret, refuses it too. */
+    t = tu_jws_hs256(pem, strlen(pem), hs256, claims);
+    expect_refused_str(t, "token signature does not match");
+    free(t);
+    free(pem);
+    wsr__keys_unref(set);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(other);
+    free(jr);
+    free(je);
+    free(jo);
+}
+
+static void test_jwt__header_kid_is_read(void **state)
+{
+    static const struct {
+        const char *header, *sentence, *kid;
+    } cases[] = {
+        {"{\"alg\":\"RS256\",\"kid\":\"k-1\"}", NULL, "k-1"},
+        {"{\"alg\":\"ES256\"}", NULL, NULL},
+        {"{\"alg\":\"RS256\",\"kid\":7}", "token key id (kid) is not a string", NULL},
+        {"{\"alg\":\"RS256\",\"kid\":\"a\\u0000b\"}", "token key id (kid) holds U+0000", NULL},
+        {"{\"alg\":\"PS256\"}",
+         "token algorithm PS256 is not accepted (only HS256, RS256 and "
+         "ES256)",
+         NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *t = make_token(cases[i].header, claims, key32, KEY32_LEN), detail[256] = "";
+        wsr__jwt_header_t h;
+        int rc = wsr__jwt_read_header(t, strlen(t), WSR__JWT_ALL, &h, detail, sizeof(detail));
+
+        if (cases[i].sentence == NULL) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(h.has_kid, cases[i].kid != NULL);
+            assert_string_equal(h.kid, cases[i].kid ? cases[i].kid : "");
+        } else if (rc != WSR_EAUTH || strcmp(detail, cases[i].sentence) != 0) {
+            fail_msg("%s: rc %d \"%s\"", cases[i].header, rc, detail);
+        }
+        free(t);
+    }
+    /* A kid longer than 256 bytes. */
+    {
+        char header[400], *t, detail[256];
+        wsr__jwt_header_t h;
+
+        snprintf(header, sizeof(header), "{\"alg\":\"RS256\",\"kid\":\"%0257d\"}", 0);
+        t = make_token(header, claims, key32, KEY32_LEN);
+        assert_int_equal(wsr__jwt_read_header(t, strlen(t), WSR__JWT_ALL, &h, detail, 256),
+                         WSR_EAUTH);
+        assert_string_equal(detail, "token key id (kid) is longer than 256 bytes");
+        free(t);
+    }
+}
+
+static void expect_times(const char *payload, int64_t now, unsigned leeway, const char *sentence)
+{
+    json_t *p = json_loads(payload, 0, NULL);
+    char detail[128] = "";
+    int rc;
+
+    assert_non_null(p);
+    rc = wsr__jwt_check_times(p, now, leeway, true, detail, sizeof(detail));
+    if (sentence == NULL && rc != 0)
+        fail_msg("%s at %lld +-%u: refused: \"%s\"", payload, (long long)now, leeway, detail);
+    if (sentence != NULL && (rc != WSR_EAUTH || strcmp(detail, sentence) != 0))
+        fail_msg("%s at %lld +-%u: rc %d \"%s\", wanted \"%s\"", payload, (long long)now, leeway,
+                 rc, detail, sentence);
+    json_decref(p);
+}
+
+static void test_jwt__leeway_applies_to_exp_nbf_and_iat(void **state)
+{
+    (void)state;
+    /* exp: accepted until exp + leeway, then refused. */
+    expect_times("{\"exp\":1700000000}", 1700000029, 30, NULL);
+    expect_times("{\"exp\":1700000000}", 1700000030, 30, "token expired at 2023-11-14T22:13:20Z");
+    expect_times("{\"exp\":1700000000}", 1700000000, 0, "token expired at 2023-11-14T22:13:20Z");
+    /* nbf: accepted from nbf - leeway. */
+    expect_times("{\"exp\":1800000000,\"nbf\":1700000030}", 1700000000, 30, NULL);
+    expect_times("{\"exp\":1800000000,\"nbf\":1700000031}", 1700000000, 30,
+                 "token is not valid before 2023-11-14T22:13:51Z");
+    /* iat: not from the future beyond the leeway. */
+    expect_times("{\"exp\":1800000000,\"iat\":1700000030}", 1700000000, 30, NULL);
+    expect_times("{\"exp\":1800000000,\"iat\":1700000031}", 1700000000, 30,
+                 "token was issued in the future (at 2023-11-14T22:13:51Z)");
+    expect_times("{\"exp\":1800000000,\"iat\":\"now\"}", 1700000000, 30,
+                 "token issue time (iat) is not a number");
+}
+
 /* ---- allocation failures ---- */
 
 static void test_jwt__sign_allocation_failures_return_enomem(void **state)
@@ -914,6 +1175,12 @@ int main(void)
         cmocka_unit_test(test_jwt__b64url_encode_vectors),
         cmocka_unit_test(test_jwt__b64url_decode_is_strict),
         cmocka_unit_test(test_jwt__b64url_round_trip_every_length),
+        cmocka_unit_test(test_jwt__rfc7515_a2_rs256_verifies_with_its_key),
+        cmocka_unit_test(test_jwt__rfc7515_a3_es256_verifies_with_its_key),
+        cmocka_unit_test(test_jwt__rfc7515_vectors_refused_when_changed),
+        cmocka_unit_test(test_jwt__keys_made_here_sign_and_verify),
+        cmocka_unit_test(test_jwt__header_kid_is_read),
+        cmocka_unit_test(test_jwt__leeway_applies_to_exp_nbf_and_iat),
         cmocka_unit_test(test_jwt__sign_allocation_failures_return_enomem),
         cmocka_unit_test(test_jwt__verify_allocation_failures_return_enomem),
     };

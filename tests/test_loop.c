@@ -7,15 +7,16 @@
  * connections finishes at once; one with a deferred reply in flight waits
  * for it until the drain deadline, which cancels it.
  *
- * The loop is real, as in test_reply.c: a libwebsockets context that
- * listens nowhere with the wsrouter.v1 callback (its wake drains the inbox),
- * and a registered connection whose wsi is a socketpair adopted as a raw
- * descriptor. The drain deadline closes every connection left with
+ * The loop is real (tests/loopfix.c, shared with test_reply.c): a
+ * libwebsockets context that listens nowhere with the wsrouter.v1 callback
+ * (its wake drains the inbox), and a registered connection whose wsi is a
+ * socketpair adopted as a raw descriptor. The drain deadline closes every connection left with
  * wsr__conn_close, which needs a WebSocket wsi (lws_close_reason): in those
  * cases the connection is one whose close is already under way (close_code
  * set, its client not answering), which wsr__conn_close leaves alone.
  */
 #include "testutil.h"
+#include "loopfix.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -43,13 +44,7 @@
 
 typedef struct fixture {
     long live0;
-    wsr_factory_t *f;
-    wsr__stats_t *stats;
-    wsr__loop_t loop;
-    struct lws_protocols protocols[3];
-    struct lws_vhost *vhost;
-    int peer; /* the far end of the connection's socket, or -1 */
-    wsr__conn_t conn;
+    tu_loop_t lp;                   /* the loop, its factory and its connection (loopfix.h) */
     wsr__conn_t extra[EXTRA_CONNS]; /* registry-only connections (no wsi) */
     lws_sorted_usec_list_t ticker;
     lws_sorted_usec_list_t on_loop; /* runs `on_loop_fn` on the loop's thread */
@@ -73,73 +68,9 @@ static int defer_handler(wsr_request_t *req, wsr_response_t *res, void *user)
 }
 
 static const wsr_route_t routes[] = {
-    {"wait", 0, NULL, defer_handler, NULL, 0, NULL, "Defers.", 0},
+    {.name = "wait", .handler = defer_handler, .doc = "Defers."},
     WSR_ROUTES_END,
 };
-
-static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                        size_t len)
-{
-    (void)wsi;
-    (void)reason;
-    (void)user;
-    (void)in;
-    (void)len;
-    return 0;
-}
-
-static int make_context(fixture_t *fx)
-{
-    struct lws_context_creation_info info;
-
-    /* As server.c creates a loop's context: no listener of lws's own. */
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.user = &fx->loop;
-    info.gid = -1;
-    info.uid = -1;
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-    fx->loop.ctx = lws_create_context(&info);
-    if (fx->loop.ctx == NULL)
-        return -1;
-    wsr__inbox_set_ctx(fx->loop.inbox, fx->loop.ctx);
-    memset(fx->protocols, 0, sizeof(fx->protocols));
-    fx->protocols[0].name = WSR_SUBPROTOCOL;
-    fx->protocols[0].callback = wsr__conn_callback;
-    fx->protocols[0].per_session_data_size = wsr__conn_size;
-    fx->protocols[1].name = "wsr-test-raw";
-    fx->protocols[1].callback = raw_callback;
-    memset(&info, 0, sizeof(info));
-    info.vhost_name = "test";
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.protocols = fx->protocols;
-    info.user = &fx->loop;
-    fx->vhost = lws_create_vhost(fx->loop.ctx, &info);
-    return fx->vhost != NULL ? 0 : -1;
-}
-
-/* A registered connection on a real wsi. */
-static int make_conn(fixture_t *fx)
-{
-    lws_sock_file_fd_type fd;
-    int sv[2];
-
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return -1;
-    fx->peer = sv[1];
-    fd.filefd = sv[0];
-    memset(&fx->conn, 0, sizeof(fx->conn));
-    fx->conn.wsi =
-        lws_adopt_descriptor_vhost(fx->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "wsr-test-raw", NULL);
-    if (fx->conn.wsi == NULL)
-        return -1;
-    fx->conn.loop = &fx->loop;
-    wsr__buf_init(&fx->conn.rx, 0, fx->f->settings.max_message);
-    if (wsr__loop_register(&fx->loop, &fx->conn, &fx->conn.id) != 0)
-        return -1;
-    fx->conn.registered = 1;
-    return 0;
-}
 
 static int setup(void **state)
 {
@@ -150,36 +81,9 @@ static int setup(void **state)
         return -1;
     *state = fx;
     fx->live0 = tu_live_blocks();
-    fx->peer = -1;
     wsr_server_config_init(&cfg);
     cfg.shutdown_timeout_ms = DRAIN_MS;
-    fx->f = wsr__factory_new(&cfg, NULL);
-    if (fx->f == NULL || wsr_router_add(fx->f->router, routes, fx, NULL) != 0)
-        return -1;
-    wsr__router_freeze(fx->f->router);
-    fx->stats = wsr__stats_new(wsr_router_count(fx->f->router));
-    if (fx->stats == NULL || wsr__loop_init(&fx->loop, NULL, 0, fx->stats) != 0)
-        return -1;
-    fx->loop.factory = fx->f;
-    if (make_context(fx) != 0 || make_conn(fx) != 0)
-        return -1;
-    /* What lws queued meanwhile (a wake at creation, one at adoption) runs
-     * now, without waiting: from here on every wake is a case's own. */
-    for (int i = 0; i < 3; i++)
-        (void)lws_service(fx->loop.ctx, -1);
-    return 0;
-}
-
-static void free_queue(wsr__conn_t *c)
-{
-    wsr__msg_t *m, *next;
-
-    for (m = c->out_head; m != NULL; m = next) {
-        next = m->next;
-        wsr__msg_free(m);
-    }
-    c->out_head = c->out_tail = NULL;
-    c->out_bytes = 0;
+    return tu_loop_open(&fx->lp, &cfg, routes, fx);
 }
 
 static int teardown(void **state)
@@ -187,16 +91,7 @@ static int teardown(void **state)
     fixture_t *fx = *state;
     long live0 = fx->live0;
 
-    if (fx->loop.ctx != NULL)
-        wsr__loop_finish(&fx->loop); /* cancels what is pending; closes the wsi */
-    free_queue(&fx->conn);
-    wsr__buf_dispose(&fx->conn.rx);
-    wsr__loop_dispose(&fx->loop);
-    wsr__session_unref(fx->conn.session);
-    wsr__stats_free(fx->stats);
-    wsr__factory_free(fx->f);
-    if (fx->peer >= 0)
-        close(fx->peer);
+    tu_loop_close(&fx->lp);
     free(fx);
     assert_int_equal(tu_live_blocks(), live0);
     return 0;
@@ -206,7 +101,7 @@ static int teardown(void **state)
 
 static void serve(fixture_t *fx, const char *msg)
 {
-    wsr__serve_message(&fx->conn, (const unsigned char *)msg, strlen(msg), false);
+    wsr__serve_message(&fx->lp.conn, (const unsigned char *)msg, strlen(msg), false);
 }
 
 /* Serves `msg`, whose handler defers; returns the handle. */
@@ -224,7 +119,7 @@ static size_t queued(fixture_t *fx)
     size_t n = 0;
 
     fx->text[0] = '\0';
-    for (wsr__msg_t *m = fx->conn.out_head; m != NULL; m = m->next) {
+    for (wsr__msg_t *m = fx->lp.conn.out_head; m != NULL; m = m->next) {
         if (n++ == 0) {
             size_t len = m->len < sizeof(fx->text) - 1 ? m->len : sizeof(fx->text) - 1;
 
@@ -240,10 +135,10 @@ static size_t in_inbox(fixture_t *fx)
 {
     size_t n = 0;
 
-    pthread_mutex_lock(&fx->loop.inbox->lock);
-    for (wsr__msg_t *m = fx->loop.inbox->head; m != NULL; m = m->next)
+    pthread_mutex_lock(&fx->lp.loop.inbox->lock);
+    for (wsr__msg_t *m = fx->lp.loop.inbox->head; m != NULL; m = m->next)
         n++;
-    pthread_mutex_unlock(&fx->loop.inbox->lock);
+    pthread_mutex_unlock(&fx->lp.loop.inbox->lock);
     return n;
 }
 
@@ -255,17 +150,17 @@ static uint64_t counter(wsr__counter_t *c)
 /* The connection goes, as conn.c's LWS_CALLBACK_CLOSED does it. */
 static void conn_gone(fixture_t *fx)
 {
-    fx->conn.registered = 0;
-    wsr__reply_conn_closed(&fx->loop, &fx->conn);
-    free_queue(&fx->conn);
-    wsr__loop_unregister(&fx->loop, fx->conn.id);
+    fx->lp.conn.registered = 0;
+    wsr__reply_conn_closed(&fx->lp.loop, &fx->lp.conn);
+    tu_loop_free_queue(&fx->lp.conn);
+    wsr__loop_unregister(&fx->lp.loop, fx->lp.conn.id);
 }
 
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     fixture_t *fx = lws_container_of(sul, fixture_t, ticker);
 
-    lws_sul_schedule(fx->loop.ctx, 0, &fx->ticker, on_tick, TICK_US);
+    lws_sul_schedule(fx->lp.loop.ctx, 0, &fx->ticker, on_tick, TICK_US);
 }
 
 /* Services the loop until `done` or WAIT_MS; returns `done`. lws 4.1.6 runs
@@ -275,9 +170,9 @@ static bool service_until(fixture_t *fx, bool (*done)(fixture_t *fx))
 {
     int64_t deadline = wsr__mono_ms() + WAIT_MS;
 
-    lws_sul_schedule(fx->loop.ctx, 0, &fx->ticker, on_tick, TICK_US);
+    lws_sul_schedule(fx->lp.loop.ctx, 0, &fx->ticker, on_tick, TICK_US);
     for (long i = 0; i < 10000000L && !done(fx) && wsr__mono_ms() < deadline; i++)
-        if (lws_service(fx->loop.ctx, 0) < 0)
+        if (lws_service(fx->lp.loop.ctx, 0) < 0)
             break;
     lws_sul_cancel(&fx->ticker);
     return done(fx);
@@ -285,17 +180,17 @@ static bool service_until(fixture_t *fx, bool (*done)(fixture_t *fx))
 
 static bool has_frame(fixture_t *fx)
 {
-    return fx->conn.out_head != NULL;
+    return fx->lp.conn.out_head != NULL;
 }
 
 static bool finished(fixture_t *fx)
 {
-    return fx->loop.finished;
+    return fx->lp.loop.finished;
 }
 
 static bool timed_out(fixture_t *fx)
 {
-    return fx->loop.drain_timed_out;
+    return fx->lp.loop.drain_timed_out;
 }
 
 /* ---- the registry ---- */
@@ -306,32 +201,32 @@ static void test_loop__register_gives_slot_and_generation_ids(void **state)
     uint64_t a, b, c;
 
     /* The fixture's connection took slot 0. */
-    assert_int_equal(WSR__ID_SLOT(fx->conn.id), 0);
-    assert_int_equal(WSR__ID_GEN(fx->conn.id), 1);
-    assert_int_equal(WSR__ID_LOOP(fx->conn.id), 0);
-    assert_int_equal(wsr__loop_register(&fx->loop, &fx->extra[0], &a), 0);
-    assert_int_equal(wsr__loop_register(&fx->loop, &fx->extra[1], &b), 0);
+    assert_int_equal(WSR__ID_SLOT(fx->lp.conn.id), 0);
+    assert_int_equal(WSR__ID_GEN(fx->lp.conn.id), 1);
+    assert_int_equal(WSR__ID_LOOP(fx->lp.conn.id), 0);
+    assert_int_equal(wsr__loop_register(&fx->lp.loop, &fx->extra[0], &a), 0);
+    assert_int_equal(wsr__loop_register(&fx->lp.loop, &fx->extra[1], &b), 0);
     assert_int_equal(WSR__ID_SLOT(a), 1);
     assert_int_equal(WSR__ID_SLOT(b), 2);
-    assert_int_equal(fx->loop.nconns, 3);
-    assert_ptr_equal(wsr__loop_conn(&fx->loop, a), &fx->extra[0]);
-    assert_ptr_equal(wsr__loop_conn(&fx->loop, b), &fx->extra[1]);
+    assert_int_equal(fx->lp.loop.nconns, 3);
+    assert_ptr_equal(wsr__loop_conn(&fx->lp.loop, a), &fx->extra[0]);
+    assert_ptr_equal(wsr__loop_conn(&fx->lp.loop, b), &fx->extra[1]);
     /* A freed slot is reused with the next generation: the old id is dead. */
-    wsr__loop_unregister(&fx->loop, a);
-    assert_int_equal(fx->loop.nconns, 2);
-    assert_null(wsr__loop_conn(&fx->loop, a));
-    assert_int_equal(wsr__loop_register(&fx->loop, &fx->extra[2], &c), 0);
+    wsr__loop_unregister(&fx->lp.loop, a);
+    assert_int_equal(fx->lp.loop.nconns, 2);
+    assert_null(wsr__loop_conn(&fx->lp.loop, a));
+    assert_int_equal(wsr__loop_register(&fx->lp.loop, &fx->extra[2], &c), 0);
     assert_int_equal(WSR__ID_SLOT(c), 1);
     assert_int_equal(WSR__ID_GEN(c), 2);
-    assert_null(wsr__loop_conn(&fx->loop, a));
-    assert_ptr_equal(wsr__loop_conn(&fx->loop, c), &fx->extra[2]);
+    assert_null(wsr__loop_conn(&fx->lp.loop, a));
+    assert_ptr_equal(wsr__loop_conn(&fx->lp.loop, c), &fx->extra[2]);
     /* Another loop's id, a slot never used, generation 0: nobody. */
-    assert_null(wsr__loop_conn(&fx->loop, b | (uint64_t)1 << 24));
-    assert_null(wsr__loop_conn(&fx->loop, (uint64_t)1 << 32 | 50));
-    assert_null(wsr__loop_conn(&fx->loop, WSR__ID_SLOT(b)));
-    wsr__loop_unregister(&fx->loop, b);
-    wsr__loop_unregister(&fx->loop, c);
-    assert_int_equal(fx->loop.nconns, 1);
+    assert_null(wsr__loop_conn(&fx->lp.loop, b | (uint64_t)1 << 24));
+    assert_null(wsr__loop_conn(&fx->lp.loop, (uint64_t)1 << 32 | 50));
+    assert_null(wsr__loop_conn(&fx->lp.loop, WSR__ID_SLOT(b)));
+    wsr__loop_unregister(&fx->lp.loop, b);
+    wsr__loop_unregister(&fx->lp.loop, c);
+    assert_int_equal(fx->lp.loop.nconns, 1);
 }
 
 static void test_loop__registry_grows(void **state)
@@ -340,14 +235,14 @@ static void test_loop__registry_grows(void **state)
     uint64_t ids[EXTRA_CONNS];
 
     for (int i = 0; i < EXTRA_CONNS; i++)
-        assert_int_equal(wsr__loop_register(&fx->loop, &fx->extra[i], &ids[i]), 0);
-    assert_true(fx->loop.slots_cap >= EXTRA_CONNS + 1);
+        assert_int_equal(wsr__loop_register(&fx->lp.loop, &fx->extra[i], &ids[i]), 0);
+    assert_true(fx->lp.loop.slots_cap >= EXTRA_CONNS + 1);
     for (int i = 0; i < EXTRA_CONNS; i++)
-        assert_ptr_equal(wsr__loop_conn(&fx->loop, ids[i]), &fx->extra[i]);
-    assert_ptr_equal(wsr__loop_conn(&fx->loop, fx->conn.id), &fx->conn);
+        assert_ptr_equal(wsr__loop_conn(&fx->lp.loop, ids[i]), &fx->extra[i]);
+    assert_ptr_equal(wsr__loop_conn(&fx->lp.loop, fx->lp.conn.id), &fx->lp.conn);
     for (int i = 0; i < EXTRA_CONNS; i++)
-        wsr__loop_unregister(&fx->loop, ids[i]);
-    assert_int_equal(fx->loop.nconns, 1);
+        wsr__loop_unregister(&fx->lp.loop, ids[i]);
+    assert_int_equal(fx->lp.loop.nconns, 1);
 }
 
 static void test_loop__register_under_allocation_failures(void **state)
@@ -357,20 +252,20 @@ static void test_loop__register_under_allocation_failures(void **state)
     int n = 0, rc;
 
     /* Fill the first 64 slots, then fail the growth. */
-    while (fx->loop.nslots < fx->loop.slots_cap)
-        assert_int_equal(wsr__loop_register(&fx->loop, &fx->extra[n], &ids[n]), 0), n++;
+    while (fx->lp.loop.nslots < fx->lp.loop.slots_cap)
+        assert_int_equal(wsr__loop_register(&fx->lp.loop, &fx->extra[n], &ids[n]), 0), n++;
     tu_fail_at(0, false);
-    rc = wsr__loop_register(&fx->loop, &fx->extra[n], &id);
+    rc = wsr__loop_register(&fx->lp.loop, &fx->extra[n], &id);
     tu_fail_at(-1, false);
     assert_int_equal(rc, WSR_ENOMEM);
-    assert_int_equal(fx->loop.nconns, (unsigned)n + 1);
-    assert_ptr_equal(wsr__loop_conn(&fx->loop, ids[0]), &fx->extra[0]);
+    assert_int_equal(fx->lp.loop.nconns, (unsigned)n + 1);
+    assert_ptr_equal(wsr__loop_conn(&fx->lp.loop, ids[0]), &fx->extra[0]);
     /* The next attempt grows it. */
-    assert_int_equal(wsr__loop_register(&fx->loop, &fx->extra[n], &id), 0);
-    assert_ptr_equal(wsr__loop_conn(&fx->loop, id), &fx->extra[n]);
-    wsr__loop_unregister(&fx->loop, id);
+    assert_int_equal(wsr__loop_register(&fx->lp.loop, &fx->extra[n], &id), 0);
+    assert_ptr_equal(wsr__loop_conn(&fx->lp.loop, id), &fx->extra[n]);
+    wsr__loop_unregister(&fx->lp.loop, id);
     for (int i = 0; i < n; i++)
-        wsr__loop_unregister(&fx->loop, ids[i]);
+        wsr__loop_unregister(&fx->lp.loop, ids[i]);
 }
 
 /* ---- messages ---- */
@@ -391,17 +286,17 @@ static void post_on_loop(lws_sorted_usec_list_t *sul)
     fixture_t *fx = lws_container_of(sul, fixture_t, on_loop);
     wsr__msg_t *m = wsr__msg_copy("{\"event\":\"now\"}", 15, false);
 
-    fx->current = wsr__loop_is_current(&fx->loop);
+    fx->current = wsr__loop_is_current(&fx->lp.loop);
     if (m != NULL) {
-        m->conn_id = fx->conn.id;
-        fx->post_rc = wsr__loop_post(&fx->loop, m);
-        fx->delivered_at_once = fx->conn.out_head != NULL;
+        m->conn_id = fx->lp.conn.id;
+        fx->post_rc = wsr__loop_post(&fx->lp.loop, m);
+        fx->delivered_at_once = fx->lp.conn.out_head != NULL;
         fx->inbox_empty = in_inbox(fx) == 0;
     }
     /* The drain ends at once: no connection is left. */
-    free_queue(&fx->conn);
+    tu_loop_free_queue(&fx->lp.conn);
     conn_gone(fx);
-    wsr__loop_begin_drain(&fx->loop);
+    wsr__loop_begin_drain(&fx->lp.loop);
 }
 
 static void test_loop__post_on_the_loops_thread_delivers_at_once(void **state)
@@ -409,14 +304,14 @@ static void test_loop__post_on_the_loops_thread_delivers_at_once(void **state)
     fixture_t *fx = *state;
 
     fx->post_rc = -1;
-    lws_sul_schedule(fx->loop.ctx, 0, &fx->on_loop, post_on_loop, 1);
-    wsr__loop_service(&fx->loop); /* returns once the drain finished */
-    assert_true(fx->loop.finished);
+    lws_sul_schedule(fx->lp.loop.ctx, 0, &fx->on_loop, post_on_loop, 1);
+    wsr__loop_service(&fx->lp.loop); /* returns once the drain finished */
+    assert_true(fx->lp.loop.finished);
     assert_true(fx->current);
     assert_int_equal(fx->post_rc, 0);
     assert_true(fx->delivered_at_once);
     assert_true(fx->inbox_empty);
-    assert_int_equal(counter(&fx->stats->pushes), 1);
+    assert_int_equal(counter(&fx->lp.stats->pushes), 1);
 }
 
 static void *post_from_elsewhere(void *arg)
@@ -424,11 +319,11 @@ static void *post_from_elsewhere(void *arg)
     fixture_t *fx = arg;
     wsr__msg_t *m = wsr__msg_copy("{\"event\":\"later\"}", 17, false);
 
-    fx->other_current = wsr__loop_is_current(&fx->loop);
+    fx->other_current = wsr__loop_is_current(&fx->lp.loop);
     fx->other_rc = -1;
     if (m != NULL) {
-        m->conn_id = fx->conn.id;
-        fx->other_rc = wsr__loop_post(&fx->loop, m);
+        m->conn_id = fx->lp.conn.id;
+        fx->other_rc = wsr__loop_post(&fx->lp.loop, m);
     }
     return NULL;
 }
@@ -436,8 +331,8 @@ static void *post_from_elsewhere(void *arg)
 /* What wsr__loop_service does first: this thread services the loop. */
 static void be_the_loop_thread(fixture_t *fx)
 {
-    fx->loop.tid = pthread_self();
-    atomic_store(&fx->loop.tid_set, true);
+    fx->lp.loop.tid = pthread_self();
+    atomic_store(&fx->lp.loop.tid_set, true);
 }
 
 static void test_loop__post_from_another_thread_goes_through_the_inbox(void **state)
@@ -446,7 +341,7 @@ static void test_loop__post_from_another_thread_goes_through_the_inbox(void **st
     pthread_t t;
 
     be_the_loop_thread(fx);
-    assert_true(wsr__loop_is_current(&fx->loop));
+    assert_true(wsr__loop_is_current(&fx->lp.loop));
     assert_int_equal(pthread_create(&t, NULL, post_from_elsewhere, fx), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_false(fx->other_current);
@@ -459,19 +354,19 @@ static void test_loop__post_from_another_thread_goes_through_the_inbox(void **st
     assert_int_equal(queued(fx), 1);
     assert_string_equal(fx->text, "{\"event\":\"later\"}");
     assert_int_equal(in_inbox(fx), 0);
-    assert_int_equal(counter(&fx->stats->pushes), 1);
+    assert_int_equal(counter(&fx->lp.stats->pushes), 1);
 }
 
 static void test_loop__push_to_a_gone_connection_is_dropped(void **state)
 {
     fixture_t *fx = *state;
-    uint64_t id = fx->conn.id;
+    uint64_t id = fx->lp.conn.id;
 
     conn_gone(fx);
-    assert_int_equal(wsr__loop_post(&fx->loop, push_for(id, "{}")), 0);
-    wsr__loop_drain_inbox(&fx->loop);
-    assert_int_equal(counter(&fx->stats->pushes_dropped), 1);
-    assert_int_equal(counter(&fx->stats->pushes), 0);
+    assert_int_equal(wsr__loop_post(&fx->lp.loop, push_for(id, "{}")), 0);
+    wsr__loop_drain_inbox(&fx->lp.loop);
+    assert_int_equal(counter(&fx->lp.stats->pushes_dropped), 1);
+    assert_int_equal(counter(&fx->lp.stats->pushes), 0);
 }
 
 static void test_loop__post_after_finish_is_refused(void **state)
@@ -479,9 +374,9 @@ static void test_loop__post_after_finish_is_refused(void **state)
     fixture_t *fx = *state;
     long before;
 
-    wsr__loop_finish(&fx->loop);
+    wsr__loop_finish(&fx->lp.loop);
     before = tu_live_blocks();
-    assert_int_equal(wsr__loop_post(&fx->loop, push_for(fx->conn.id, "{}")), WSR_ENOENT);
+    assert_int_equal(wsr__loop_post(&fx->lp.loop, push_for(fx->lp.conn.id, "{}")), WSR_ENOENT);
     assert_int_equal(tu_live_blocks(), before);
 }
 
@@ -495,26 +390,26 @@ static void test_loop__session_notes(void **state)
     assert_non_null(s);
     assert_non_null(other);
     /* Logged in elsewhere: the connection takes the session. */
-    m = wsr__msg_new_note(WSR__MSG_SESSION, fx->conn.id, 0);
+    m = wsr__msg_new_note(WSR__MSG_SESSION, fx->lp.conn.id, 0);
     assert_non_null(m);
     m->session = wsr__session_ref(s);
-    assert_int_equal(wsr__loop_post(&fx->loop, m), 0);
-    wsr__loop_drain_inbox(&fx->loop);
-    assert_ptr_equal(fx->conn.session, s);
+    assert_int_equal(wsr__loop_post(&fx->lp.loop, m), 0);
+    wsr__loop_drain_inbox(&fx->lp.loop);
+    assert_ptr_equal(fx->lp.conn.session, s);
     /* Another token logged out: this one stays. */
-    m = wsr__msg_new_note(WSR__MSG_SESSION, fx->conn.id, 1);
+    m = wsr__msg_new_note(WSR__MSG_SESSION, fx->lp.conn.id, 1);
     assert_non_null(m);
     m->session = other;
-    assert_int_equal(wsr__loop_post(&fx->loop, m), 0);
-    wsr__loop_drain_inbox(&fx->loop);
-    assert_ptr_equal(fx->conn.session, s);
+    assert_int_equal(wsr__loop_post(&fx->lp.loop, m), 0);
+    wsr__loop_drain_inbox(&fx->lp.loop);
+    assert_ptr_equal(fx->lp.conn.session, s);
     /* Its own token logged out: anonymous again. */
-    m = wsr__msg_new_note(WSR__MSG_SESSION, fx->conn.id, 1);
+    m = wsr__msg_new_note(WSR__MSG_SESSION, fx->lp.conn.id, 1);
     assert_non_null(m);
     m->session = s; /* our reference goes with the note */
-    assert_int_equal(wsr__loop_post(&fx->loop, m), 0);
-    wsr__loop_drain_inbox(&fx->loop);
-    assert_null(fx->conn.session);
+    assert_int_equal(wsr__loop_post(&fx->lp.loop, m), 0);
+    wsr__loop_drain_inbox(&fx->lp.loop);
+    assert_null(fx->lp.conn.session);
 }
 
 /* ---- the drain ---- */
@@ -524,12 +419,12 @@ static void test_loop__drain_without_connections_finishes_at_once(void **state)
     fixture_t *fx = *state;
 
     conn_gone(fx);
-    wsr__loop_begin_drain(&fx->loop);
-    assert_true(fx->loop.draining);
-    assert_true(fx->loop.finished);
-    assert_false(fx->loop.drain_timed_out);
-    wsr__loop_begin_drain(&fx->loop); /* once is enough */
-    assert_true(fx->loop.finished);
+    wsr__loop_begin_drain(&fx->lp.loop);
+    assert_true(fx->lp.loop.draining);
+    assert_true(fx->lp.loop.finished);
+    assert_false(fx->lp.loop.drain_timed_out);
+    wsr__loop_begin_drain(&fx->lp.loop); /* once is enough */
+    assert_true(fx->lp.loop.finished);
 }
 
 static void test_loop__stop_requested_before_service(void **state)
@@ -537,21 +432,21 @@ static void test_loop__stop_requested_before_service(void **state)
     fixture_t *fx = *state;
 
     conn_gone(fx);
-    atomic_store(&fx->loop.stop_requested, true);
+    atomic_store(&fx->lp.loop.stop_requested, true);
     /* Drains at once and returns without waiting. */
-    wsr__loop_service(&fx->loop);
-    assert_true(fx->loop.draining);
-    assert_true(fx->loop.finished);
-    assert_true(wsr__loop_is_current(&fx->loop));
-    wsr__loop_finish(&fx->loop);
-    assert_false(wsr__loop_is_current(&fx->loop));
+    wsr__loop_service(&fx->lp.loop);
+    assert_true(fx->lp.loop.draining);
+    assert_true(fx->lp.loop.finished);
+    assert_true(wsr__loop_is_current(&fx->lp.loop));
+    wsr__loop_finish(&fx->lp.loop);
+    assert_false(wsr__loop_is_current(&fx->lp.loop));
 }
 
 static void *stop_from_elsewhere(void *arg)
 {
     fixture_t *fx = arg;
 
-    fx->other_rc = wsr__loop_post(&fx->loop, wsr__msg_new_note(WSR__MSG_STOP, 0, 0));
+    fx->other_rc = wsr__loop_post(&fx->lp.loop, wsr__msg_new_note(WSR__MSG_STOP, 0, 0));
     return NULL;
 }
 
@@ -566,7 +461,7 @@ static void test_loop__stop_note_from_another_thread(void **state)
     assert_true(service_until(fx, finished));
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(fx->other_rc, 0);
-    assert_true(fx->loop.draining);
+    assert_true(fx->lp.loop.draining);
 }
 
 static void *request_stop(void *arg)
@@ -574,8 +469,8 @@ static void *request_stop(void *arg)
     fixture_t *fx = arg;
 
     /* What wsr_server_stop does for each loop. */
-    atomic_store(&fx->loop.stop_requested, true);
-    wsr__inbox_wake(fx->loop.inbox);
+    atomic_store(&fx->lp.loop.stop_requested, true);
+    wsr__inbox_wake(fx->lp.loop.inbox);
     return NULL;
 }
 
@@ -588,19 +483,19 @@ static void test_loop__stop_request_wakes_a_running_loop(void **state)
     assert_int_equal(pthread_create(&t, NULL, request_stop, fx), 0);
     assert_true(service_until(fx, finished));
     assert_int_equal(pthread_join(t, NULL), 0);
-    assert_true(fx->loop.draining);
+    assert_true(fx->lp.loop.draining);
 }
 
 static void test_loop__last_connection_gone_ends_the_drain(void **state)
 {
     fixture_t *fx = *state;
 
-    wsr__loop_begin_drain(&fx->loop);
-    assert_false(fx->loop.finished); /* the connection is still there */
-    assert_int_equal(fx->conn.drain_code, 1001);
+    wsr__loop_begin_drain(&fx->lp.loop);
+    assert_false(fx->lp.loop.finished); /* the connection is still there */
+    assert_int_equal(fx->lp.conn.drain_code, 1001);
     conn_gone(fx);
-    wsr__loop_conn_gone(&fx->loop);
-    assert_true(fx->loop.finished);
+    wsr__loop_conn_gone(&fx->lp.loop);
+    assert_true(fx->lp.loop.finished);
 }
 
 static void test_loop__drain_deadline_cancels_a_pending_reply(void **state)
@@ -608,25 +503,25 @@ static void test_loop__drain_deadline_cancels_a_pending_reply(void **state)
     fixture_t *fx = *state;
     wsr_reply_t *r;
 
-    fx->conn.close_code = 1000; /* closing already: see the header */
+    fx->lp.conn.close_code = 1000; /* closing already: see the header */
     r = defer(fx, WAIT_MSG);
-    wsr__loop_begin_drain(&fx->loop);
+    wsr__loop_begin_drain(&fx->lp.loop);
     /* The reply keeps the drain open... */
-    assert_true(fx->loop.draining);
-    assert_false(fx->loop.finished);
-    assert_ptr_equal(fx->loop.pending, r);
+    assert_true(fx->lp.loop.draining);
+    assert_false(fx->lp.loop.finished);
+    assert_ptr_equal(fx->lp.loop.pending, r);
     assert_false(wsr_reply_cancelled(r));
     /* ...until the deadline cancels it. */
     assert_true(service_until(fx, timed_out));
-    assert_null(fx->loop.pending);
-    assert_null(fx->conn.replies);
+    assert_null(fx->lp.loop.pending);
+    assert_null(fx->lp.conn.replies);
     assert_true(wsr_reply_cancelled(r));
     assert_int_equal(atomic_load(&r->refs), 1);
     assert_int_equal(queued(fx), 0);
     /* A last grace second for the closes, then the loop finishes. */
     assert_true(service_until(fx, finished));
     assert_int_equal(wsr_reply_complete_take(r, 200, json_string("late")), WSR_EDONE);
-    wsr__loop_finish(&fx->loop);
+    wsr__loop_finish(&fx->lp.loop);
     assert_int_equal(in_inbox(fx), 0);
 }
 
@@ -635,20 +530,20 @@ static void test_loop__drain_deadline_after_the_completer_won(void **state)
     fixture_t *fx = *state;
     wsr_reply_t *r;
 
-    fx->conn.close_code = 1000; /* closing already: see the header */
+    fx->lp.conn.close_code = 1000; /* closing already: see the header */
     r = defer(fx, WAIT_MSG);
-    wsr__loop_begin_drain(&fx->loop);
+    wsr__loop_begin_drain(&fx->lp.loop);
     /* Completed, not yet delivered, when the deadline cancels everything:
      * the message keeps the reply alive (bug 1 of reply.c, through the
      * deadline itself). */
-    wsr__inbox_set_ctx(fx->loop.inbox, NULL); /* posts wake nothing: the deadline goes first */
+    wsr__inbox_set_ctx(fx->lp.loop.inbox, NULL); /* posts wake nothing: the deadline goes first */
     assert_int_equal(wsr_reply_complete_take(r, 200, json_string("raced")), 0);
     assert_true(service_until(fx, timed_out));
-    assert_null(fx->loop.pending);
+    assert_null(fx->lp.loop.pending);
     assert_int_equal(atomic_load(&r->refs), 1);
     assert_int_equal(in_inbox(fx), 1);
     /* The closing connection drops it; the reply goes with it. */
-    wsr__loop_drain_inbox(&fx->loop);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(in_inbox(fx), 0);
     assert_int_equal(queued(fx), 0);
     assert_true(service_until(fx, finished));

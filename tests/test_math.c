@@ -189,6 +189,91 @@ static void test_math__registration_out_of_memory(void **state)
     assert_true(n >= 3);
 }
 
+/* JSON-RPC 2.0 (PROTOCOL.md section 10) through wsr_router_call: by name, by
+ * position, notifications, and a batch, served element by element. */
+static void test_math__jsonrpc(void **state)
+{
+    tu_router_fixture_t *fx = *state;
+
+    tu_expect_reply(
+        fx->router,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":{\"x\":1,\"y\":2},\"id\":1}",
+        "{\"jsonrpc\":\"2.0\",\"result\":3,\"id\":1}");
+    tu_expect_reply(fx->router,
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1.5,2],\"id\":\"p\"}",
+                    "{\"jsonrpc\":\"2.0\",\"result\":3.5,\"id\":\"p\"}");
+    /* Too few by position: the missing one is named; too many: refused. */
+    tu_expect_reply(
+        fx->router, "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1],\"id\":2}",
+        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,\"message\":\"invalid parameter y: "
+        "is required\",\"data\":{\"status\":422,\"errors\":{\"y\":\"is required\"}}},\"id\":2}");
+    tu_expect_reply(
+        fx->router, "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1,2,3],\"id\":3}",
+        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,\"message\":\"invalid parameter "
+        "params: route add takes at most 2 parameters by position, not 3\",\"data\":{"
+        "\"status\":422,\"errors\":{\"params\":\"route add takes at most 2 parameters by "
+        "position, not 3\"}}},\"id\":3}");
+    tu_expect_reply(
+        fx->router, "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[\"1\",2],\"id\":4}",
+        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,\"message\":\"invalid parameter x: "
+        "must be a number\",\"data\":{\"status\":422,\"errors\":{\"x\":\"must be a "
+        "number\"}}},\"id\":4}");
+    /* A notification gets nothing, not even its error. */
+    tu_expect_reply(fx->router, "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1,2]}", "");
+    tu_expect_reply(fx->router, "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}", "");
+    /* A batch: answers in order here (nothing defers), notifications left out. */
+    tu_expect_reply(
+        fx->router,
+        "[{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1,2],\"id\":1},"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1,2]},"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":2},{\"foo\":\"boo\"}]",
+        "[{\"jsonrpc\":\"2.0\",\"result\":3,\"id\":1},"
+        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32601,\"message\":\"no command named "
+        "nope\",\"data\":{\"status\":404}},\"id\":2},"
+        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"member jsonrpc is "
+        "missing: a batch holds JSON-RPC 2.0 requests only\",\"data\":{\"status\":400}},"
+        "\"id\":null}]");
+    tu_expect_reply(fx->router, "[{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1,2]}]", "");
+    tu_expect_reply(
+        fx->router, "[]",
+        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"a batch must hold "
+        "at least one request\",\"data\":{\"status\":400}},\"id\":null}");
+}
+
+/* A batch under allocation failures: WSR_ENOMEM, or an answer in which what
+ * could not be served is a 500 (-32603), and nothing leaked (STYLE T5). */
+static void test_math__jsonrpc_batch_allocation_failures(void **state)
+{
+    tu_router_fixture_t *fx = *state;
+    const char msg[] = "[{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1,2],\"id\":1},"
+                       "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":{\"x\":1}},"
+                       "{\"jsonrpc\":\"2.0\",\"method\":\"add\",\"params\":[1],\"id\":2}]";
+    char *want = tu_call(fx->router, msg);
+    long live = tu_live_blocks(), n;
+    bool done = false;
+
+    for (n = 0; !done; n++) {
+        char *reply = NULL;
+        size_t len = 0;
+        int rc;
+
+        tu_fail_at(n, false);
+        rc = wsr_router_call(fx->router, msg, strlen(msg), false, &reply, &len);
+        tu_fail_at(-1, false);
+        if (rc == 0) {
+            done = strcmp(reply, want) == 0;
+            if (!done && strstr(reply, "\"code\":-32603") == NULL)
+                fail_msg("failing allocation %ld: %s", n, reply);
+        } else {
+            assert_int_equal(rc, WSR_ENOMEM);
+        }
+        wsr_free(reply);
+        assert_int_equal(tu_live_blocks(), live);
+    }
+    assert_true(n >= 5);
+    wsr_free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +291,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_math__other_methods_are_405, setup,
                                         tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_math__registers_one_route_once, setup,
+                                        tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__jsonrpc, setup, tu_router_teardown),
+        cmocka_unit_test_setup_teardown(test_math__jsonrpc_batch_allocation_failures, setup,
                                         tu_router_teardown),
         cmocka_unit_test_setup_teardown(test_math__registration_out_of_memory, setup,
                                         tu_router_teardown),

@@ -184,6 +184,24 @@ static void test_password__check_allocation_failures_return_enomem(void **state)
     assert_true(n >= 2);
 }
 
+/* An unknown user's login checks the dummy: it must cost what a real hash
+ * does (the same algorithm and iterations, checked in full, not refused as
+ * malformed at once), so that no fast path tells names apart. This replaces
+ * a timing comparison in js_auth, which a loaded machine made flaky. */
+static void test_password__the_dummy_costs_what_a_real_hash_does(void **state)
+{
+    size_t prefix = strlen("$pbkdf2-sha256$" WSR__PASSWORD_ITERATIONS_TEXT "$");
+    char *real = NULL;
+
+    (void)state;
+    assert_int_equal(strtoul(WSR__PASSWORD_ITERATIONS_TEXT, NULL, 10), WSR__PASSWORD_ITERATIONS);
+    assert_int_equal(wsr__password_hash("not-the-password", WSR__PASSWORD_ITERATIONS, &real), 0);
+    assert_memory_equal(real, wsr__password_dummy, prefix);
+    assert_int_equal(strlen(real), strlen(wsr__password_dummy));
+    assert_int_equal(wsr__password_check("not-the-password", wsr__password_dummy), WSR_EAUTH);
+    wsr__free(real);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_password__bad_salt_is_refused),
         cmocka_unit_test(test_password__bad_hash_length_is_refused),
         cmocka_unit_test(test_password__check_allocation_failures_return_enomem),
+        cmocka_unit_test(test_password__the_dummy_costs_what_a_real_hash_does),
     };
 
     tu_install_allocator();

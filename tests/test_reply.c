@@ -18,6 +18,7 @@
  * (AddressSanitizer).
  */
 #include "testutil.h"
+#include "loopfix.h"
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
@@ -46,13 +47,7 @@
 
 typedef struct fixture {
     long live0;
-    wsr_factory_t *f;
-    wsr__stats_t *stats;
-    wsr__loop_t loop;
-    struct lws_protocols protocols[3];
-    struct lws_vhost *vhost;
-    int peer; /* the far end of the connection's socket, or -1 */
-    wsr__conn_t conn;
+    tu_loop_t lp; /* the loop, its factory and its connection (loopfix.h) */
     lws_sorted_usec_list_t ticker;
     SSL_CTX *ssl_ctx; /* owned: stands for the wss:// vhost's, or NULL */
     char text[1024];  /* the last frame queued, as text */
@@ -107,71 +102,6 @@ static void on_log(void *user, int level, const char *line)
     }
 }
 
-/* The raw descriptor's protocol: nothing to do but accept the calls. */
-static int raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                        size_t len)
-{
-    (void)wsi;
-    (void)reason;
-    (void)user;
-    (void)in;
-    (void)len;
-    return 0;
-}
-
-static int make_context(fixture_t *fx)
-{
-    struct lws_context_creation_info info;
-
-    /* As server.c creates a loop's context: no listener of lws's own. */
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.user = &fx->loop;
-    info.gid = -1;
-    info.uid = -1;
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-    fx->loop.ctx = lws_create_context(&info);
-    if (fx->loop.ctx == NULL)
-        return -1;
-    wsr__inbox_set_ctx(fx->loop.inbox, fx->loop.ctx);
-    memset(fx->protocols, 0, sizeof(fx->protocols));
-    fx->protocols[0].name = WSR_SUBPROTOCOL;
-    fx->protocols[0].callback = wsr__conn_callback;
-    fx->protocols[0].per_session_data_size = wsr__conn_size;
-    fx->protocols[1].name = "wsr-test-raw";
-    fx->protocols[1].callback = raw_callback;
-    memset(&info, 0, sizeof(info));
-    info.vhost_name = "test";
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.protocols = fx->protocols;
-    info.user = &fx->loop;
-    fx->vhost = lws_create_vhost(fx->loop.ctx, &info);
-    return fx->vhost != NULL ? 0 : -1;
-}
-
-/* A registered connection on a real wsi. */
-static int make_conn(fixture_t *fx)
-{
-    lws_sock_file_fd_type fd;
-    int sv[2];
-
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return -1;
-    fx->peer = sv[1];
-    fd.filefd = sv[0];
-    memset(&fx->conn, 0, sizeof(fx->conn));
-    fx->conn.wsi =
-        lws_adopt_descriptor_vhost(fx->vhost, LWS_ADOPT_RAW_FILE_DESC, fd, "wsr-test-raw", NULL);
-    if (fx->conn.wsi == NULL)
-        return -1;
-    fx->conn.loop = &fx->loop;
-    wsr__buf_init(&fx->conn.rx, 0, fx->f->settings.max_message);
-    if (wsr__loop_register(&fx->loop, &fx->conn, &fx->conn.id) != 0)
-        return -1;
-    fx->conn.registered = 1;
-    return 0;
-}
-
 static int setup(void **state)
 {
     fixture_t *fx = calloc(1, sizeof(*fx));
@@ -181,7 +111,6 @@ static int setup(void **state)
         return -1;
     *state = fx;
     fx->live0 = tu_live_blocks();
-    fx->peer = -1;
     wsr_server_config_init(&cfg);
     cfg.log = on_log;
     cfg.log_user = fx;
@@ -189,33 +118,7 @@ static int setup(void **state)
     /* Files that do not exist: a RELOAD note then only logs its refusal. */
     cfg.tls_cert = "/nonexistent/wsr-test-cert.pem";
     cfg.tls_key = "/nonexistent/wsr-test-key.pem";
-    fx->f = wsr__factory_new(&cfg, NULL);
-    if (fx->f == NULL || wsr_router_add(fx->f->router, routes, fx, NULL) != 0)
-        return -1;
-    wsr__router_freeze(fx->f->router);
-    fx->stats = wsr__stats_new(wsr_router_count(fx->f->router));
-    if (fx->stats == NULL || wsr__loop_init(&fx->loop, NULL, 0, fx->stats) != 0)
-        return -1;
-    fx->loop.factory = fx->f;
-    if (make_context(fx) != 0 || make_conn(fx) != 0)
-        return -1;
-    /* What lws queued meanwhile (a wake at creation, one at adoption) runs
-     * now, without waiting: from here on every wake is a case's own. */
-    for (int i = 0; i < 3; i++)
-        (void)lws_service(fx->loop.ctx, -1);
-    return 0;
-}
-
-static void free_queue(wsr__conn_t *c)
-{
-    wsr__msg_t *m, *next;
-
-    for (m = c->out_head; m != NULL; m = next) {
-        next = m->next;
-        wsr__msg_free(m);
-    }
-    c->out_head = c->out_tail = NULL;
-    c->out_bytes = 0;
+    return tu_loop_open(&fx->lp, &cfg, routes, fx);
 }
 
 static int teardown(void **state)
@@ -224,16 +127,8 @@ static int teardown(void **state)
     long live0 = fx->live0;
 
     fx->complete_on_log = false;
-    if (fx->loop.ctx != NULL)
-        wsr__loop_finish(&fx->loop); /* cancels what is pending; closes the wsi */
-    free_queue(&fx->conn);
-    wsr__buf_dispose(&fx->conn.rx);
-    wsr__loop_dispose(&fx->loop);
+    tu_loop_close(&fx->lp);
     SSL_CTX_free(fx->ssl_ctx);
-    wsr__stats_free(fx->stats);
-    wsr__factory_free(fx->f);
-    if (fx->peer >= 0)
-        close(fx->peer);
     free(fx);
     assert_int_equal(tu_live_blocks(), live0);
     return 0;
@@ -243,7 +138,7 @@ static int teardown(void **state)
 
 static void serve(fixture_t *fx, const char *msg)
 {
-    wsr__serve_message(&fx->conn, (const unsigned char *)msg, strlen(msg), false);
+    wsr__serve_message(&fx->lp.conn, (const unsigned char *)msg, strlen(msg), false);
 }
 
 /* Serves `msg`, whose handler defers; returns the handle. */
@@ -266,7 +161,7 @@ static size_t queued(fixture_t *fx)
     size_t n = 0;
 
     fx->text[0] = '\0';
-    for (wsr__msg_t *m = fx->conn.out_head; m != NULL; m = m->next) {
+    for (wsr__msg_t *m = fx->lp.conn.out_head; m != NULL; m = m->next) {
         if (n++ == 0) {
             size_t len = m->len < sizeof(fx->text) - 1 ? m->len : sizeof(fx->text) - 1;
 
@@ -282,10 +177,10 @@ static size_t in_inbox(fixture_t *fx)
 {
     size_t n = 0;
 
-    pthread_mutex_lock(&fx->loop.inbox->lock);
-    for (wsr__msg_t *m = fx->loop.inbox->head; m != NULL; m = m->next)
+    pthread_mutex_lock(&fx->lp.loop.inbox->lock);
+    for (wsr__msg_t *m = fx->lp.loop.inbox->head; m != NULL; m = m->next)
         n++;
-    pthread_mutex_unlock(&fx->loop.inbox->lock);
+    pthread_mutex_unlock(&fx->lp.loop.inbox->lock);
     return n;
 }
 
@@ -297,17 +192,17 @@ static uint64_t counter(wsr__counter_t *c)
 /* The connection goes, as conn.c's LWS_CALLBACK_CLOSED does it. */
 static void conn_gone(fixture_t *fx)
 {
-    fx->conn.registered = 0;
-    wsr__reply_conn_closed(&fx->loop, &fx->conn);
-    free_queue(&fx->conn);
-    wsr__loop_unregister(&fx->loop, fx->conn.id);
+    fx->lp.conn.registered = 0;
+    wsr__reply_conn_closed(&fx->lp.loop, &fx->lp.conn);
+    tu_loop_free_queue(&fx->lp.conn);
+    wsr__loop_unregister(&fx->lp.loop, fx->lp.conn.id);
 }
 
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     fixture_t *fx = lws_container_of(sul, fixture_t, ticker);
 
-    lws_sul_schedule(fx->loop.ctx, 0, &fx->ticker, on_tick, TICK_US);
+    lws_sul_schedule(fx->lp.loop.ctx, 0, &fx->ticker, on_tick, TICK_US);
 }
 
 /* Services the loop until `done` or WAIT_MS; returns `done`. lws 4.1.6 runs
@@ -317,9 +212,9 @@ static bool service_until(fixture_t *fx, bool (*done)(fixture_t *fx))
 {
     int64_t deadline = wsr__mono_ms() + WAIT_MS;
 
-    lws_sul_schedule(fx->loop.ctx, 0, &fx->ticker, on_tick, TICK_US);
+    lws_sul_schedule(fx->lp.loop.ctx, 0, &fx->ticker, on_tick, TICK_US);
     for (long i = 0; i < 10000000L && !done(fx) && wsr__mono_ms() < deadline; i++)
-        if (lws_service(fx->loop.ctx, 0) < 0)
+        if (lws_service(fx->lp.loop.ctx, 0) < 0)
             break;
     lws_sul_cancel(&fx->ticker);
     return done(fx);
@@ -327,12 +222,12 @@ static bool service_until(fixture_t *fx, bool (*done)(fixture_t *fx))
 
 static bool has_frame(fixture_t *fx)
 {
-    return fx->conn.out_head != NULL;
+    return fx->lp.conn.out_head != NULL;
 }
 
 static bool nothing_pending(fixture_t *fx)
 {
-    return fx->loop.pending == NULL;
+    return fx->lp.loop.pending == NULL;
 }
 
 /* ---- deferring ---- */
@@ -346,15 +241,15 @@ static void test_reply__defer_links_a_pending_reply(void **state)
     assert_int_equal(refs(r), 2);
     assert_int_equal(atomic_load(&r->state), WSR__REPLY_PENDING);
     assert_false(wsr_reply_cancelled(r));
-    assert_ptr_equal(fx->loop.pending, r);
-    assert_ptr_equal(fx->conn.replies, r);
+    assert_ptr_equal(fx->lp.loop.pending, r);
+    assert_ptr_equal(fx->lp.conn.replies, r);
     assert_true(r->on_loop);
     assert_true(r->on_conn);
-    assert_int_equal(r->conn_id, fx->conn.id);
-    assert_ptr_equal(r->inbox, fx->loop.inbox);
+    assert_int_equal(r->conn_id, fx->lp.conn.id);
+    assert_ptr_equal(r->inbox, fx->lp.loop.inbox);
     /* Nothing is answered yet: the handler's own `res` is ignored. */
     assert_int_equal(queued(fx), 0);
-    assert_int_equal(counter(&fx->stats->requests), 0);
+    assert_int_equal(counter(&fx->lp.stats->requests), 0);
     assert_int_equal(wsr_reply_complete_take(r, 200, json_null()), 0);
 }
 
@@ -371,25 +266,25 @@ static void test_reply__complete_wins_and_the_loop_delivers(void **state)
     assert_true(wsr_reply_cancelled(r));
     assert_int_equal(refs(r), 1);
     assert_int_equal(in_inbox(fx), 1);
-    m = fx->loop.inbox->head;
+    m = fx->lp.loop.inbox->head;
     assert_ptr_equal(m->reply, r);
-    assert_int_equal(m->conn_id, fx->conn.id);
+    assert_int_equal(m->conn_id, fx->lp.conn.id);
     assert_int_equal(m->kind, WSR__MSG_DATA);
     assert_int_equal(queued(fx), 0);
     /* The loop side is untouched until the loop takes the message. */
-    assert_ptr_equal(fx->loop.pending, r);
-    wsr__loop_drain_inbox(&fx->loop);
+    assert_ptr_equal(fx->lp.loop.pending, r);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(queued(fx), 1);
     assert_string_equal(fx->text,
                         "{\"status\":201,\"data\":\"done\",\"id\":7,\"event_name\":null}");
-    assert_null(fx->loop.pending);
-    assert_null(fx->conn.replies);
+    assert_null(fx->lp.loop.pending);
+    assert_null(fx->lp.conn.replies);
     assert_int_equal(in_inbox(fx), 0);
-    assert_int_equal(counter(&fx->stats->requests), 1);
-    assert_int_equal(counter(&fx->stats->replies_dropped), 0);
+    assert_int_equal(counter(&fx->lp.stats->requests), 1);
+    assert_int_equal(counter(&fx->lp.stats->replies_dropped), 0);
     /* Reply, copies and inbox reference are all released: only the frame
      * is left, and it is the connection's. */
-    free_queue(&fx->conn);
+    tu_loop_free_queue(&fx->lp.conn);
     assert_int_equal(tu_live_blocks(), before);
 }
 
@@ -399,7 +294,7 @@ static void test_reply__complete_with_an_error(void **state)
     wsr_reply_t *r = defer(fx, WAIT_MSG);
 
     assert_int_equal(wsr_reply_error(r, 404, "no %s here", "key"), 0);
-    wsr__loop_drain_inbox(&fx->loop);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(queued(fx), 1);
     assert_string_equal(fx->text,
                         "{\"status\":404,\"detail\":\"no key here\",\"id\":7,\"event_name\":null}");
@@ -412,7 +307,7 @@ static void test_reply__complete_with_null_data_answers_500(void **state)
 
     /* NULL is a failed constructor: queued, as a 500. */
     assert_int_equal(wsr_reply_complete_take(r, 200, NULL), 0);
-    wsr__loop_drain_inbox(&fx->loop);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(queued(fx), 1);
     assert_non_null(strstr(fx->text, "\"status\":500"));
 }
@@ -424,19 +319,19 @@ static void test_reply__complete_with_a_bad_status_answers_500(void **state)
 
     /* response.h: "WSR_EINVAL for a bad status (the client gets 500)". */
     assert_int_equal(wsr_reply_complete_take(r, 299, json_string("x")), WSR_EINVAL);
-    wsr__loop_drain_inbox(&fx->loop);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(queued(fx), 1);
     assert_non_null(strstr(fx->text, "\"status\":500"));
-    free_queue(&fx->conn);
+    tu_loop_free_queue(&fx->lp.conn);
     /* wsr_reply_error: "same returns", for a status outside 400-599. */
     r = defer(fx, WAIT_MSG);
     assert_int_equal(wsr_reply_error(r, 200, "not an error"), WSR_EINVAL);
-    wsr__loop_drain_inbox(&fx->loop);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(queued(fx), 1);
     assert_non_null(strstr(fx->text, "\"status\":500"));
     /* Refused as late, a bad status is still WSR_EDONE: nothing was queued. */
     r = defer(fx, WAIT_MSG);
-    wsr__reply_cancel_all(&fx->loop);
+    wsr__reply_cancel_all(&fx->lp.loop);
     assert_int_equal(wsr_reply_complete_take(r, 299, json_string("x")), WSR_EDONE);
 }
 
@@ -471,7 +366,7 @@ static void test_reply__completion_from_another_thread_wakes_the_loop(void **sta
     assert_int_equal(queued(fx), 1);
     assert_string_equal(fx->text,
                         "{\"status\":200,\"data\":\"from a thread\",\"id\":7,\"event_name\":null}");
-    assert_null(fx->loop.pending);
+    assert_null(fx->lp.loop.pending);
 }
 
 /* ---- the loop wins ---- */
@@ -487,14 +382,14 @@ static void test_reply__timeout_wins_then_completion_is_refused(void **state)
     assert_string_equal(fx->text, "{\"status\":408,\"detail\":\"the handler did not "
                                   "answer in time\",\"id\":8,\"event_name\":null}");
     assert_true(wsr_reply_cancelled(r));
-    assert_null(fx->loop.pending);
-    assert_null(fx->conn.replies);
+    assert_null(fx->lp.loop.pending);
+    assert_null(fx->lp.conn.replies);
     assert_int_equal(refs(r), 1); /* the completer's, still */
-    assert_int_equal(counter(&fx->stats->timeouts), 1);
+    assert_int_equal(counter(&fx->lp.stats->timeouts), 1);
     /* Late: refused, and the handle is gone with the data it was given. */
     assert_int_equal(wsr_reply_complete_take(r, 200, json_string("late")), WSR_EDONE);
     assert_int_equal(in_inbox(fx), 0);
-    free_queue(&fx->conn);
+    tu_loop_free_queue(&fx->lp.conn);
     assert_int_equal(tu_live_blocks(), before);
 }
 
@@ -505,10 +400,10 @@ static void test_reply__connection_close_cancels(void **state)
 
     conn_gone(fx);
     assert_true(wsr_reply_cancelled(r));
-    assert_null(fx->loop.pending);
-    assert_null(fx->conn.replies);
+    assert_null(fx->lp.loop.pending);
+    assert_null(fx->lp.conn.replies);
     assert_int_equal(refs(r), 1);
-    assert_int_equal(counter(&fx->stats->replies_dropped), 1);
+    assert_int_equal(counter(&fx->lp.stats->replies_dropped), 1);
     assert_int_equal(wsr_reply_complete_take(r, 200, json_string("late")), WSR_EDONE);
     assert_int_equal(in_inbox(fx), 0);
 }
@@ -522,12 +417,12 @@ static void test_reply__completion_for_a_connection_gone_meanwhile(void **state)
      * the message: the close leaves the reply to the message. */
     assert_int_equal(wsr_reply_complete_take(r, 200, json_string("orphan")), 0);
     conn_gone(fx);
-    assert_ptr_equal(fx->loop.pending, r);
+    assert_ptr_equal(fx->lp.loop.pending, r);
     assert_int_equal(refs(r), 1);
-    wsr__loop_drain_inbox(&fx->loop);
-    assert_null(fx->loop.pending);
+    wsr__loop_drain_inbox(&fx->lp.loop);
+    assert_null(fx->lp.loop.pending);
     assert_int_equal(queued(fx), 0);
-    assert_int_equal(counter(&fx->stats->replies_dropped), 1);
+    assert_int_equal(counter(&fx->lp.stats->replies_dropped), 1);
 }
 
 static void test_reply__cancel_all_cancels_pending_replies(void **state)
@@ -537,9 +432,9 @@ static void test_reply__cancel_all_cancels_pending_replies(void **state)
     wsr_reply_t *b = defer(fx, SLOW_MSG);
 
     assert_non_null(b->sul.list.owner); /* its timer is armed */
-    wsr__reply_cancel_all(&fx->loop);
-    assert_null(fx->loop.pending);
-    assert_null(fx->conn.replies);
+    wsr__reply_cancel_all(&fx->lp.loop);
+    assert_null(fx->lp.loop.pending);
+    assert_null(fx->lp.conn.replies);
     assert_true(wsr_reply_cancelled(a));
     assert_true(wsr_reply_cancelled(b));
     assert_int_equal(refs(a), 1);
@@ -567,17 +462,17 @@ static void test_reply__cancel_all_after_the_completer_won(void **state)
 
     assert_int_equal(wsr_reply_complete_take(r, 200, json_string("raced")), 0);
     assert_int_equal(in_inbox(fx), 1);
-    wsr__reply_cancel_all(&fx->loop);
-    assert_null(fx->loop.pending);
-    assert_null(fx->conn.replies);
+    wsr__reply_cancel_all(&fx->lp.loop);
+    assert_null(fx->lp.loop.pending);
+    assert_null(fx->lp.conn.replies);
     /* The message still holds the loop's reference. */
     assert_int_equal(refs(r), 1);
-    assert_ptr_equal(fx->loop.inbox->head->reply, r);
-    wsr__loop_drain_inbox(&fx->loop);
+    assert_ptr_equal(fx->lp.loop.inbox->head->reply, r);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(queued(fx), 1);
     assert_string_equal(fx->text,
                         "{\"status\":200,\"data\":\"raced\",\"id\":7,\"event_name\":null}");
-    free_queue(&fx->conn);
+    tu_loop_free_queue(&fx->lp.conn);
     assert_int_equal(tu_live_blocks(), before);
 }
 
@@ -599,11 +494,11 @@ static void test_reply__second_completion_is_refused(void **state)
     assert_int_equal(wsr_reply_error(r, 500, "thrice"), WSR_EDONE);
     assert_int_equal(refs(r), 1);
     assert_int_equal(in_inbox(fx), 1);
-    wsr__loop_drain_inbox(&fx->loop);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(queued(fx), 1);
     assert_string_equal(fx->text,
                         "{\"status\":200,\"data\":\"once\",\"id\":7,\"event_name\":null}");
-    free_queue(&fx->conn);
+    tu_loop_free_queue(&fx->lp.conn);
     assert_int_equal(tu_live_blocks(), before);
 }
 
@@ -624,12 +519,12 @@ static void test_reply__defer_twice_gives_one_handle(void **state)
     assert_int_equal(fx->rc_second, WSR_EDONE);
     assert_int_equal(refs(fx->held), 1);
     assert_int_equal(in_inbox(fx), 1);
-    wsr__loop_drain_inbox(&fx->loop);
+    wsr__loop_drain_inbox(&fx->lp.loop);
     assert_int_equal(queued(fx), 1);
     assert_string_equal(fx->text,
                         "{\"status\":200,\"data\":\"first\",\"id\":7,\"event_name\":null}");
-    assert_null(fx->loop.pending);
-    free_queue(&fx->conn);
+    assert_null(fx->lp.loop.pending);
+    tu_loop_free_queue(&fx->lp.conn);
     assert_int_equal(tu_live_blocks(), before);
 }
 
@@ -651,15 +546,15 @@ static void test_reply__completion_after_the_loop_finished_is_dropped(void **sta
     fixture_t *fx = *state;
     wsr_reply_t *r = defer(fx, WAIT_MSG);
 
-    wsr__loop_finish(&fx->loop);
-    assert_null(fx->loop.ctx);
-    assert_null(fx->loop.pending);
+    wsr__loop_finish(&fx->lp.loop);
+    assert_null(fx->lp.loop.ctx);
+    assert_null(fx->lp.loop.pending);
     assert_true(wsr_reply_cancelled(r));
     assert_int_equal(refs(r), 1);
     /* The inbox outlives the loop's finish; the reply holds it. */
-    assert_int_equal(atomic_load(&fx->loop.inbox->refs), 2);
+    assert_int_equal(atomic_load(&fx->lp.loop.inbox->refs), 2);
     assert_int_equal(wsr_reply_complete_take(r, 200, json_string("too late")), WSR_EDONE);
-    assert_int_equal(atomic_load(&fx->loop.inbox->refs), 1);
+    assert_int_equal(atomic_load(&fx->lp.loop.inbox->refs), 1);
     assert_int_equal(in_inbox(fx), 0);
 }
 
@@ -669,12 +564,12 @@ static void test_reply__finish_delivers_what_was_completed(void **state)
     wsr_reply_t *r = defer(fx, WAIT_MSG);
 
     assert_int_equal(wsr_reply_complete_take(r, 200, json_string("just in time")), 0);
-    wsr__loop_finish(&fx->loop);
-    assert_null(fx->loop.pending);
+    wsr__loop_finish(&fx->lp.loop);
+    assert_null(fx->lp.loop.pending);
     assert_int_equal(queued(fx), 1);
     assert_string_equal(fx->text,
                         "{\"status\":200,\"data\":\"just in time\",\"id\":7,\"event_name\":null}");
-    assert_int_equal(atomic_load(&fx->loop.inbox->refs), 1);
+    assert_int_equal(atomic_load(&fx->lp.loop.inbox->refs), 1);
 }
 
 /*
@@ -694,20 +589,21 @@ static void test_reply__completion_during_the_loop_finish(void **state)
     (void)defer(fx, WAIT_MSG);
     fx->ssl_ctx = SSL_CTX_new(TLS_server_method());
     assert_non_null(fx->ssl_ctx);
-    fx->loop.tls_ctx = fx->ssl_ctx;
-    assert_int_equal(wsr__inbox_post(fx->loop.inbox, wsr__msg_new_note(WSR__MSG_RELOAD, 0, 0)), 0);
+    fx->lp.loop.tls_ctx = fx->ssl_ctx;
+    assert_int_equal(wsr__inbox_post(fx->lp.loop.inbox, wsr__msg_new_note(WSR__MSG_RELOAD, 0, 0)),
+                     0);
     fx->complete_on_log = true;
     fx->log_rc = -1;
-    wsr__loop_finish(&fx->loop);
+    wsr__loop_finish(&fx->lp.loop);
     assert_true(fx->logged);
     assert_false(fx->complete_on_log);
     /* The loop cancelled it before closing the inbox: the late completion
      * is refused, and releases the completer's reference, the last. */
     assert_int_equal(fx->log_rc, WSR_EDONE);
-    assert_null(fx->loop.pending);
+    assert_null(fx->lp.loop.pending);
     assert_int_equal(queued(fx), 0);
-    assert_int_equal(atomic_load(&fx->loop.inbox->refs), 1);
-    fx->loop.tls_ctx = NULL;
+    assert_int_equal(atomic_load(&fx->lp.loop.inbox->refs), 1);
+    fx->lp.loop.tls_ctx = NULL;
     assert_int_equal(tu_live_blocks(), before);
 }
 
@@ -727,13 +623,13 @@ static void test_reply__completion_under_allocation_failures(void **state)
         (void)wsr_reply_complete_take(r, 200, json_string("result"));
         made = tu_alloc_count();
         tu_fail_at(-1, false);
-        wsr__loop_drain_inbox(&fx->loop);
+        wsr__loop_drain_inbox(&fx->lp.loop);
         /* Whatever failed, the reply is not left on the loop's list, where
          * nothing would ever release the loop's reference... */
-        assert_null(fx->loop.pending);
-        assert_null(fx->conn.replies);
+        assert_null(fx->lp.loop.pending);
+        assert_null(fx->lp.conn.replies);
         /* ...and nothing of it is left. */
-        free_queue(&fx->conn);
+        tu_loop_free_queue(&fx->lp.conn);
         assert_int_equal(tu_live_blocks(), live);
         if (made <= n)
             break; /* nothing failed: the sweep is over */
@@ -758,24 +654,24 @@ static void test_reply__new_under_allocation_failures(void **state)
         wsr_reply_t *r;
 
         tu_fail_at(n, false);
-        r = wsr__reply_new(&fx->loop, &fx->conn, &req);
+        r = wsr__reply_new(&fx->lp.loop, &fx->lp.conn, &req);
         made = tu_alloc_count();
         tu_fail_at(-1, false);
         if (r != NULL) {
-            assert_ptr_equal(fx->loop.pending, r);
-            assert_ptr_equal(fx->conn.replies, r);
+            assert_ptr_equal(fx->lp.loop.pending, r);
+            assert_ptr_equal(fx->lp.conn.replies, r);
             assert_int_equal(wsr_reply_complete_take(r, 200, json_null()), 0);
-            wsr__loop_drain_inbox(&fx->loop);
+            wsr__loop_drain_inbox(&fx->lp.loop);
             assert_int_equal(queued(fx), 1);
             assert_string_equal(fx->text,
                                 "{\"status\":200,\"data\":null,\"id\":7,\"event_name\":\"ev\"}");
-            free_queue(&fx->conn);
+            tu_loop_free_queue(&fx->lp.conn);
             assert_int_equal(tu_live_blocks(), live);
             break;
         }
         /* Refused: nothing linked, nothing left. */
-        assert_null(fx->loop.pending);
-        assert_null(fx->conn.replies);
+        assert_null(fx->lp.loop.pending);
+        assert_null(fx->lp.conn.replies);
         assert_int_equal(tu_live_blocks(), live);
         assert_true(made > n);
         assert_true(n < 16);

@@ -182,6 +182,38 @@ static void test_router__refuses_route_without_handler(void **state)
     expect_refused(fx, table, WSR_EINVAL, "nohandler", "route 'nohandler' has no handler");
 }
 
+static void test_router__route_rates_are_read_or_refused(void **state)
+{
+    fixture_t *fx = *state;
+    const wsr_route_t bad[] = {
+        {.name = "fast", .handler = answer_name_and_args, .rate = "lots"},
+        WSR_ROUTES_END,
+    };
+    const wsr_route_t good[] = {
+        {.name = "a", .handler = answer_name_and_args, .rate = "120/min"},
+        {.name = "b", .handler = answer_name_and_args},
+        {.name = "c", .handler = answer_name_and_args, .rate = "off"},
+        {.name = "d", .handler = answer_name_and_args, .rate = "3/s"},
+        WSR_ROUTES_END,
+    };
+    const wsr__route_t *a, *d;
+
+    expect_refused(fx, bad, WSR_EINVAL, "fast",
+                   "route 'fast': rate \"lots\" is not a rate (\"N/s\", \"N/min\", \"N/h\" or "
+                   "\"off\")");
+    assert_int_equal(wsr__router_rated(fx->router), 0);
+    assert_int_equal(wsr_router_add(fx->router, good, NULL, NULL), 0);
+    /* Only the routes with a rate get a bucket slot, one each. */
+    assert_int_equal(wsr__router_rated(fx->router), 2);
+    a = wsr__router_find(fx->router, "a");
+    d = wsr__router_find(fx->router, "d");
+    assert_true(a->rate == 2 && d->rate == 3);
+    assert_int_equal(a->rate_slot, 0);
+    assert_int_equal(d->rate_slot, 1);
+    assert_true(wsr__router_find(fx->router, "b")->rate == 0);
+    assert_true(wsr__router_find(fx->router, "c")->rate == 0);
+}
+
 static void test_router__refuses_url_without_methods(void **state)
 {
     fixture_t *fx = *state;
@@ -340,6 +372,32 @@ static void test_router__refuses_duplicate_names_across_tables(void **state)
                     "{\"status\":404,\"detail\":\"no route for /other\",\"event_name\":null}");
     tu_expect_reply(fx->router, "{\"cmd\":\"dup\"}",
                     "{\"status\":404,\"detail\":\"no command named dup\",\"event_name\":null}");
+}
+
+static void test_router__cmdid_routes_and_refuses_duplicates(void **state)
+{
+    fixture_t *fx = *state;
+    const wsr_route_t table[] = {
+        {.name = "tcmd", .handler = answer_name_and_args, .cmdid = 10001},
+        WSR_ROUTES_END,
+    };
+    const wsr_route_t again[] = {
+        {.name = "tcmd2", .handler = answer_name_and_args, .cmdid = 10001},
+        WSR_ROUTES_END,
+    };
+
+    assert_int_equal(wsr_router_add(fx->router, table, NULL, NULL), 0);
+    expect_refused(fx, again, WSR_EEXIST, "tcmd2",
+                   "cmdid 10001 is registered twice (routes 'tcmd' and 'tcmd2')");
+    /* tornado-TCP's request: params are the arguments. */
+    tu_expect_reply(fx->router, "{\"cmdid\":10001,\"params\":{\"k\":1},\"timestamp\":5}",
+                    "{\"status\":200,\"data\":{\"route\":\"tcmd\",\"args\":{\"k\":1}},"
+                    "\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmdid\":7}",
+                    "{\"status\":404,\"detail\":\"no command with cmdid 7\",\"event_name\":null}");
+    tu_expect_reply(fx->router, "{\"cmdid\":10001,\"params\":[1]}",
+                    "{\"status\":400,\"detail\":\"member params must be an object\","
+                    "\"event_name\":null}");
 }
 
 static void test_router__refuses_ambiguous_routes(void **state)
@@ -833,6 +891,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_router__refuses_more_than_32_segments, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_router__cmdid_routes_and_refuses_duplicates, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_router__refuses_duplicate_names_across_tables, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_router__refuses_ambiguous_routes, setup, teardown),
@@ -850,6 +910,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_router__protocol_section4_examples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_router__matching_cases_from_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router__route_rates_are_read_or_refused, setup,
+                                        teardown),
     };
 
     tu_install_allocator();

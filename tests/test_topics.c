@@ -584,6 +584,37 @@ static void test_topics__four_threads_share_the_registry(void **state)
     }
 }
 
+/* Presence: each subscriber's user name, anonymous ones as null; a
+ * connection's topics listed for the engine to forget them. */
+static void test_topics__members_and_conn_topics(void **state)
+{
+    fixture_t *f = *state;
+    json_t *m = json_object();
+    char **names;
+    size_t n;
+
+    assert_int_equal(wsr__topics_subscribe_as(f->t, "room", 1, "ann"), 0);
+    assert_int_equal(wsr__topics_subscribe_as(f->t, "room", 2, NULL), 0);
+    assert_int_equal(wsr__topics_subscribe_as(f->t, "hall", 1, "ann"), 0);
+    assert_int_equal(wsr__topics_members(f->t, "room", m), 2);
+    assert_string_equal(json_string_value(json_object_get(m, "1")), "ann");
+    assert_true(json_is_null(json_object_get(m, "2")));
+    assert_int_equal(wsr__topics_members(f->t, "nowhere", m), 0);
+    n = wsr__topics_conn_topics(f->t, 1, &names);
+    assert_int_equal(n, 2);
+    assert_true((strcmp(names[0], "room") == 0 && strcmp(names[1], "hall") == 0) ||
+                (strcmp(names[0], "hall") == 0 && strcmp(names[1], "room") == 0));
+    for (size_t i = 0; i < n; i++)
+        wsr__free(names[i]);
+    wsr__free(names);
+    assert_int_equal(wsr__topics_conn_topics(f->t, 3, &names), 0);
+    assert_null(names);
+    /* The name goes with the subscription: nothing leaks (teardown counts). */
+    wsr__topics_drop_conn(f->t, 1);
+    assert_int_equal(wsr__topics_unsubscribe(f->t, "room", 2), 0);
+    json_decref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +639,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_topics__allocation_failures_leave_registry_unchanged,
                                         setup, teardown),
         cmocka_unit_test(test_topics__allocation_failures_in_new_leave_nothing),
+        cmocka_unit_test_setup_teardown(test_topics__members_and_conn_topics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topics__four_threads_share_the_registry, setup,
                                         teardown),
     };

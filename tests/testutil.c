@@ -1,13 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared test helpers (see testutil.h). */
+/* Shared test helpers (see testutil.h); the key helpers use OpenSSL only,
+ * never the code under test. */
 #include "testutil.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "wsrouter/wsrouter.h"
 #include "core/base64_int.h"
@@ -239,4 +250,224 @@ void tu_expect_base64(wsr_router_t *router, const char *json, bool binary, const
     wsr_free(reply);
     wsr__buf_dispose(&msg);
     wsr__buf_dispose(&expected);
+}
+
+/* ---- keys and tokens ---- */
+
+EVP_PKEY *tu_key_new(const char *spec)
+{
+    EVP_PKEY *key = NULL;
+
+    if (strncmp(spec, "rsa:", 4) == 0)
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)strtoul(spec + 4, NULL, 10));
+    else if (strncmp(spec, "ec:", 3) == 0)
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", spec + 3);
+    if (key == NULL)
+        fail_msg("cannot make a key %s", spec);
+    return key;
+}
+
+/* The contents of a memory BIO as a malloc'd string; frees the BIO. */
+static char *bio_text(BIO *bio)
+{
+    char *data = NULL, *out;
+    long n = BIO_get_mem_data(bio, &data);
+
+    assert_true(n > 0);
+    out = malloc((size_t)n + 1);
+    assert_non_null(out);
+    memcpy(out, data, (size_t)n);
+    out[n] = '\0';
+    BIO_free(bio);
+    return out;
+}
+
+char *tu_key_pem(EVP_PKEY *key, bool private_pem)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+
+    assert_non_null(bio);
+    if (private_pem)
+        assert_int_equal(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL), 1);
+    else
+        assert_int_equal(PEM_write_bio_PUBKEY(bio, key), 1);
+    return bio_text(bio);
+}
+
+char *tu_key_cert_pem(EVP_PKEY *key)
+{
+    X509 *x = X509_new();
+    BIO *bio = BIO_new(BIO_s_mem());
+    X509_NAME *name;
+
+    assert_non_null(x);
+    assert_non_null(bio);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+    assert_int_equal(X509_set_pubkey(x, key), 1);
+    name = X509_get_subject_name(x);
+    assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                                (const unsigned char *)"idp", -1, -1, 0),
+                     1);
+    assert_int_equal(X509_set_issuer_name(x, name), 1);
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+    X509_free(x);
+    return bio_text(bio);
+}
+
+/* The base64url of `n` bytes as a malloc'd string. */
+static char *b64u(const void *p, size_t n)
+{
+    wsr__buf_t b;
+    char *out;
+
+    wsr__buf_init(&b, 0, 0);
+    assert_int_equal(wsr__b64url_encode(&b, p, n), 0);
+    out = malloc(b.len + 1);
+    assert_non_null(out);
+    if (b.len)
+        memcpy(out, b.data, b.len);
+    out[b.len] = '\0';
+    wsr__buf_dispose(&b);
+    return out;
+}
+
+/* The base64url of a BIGNUM parameter, `pad` bytes wide (0: its own width). */
+static char *bn_param(EVP_PKEY *key, const char *name, int pad)
+{
+    BIGNUM *bn = NULL;
+    unsigned char buf[1024];
+    int n;
+    char *out;
+
+    assert_int_equal(EVP_PKEY_get_bn_param(key, name, &bn), 1);
+    n = pad ? BN_bn2binpad(bn, buf, pad) : BN_bn2bin(bn, buf);
+    assert_true(n > 0);
+    out = b64u(buf, (size_t)n);
+    BN_free(bn);
+    return out;
+}
+
+char *tu_key_jwk(EVP_PKEY *key, const char *kid, const char *extra)
+{
+    char kidm[320] = "", *a, *b, *out = malloc(4096);
+
+    assert_non_null(out);
+    if (kid != NULL)
+        snprintf(kidm, sizeof(kidm), ",\"kid\":\"%s\"", kid);
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        a = bn_param(key, OSSL_PKEY_PARAM_RSA_N, 0);
+        b = bn_param(key, OSSL_PKEY_PARAM_RSA_E, 0);
+        snprintf(out, 4096, "{\"kty\":\"RSA\"%s,\"n\":\"%s\",\"e\":\"%s\"%s}", kidm, a, b,
+                 extra ? extra : "");
+    } else {
+        int bytes = (EVP_PKEY_get_bits(key) + 7) / 8;
+
+        a = bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, bytes);
+        b = bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, bytes);
+        snprintf(out, 4096, "{\"kty\":\"EC\",\"crv\":\"%s\"%s,\"x\":\"%s\",\"y\":\"%s\"%s}",
+                 bytes == 32   ? "P-256"
+                 : bytes == 48 ? "P-384"
+                               : "P-521",
+                 kidm, a, b, extra ? extra : "");
+    }
+    free(a);
+    free(b);
+    return out;
+}
+
+/* "b64u(header).b64u(payload)", malloc'd with room for a signature. */
+static char *signing_input(const char *header, const char *payload)
+{
+    char *h = b64u(header, strlen(header)), *p = b64u(payload, strlen(payload));
+    size_t n = strlen(h) + strlen(p) + 2;
+    char *out = malloc(n + 2048);
+
+    assert_non_null(out);
+    snprintf(out, n, "%s.%s", h, p);
+    free(h);
+    free(p);
+    return out;
+}
+
+static char *append_sig(char *input, const unsigned char *sig, size_t n)
+{
+    char *s = b64u(sig, n);
+
+    strcat(input, ".");
+    strcat(input, s);
+    free(s);
+    return input;
+}
+
+char *tu_jws(EVP_PKEY *key, const char *header, const char *payload)
+{
+    char *input = signing_input(header, payload);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char sig[1024], raw[64];
+    size_t n = sizeof(sig);
+
+    assert_non_null(md);
+    assert_int_equal(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, key, NULL), 1);
+    assert_int_equal(EVP_DigestSign(md, sig, &n, (const unsigned char *)input, strlen(input)), 1);
+    EVP_MD_CTX_free(md);
+    if (EVP_PKEY_is_a(key, "EC")) {
+        /* DER ECDSA-Sig-Value to JWS's r||s. */
+        const unsigned char *p = sig;
+        ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)n);
+
+        assert_non_null(es);
+        assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, 32), 32);
+        assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + 32, 32), 32);
+        ECDSA_SIG_free(es);
+        return append_sig(input, raw, sizeof(raw));
+    }
+    return append_sig(input, sig, n);
+}
+
+char *tu_jws_hs256(const void *secret, size_t n, const char *header, const char *payload)
+{
+    char *input = signing_input(header, payload);
+    unsigned char mac[32];
+    unsigned int len = 0;
+
+    assert_non_null(
+        HMAC(EVP_sha256(), secret, (int)n, (const unsigned char *)input, strlen(input), mac, &len));
+    return append_sig(input, mac, len);
+}
+
+void tu_write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+char *tu_tempdir(const char *prefix)
+{
+    char *dir = malloc(PATH_MAX);
+
+    assert_non_null(dir);
+    snprintf(dir, PATH_MAX, "%s/%s-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", prefix);
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void tu_rmtree(const char *dir)
+{
+    if (dir != NULL)
+        (void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

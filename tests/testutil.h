@@ -64,4 +64,39 @@ void tu_expect_reply(wsr_router_t *router, const char *msg, const char *want);
  * `want` back, base64-encoded the same way. */
 void tu_expect_base64(wsr_router_t *router, const char *json, bool binary, const char *want);
 
+/* ---- keys and tokens, for the tests of jwt.c, keys.c and auth.c ---- */
+
+typedef struct evp_pkey_st EVP_PKEY;
+
+/* A fresh key pair made with OpenSSL: "rsa:BITS" or "ec:CURVE" ("ec:P-256").
+ * Asserts it worked; release with EVP_PKEY_free. */
+EVP_PKEY *tu_key_new(const char *spec);
+
+/* The key's public half as PEM (BEGIN PUBLIC KEY), or its private half as
+ * PKCS#8 PEM with `private_pem`; malloc'd. */
+char *tu_key_pem(EVP_PKEY *key, bool private_pem);
+
+/* A self-signed certificate of the key, as PEM; malloc'd. */
+char *tu_key_cert_pem(EVP_PKEY *key);
+
+/* The key's public JWK as JSON text, with "kid" when `kid` is not NULL and
+ * `extra` (e.g. ",\"use\":\"sig\"", may be NULL) before the closing brace;
+ * malloc'd. */
+char *tu_key_jwk(EVP_PKEY *key, const char *kid, const char *extra);
+
+/* A compact JWS of `header` and `payload` (JSON texts, encoded as they are)
+ * signed here with OpenSSL, independently of jwt.c: RS256 with an RSA key,
+ * ES256 (raw r||s) with an EC key; malloc'd. */
+char *tu_jws(EVP_PKEY *key, const char *header, const char *payload);
+
+/* Like tu_jws, with HMAC-SHA256 and `secret` (n bytes). */
+char *tu_jws_hs256(const void *secret, size_t n, const char *header, const char *payload);
+
+/* Writes `text` to `path` (asserts). */
+void tu_write_file(const char *path, const char *text);
+
+/* A new temporary directory (malloc'd path); tu_rmtree removes it. */
+char *tu_tempdir(const char *prefix);
+void tu_rmtree(const char *dir);
+
 #endif /* WSR_TESTS_TESTUTIL_H */

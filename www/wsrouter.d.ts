@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Types of www/wsrouter.js, the JavaScript client of the wsrouter protocol v1.
+// Types of www/wsrouter.js, the JavaScript client of the wsrouter protocol v1
+// (docs/protocol.md in wsrouter's source).
 // Kept by hand next to the module; tests/js/client.test.mjs type-checks a use of it.
 
 /** The library's version. */
@@ -9,12 +10,12 @@ export declare const VERSION: string;
 export declare const SUBPROTOCOL: 'wsrouter.v1';
 
 /** The client's defaults. */
-export declare const DEFAULTS: Readonly<Required<Omit<WsRouterOptions, 'token' | 'WebSocket'>>>;
+export declare const DEFAULTS: Readonly<Required<Omit<WsRouterOptions, 'token' | 'WebSocket' | 'getToken'>>>;
 
 /** HTTP methods of the protocol (case-insensitive on the wire). */
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS';
 
-/** A request message (PROTOCOL.md section 3). Other members are sent as given. */
+/** A request message (docs/protocol.md section 3). Other members are sent as given. */
 export interface RequestMessage {
   method?: Method | Lowercase<Method> | string;
   url?: string;
@@ -28,7 +29,7 @@ export interface RequestMessage {
   [member: string]: unknown;
 }
 
-/** A reply (PROTOCOL.md section 4). */
+/** A reply (docs/protocol.md section 4). */
 export interface Reply<T = unknown> {
   status: number;
   data?: T;
@@ -51,8 +52,10 @@ export interface Push<T = unknown> {
 export interface RequestOptions {
   /** ms before the promise rejects with 408 (0: never); defaults to the client's. */
   timeout?: number;
-  /** Rejects the request (code EABORTED) when aborted. */
+  /** Rejects the request (code EABORTED) when aborted, and cancels it on the server. */
   signal?: AbortSignal;
+  /** Called with each progress message of the call, in order, before it settles. */
+  onProgress?: (progress: any, message: Record<string, unknown>) => void;
   /** The `token` member for this request. */
   token?: string;
   /** The `event_name` member (echoed in the reply). */
@@ -74,6 +77,16 @@ export interface WsRouterOptions {
   protocols?: string | string[] | null;
   /** Sent as the `token` member of every request that has none. */
   token?: string;
+  /**
+   * Gives a fresh token: called before the token expires (at refreshAt of its
+   * lifetime) and when the client (re)connects without one or with one about to
+   * expire; the token is then sent with /auth/session.
+   */
+  getToken?: () => string | null | undefined | Promise<string | null | undefined>;
+  /** Without getToken: renew wsrouter's own token with /auth/refresh before it expires. Default false. */
+  refresh?: boolean;
+  /** When to renew, as a fraction of the token's lifetime. Default 0.8. */
+  refreshAt?: number;
   /** Default per-request timeout in ms, from the call; 0 waits forever. Default 35000. */
   timeout?: number;
   /** ms one attempt to connect may take. Default 10000. */
@@ -101,7 +114,8 @@ export type LocalErrorCode =
   | 'ECONNECT'
   | 'EABORTED'
   | 'EENCODE'
-  | 'EBADREQUEST';
+  | 'EBADREQUEST'
+  | 'ENOTOKEN';
 
 /** A failed request: a non-2xx reply, or a local failure (`local`, `code`). */
 export declare class WsRouterError extends Error {
@@ -140,6 +154,19 @@ export interface WsRouterEventMap {
   reconnecting: CustomEvent<{ attempt: number; delay: number }>;
   statechange: CustomEvent<{ state: ConnectionState; previous: ConnectionState }>;
   error: CustomEvent<{ error: unknown; topic?: string }>;
+  token: CustomEvent<{ token: string; expiresAt: number | null; source: 'refresh' | 'getToken' }>;
+  /** A topic subscribed again after a reconnection; recovered: nothing was lost. */
+  resubscribed: CustomEvent<{ topic: string; recovered: boolean; offset: number | null; epoch: string | null }>;
+  /** Input the server did not take: 404 (the call is not running) or 429 (too much waiting). */
+  inputrefused: CustomEvent<{ id: string | number; status: number; detail: string }>;
+}
+
+/** What /auth/login and /auth/refresh answer. */
+export interface TokenReply {
+  token: string;
+  expires_at: number;
+  user: string;
+  roles: string[];
 }
 
 export type PushListener<T = any> = (data: T, message: Push<T>) => void;
@@ -164,7 +191,7 @@ export declare class WsRouter extends EventTarget {
   readonly inFlight: number;
   /** Topics subscribed to. */
   readonly topics: string[];
-  /** The token sent with every request that has none of its own. */
+  /** The token sent with every request that has none of its own; renewed with getToken or refresh. */
   token: string | undefined;
 
   /** Resolves with the reply's data (2xx); rejects with WsRouterError otherwise. */
@@ -178,14 +205,26 @@ export declare class WsRouter extends EventTarget {
   delete<T = any>(url: string, args?: Record<string, unknown>, options?: RequestOptions): Promise<T>;
   /** Calls a route by name: {cmd, args}. */
   call<T = any>(cmd: string, args?: Record<string, unknown>, options?: RequestOptions): Promise<T>;
+  /** Calls a streaming route: iterate its progress; `result` is the reply's data.
+   * Leaving the loop early or aborting the signal cancels the call on the server. */
+  stream<P = any, T = any>(cmd: string, args?: Record<string, unknown>, options?: RequestOptions): AsyncIterable<P> & { id: number; result: Promise<T>; send(value: unknown): boolean };
+  /** Sends input {id, input} to a running call of ours; false while disconnected. */
+  input(id: string | number, value: unknown): boolean;
   /** Round trip of the built-in ping, in ms. */
   ping(options?: RequestOptions): Promise<number>;
+  /** POST /auth/login; keeps the token for every later request (and renews it with refresh). */
+  login(username: string, password: string, options?: RequestOptions): Promise<TokenReply>;
+  /** POST /auth/logout; forgets the token. */
+  logout(options?: RequestOptions): Promise<null>;
 
   /** Listens to pushes with this event_name ('*': every push); returns a remover. */
   on<T = any>(eventName: string, fn: PushListener<T>): () => void;
   off(eventName: string, fn?: PushListener): void;
-  /** Subscribes to a topic; the handler gets each publication's data. */
-  subscribe<T = any>(topic: string, fn: PushListener<T>, options?: RequestOptions): Promise<{ subscribed: string }>;
+  /** Where a subscribed topic stands: the last publication received (null: unknown). */
+  position(topic: string): { offset: number; epoch: string } | null;
+  /** Subscribes to a topic; the handler gets each publication's data. After a
+   * reconnection it resumes after the last publication received (event `resubscribed`). */
+  subscribe<T = any>(topic: string, fn: PushListener<T>, options?: RequestOptions): Promise<{ subscribed: string; offset?: number; epoch?: string }>;
   unsubscribe(
     topic: string,
     fn?: PushListener,

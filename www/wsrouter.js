@@ -23,13 +23,19 @@
  *   subscribes again to every topic, and then sends the requests made while offline
  *   (a bounded queue; past the bound a request is rejected at once). Requests that
  *   were already sent when the connection dropped are rejected (status 0, code
- *   `ECLOSED`), never sent twice: the server may have acted on them.
+ *   `ECLOSED`), never sent twice: the server may have acted on them;
+ * - with `getToken` or `refresh`, it keeps its token fresh: before the token
+ *   expires (at `refreshAt` of its lifetime) it asks `getToken()` for a new one and
+ *   sends it with `/auth/session`, or asks the server for one with `/auth/refresh`;
+ *   and after each (re)connection it authenticates the connection with
+ *   `/auth/session` before anything else is sent (fetching a token first when it
+ *   has none or it is about to expire), as centrifuge-js does.
  *
  * @module wsrouter
  */
 
-/** The library's version. */
-export const VERSION = '1.0.0';
+/** The library's version (the same as wsrouter's: include/wsrouter/common.h). */
+export const VERSION = '0.2.0';
 
 /** The WebSocket subprotocol of the wire protocol, asked for by default. */
 export const SUBPROTOCOL = 'wsrouter.v1';
@@ -45,9 +51,16 @@ export const DEFAULTS = Object.freeze({
   reconnectMaxDelay: 10000,
   maxReconnects: Infinity,
   queueSize: 100,
+  refresh: false,
+  refreshAt: 0.8,
 });
 
 const OPEN = 1; // WebSocket.OPEN, the same in browsers and in `ws`
+/** The event_name input is sent with: the server echoes it in its 404 or
+ * 429 answer to input, which carries the call's own id and a status and
+ * would otherwise read as the call's reply. The C client uses the same.
+ * A call's own event_name must not be this. */
+const INPUT_EVENT = 'wsr-input';
 
 /**
  * A failed request. Server errors carry the reply's members; errors made on the
@@ -63,6 +76,7 @@ const OPEN = 1; // WebSocket.OPEN, the same in browsers and in `ws`
  * | `EABORTED` | 0 | the request's AbortSignal fired |
  * | `EENCODE` | 400 | the request could not be encoded as JSON |
  * | `EBADREQUEST` | 400 | a bad argument, or an `id` already in use |
+ * | `ENOTOKEN` | 401 | `getToken()` gave no token (an `error` event) |
  */
 export class WsRouterError extends Error {
   /**
@@ -151,6 +165,18 @@ function makeEvent(type, detail) {
 }
 
 /**
+ * Takes a subscribe reply's `offset` and `epoch` as the topic's position,
+ * unless a publication of that epoch at or past it has arrived already (the
+ * reply and the first publications may come in either order).
+ */
+function adoptPosition(t, data) {
+  if (!data || !Number.isSafeInteger(data.offset) || typeof data.epoch !== 'string') return;
+  if (t.epoch === data.epoch && t.offset !== null && t.offset >= data.offset) return;
+  t.offset = data.offset;
+  t.epoch = data.epoch;
+}
+
+/**
  * A wsrouter client: one WebSocket, reconnected when it drops.
  *
  * It is an EventTarget; connection events are `CustomEvent`s with a `detail`:
@@ -159,7 +185,16 @@ function makeEvent(type, detail) {
  * - `reconnecting`: a new attempt is scheduled (`detail.attempt`, `detail.delay` in ms);
  * - `statechange`: `detail.state` and `detail.previous` (see {@link WsRouter#state});
  * - `error`: something went wrong outside any request: an unreadable message, a failed
- *   re-subscription, a push listener that threw (`detail.error`, `detail.topic`).
+ *   re-subscription, a push listener that threw, a token that could not be renewed
+ *   (`detail.error`, `detail.topic`);
+ * - `token`: the token was renewed (`detail.token`, `detail.expiresAt` in seconds,
+ *   `detail.source`: `'refresh'` or `'getToken'`);
+ * - `resubscribed`: a topic was subscribed again after a reconnection, resuming
+ *   after the last publication received (docs/protocol.md section 5.2):
+ *   `detail.topic`, `detail.recovered` (true: every publication missed meanwhile
+ *   was delivered, in order, before the new ones; false: some were lost, reload
+ *   the state they describe), `detail.offset` and `detail.epoch` (where the topic
+ *   stood).
  *
  * Server pushes are not DOM events: listen to them with {@link WsRouter#on}.
  */
@@ -182,11 +217,19 @@ export class WsRouter extends EventTarget {
   #queue = [];
   /** event_name -> Set of listeners */
   #listeners = new Map();
-  /** topic -> {handlers: Set, pending: boolean} */
+  /** topic -> {handlers: Set, pending: Promise|null, offset: number|null, epoch: string|null}:
+   * offset and epoch are those of the last publication received (or of the
+   * subscription's start), what a resubscription resumes after. */
   #topics = new Map();
   #readyResolve;
   #readyReject;
   #onOnline = null;
+  /** the token, when it was set (ms), its renewal timer, and the open's authentication */
+  #token = undefined;
+  #tokenSetAt = 0;
+  #renewTimer = null;
+  #renewing = null;
+  #authGate = false;
 
   /**
    * Creates a client and starts connecting at once; it keeps trying, with backoff,
@@ -204,6 +247,18 @@ export class WsRouter extends EventTarget {
    *   asked for; null or [] asks for none
    * @param {string} [options.token] bearer token sent as the `token` member of every
    *   request that has none of its own (see also {@link WsRouter#token})
+   * @param {() => (string|null|undefined|Promise<string|null|undefined>)} [options.getToken]
+   *   returns a fresh token (from the application's backend or an identity provider):
+   *   called before the token expires, and when the client (re)connects without a
+   *   token or with one about to expire. The token it gives is sent with
+   *   `/auth/session`. A rejection, or no token, is reported as an `error` event and
+   *   tried again later.
+   * @param {boolean} [options.refresh=false] without `getToken`: renew wsrouter's own
+   *   token with `POST /auth/refresh` before it expires (an identity provider's token
+   *   cannot be renewed so: give `getToken`). With either, every (re)connection is
+   *   authenticated with `/auth/session` first.
+   * @param {number} [options.refreshAt=0.8] when to renew, as a fraction of the
+   *   token's lifetime (from its `iat`, or from when the client got it, to its `exp`)
    * @param {number} [options.timeout=35000] default per-request timeout in ms, counted
    *   from the call (time spent in the offline queue included); 0 waits forever. It is a
    *   little above the server's default request_timeout_ms (30 s), so that the server's
@@ -232,8 +287,13 @@ export class WsRouter extends EventTarget {
       throw new TypeError('no WebSocket class: pass options.WebSocket (on Node before 22, the ws package)');
     }
     this.#url = resolveUrl(url);
-    /** The bearer token sent with every request that has no `token` of its own. */
-    this.token = o.token;
+    if (o.getToken != null && typeof o.getToken !== 'function') {
+      throw new TypeError('getToken must be a function that returns a token');
+    }
+    if (!(o.refreshAt > 0 && o.refreshAt < 1)) {
+      throw new TypeError(`refreshAt must be a fraction between 0 and 1, not ${JSON.stringify(o.refreshAt)}`);
+    }
+    this.#setToken(o.token);
     /**
      * Resolves with the client at its first open; rejects if the client is closed
      * before it ever opened.
@@ -283,6 +343,15 @@ export class WsRouter extends EventTarget {
     });
   }
 
+  /**
+   * The bearer token sent with every request that has no `token` of its own;
+   * setting it (re)schedules its renewal when `getToken` or `refresh` is given.
+   * @type {string|undefined}
+   */
+  get token() { return this.#token; }
+
+  set token(value) { this.#setToken(value ?? undefined); }
+
   /** The URL connected to. @type {string} */
   get url() { return this.#url; }
 
@@ -308,13 +377,26 @@ export class WsRouter extends EventTarget {
   /** The topics subscribed to (or being subscribed to). @type {string[]} */
   get topics() { return [...this.#topics.keys()]; }
 
+  /**
+   * Where a subscribed topic stands for this client: the offset and epoch of the
+   * last publication received on it (or of the subscription's start), which a
+   * resubscription after a reconnection resumes after; null when not subscribed
+   * or not known yet.
+   * @param {string} topic
+   * @returns {{offset: number, epoch: string} | null}
+   */
+  position(topic) {
+    const t = this.#topics.get(topic);
+    return t && t.epoch !== null ? { offset: t.offset, epoch: t.epoch } : null;
+  }
+
   // ---- requests ---------------------------------------------------------------------
 
   /**
    * Sends one request message and resolves with the reply's `data`; rejects with a
    * WsRouterError for a non-2xx status or a local failure.
    *
-   * The message is sent as given (every member of PROTOCOL.md section 3, and any
+   * The message is sent as given (every member of docs/protocol.md section 3, and any
    * other), with an `id` added (unless it has one; it must not be in use) and the
    * client's `token` (unless it has one).
    *
@@ -409,6 +491,89 @@ export class WsRouter extends EventTarget {
   }
 
   /**
+   * Sends input to a running call of ours: `{"id": id, "input": value}`
+   * (docs/protocol.md section 5.1); its handler receives it in order. Not
+   * answered, unless the call is not running (404) or has too much input
+   * waiting (429): those answers reject nothing and come as the event
+   * `inputrefused` ({id, status, detail}); the call goes on.
+   * @param {string|number} id the running call's id
+   * @param {any} value any JSON value
+   * @returns {boolean} whether it was sent (false while disconnected)
+   */
+  input(id, value) {
+    if (!this.#ws || this.#ws.readyState !== OPEN) return false;
+    this.#ws.send(this.#encode({ id, input: value === undefined ? null : value, event_name: INPUT_EVENT }, false));
+    return true;
+  }
+
+  /**
+   * Calls a streaming route and iterates over its progress messages
+   * (docs/protocol.md section 5.1): `for await (const part of client.stream('count',
+   * {n: 5})) ...`. The reply's data is `stream.result` (a promise). Leaving the loop
+   * early (`break`, an exception) or aborting `options.signal` cancels the call on the
+   * server. Parts that arrive faster than the loop reads them wait in memory.
+   * @param {string} cmd the route's name
+   * @param {object} [args]
+   * @param {RequestOptions} [options]
+   * @returns {AsyncIterable<any> & {id: number, result: Promise<any>, send: (value: any) => boolean}}
+   */
+  stream(cmd, args, options = {}) {
+    const parts = [];
+    const waiters = [];
+    let finished = false;
+    let failure = null;
+    const ctl = new AbortController();
+    const outer = options.signal;
+    if (outer) {
+      if (outer.aborted) ctl.abort();
+      else outer.addEventListener('abort', () => ctl.abort(), { once: true });
+    }
+    const wake = () => {
+      while (waiters.length && (parts.length || finished)) {
+        const w = waiters.shift();
+        if (parts.length) w.resolve({ value: parts.shift(), done: false });
+        else if (failure) w.reject(failure);
+        else w.resolve({ value: undefined, done: true });
+      }
+    };
+    while (this.#pending.has(this.#nextId)) this.#nextId++;
+    const id = this.#nextId++;
+    const result = this.#send(withOptions({ cmd, args, id }, options), {
+      ...options,
+      signal: ctl.signal,
+      onProgress: (p, m) => {
+        if (options.onProgress) options.onProgress(p, m);
+        parts.push(p);
+        wake();
+      },
+    });
+    result.then(
+      () => { finished = true; wake(); },
+      (e) => { finished = true; failure = e; wake(); },
+    );
+    return {
+      id,
+      result,
+      /** Sends `value` to the running call as input (see {@link WsRouter#input}). */
+      send: (value) => this.input(id, value),
+      [Symbol.asyncIterator]() {
+        return {
+          next() {
+            return new Promise((resolve, reject) => {
+              waiters.push({ resolve, reject });
+              wake();
+            });
+          },
+          return() {
+            if (!finished) ctl.abort();
+            return Promise.resolve({ value: undefined, done: true });
+          },
+        };
+      },
+    };
+  }
+
+  /**
    * Measures a round trip with the built-in `ping` command.
    * @param {RequestOptions} [options]
    * @returns {Promise<number>} milliseconds
@@ -417,6 +582,31 @@ export class WsRouter extends EventTarget {
     const t0 = now();
     await this.call('ping', undefined, options);
     return now() - t0;
+  }
+
+  /**
+   * Logs in (`POST /auth/login`) and keeps the token: it goes with every request
+   * from now on, and with `refresh` it is renewed before it expires.
+   * @param {string} username
+   * @param {string} password
+   * @param {RequestOptions} [options]
+   * @returns {Promise<{token: string, expires_at: number, user: string, roles: string[]}>}
+   */
+  async login(username, password, options) {
+    const data = await this.post('/auth/login', { username, password }, undefined, options);
+    this.#setToken(data.token);
+    return data;
+  }
+
+  /**
+   * Logs out (`POST /auth/logout`) and forgets the token.
+   * @param {RequestOptions} [options]
+   * @returns {Promise<null>}
+   */
+  async logout(options) {
+    const data = await this.post('/auth/logout', undefined, undefined, options);
+    this.#setToken(undefined);
+    return data;
   }
 
   // ---- pushes and subscriptions ------------------------------------------------------
@@ -453,12 +643,13 @@ export class WsRouter extends EventTarget {
   /**
    * Subscribes to a topic (`POST /_/subscribe`) and calls `fn(data, message)` for
    * each publication on it. Subscribing the same topic again only adds the handler.
-   * The subscription is renewed after every reconnection.
+   * The subscription is renewed after every reconnection, resuming after the last
+   * publication received (see the `resubscribed` event).
    * @param {string} topic
    * @param {(data: any, message: object) => void} fn
    * @param {RequestOptions} [options]
-   * @returns {Promise<any>} the server's answer, `{subscribed: topic}`; on failure
-   *   the handler is removed again
+   * @returns {Promise<any>} the server's answer, `{subscribed: topic, offset, epoch}`;
+   *   on failure the handler is removed again
    */
   subscribe(topic, fn, options) {
     if (typeof topic !== 'string') return Promise.reject(localError(400, 'EBADREQUEST', 'subscribe(): the topic must be a string'));
@@ -468,12 +659,13 @@ export class WsRouter extends EventTarget {
       t.handlers.add(fn);
       return t.pending ?? Promise.resolve({ subscribed: topic });
     }
-    t = { handlers: new Set([fn]), pending: null };
+    t = { handlers: new Set([fn]), pending: null, offset: null, epoch: null };
     this.#topics.set(topic, t);
     const entry = t;
     t.pending = this.post('/_/subscribe', undefined, { topic }, options).then(
       (data) => {
         if (entry.pending) entry.pending = null;
+        adoptPosition(entry, data);
         return data;
       },
       (err) => {
@@ -533,6 +725,8 @@ export class WsRouter extends EventTarget {
     this.#closing = true;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = null;
     if (this.#onOnline) globalThis.removeEventListener('online', this.#onOnline);
     this.#failAll('ECLIENTCLOSED', 'the client was closed');
     const ws = this.#ws;
@@ -593,10 +787,115 @@ export class WsRouter extends EventTarget {
     this.#emit('open', { reconnected, protocol: ws.protocol });
     this.#readyResolve(this);
     if (this.#state !== 'open' || ws !== this.#ws) return; // closed by a listener
+    if (!this.#keepsToken()) {
+      this.#afterOpen(reconnected);
+      return;
+    }
+    // Authenticate the connection first; requests wait in the queue meanwhile.
+    this.#authGate = true;
+    this.#authenticate().finally(() => {
+      this.#authGate = false;
+      if (this.#state !== 'open' || ws !== this.#ws) return;
+      this.#afterOpen(reconnected);
+      // A renewal that fell due while offline (refresh needs the connection).
+      const due = this.#renewalDue();
+      if (due !== null && due <= 0) this.#renew();
+      else this.#scheduleRenewal();
+    });
+  }
+
+  #afterOpen(reconnected) {
     if (reconnected) this.#resubscribe();
     const queue = this.#queue;
     this.#queue = [];
     for (const entry of queue) this.#transmit(entry);
+  }
+
+  // ---- the token ---------------------------------------------------------------------
+
+  #keepsToken() {
+    return typeof this.#opts.getToken === 'function' || this.#opts.refresh === true;
+  }
+
+  #setToken(token, source) {
+    this.#token = token;
+    this.#tokenSetAt = Date.now();
+    if (source) {
+      this.#emit('token', { token, expiresAt: tokenClaims(token).exp ?? null, source });
+    }
+    this.#scheduleRenewal();
+  }
+
+  /** Seconds until the token is due for renewal (may be negative), or null. */
+  #renewalDue() {
+    const { exp, iat } = tokenClaims(this.#token);
+    if (typeof exp !== 'number') return null;
+    const from = typeof iat === 'number' ? iat : this.#tokenSetAt / 1000;
+    return from + Math.max(0, exp - from) * this.#opts.refreshAt - Date.now() / 1000;
+  }
+
+  #scheduleRenewal(delayMs) {
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = null;
+    if (!this.#keepsToken() || this.#closing || this.#state === 'closed') return;
+    let ms = delayMs;
+    if (ms === undefined) {
+      const due = this.#renewalDue();
+      if (due === null) return;
+      ms = Math.max(0, due * 1000);
+    }
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = null;
+      this.#renew();
+    }, Math.min(ms, 0x7fffffff));
+  }
+
+  /** Renews the token (once at a time); on failure tries again until it expires. */
+  #renew() {
+    if (this.#renewing) return this.#renewing;
+    const online = this.#state === 'open' && !this.#authGate;
+    let work;
+    if (typeof this.#opts.getToken === 'function') {
+      work = this.#fetchToken().then((t) => (online && this.#state === 'open' ? this.#sendSession(t) : null));
+    } else if (online) {
+      work = this.#send({ method: 'POST', url: '/auth/refresh' }, {}, false, true)
+        .then((data) => this.#setToken(data.token, 'refresh'));
+    } else {
+      return Promise.resolve(); // renewed at the next open
+    }
+    this.#renewing = work.catch((error) => {
+      this.#emit('error', { error });
+      const { exp } = tokenClaims(this.#token);
+      const left = typeof exp === 'number' ? exp * 1000 - Date.now() : 0;
+      if (left > 0) this.#scheduleRenewal(Math.min(30000, Math.max(1000, left / 2)));
+    }).finally(() => { this.#renewing = null; });
+    return this.#renewing;
+  }
+
+  async #fetchToken() {
+    const token = await this.#opts.getToken();
+    if (typeof token !== 'string' || token === '') {
+      throw localError(401, 'ENOTOKEN', 'getToken() gave no token');
+    }
+    this.#setToken(token, 'getToken');
+    return token;
+  }
+
+  #sendSession(token) {
+    return this.#send({ method: 'POST', url: '/auth/session', data: { token } }, {}, false, true);
+  }
+
+  /** After an open: a token (fetched when missing or about to expire), then /auth/session. */
+  async #authenticate() {
+    try {
+      const due = this.#renewalDue();
+      if (typeof this.#opts.getToken === 'function' && (this.#token == null || (due !== null && due <= 0))) {
+        await this.#fetchToken();
+      }
+      if (this.#token != null) await this.#sendSession(this.#token);
+    } catch (error) {
+      this.#emit('error', { error });
+    }
   }
 
   #onClose(ws, ev) {
@@ -658,6 +957,11 @@ export class WsRouter extends EventTarget {
       this.#emit('error', { error: new Error('a message from the server is not a JSON object') });
       return;
     }
+    if ('status' in msg && msg.event_name === INPUT_EVENT) {
+      // An answer to input (404, 429), not the call's reply.
+      this.#emit('inputrefused', { id: msg.id, status: msg.status, detail: msg.detail });
+      return;
+    }
     if ('status' in msg) {
       const entry = 'id' in msg ? this.#pending.get(msg.id) : undefined;
       if (!entry || !entry.sent) return; // timed out, aborted, or not ours
@@ -665,6 +969,18 @@ export class WsRouter extends EventTarget {
       if (entry.full) entry.resolve(msg);
       else if (msg.status >= 200 && msg.status < 300) entry.resolve(msg.data === undefined ? null : msg.data);
       else entry.reject(WsRouterError.fromReply(msg));
+      return;
+    }
+    if ('progress' in msg && 'id' in msg) {
+      // A running call's progress (docs/protocol.md section 5.1), not a push.
+      const entry = this.#pending.get(msg.id);
+      if (entry && entry.sent && entry.onProgress) {
+        try {
+          entry.onProgress(msg.progress, msg);
+        } catch (error) {
+          this.#emit('error', { error });
+        }
+      }
       return;
     }
     this.#dispatchPush(msg);
@@ -681,6 +997,10 @@ export class WsRouter extends EventTarget {
     };
     if (msg.event_name === 'publish' && typeof msg.topic === 'string') {
       const t = this.#topics.get(msg.topic);
+      if (t && Number.isSafeInteger(msg.offset) && typeof msg.epoch === 'string') {
+        t.offset = msg.offset;
+        t.epoch = msg.epoch;
+      }
       if (t) for (const fn of [...t.handlers]) call(fn, msg.topic);
     }
     if (typeof msg.event_name === 'string') {
@@ -694,13 +1014,22 @@ export class WsRouter extends EventTarget {
   #resubscribe() {
     for (const [topic, t] of this.#topics) {
       if (t.pending) continue; // its subscribe request is still on its way
-      const p = this.post('/_/subscribe', undefined, { topic }).then(
+      // Resume after the last publication received (docs/protocol.md section 5.2).
+      const args = t.epoch !== null ? { topic, since: { offset: t.offset, epoch: t.epoch } } : { topic };
+      const p = this.post('/_/subscribe', undefined, args).then(
         (data) => {
           if (t.pending === p) t.pending = null;
+          const recovered = data?.recovered === true;
+          // Recovered: the replay that follows moves the position; not
+          // recovered: what was missed is lost, and the topic goes on from here.
+          if (!recovered) adoptPosition(t, data);
+          this.#emit('resubscribed', { topic, recovered, offset: data?.offset ?? null, epoch: data?.epoch ?? null });
           return data;
         },
         (error) => {
           if (t.pending === p) t.pending = null;
+          // Cut off again before the answer: the next reconnection tries again.
+          if (error?.code === 'ECLOSED') return;
           if (this.#topics.get(topic) === t) this.#topics.delete(topic);
           this.#emit('error', { error, topic });
         },
@@ -711,7 +1040,7 @@ export class WsRouter extends EventTarget {
 
   // ---- internals ---------------------------------------------------------------------
 
-  #send(message, options, full) {
+  #send(message, options, full, bypass = false) {
     if (message === null || typeof message !== 'object' || Array.isArray(message)) {
       return Promise.reject(localError(400, 'EBADREQUEST', 'the request must be an object'));
     }
@@ -726,11 +1055,12 @@ export class WsRouter extends EventTarget {
     } else if (this.#pending.has(msg.id)) {
       return Promise.reject(localError(400, 'EBADREQUEST', `id ${JSON.stringify(msg.id)} is already in use by a request in flight`));
     }
-    if (msg.token === undefined && this.token != null) msg.token = this.token;
+    // The client's token is added when the request is written, so a request that
+    // waited in the queue goes with the token renewed meanwhile.
+    const ownToken = msg.token === undefined;
     let text;
     try {
-      text = JSON.stringify(msg);
-      if (this.#opts.encoding === 'base64') text = encodeBase64(text);
+      text = this.#encode(msg, ownToken);
     } catch (e) {
       return Promise.reject(localError(400, 'EENCODE', `the request cannot be encoded as JSON: ${e.message}`));
     }
@@ -738,7 +1068,8 @@ export class WsRouter extends EventTarget {
     if (signal && signal.aborted) {
       return Promise.reject(localError(0, 'EABORTED', 'the request was aborted'));
     }
-    const offline = !(this.#ws && this.#ws.readyState === OPEN && this.#state === 'open');
+    const offline = !(this.#ws && this.#ws.readyState === OPEN && this.#state === 'open')
+      || (this.#authGate && !bypass);
     if (offline && this.#queue.length >= this.#opts.queueSize) {
       const n = this.#opts.queueSize;
       return Promise.reject(localError(503, 'EQUEUEFULL',
@@ -746,12 +1077,16 @@ export class WsRouter extends EventTarget {
     }
     return new Promise((resolve, reject) => {
       const id = msg.id;
-      const entry = { text, resolve, reject, full, timer: null, sent: false, cleanup: null };
+      const entry = {
+        text, msg, ownToken, token: this.#token, resolve, reject, full, timer: null, sent: false, cleanup: null,
+        onProgress: typeof opts.onProgress === 'function' ? opts.onProgress : null,
+      };
       const timeout = opts.timeout ?? this.#opts.timeout;
       if (timeout > 0) {
         entry.timer = setTimeout(() => {
           if (this.#pending.get(id) !== entry) return;
           this.#settle(id, entry);
+          this.#cancelOnServer(entry);
           reject(localError(408, 'ETIMEDOUT',
             `request timed out on the client after ${timeout} ms with no reply${entry.sent ? '' : ' (never sent: still waiting for the connection)'}`));
         }, timeout);
@@ -760,6 +1095,7 @@ export class WsRouter extends EventTarget {
         const onAbort = () => {
           if (this.#pending.get(id) !== entry) return;
           this.#settle(id, entry);
+          this.#cancelOnServer(entry);
           reject(localError(0, 'EABORTED', 'the request was aborted'));
         };
         signal.addEventListener('abort', onAbort, { once: true });
@@ -772,13 +1108,33 @@ export class WsRouter extends EventTarget {
     });
   }
 
+  #encode(msg, ownToken) {
+    const m = ownToken && this.#token != null ? { ...msg, token: this.#token } : msg;
+    const text = JSON.stringify(m);
+    return this.#opts.encoding === 'base64' ? encodeBase64(text) : text;
+  }
+
   #transmit(entry) {
     entry.sent = true;
+    entry.ws = this.#ws;
     try {
+      if (entry.ownToken && entry.token !== this.#token) entry.text = this.#encode(entry.msg, true);
       this.#ws.send(entry.text);
     } catch (e) {
       this.#settle(entry.id, entry);
       entry.reject(localError(0, 'ECLOSED', `the request could not be sent: ${e.message}`));
+    }
+  }
+
+  /** Tells the server to stop a call it is running for us (the `cancel` built-in,
+   * docs/protocol.md section 5.1). Sent without an id: its answer is not awaited.
+   * A call not sent yet, or sent on a connection since lost, has nothing to stop. */
+  #cancelOnServer(entry) {
+    if (!entry.sent || entry.ws !== this.#ws || !this.#ws || this.#ws.readyState !== OPEN) return;
+    try {
+      this.#ws.send(this.#encode({ cmd: 'cancel', args: { id: entry.id } }, true));
+    } catch {
+      // the connection is going: the server cancels its calls itself
     }
   }
 
@@ -819,14 +1175,17 @@ export class WsRouter extends EventTarget {
  * @typedef {object} RequestOptions
  * @property {number} [timeout] ms before the promise rejects with 408 (0: never);
  *   defaults to the client's `timeout`
- * @property {AbortSignal} [signal] rejects the request (code EABORTED) when aborted
+ * @property {AbortSignal} [signal] rejects the request (code EABORTED) when aborted,
+ *   and cancels it on the server when it was sent (the `cancel` built-in)
+ * @property {(progress: any, message: object) => void} [onProgress] called with each
+ *   progress message of the call, in order, before the promise settles
  * @property {string} [token] the `token` member for this request
  * @property {any} [event_name] the `event_name` member (echoed in the reply)
  * @property {any} [data] a body, for `call()` and `delete()`
  */
 
 /**
- * A reply (PROTOCOL.md section 4).
+ * A reply (docs/protocol.md section 4).
  * @typedef {object} Reply
  * @property {number} status
  * @property {any} [data]
@@ -864,6 +1223,20 @@ function resolveUrl(url) {
   }
   if (/^https?:\/\//i.test(url)) return url.replace(/^http/i, 'ws');
   throw new TypeError(`not a WebSocket URL: ${url}`);
+}
+
+/** The claims of a JWT, read without verifying it ({} when it is not one). */
+function tokenClaims(token) {
+  if (typeof token !== 'string') return {};
+  const part = token.split('.')[1];
+  if (!part) return {};
+  try {
+    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+    const claims = JSON.parse(decodeBase64(b64 + '='.repeat((4 - (b64.length % 4)) % 4)));
+    return claims !== null && typeof claims === 'object' ? claims : {};
+  } catch {
+    return {};
+  }
 }
 
 function now() {

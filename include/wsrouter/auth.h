@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Users of the authentication routes (PROTOCOL.md section 6). They live in the
+ * Users of the authentication routes (docs/protocol.md section 6). They live in the
  * factory's store with their roles and a slow, salted password hash
  * (PBKDF2-HMAC-SHA256, 600 000 iterations). These calls are what
  * `wsrouterd user add|list|remove` uses; they are thread-safe, and slow where

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The C client: one WebSocket connection to a wsrouter server (PROTOCOL.md),
+ * The C client: one WebSocket connection to a wsrouter server (docs/protocol.md),
  * synchronous and asynchronous calls correlated by id, pushes delivered to a
  * handler, a choice of encoding, TLS, and optional automatic reconnection.
  *
@@ -24,16 +24,32 @@
  * callback may start and cancel asynchronous calls, and may free the client,
  * but must not make synchronous ones (they return WSR_ESTATE). A callback that
  * blocks stalls the whole client. Side effects of libwebsockets 4.1 on the process: creating
- * a client sets SIGPIPE to SIG_IGN, and lws logs notices to stderr unless the
- * program calls lws_set_log_level().
+ * a client sets SIGPIPE to SIG_IGN, and sets lws's log level, which is one per
+ * process, from cfg.log_level (below).
  *
  * Failures. Every call ends exactly once: with a reply (any status), or with a
  * negative WSR_E* code and a sentence. A call is never left hanging: it fails
  * with WSR_ETIMEDOUT at its deadline, with WSR_ECLOSED when the connection
  * drops while it is in flight (sent or still queued), with WSR_ECANCELED when
- * wsr_client_cancel() cancels it, and at once with
- * WSR_ECLOSED when it is made while the client is not connected: calls do not
+ * wsr_client_cancel() cancels it before it was written (or a raw send), and
+ * at once with WSR_ECLOSED when it is made while the client is not connected: calls do not
  * wait for a reconnection, they fail fast (wsr_client_wait_connected waits).
+ * A call cancelled once written ends with the server's reply, status 499.
+ *
+ * Streaming calls (docs/protocol.md section 5.1). A call may receive progress
+ * messages before its reply: give the request an `on_progress` callback
+ * and it is called for each, in the order the server sent them, always before
+ * the call's reply callback and never after it. While the call runs,
+ * wsr_client_send_input() sends it input, which its handler reads in order
+ * (a conversation), and wsr_client_cancel() asks the server to stop it: the
+ * call then ends at once with status 499, and nothing of it comes after.
+ *
+ *   static void on_part(void *user, uint64_t call_id, json_t *progress, json_t *message)
+ *   { ... one part of the result, borrowed for the callback ... }
+ *   req.cmd = "count"; req.on_progress = on_part;
+ *   wsr_client_request_async(c, &req, on_done, NULL, &id, &err);
+ *   wsr_client_send_input(c, id, json_string("hello"), &err);   a conversing route
+ *   wsr_client_cancel(c, id);                                   on_done gets the 499
  *
  * Ids. The client gives every request it encodes a string id of the form
  * "wsr-<8 hex digits>-<n>": the hex digits are random, chosen once per client,
@@ -46,9 +62,39 @@
  *
  * Connection state. A reconnection is a new connection: what the server kept
  * for the old one is gone (subscriptions, a login by /auth/session or by a
- * request's data). The client re-sends nothing by itself; an on_state handler
- * that sees WSR_CLIENT_OPEN again may restore what the program needs. The
+ * request's data). The client re-sends nothing by itself but the topics
+ * subscribed with wsr_client_subscribe() (below); an on_state handler that
+ * sees WSR_CLIENT_OPEN again may restore what else the program needs. The
  * client's `token` is sent with every request, so it survives reconnections.
+ *
+ * Subscriptions that resume (docs/protocol.md section 5.2). A topic
+ * subscribed with wsr_client_subscribe() is remembered, with the offset and
+ * epoch of the last publication received on it (or of the subscribe reply,
+ * until one arrives): wsr_client_position() reads them. After each
+ * reconnection (automatic, or a wsr_client_connect() after a drop) the
+ * client subscribes to it again by itself with
+ * "since": {"offset","epoch"}, ahead of every call of the program, and the
+ * server first replays what was missed, then live publications. The
+ * publications still go to the message handler as before; cfg.on_resubscribed
+ * then tells whether the topic was recovered (every missed publication comes,
+ * in order, nothing twice) or not (history no longer covered the gap: reload
+ * the state the topic describes). A subscription made through the generic
+ * calls (wsr_client_call "POST /_/subscribe") is not remembered.
+ *
+ *   cfg.reconnect = true; cfg.on_resubscribed = on_resub;
+ *   wsr_client_subscribe(c, "chat", &reply, &err);
+ *   ... publications reach cfg.on_message; after a drop, on_resub() says
+ *   ... {topic "chat", recovered true} and the missed ones follow
+ *
+ * Tokens that expire. With `token_cb` or `refresh` the client keeps its
+ * token fresh by itself: at refresh_percent of the token's lifetime (read
+ * from its unverified iat and exp claims) it calls token_cb for a new token,
+ * or, without token_cb, asks the server for one with POST /auth/refresh; and
+ * at every open (the first and each reconnection) it calls token_cb, then
+ * authenticates the connection with POST /auth/session before any call of
+ * the program is written. A renewal that fails is logged (WARN) and tried
+ * again, every 30 seconds at most, until the token expires. The token is
+ * also changed with wsr_client_set_token() (after a login, say).
  */
 #ifndef WSR_WSROUTER_CLIENT_H
 #define WSR_WSROUTER_CLIENT_H
@@ -69,7 +115,7 @@ extern "C" {
 
 typedef struct wsr_client wsr_client_t;
 
-/* How requests are framed (PROTOCOL.md section 2); replies come back alike. */
+/* How requests are framed (docs/protocol.md section 2); replies come back alike. */
 typedef enum wsr_client_encoding {
     WSR_CLIENT_JSON = 0,          /* JSON in text frames */
     WSR_CLIENT_BASE64_TEXT = 1,   /* base64 of the JSON in text frames */
@@ -91,7 +137,7 @@ typedef enum wsr_client_state {
  * reply has no such member. Release with wsr_client_reply_dispose().
  */
 typedef struct wsr_client_reply {
-    int status;         /* HTTP-style status (PROTOCOL.md section 4) */
+    int status;         /* HTTP-style status (docs/protocol.md section 4) */
     json_t *data;       /* borrowed from message: the result, NULL when absent */
     const char *detail; /* borrowed from message: the error sentence, or NULL */
     json_t *errors;     /* borrowed from message: 422, parameter -> message, or NULL */
@@ -111,10 +157,25 @@ typedef void (*wsr_client_reply_fn)(void *user, int rc, wsr_client_reply_t *repl
                                     const char *error);
 
 /*
+ * Called for each progress message of a running call (docs/protocol.md
+ * section 5.1), on the service thread, in the order the server sent them,
+ * before the call's wsr_client_reply_fn and never after it. `call_id` is the
+ * call's number (as wsr_client_request_async gives it); `progress` is the
+ * message's `progress` member and `message` the whole message
+ * ({"id":..,"progress":..,"event_name":..}); both are borrowed for the call:
+ * json_deep_copy() what must outlive it (a reference kept with json_incref
+ * must not be handed to another thread). A progress message for a call
+ * without on_progress, or no longer in flight, goes to the message handler.
+ */
+typedef void (*wsr_client_progress_fn)(void *user, uint64_t call_id, json_t *progress,
+                                       json_t *message);
+
+/*
  * Receives every message that answers no call in flight: pushes and
- * publications (no `status`, PROTOCOL.md section 5), and late replies to calls
- * that already timed out or were canceled. The handler takes `message`: it owns it and must
- * release it with json_decref (the library keeps no reference, so the message
+ * publications (no `status`, docs/protocol.md section 5), late replies to calls
+ * that already timed out or were canceled, late progress messages, and the
+ * server's answers to input it could not take (wsr_client_send_input). The handler takes `message`:
+ * it owns it and must release it with json_decref (the library keeps no reference, so the message
  * may be handed to another thread as it is). Runs on the service thread.
  */
 typedef void (*wsr_client_message_fn)(void *user, json_t *message);
@@ -129,6 +190,40 @@ typedef void (*wsr_client_state_fn)(void *user, wsr_client_state_t state, int co
                                     const char *text);
 
 /*
+ * What became of a topic the client subscribed to again after a
+ * reconnection (see "Subscriptions that resume" above). Every pointer is
+ * borrowed for the call.
+ */
+typedef struct wsr_client_resubscription {
+    const char *topic; /* the topic */
+    bool ok;           /* subscribed again; false: the topic is forgotten (below) */
+    bool recovered;    /* ok and every missed publication follows; false: reload */
+    int64_t offset;    /* where the topic stood in the reply (0 when unknown) */
+    const char *epoch; /* the epoch in the reply, or NULL */
+    int rc;            /* !ok: 0 when the server refused (status), else a WSR_E* code */
+    int status;        /* the reply's status, 0 when none came */
+    const char *error; /* !ok: the reason, or NULL */
+} wsr_client_resubscription_t;
+
+/*
+ * Told of each topic subscribed again after a reconnection, on the service
+ * thread, once its reply came. A resubscription cut off by another drop
+ * tells nothing: the next reconnection tries again. One that fails otherwise
+ * (refused, timed out) forgets the topic.
+ */
+typedef void (*wsr_client_resubscribed_fn)(void *user, const wsr_client_resubscription_t *r);
+
+/*
+ * Gives the client a fresh token (for example from an identity provider, or
+ * a file another program renews), on the service thread: at every open and
+ * before the token in use expires. Returns the token, borrowed: the client
+ * copies it as soon as the callback returns, so it may live in a buffer the
+ * callback reuses; or NULL to keep the current one. It must not block long:
+ * the whole client waits for it.
+ */
+typedef const char *(*wsr_client_token_fn)(void *user);
+
+/*
  * Client settings. Initialise with wsr_client_config_init(), then change
  * fields. Strings are borrowed until wsr_client_new() returns (it copies
  * them). Times are in milliseconds; timeouts go from 1 to 86400000 (a day).
@@ -138,6 +233,13 @@ typedef void (*wsr_client_state_fn)(void *user, wsr_client_state_t state, int co
  * a request past it is refused with WSR_EOVERFLOW before anything is sent.
  * For a request the size counted is the frame's payload: the JSON text, or in
  * the base64 encodings the base64 text (a third larger than the JSON).
+ *
+ * log_level (WSR_LOG_ERR ... WSR_LOG_DEBUG) bounds the client's own lines and
+ * those of libwebsockets, which go to stderr (or to the emitter a program gave
+ * lws_set_log_level()): lws says nothing up to WSR_LOG_NOTICE (its errors
+ * repeat what the calls return), its errors, warnings and notices from
+ * WSR_LOG_INFO, everything from WSR_LOG_DEBUG. wsr_client_new() applies it to
+ * lws, whose level is one per process: the client created last decides.
  *
  * insecure turns off every check of the server's certificate (trust, dates,
  * host name) for development. The client then logs a warning at each
@@ -163,9 +265,15 @@ typedef struct wsr_client_config {
     wsr_client_message_fn on_message; /* pushes and unmatched messages, or NULL */
     wsr_client_state_fn on_state;     /* state changes, or NULL */
     void *user;                       /* passed to on_message and on_state */
-    int log_level;                    /* WSR_LOG_WARN */
+    int log_level;                    /* WSR_LOG_WARN; also lws's lines: see below */
     wsr_log_fn log; /* called on the service thread; NULL: WARN and up to stderr */
     void *log_user; /* passed to `log` */
+    /* Fields added later go here, at the end: wsr_client_config_init sets them. */
+    wsr_client_token_fn token_cb; /* a fresh token at each open and before expiry, or NULL */
+    void *token_user;             /* passed to token_cb */
+    bool refresh;                 /* without token_cb: renew with POST /auth/refresh (false) */
+    int refresh_percent;          /* renew at this % of the token's lifetime (80; 1 to 99) */
+    wsr_client_resubscribed_fn on_resubscribed; /* each resumed topic, or NULL; gets `user` */
 } wsr_client_config_t;
 
 /*
@@ -183,6 +291,9 @@ typedef struct wsr_client_request {
     json_t *event_name; /* a label echoed by the server, or NULL */
     const char *token;  /* overrides the client's token for this request, or NULL */
     int timeout_ms;     /* deadline for this call; 0: the client's call_timeout_ms */
+    /* Fields added later go here, at the end: wsr_client_request_init clears them. */
+    wsr_client_progress_fn on_progress; /* each progress message of the call, or NULL */
+    void *progress_user;                /* passed to on_progress */
 } wsr_client_request_t;
 
 /* Writes every default into `cfg` (borrowed). Never fails. Any thread. */
@@ -286,14 +397,42 @@ WSR_API WSR_NODISCARD int wsr_client_request_async(wsr_client_t *c, const wsr_cl
 /*
  * Cancels the asynchronous call or raw send `call_id` (from
  * wsr_client_request_async or wsr_client_send_raw_async). Returns 0 when it
- * was still in flight: its callback then runs once, soon, on the service
- * thread, with WSR_ECANCELED; a request not yet written is never sent, and a
- * reply that still arrives for one already written goes to the message
- * handler. Returns WSR_ENOENT when the call has already ended (its callback
- * has run or is about to) and WSR_EINVAL for a NULL client or id 0. Any
- * thread, callbacks included.
+ * was still in flight, and then:
+ * - an ordinary call already written is cancelled on the server: the client
+ *   sends {"cmd":"cancel","args":{"id":<its wire id>}} (docs/protocol.md
+ *   section 5.1), and the call ends with the server's answer, status 499
+ *   ("the call was cancelled by the client"), or with the reply it had
+ *   already sent when the cancel came too late; its progress stops there. A
+ *   server that refuses the cancel (one without the `cancel` built-in) makes
+ *   the client end the call itself, with WSR_ECANCELED. Cancelling it again
+ *   meanwhile returns 0 and sends nothing more.
+ * - a call not yet written, and a raw send (which has no id the server could
+ *   be told), end at once on the client, their callback running soon on the
+ *   service thread with WSR_ECANCELED: a request not yet written is never
+ *   sent, and a reply that still arrives for a raw send goes to the message
+ *   handler.
+ * Returns WSR_ENOENT when the call has already ended (its callback has run
+ * or is about to) and WSR_EINVAL for a NULL client or id 0. Any thread,
+ * callbacks included.
  */
 WSR_API WSR_NODISCARD int wsr_client_cancel(wsr_client_t *c, uint64_t call_id);
+
+/*
+ * Sends `input` (borrowed; NULL sends null) to the running call `call_id` as
+ * {"id":<its wire id>,"input":input,"event_name":"wsr-input"} (docs/protocol.md
+ * section 5.1): its handler receives the inputs in the order sent. Returns 0
+ * when queued (input is not acknowledged), WSR_ENOENT when the call is not
+ * in flight (it ended, or never was: nothing is sent), WSR_ECLOSED when not
+ * connected, WSR_EOVERFLOW past max_message, WSR_EINVAL (a raw send, id 0),
+ * WSR_ENOMEM; `err` (optional) says why. The server answers only input it
+ * cannot take: 404 when the call ended meanwhile, 429 past the server's
+ * max_call_input messages waiting (that input is dropped). Those answers
+ * carry the call's wire id and event_name "wsr-input"; they end no call and
+ * go to the message handler. (So a call's own event_name should not be
+ * "wsr-input".) Any thread, callbacks included.
+ */
+WSR_API WSR_NODISCARD int wsr_client_send_input(wsr_client_t *c, uint64_t call_id, json_t *input,
+                                                wsr_error_t *err);
 
 /*
  * Sends `len` bytes of `bytes` (borrowed for the call) as they are, in one
@@ -315,6 +454,63 @@ WSR_API WSR_NODISCARD int wsr_client_send_raw_async(wsr_client_t *c, const void 
 WSR_API WSR_NODISCARD int wsr_client_send_raw(wsr_client_t *c, const void *bytes, size_t len,
                                               bool binary, int timeout_ms,
                                               wsr_client_reply_t *reply, wsr_error_t *err);
+
+/*
+ * Subscribes to `topic` (borrowed) with POST /_/subscribe and remembers it,
+ * so that it resumes after each reconnection (see "Subscriptions that
+ * resume" above). Returns like wsr_client_call(); the server's answer is
+ * {"subscribed":topic,"offset":N,"epoch":E}. The topic is remembered from
+ * the moment the request is queued; a call that fails or a status other than
+ * 2xx forgets it again, unless it was already subscribed (then nothing
+ * changes). Subscribing again to a remembered topic sends the request again.
+ * Any thread but a callback.
+ */
+WSR_API WSR_NODISCARD int wsr_client_subscribe(wsr_client_t *c, const char *topic,
+                                               wsr_client_reply_t *reply, wsr_error_t *err);
+
+/* Asynchronous wsr_client_subscribe(); returns and calls back like
+ * wsr_client_request_async(). Any thread, callbacks included. */
+WSR_API WSR_NODISCARD int wsr_client_subscribe_async(wsr_client_t *c, const char *topic,
+                                                     wsr_client_reply_fn cb, void *user,
+                                                     uint64_t *call_id, wsr_error_t *err);
+
+/*
+ * Forgets `topic` (borrowed) at once, so that no reconnection subscribes to
+ * it again, and sends POST /_/unsubscribe. Returns like wsr_client_call()
+ * (WSR_ECLOSED while not connected: the server forgot the topic with the
+ * connection). Any thread but a callback.
+ */
+WSR_API WSR_NODISCARD int wsr_client_unsubscribe(wsr_client_t *c, const char *topic,
+                                                 wsr_client_reply_t *reply, wsr_error_t *err);
+
+/* Asynchronous wsr_client_unsubscribe(); returns and calls back like
+ * wsr_client_request_async(). Any thread, callbacks included. */
+WSR_API WSR_NODISCARD int wsr_client_unsubscribe_async(wsr_client_t *c, const char *topic,
+                                                       wsr_client_reply_fn cb, void *user,
+                                                       uint64_t *call_id, wsr_error_t *err);
+
+/*
+ * Where a topic subscribed with wsr_client_subscribe() stands: the offset and
+ * epoch of the last publication received on it, or of the subscribe reply
+ * until one arrived. Writes `*offset` and the epoch into `epoch` (`size`
+ * bytes, NUL included; both borrowed, optional). Returns 0, WSR_ENOENT when
+ * the topic is not remembered or its position is not known yet, WSR_EOVERFLOW
+ * when the epoch does not fit (`epoch` is then ""). Any thread, callbacks
+ * included.
+ */
+WSR_API WSR_NODISCARD int wsr_client_position(wsr_client_t *c, const char *topic, int64_t *offset,
+                                              char *epoch, size_t size);
+
+/*
+ * Replaces the token sent with every request that has none of its own
+ * (`token` borrowed, copied; NULL: no token from now on), and reschedules
+ * its renewal when token_cb or refresh is set. Calls already encoded keep
+ * the token they were made with. It does not authenticate the connection
+ * by itself (the next open or renewal does, with /auth/session). Returns 0,
+ * WSR_EINVAL (no client) or WSR_ENOMEM (the old token is kept). Any thread,
+ * callbacks included.
+ */
+WSR_API WSR_NODISCARD int wsr_client_set_token(wsr_client_t *c, const char *token);
 
 /* Returns the number of calls in flight (queued or sent). Any thread. */
 WSR_API size_t wsr_client_pending(wsr_client_t *c);

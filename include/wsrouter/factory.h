@@ -21,13 +21,16 @@ extern "C" {
 #endif
 
 /*
- * Sends a push (PROTOCOL.md section 5: `{"event_name":..,"data":..}`, no
+ * Sends a push (docs/protocol.md section 5: `{"event_name":..,"data":..}`, no
  * status) to connection `connection_id`, in JSON text. `event_name` and `data`
  * are borrowed (serialised before the call returns; `data` NULL sends null).
  * Thread-safe: callable from handlers, workers, timers, any thread.
  * Returns 0 when queued for the connection's event loop; WSR_ENOENT when the
  * connection is not (or no longer) open; WSR_ENOMEM. A push that would pass the
- * connection's outbound cap closes it with 1008, like a reply would.
+ * connection's outbound cap closes it with 1008, like a reply would. On a
+ * cluster (the `engine` setting), a connection of another node is reached
+ * through Redis: 0 then means its node took the push (the connection itself
+ * may have closed meanwhile), and WSR_ECONNECT that Redis is unreachable.
  */
 WSR_API int wsr_push(wsr_factory_t *factory, wsr_conn_id_t connection_id, const char *event_name,
                      json_t *data);
@@ -35,8 +38,12 @@ WSR_API int wsr_push(wsr_factory_t *factory, wsr_conn_id_t connection_id, const 
 /*
  * Publishes `data` (borrowed; serialised before the call returns) on `topic`:
  * every connection subscribed to it (POST /_/subscribe) receives
- * `{"event_name":"publish","topic":..,"data":..}`. Thread-safe.
- * Returns 0 (also when nobody listens), WSR_EINVAL or WSR_ENOMEM.
+ * `{"event_name":"publish","topic":..,"offset":N,"epoch":..,"data":..}`, where
+ * offset counts the topic's publications (PROTOCOL.md section 5.2); the topic
+ * keeps the last history_size of them for resuming clients. Thread-safe. On a
+ * cluster every node's subscribers receive it (PROTOCOL.md section 11).
+ * Returns 0 (also when nobody listens), WSR_EINVAL, WSR_ECONNECT (the
+ * cluster's Redis is unreachable: nothing was published) or WSR_ENOMEM.
  */
 WSR_API int wsr_publish(wsr_factory_t *factory, const char *topic, json_t *data);
 

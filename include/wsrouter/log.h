@@ -28,6 +28,19 @@ typedef enum wsr_log_level {
  */
 typedef void (*wsr_log_fn)(void *user, int level, const char *line);
 
+/* How a program's sink writes lines (the server's `log_format`). */
+enum { WSR_LOG_FORMAT_TEXT = 0, WSR_LOG_FORMAT_JSON = 1 };
+
+/*
+ * Formats one log line for a sink, stamped with the current UTC time to the
+ * millisecond, into `out` (`size` bytes, NUL-terminated, cut to fit):
+ *   text: 2026-12-03T14:10:17.123Z [info] conn#1 open from 127.0.0.1
+ *   json: {"time":"2026-12-03T14:10:17.123Z","level":"info","msg":"conn#1 ..."}
+ * In JSON, `line` is escaped (control characters, quotes, backslashes) and a
+ * cut never splits an escape. No newline is added. Returns the length written.
+ */
+WSR_API size_t wsr_log_format_line(char *out, size_t size, int format, int level, const char *line);
+
 /* Returns the level's name ("notice"), or "?" for an unknown level. */
 WSR_API const char *wsr_log_level_name(int level);
 

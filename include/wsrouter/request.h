@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The request a handler receives: one decoded client message (PROTOCOL.md
+ * The request a handler receives: one decoded client message (docs/protocol.md
  * section 3) after routing and parameter validation. Handlers read it through
  * these accessors and never see the transport it came from. Every pointer these
  * functions return is borrowed from the request and valid until the handler
@@ -104,6 +104,24 @@ WSR_API json_t *wsr_request_member(const wsr_request_t *req, const char *name);
 
 /* Returns the format the request arrived in. */
 WSR_API wsr_format_t wsr_request_format(const wsr_request_t *req);
+
+/* The transport a request came over: a WebSocket message (or a call with no
+ * connection, wsr_router_call), or one of the raw TCP framings of
+ * docs/protocol.md section 8. */
+typedef enum wsr_transport {
+    WSR_TRANSPORT_WEBSOCKET = 0,
+    WSR_TRANSPORT_NDJSON = 1, /* JSON lines, tornado-TCP's among them */
+    WSR_TRANSPORT_RESP = 2,   /* Redis protocol (redis-cli) */
+    WSR_TRANSPORT_TCPY = 3,   /* tcpy's length-prefixed MessagePack maps */
+    WSR_TRANSPORT_TEXT = 4    /* text lines (retopy, telnet) */
+} wsr_transport_t;
+
+/*
+ * Returns the transport the request came over: for a handler that answers a
+ * reference system's own client in that system's shape (routes/math.c's
+ * `add` answers tcpy's {"solution": x + y}, as tcpy's tutorial does).
+ */
+WSR_API wsr_transport_t wsr_request_transport(const wsr_request_t *req);
 
 /*
  * Returns the id of the connection the request came on (for wsr_push), or 0

@@ -3,7 +3,7 @@
  * How a handler answers. A handler fills the response it is given: a result
  * (`data`, status 200 unless set to 201 or 202) or an error (a status and one
  * sentence naming what was wrong; 422 with an error per parameter). The server
- * encodes it in the request's format (PROTOCOL.md section 4).
+ * encodes it in the request's format (docs/protocol.md section 4).
  *
  * Every setter that fails (out of memory, a bad status) turns the response
  * into a 500 with a generic detail, so its result may be ignored: a handler
@@ -119,6 +119,55 @@ WSR_API WSR_NODISCARD int wsr_reply_after(wsr_reply_t *reply, unsigned ms, wsr_r
  * stop early. Borrowed `reply`. Callable from any thread.
  */
 WSR_API bool wsr_reply_cancelled(const wsr_reply_t *reply);
+
+/*
+ * Streaming (docs/protocol.md section 5.1). A handler that answers in
+ * several parts defers (a WSR_ROUTE_BLOCKING handler too: its handle is the
+ * worker's), sends progress with wsr_reply_progress_take, then completes:
+ *
+ *   wsr_reply_t *r = wsr_response_defer(res);
+ *   for (i = 1; i <= n && !wsr_reply_cancelled(r); i++)
+ *       if (wsr_reply_progress_take(r, json_integer(i)) != 0)
+ *           break;                         the call is over: stop
+ *   wsr_reply_complete_take(r, 200, json_integer(n));
+ */
+
+/*
+ * Sends `progress` (taken; NULL is a failed constructor) to the client as
+ * {"id":X,"progress":...} before the reply, in the order sent. Each call
+ * has a window of bytes sent and not yet written to the client (a quarter
+ * of max_outbound): on a worker or any thread but the event loop's, the
+ * call waits while the window is full, so a slow reader slows the handler
+ * down; on the event loop it returns WSR_EBUSY instead (try again from a
+ * timer). A request without an id gets no progress: it is dropped (and
+ * counted in stats) and 0 returned. Borrowed `reply`, which must not have
+ * been completed yet. Returns 0, WSR_EDONE when the call is over (cancelled,
+ * timed out, its connection closed, or completed): stop working, WSR_EBUSY,
+ * WSR_ENOMEM or WSR_EINVAL (no reply).
+ */
+WSR_API int wsr_reply_progress_take(wsr_reply_t *reply, json_t *progress);
+
+/*
+ * Returns true when the client cancelled the call (the `cancel` built-in; it
+ * was answered 499), false for a call that ended otherwise or still runs.
+ * wsr_reply_cancelled is also true then. A deferred handler that armed a
+ * timer with wsr_reply_after is called at once on a cancel, so that callback
+ * is its cancel callback. Borrowed `reply`. Callable from any thread.
+ */
+WSR_API bool wsr_reply_was_cancelled(const wsr_reply_t *reply);
+
+/*
+ * Receives the call's next input message, {"id":X,"input":...} sent by the
+ * client while the call runs (tcpy's recv()), in the order sent. Waits up
+ * to `timeout_ms` for one on a worker or any other thread; on the event
+ * loop it never waits (poll it from a wsr_reply_after timer). At most
+ * max_call_input messages wait per call; the client gets 429 past that.
+ * Borrowed `reply`; `*input` is owned by the caller (json_decref) on 0,
+ * NULL otherwise. Returns 0, WSR_ETIMEDOUT (none came), WSR_EDONE (the call
+ * is over: cancelled, timed out or its connection closed) or WSR_EINVAL.
+ */
+WSR_API WSR_NODISCARD int wsr_reply_input_take(wsr_reply_t *reply, unsigned timeout_ms,
+                                               json_t **input);
 
 #ifdef __cplusplus
 }

@@ -86,8 +86,19 @@ enum {
     WSR_ROUTE_HIDDEN = 1u << 2,   /* callable, but not listed by `commands` */
     /* Changes the connection's identity (login, logout, session, refresh):
      * requests sent after it on the same connection are handled after it
-     * has been answered (PROTOCOL.md section 6, the login barrier). */
+     * has been answered (docs/protocol.md section 6, the login barrier). */
     WSR_ROUTE_BARRIER = 1u << 3,
+    /* With WSR_ROUTE_BLOCKING: runs on the lane, a pool of its own (half
+     * the worker threads, the same queue bound), so that however many of
+     * its requests come it never takes the workers of the other routes
+     * (the login's password check). */
+    WSR_ROUTE_LANE = 1u << 4,
+    /* The handler reads call input (wsr_reply_input_take). Over WebSocket
+     * and NDJSON, input names its call by id whatever the flag; on a tcpy
+     * connection, which has no ids and runs one call at a time, a frame
+     * that arrives while such a call runs is its input (tcpy's recv()),
+     * while behind any other call it waits its turn as a request. */
+    WSR_ROUTE_INPUT = 1u << 5,
 };
 
 /*
@@ -112,6 +123,13 @@ typedef struct wsr_route {
     const char *role;          /* role required (implies WSR_ROUTE_AUTH), or NULL */
     const char *doc;           /* one line */
     unsigned timeout_ms;       /* 0: the server's default request timeout */
+    long long cmdid; /* tornado-TCP's numeric command id (PROTOCOL.md section 8); 0: none */
+    /* The route's own rate limit, on top of the server's (README, "Rate
+     * limits"): at most this many of its requests per connection, "N/s",
+     * "N/min" or "N/h" ("5/s", "100/min"), its burst one second's worth (at
+     * least one request); past it 429 with retry_after_ms, and a client going
+     * on past twice that budget is closed 1008. NULL, "0" or "off": none. */
+    const char *rate;
 } wsr_route_t;
 
 /*
@@ -161,9 +179,12 @@ WSR_API size_t wsr_router_count(const wsr_router_t *router);
 /*
  * Serves one message without a server: decodes `msg` (a text message when
  * `binary` is false), routes it, runs the handler on the calling thread
- * (blocking routes included), and encodes the reply in the same format.
+ * (blocking routes included), and encodes the reply in the same format and
+ * envelope (a JSON-RPC 2.0 batch is served element by element, in order).
  * A handler that defers cannot be served here and gets 500.
- * `*reply` is owned by the caller (wsr_free); `*reply_len` its length.
+ * `*reply` is owned by the caller (wsr_free); `*reply_len` its length, 0
+ * when the message gets no reply (a JSON-RPC notification, or a batch of
+ * them).
  * Returns 0 (the reply may be an error reply) or WSR_ENOMEM.
  * Thread-safe once no more routes are added.
  */

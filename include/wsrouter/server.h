@@ -96,6 +96,31 @@ typedef struct wsr_server_config {
     const char *jwt_audience; /* required `aud` of identity-provider tokens */
     unsigned jwt_leeway_s;    /* clock leeway for exp/nbf/iat of such tokens (30) */
     const char *jwt_roles_claim; /* the claim that holds roles ("roles") */
+    unsigned max_call_input;     /* input messages queued per running call (64); 429 past it */
+    int raw_port;     /* raw TCP listener (PROTOCOL.md section 8): -1 off (default), 0 any */
+    int raw_tls_port; /* raw TCP over TLS with tls_cert: -1 off (default), 0 any */
+    /* Request rate limits, requests per second (0: none); 429 past them, 1008
+     * past twice the burst. */
+    double rate_limit_connection; /* per connection (5000) */
+    double rate_limit_address;    /* per client address (0: none) */
+    double rate_limit_user;       /* per authenticated user (0: none) */
+    unsigned rate_burst;          /* bucket size (0: one second of each rate) */
+    /* Publication history (PROTOCOL.md section 5.2). */
+    unsigned history_size;  /* publications kept per topic for resume (0, the default: none) */
+    unsigned history_ttl_s; /* how long they are kept (300) */
+    /* The cluster engine (PROTOCOL.md section 11): NULL or "memory", the
+     * in-process one (one node), or "redis://[user:password@]HOST[:PORT][/DB]". */
+    const char *engine;
+    const char *engine_password; /* Redis AUTH password, when not in the URL (NULL: none) */
+    /* Operations (README "Operating wsrouter"). */
+    bool access_log;       /* one line per request at WSR_LOG_INFO (true) */
+    int log_format;        /* WSR_LOG_FORMAT_TEXT (default) or _JSON: for the program's sink */
+    bool log_lws;          /* libwebsockets' own notices, at WSR_LOG_DEBUG (false) */
+    const char *ops_token; /* bearer token /_/metrics, /_/stats and /_/ready need (NULL: none) */
+    /* permessage-deflate (RFC 7692), negotiated with clients that offer it. */
+    bool compression;               /* offer it (false) */
+    unsigned compression_min_bytes; /* replies shorter than this go uncompressed (1024) */
+    bool echo_mode; /* accept the wsrouter.echo subprotocol: whole messages echoed (false) */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed) and records its size. Never
@@ -139,6 +164,25 @@ WSR_API const char *wsr_config_get(const wsr_config_t *config, const char *key);
  */
 WSR_API WSR_NODISCARD int wsr_config_load_file(wsr_config_t *config, const char *path,
                                                wsr_error_t *err);
+
+/*
+ * Where the value in force of `key` was read: writes "FILE:LINE:COLUMN" into
+ * `buf` (`size` bytes, cut to fit), so that a program can place an error the
+ * server finds later (a jwt_secret too short, an unknown module: err->key
+ * names the key) as the loader places its own. Returns 0, or WSR_ENOENT
+ * when the value is a default or came from a flag (or there is no such key).
+ */
+WSR_API int wsr_config_where(const wsr_config_t *config, const char *key, char *buf, size_t size);
+
+/*
+ * Lists the keys whose values differ between `a` and `b` (both borrowed; the
+ * program keys are those of `a`), comma-separated in table order
+ * ("port, origins"), into `out` (`size` bytes, cut to fit). Returns how many
+ * differ. wsrouterd's SIGHUP compares the file read again with the one in
+ * force, and names what needs a restart.
+ */
+WSR_API size_t wsr_config_diff(const wsr_config_t *a, const wsr_config_t *b, char *out,
+                               size_t size);
 
 /*
  * Sets one option by its configuration key from text (a command-line flag):
@@ -203,6 +247,19 @@ WSR_API int wsr_server_run_until_signal(wsr_server_t *srv);
 /* Returns the port of the wss:// listener (after start), or -1 when none. */
 WSR_API int wsr_server_tls_port(const wsr_server_t *srv);
 
+/* Returns the port of the raw TCP listener (after start), or -1 when none. */
+WSR_API int wsr_server_raw_port(const wsr_server_t *srv);
+
+/* Returns the port of the raw TCP over TLS listener (after start), or -1. */
+WSR_API int wsr_server_raw_tls_port(const wsr_server_t *srv);
+
+/*
+ * Changes the log level (WSR_LOG_*) and the access log's switch of a
+ * running server: every thread sees them from its next line on.
+ * Thread-safe (wsrouterd calls it on SIGHUP).
+ */
+WSR_API void wsr_server_set_logging(wsr_server_t *srv, int log_level, bool access_log);
+
 /*
  * Reloads the TLS certificate and key from their files, without dropping a
  * connection: new handshakes use the new pair. A pair that does not load or
@@ -210,6 +267,19 @@ WSR_API int wsr_server_tls_port(const wsr_server_t *srv);
  * async, like wsr_server_stop (wsrouterd calls it on SIGHUP).
  */
 WSR_API void wsr_server_reload_certs(wsr_server_t *srv);
+
+/*
+ * Reads the identity provider's keys again (jwt_keys, jwt_jwks) and swaps
+ * them in at once: tokens verified meanwhile use the old set or the new one,
+ * never a mix, and connections already authenticated keep their sessions. A
+ * file that does not load is refused and the keys in force are kept; the
+ * log says why (and which keys of a JWKS were skipped). Thread-safe; it reads
+ * the files on the calling thread, so call it from a thread that may block
+ * (wsrouterd calls it on SIGHUP from its signal thread), after
+ * wsr_server_start. `srv` is borrowed. Returns 0 (also when no keys are
+ * configured), or the error of the load (WSR_EIO, WSR_EINVAL, WSR_ENOMEM).
+ */
+WSR_API int wsr_server_reload_keys(wsr_server_t *srv);
 
 /* Frees the server (after run returned, or if it never started). NULL ignored. */
 WSR_API void wsr_server_free(wsr_server_t *srv);

@@ -9,6 +9,11 @@
  * Writes wait for the disk: call them from blocking routes
  * (WSR_ROUTE_BLOCKING), which run on worker threads, not on the event loop.
  *
+ * A store opened with wsr_store_open_redis keeps its data in Redis, shared by
+ * every node of a cluster: the same calls, and besides their other errors
+ * each may return WSR_ECONNECT while Redis cannot be reached (a route that
+ * returns it answers 503 "the cluster engine is unavailable").
+ *
  * Every call that can fail returns 0 or a negative WSR_E* code and hands its
  * result back through an out-parameter, which it sets on every path (NULL on
  * an error). `store` is borrowed by every call: keep it open until the call
@@ -43,6 +48,18 @@ WSR_API wsr_store_t *wsr_factory_store(wsr_factory_t *factory);
  * newer than this program, a database that is not wsrouter's).
  */
 WSR_API wsr_store_t *wsr_store_open(const char *path, bool full_sync, wsr_error_t *err);
+
+/*
+ * Opens the store shared by the nodes of a cluster on Redis at `url`
+ * ("redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]", borrowed; `password`, or
+ * NULL, when the URL has none), as the `engine` setting does. Redis must
+ * answer now; once open, Redis going away is not an error: every call fails
+ * with WSR_ECONNECT until it answers again (reconnecting by itself with a
+ * backoff). A write returns 0 once Redis has acknowledged it. Returns the
+ * store (owned: wsr_store_close) or NULL with `err` (a URL that is wrong, or
+ * Redis unreachable: WSR_ECONNECT, saying why).
+ */
+WSR_API wsr_store_t *wsr_store_open_redis(const char *url, const char *password, wsr_error_t *err);
 
 /* Closes the store. NULL is ignored. Not while a server uses it. */
 WSR_API void wsr_store_close(wsr_store_t *store);
@@ -88,7 +105,8 @@ WSR_API WSR_NODISCARD int wsr_store_list(wsr_store_t *store, const char *prefix,
 /*
  * Locks the store and returns its SQLite handle, for a module's own tables:
  * use it, then call wsr_store_unlock. Do not close it. Tables named wsr_* are
- * wsrouter's.
+ * wsrouter's. A Redis store has no SQLite handle: it returns NULL (and
+ * wsr_store_unlock does nothing); keep such state in wsr_store_* keys.
  */
 WSR_API struct sqlite3 *wsr_store_lock(wsr_store_t *store);
 

@@ -60,6 +60,17 @@ void wsr__call_list_push(wsr__call_list_t *list, wsr__ccall_t *call)
     list_push(list, call);
 }
 
+void wsr__out_push(wsr_client_t *c, wsr__cmsg_t *m)
+{
+    m->next = NULL;
+    m->prev = c->out_tail;
+    if (c->out_tail != NULL)
+        c->out_tail->next = m;
+    else
+        c->out_head = m;
+    c->out_tail = m;
+}
+
 void wsr__calls_add(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *msg)
 {
     size_t b = bucket_of(call->id);
@@ -74,13 +85,7 @@ void wsr__calls_add(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *msg)
     call->msg = msg;
     if (msg != NULL) {
         msg->call = call;
-        msg->next = NULL;
-        msg->prev = c->out_tail;
-        if (c->out_tail != NULL)
-            c->out_tail->next = msg;
-        else
-            c->out_head = msg;
-        c->out_tail = msg;
+        wsr__out_push(c, msg);
     }
 }
 
@@ -103,27 +108,42 @@ static void calls_remove(wsr_client_t *c, wsr__ccall_t *call)
     }
 }
 
-wsr__ccall_t *wsr__calls_take_id(wsr_client_t *c, uint64_t id)
+/* The ordinary call numbered `id`, or NULL. */
+static wsr__ccall_t *find_id(wsr_client_t *c, uint64_t id)
 {
     wsr__ccall_t *call;
 
     for (call = c->buckets[bucket_of(id)]; call != NULL; call = call->hnext)
         if (call->id == id)
             break;
+    return call;
+}
+
+wsr__ccall_t *wsr__calls_take_id(wsr_client_t *c, uint64_t id)
+{
+    wsr__ccall_t *call = find_id(c, id);
+
     if (call != NULL)
         calls_remove(c, call);
     return call;
 }
 
-wsr__ccall_t *wsr__calls_take_any(wsr_client_t *c, uint64_t id)
+wsr__ccall_t *wsr__calls_find(wsr_client_t *c, uint64_t id)
 {
-    wsr__ccall_t *call = wsr__calls_take_id(c, id);
+    wsr__ccall_t *call = find_id(c, id);
 
     /* Raw sends are in no hash: look for one in the list. */
     for (wsr__ccall_t *p = c->calls.head; call == NULL && p != NULL; p = p->next)
         if (p->raw && p->id == id)
             call = p;
-    if (call != NULL && call->raw)
+    return call;
+}
+
+wsr__ccall_t *wsr__calls_take_any(wsr_client_t *c, uint64_t id)
+{
+    wsr__ccall_t *call = wsr__calls_find(c, id);
+
+    if (call != NULL)
         calls_remove(c, call);
     return call;
 }
@@ -148,7 +168,7 @@ void wsr__calls_take_all(wsr_client_t *c, wsr__call_list_t *out)
         calls_remove(c, call);
         list_push(out, call);
     }
-    /* Frames without a call cannot exist, but drop any to be safe. */
+    /* Frames without a call: input for calls that end here with the connection. */
     while (c->out_head != NULL) {
         wsr__cmsg_t *m = c->out_head;
 
@@ -199,6 +219,8 @@ void wsr__call_complete(wsr__ccall_t *call, int rc, json_t *message, const char 
 {
     wsr_client_reply_t reply;
 
+    if (call->sub_topic != NULL)
+        wsr__client_topics_replied(call, rc, message);
     if (message != NULL) {
         wsr__reply_fill(&reply, message);
         call->cb(call->user, 0, &reply, NULL);
@@ -206,6 +228,7 @@ void wsr__call_complete(wsr__ccall_t *call, int rc, json_t *message, const char 
     } else {
         call->cb(call->user, rc, NULL, text);
     }
+    wsr__free(call->sub_topic);
     wsr__free(call);
 }
 

@@ -33,6 +33,7 @@ void wsr_client_config_init(wsr_client_config_t *cfg)
     cfg->reconnect_min_ms = 100;
     cfg->reconnect_max_ms = 10000;
     cfg->log_level = WSR_LOG_WARN;
+    cfg->refresh_percent = 80;
 }
 
 void wsr_client_request_init(wsr_client_request_t *req)
@@ -109,6 +110,8 @@ static int check_config(const wsr_client_config_t *cfg, wsr_error_t *err)
                               "reconnect delays must be positive with min <= max, attempts >= 0");
     if (cfg->key_file != NULL && cfg->cert_file == NULL)
         return wsr__error_set(err, WSR_EINVAL, "a client key needs its certificate (cert_file)");
+    if (cfg->refresh_percent < 1 || cfg->refresh_percent > 99)
+        return wsr__error_set(err, WSR_EINVAL, "refresh_percent must be from 1 to 99");
     return 0;
 }
 
@@ -154,7 +157,8 @@ static int copy_strings(wsr_client_t *c, const wsr_client_config_t *cfg)
         return WSR_ENOMEM;
     c->cfg.url = c->url_text;
     c->cfg.subprotocol = c->subprotocol;
-    c->cfg.token = c->token;
+    c->cfg.token = NULL; /* c->token, which wsr_client_set_token may replace */
+    c->token_set_s = (int64_t)time(NULL);
     c->cfg.ca_file = c->ca_file;
     c->cfg.cert_file = c->cert_file;
     c->cfg.key_file = c->key_file;
@@ -170,6 +174,7 @@ void wsr__client_destroy(wsr_client_t *c)
     if (c->ctx != NULL)
         lws_context_destroy(c->ctx);
     wsr__buf_dispose(&c->rx);
+    wsr__client_topics_free(c);
     wsr__url_dispose(&c->url);
     wsr__free(c->url_text);
     wsr__free(c->subprotocol);

@@ -28,6 +28,9 @@
 #define WSR__CLIENT_MAX_TIMEOUT_MS 86400000
 /* How long a waiting thread waits past a deadline the service thread enforces. */
 #define WSR__CLIENT_SAFETY_MS 5000
+/* The event_name of input (wsr_client_send_input): the server echoes it in
+ * the 404 and 429 it answers input with, which tells them from the call's reply. */
+#define WSR__CLIENT_INPUT_EVENT "wsr-input"
 
 /* A parsed ws:// or wss:// URL. Every string is owned. */
 typedef struct wsr__url {
@@ -50,17 +53,33 @@ typedef struct wsr__cmsg {
 
 /* A call in flight: queued or sent, waiting for its reply or its deadline. */
 typedef struct wsr__ccall {
-    struct wsr__ccall *prev, *next; /* the in-flight list, oldest first */
-    struct wsr__ccall *hnext;       /* the id hash chain (ordinary calls only) */
-    uint64_t id;                    /* the call's number: its handle, and its wire id's tail */
-    bool raw;                       /* a raw send: in no hash, its reply is matched in order */
-    uint64_t deadline_ns;           /* wsr__now_ns() past which it fails */
-    int timeout_ms;                 /* for the error sentence */
-    wsr_client_reply_fn cb;         /* called once, on the service thread */
-    void *user;                     /* passed to cb */
-    wsr__cmsg_t *msg;               /* borrowed: its frame while still queued, else NULL */
-    char label[72];                 /* "GET /path" or "cmd add", for sentences */
+    struct wsr__ccall *prev, *next;     /* the in-flight list, oldest first */
+    struct wsr__ccall *hnext;           /* the id hash chain (ordinary calls only) */
+    uint64_t id;                        /* the call's number: its handle, and its wire id's tail */
+    bool raw;                           /* a raw send: in no hash, its reply is matched in order */
+    uint64_t deadline_ns;               /* wsr__now_ns() past which it fails */
+    int timeout_ms;                     /* for the error sentence */
+    wsr_client_reply_fn cb;             /* called once, on the service thread */
+    void *user;                         /* passed to cb */
+    wsr__cmsg_t *msg;                   /* borrowed: its frame while still queued, else NULL */
+    wsr_client_progress_fn on_progress; /* its progress messages, or NULL */
+    void *progress_user;                /* passed to on_progress */
+    bool cancelling;                    /* guarded by lock: the server was asked to cancel it */
+    bool got_input;                     /* guarded by lock: input was sent to it */
+    char label[72];                     /* "GET /path" or "cmd add", for sentences */
+    char *sub_topic;                    /* owned: the topic a wsr_client_subscribe names, or NULL */
+    struct wsr_client *sub_client;      /* with sub_topic: the client that remembers it */
 } wsr__ccall_t;
+
+/* A topic subscribed with wsr_client_subscribe, remembered across reconnections. */
+typedef struct wsr__ctopic {
+    struct wsr__ctopic *next;
+    char *name;     /* owned */
+    bool confirmed; /* a subscribe reply said 2xx */
+    bool known;     /* offset and epoch hold a position */
+    int64_t offset; /* the last publication's, or the subscribe reply's */
+    char *epoch;    /* owned, with known */
+} wsr__ctopic_t;
 
 /* A list of calls detached from the client, to be completed without the lock. */
 typedef struct wsr__call_list {
@@ -73,7 +92,7 @@ struct wsr_client {
     wsr__url_t url;
     char *url_text;          /* owned */
     char *subprotocol;       /* owned, or NULL */
-    char *token;             /* owned, or NULL */
+    char *token;             /* owned, or NULL; guarded by lock (wsr_client_set_token) */
     char *ca_file;           /* owned, or NULL */
     char *cert_file;         /* owned, or NULL */
     char *key_file;          /* owned, or NULL */
@@ -99,7 +118,10 @@ struct wsr_client {
     wsr__call_list_t cancelled;       /* cancelled, callbacks not yet run */
     wsr__cmsg_t *out_head, *out_tail; /* frames not yet written */
     uint64_t wake_deadline_ns;        /* earliest deadline added since the last wake */
+    bool token_dirty;                 /* the token changed: the service thread reschedules */
+    int64_t token_set_s;              /* when the token was set (seconds since the epoch) */
     char protocol[64];                /* the subprotocol the server chose, or "" */
+    wsr__ctopic_t *topics;            /* owned: wsr_client_subscribe's topics */
 
     /* Service thread only. */
     struct lws *wsi;  /* the connection, or NULL */
@@ -125,6 +147,8 @@ struct wsr_client {
     lws_sorted_usec_list_t sul_connect; /* the connection attempt's deadline */
     lws_sorted_usec_list_t sul_retry;   /* the next reconnection attempt */
     lws_sorted_usec_list_t sul_stop;    /* the close handshake's deadline */
+    lws_sorted_usec_list_t sul_token;   /* the token's renewal */
+    bool token_busy;                    /* a renewal call is in flight */
 };
 
 /* ---- client.c ---- */
@@ -149,6 +173,10 @@ void wsr__calls_add(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *msg);
 wsr__ccall_t *wsr__calls_take_id(wsr_client_t *c, uint64_t id);
 /* Removes and returns the call numbered `id`, raw sends included, or NULL. */
 wsr__ccall_t *wsr__calls_take_any(wsr_client_t *c, uint64_t id);
+/* Returns the call numbered `id`, raw sends included, left in the table, or NULL. */
+wsr__ccall_t *wsr__calls_find(wsr_client_t *c, uint64_t id);
+/* Appends a frame that belongs to no call (input) to the outbound queue. */
+void wsr__out_push(wsr_client_t *c, wsr__cmsg_t *m);
 /* Removes and returns the oldest raw send, or NULL. */
 wsr__ccall_t *wsr__calls_take_raw(wsr_client_t *c);
 /* Appends `call`, in no table, to `list`. */
@@ -186,6 +214,14 @@ bool wsr__client_parse_id(const wsr_client_t *c, const char *text, uint64_t *id)
 WSR_NODISCARD int wsr__client_encode(const wsr_client_t *c, const wsr_client_request_t *req,
                                      uint64_t id, wsr__cmsg_t **out, wsr_error_t *err);
 /*
+ * Encodes the object `o` (borrowed) as one frame in the client's encoding
+ * into `*out`, owned by the caller, for `what` ("the request", "the input")
+ * in the error sentence. Returns 0, WSR_EOVERFLOW past max_message, or another
+ * code, with `err`.
+ */
+WSR_NODISCARD int wsr__client_encode_object(const wsr_client_t *c, const json_t *o,
+                                            const char *what, wsr__cmsg_t **out, wsr_error_t *err);
+/*
  * Decodes one received message (JSON text, base64 text, or base64 in a binary
  * frame) into an owned JSON object, or NULL with a sentence in `why`.
  */
@@ -206,6 +242,62 @@ void *wsr__client_service_main(void *arg);
  * moves to the next state and schedules a reconnection when one is due.
  */
 void wsr__client_conn_ended(wsr_client_t *c, int rc, const char *text);
+
+/* ---- submit.c ---- */
+
+/*
+ * Queues a call the client makes for itself (/auth/session, /auth/refresh),
+ * on the service thread, while the connection is opening or open: before
+ * the state is OPEN it goes out ahead of every call of the program. Returns
+ * 0 (cb will run once) or a code.
+ */
+WSR_NODISCARD int wsr__client_submit_own(wsr_client_t *c, const wsr_client_request_t *req,
+                                         wsr_client_reply_fn cb, void *user);
+
+/*
+ * Makes the call `req` (borrowed) naming `topic` (borrowed), which the reply
+ * hook of topics.c sees: synchronously into `reply` when `cb` is NULL, else
+ * asynchronously like wsr_client_request_async. Returns like those.
+ */
+WSR_NODISCARD int wsr__client_request_topic(wsr_client_t *c, const wsr_client_request_t *req,
+                                            const char *topic, wsr_client_reply_t *reply,
+                                            wsr_client_reply_fn cb, void *user, uint64_t *call_id,
+                                            wsr_error_t *err);
+
+/* ---- topics.c ---- */
+
+/* A publication (no status) arrived: moves its topic's position. Service thread. */
+void wsr__client_topics_published(wsr_client_t *c, json_t *msg);
+/* At CLIENT_ESTABLISHED, after the token's own calls: subscribes again with `since`. */
+void wsr__client_topics_opened(wsr_client_t *c);
+/* A subscribe call with sub_topic ends (before its callback): keeps or forgets the topic. */
+void wsr__client_topics_replied(wsr__ccall_t *call, int rc, json_t *message);
+/* Frees the table; at the client's end. */
+void wsr__client_topics_free(wsr_client_t *c);
+
+/* ---- stream.c (service thread) ---- */
+
+/*
+ * A message without a status: when it is progress of a call in flight, hands
+ * it to the call's on_progress and returns true (`msg` stays the caller's).
+ */
+bool wsr__client_progress(wsr_client_t *c, json_t *msg);
+/* True when `call` (lock held) is answered by `msg` for its input, not for itself. */
+bool wsr__client_input_answer(const wsr__ccall_t *call, json_t *msg);
+
+/* ---- token.c ---- */
+
+/* Copies the token into *out (owned: wsr__free; NULL when there is none).
+ * Returns 0 or WSR_ENOMEM. Any thread. */
+WSR_NODISCARD int wsr__client_token_dup(const wsr_client_t *c, char **out);
+/* Reads a JWT's iat and exp claims without verifying it (0 when absent). Pure. */
+void wsr__client_token_times(const char *token, int64_t *iat, int64_t *exp);
+/* At CLIENT_ESTABLISHED, before the state is OPEN: token_cb, /auth/session. */
+void wsr__client_token_opened(wsr_client_t *c);
+/* From a wake: reschedules the renewal when the token changed. */
+void wsr__client_token_wake(wsr_client_t *c);
+/* The stop sequence: no renewal any more. */
+void wsr__client_token_stop(wsr_client_t *c);
 
 /* ---- io.c (service thread) ---- */
 

@@ -2,10 +2,11 @@
 /*
  * The client connection's frames, on the service thread: reassembling
  * fragmented messages up to max_message, decoding each one and handing it to
- * the call it answers (by its id, or in order for raw sends) or to the message
- * handler, and writing queued frames, one lws_write per WRITEABLE callback,
- * which is also where a normal close is sent. It owns the reassembly buffer's
- * contents; it never blocks and never holds the lock while calling user code.
+ * the call it answers (by its id, or in order for raw sends; progress to its
+ * call's on_progress, in stream.c) or to the message handler, and writing
+ * queued frames, one lws_write per WRITEABLE callback, which is also where a
+ * normal close is sent. It owns the reassembly buffer's contents; it never
+ * blocks and never holds the lock while calling user code.
  */
 #include "client/client_int.h"
 
@@ -38,10 +39,19 @@ static wsr__ccall_t *match(wsr_client_t *c, json_t *msg)
     bool ours;
 
     if (!json_is_integer(json_object_get(msg, "status")))
-        return NULL; /* a push or a publication */
+        return NULL; /* a push, a publication, progress */
     ours = wsr__client_parse_id(c, json_string_value(id), &n);
     pthread_mutex_lock(&c->lock);
-    call = ours ? wsr__calls_take_id(c, n) : wsr__calls_take_raw(c);
+    if (!ours) {
+        call = wsr__calls_take_raw(c);
+    } else {
+        call = wsr__calls_find(c, n);
+        /* A 404 or 429 for its input carries its id but does not end it. */
+        if (call != NULL && !call->raw && !wsr__client_input_answer(call, msg))
+            call = wsr__calls_take_id(c, n);
+        else
+            call = NULL;
+    }
     pthread_mutex_unlock(&c->lock);
     return call;
 }
@@ -57,6 +67,10 @@ static void deliver(wsr_client_t *c, const unsigned char *p, size_t n, bool bina
         wsr__client_log(c, WSR_LOG_WARN, "%s; ignored", why);
         return;
     }
+    if (wsr__client_progress(c, msg)) {
+        json_decref(msg);
+        return;
+    }
     call = match(c, msg);
     if (call != NULL) {
         /* The reply goes whole to the call: no reference stays here, so no two
@@ -64,6 +78,7 @@ static void deliver(wsr_client_t *c, const unsigned char *p, size_t n, bool bina
         wsr__call_complete(call, 0, msg, NULL);
         return;
     }
+    wsr__client_topics_published(c, msg);
     if (c->cfg.on_message != NULL)
         c->cfg.on_message(c->cfg.user, msg); /* takes it */
     else

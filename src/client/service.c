@@ -26,6 +26,22 @@
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len);
 
+/* The libwebsockets lines that a client's log_level lets through. Its errors
+ * repeat what the client reports itself (a refused certificate, a failed
+ * connection: in err.text and the state handler), so they stay quiet up to
+ * NOTICE; from INFO on, its errors, warnings and notices (one per context,
+ * vhost and connection); from DEBUG on, everything. */
+static int lws_log_mask(int level)
+{
+    int mask = 0;
+
+    if (level >= WSR_LOG_INFO)
+        mask |= LLL_ERR | LLL_WARN | LLL_NOTICE;
+    if (level >= WSR_LOG_DEBUG)
+        mask |= LLL_INFO | LLL_DEBUG;
+    return mask;
+}
+
 int wsr__client_service_init(wsr_client_t *c, wsr_error_t *err)
 {
     struct lws_context_creation_info info;
@@ -50,6 +66,10 @@ int wsr__client_service_init(wsr_client_t *c, wsr_error_t *err)
         info.client_ssl_cert_filepath = c->cert_file;
         info.client_ssl_private_key_filepath = c->key_file;
     }
+    /* cfg.log_level governs lws's own lines too, so that a program never calls
+     * lws itself. lws 4.1 keeps one level per process: the client created last
+     * sets it. NULL keeps the emitter the program chose (stderr by default). */
+    lws_set_log_level(lws_log_mask(c->cfg.log_level), NULL);
     c->ctx = lws_create_context(&info);
     if (c->ctx == NULL)
         return wsr__error_set(err, c->url.tls ? WSR_ETLS : WSR_ENOMEM,
@@ -316,6 +336,10 @@ static void on_established(wsr_client_t *c, struct lws *wsi)
     c->retrying = false;
     c->attempts = 0;
     lws_sul_cancel(&c->sul_connect);
+    /* Before the state is OPEN: /auth/session goes out ahead of every call. */
+    wsr__client_token_opened(c);
+    /* After it: a topic may need the session; before the program's calls. */
+    wsr__client_topics_opened(c);
     if (c->cfg.insecure)
         /* At every connection, whatever the log level, before anyone can use it. */
         wsr__client_log_always(c, WSR_LOG_WARN,
@@ -443,6 +467,7 @@ static void begin_stop(wsr_client_t *c)
     c->stopping = true;
     lws_sul_cancel(&c->sul_retry);
     lws_sul_cancel(&c->sul_tick);
+    wsr__client_token_stop(c);
     if (c->conn_open && c->wsi != NULL) {
         /* A normal close: the close frame goes out from WRITEABLE. */
         c->closing = true;
@@ -500,6 +525,7 @@ static void on_wake(wsr_client_t *c)
     }
     if (wake != 0)
         schedule_tick(c, wake);
+    wsr__client_token_wake(c);
     if (more && c->conn_open)
         lws_callback_on_writable(c->wsi);
     if (connect && !c->conn_active) {
@@ -571,6 +597,7 @@ static void finish(wsr_client_t *c)
     lws_sul_cancel(&c->sul_connect);
     lws_sul_cancel(&c->sul_retry);
     lws_sul_cancel(&c->sul_stop);
+    wsr__client_token_stop(c);
     /* From here on lws's callbacks about the connection are ignored. */
     c->conn_active = c->conn_open = false;
     c->wsi = NULL;

@@ -20,6 +20,7 @@ typedef struct submission {
     size_t raw_len;
     bool binary;
     int timeout_ms;
+    const char *topic; /* borrowed: the topic a subscribe names, or NULL */
 } submission_t;
 
 /* A synchronous caller waiting for its call; guarded by the client's lock. */
@@ -69,14 +70,15 @@ static int raw_frame(wsr_client_t *c, const submission_t *s, wsr__cmsg_t **out, 
     return 0;
 }
 
-/* Queues the call while the connection is open. Returns 0 or WSR_ECLOSED. */
-static int enqueue(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *m, wsr_error_t *err)
+/* Queues the call while the connection is open (or, for the client's own
+ * calls, opening). Returns 0 or WSR_ECLOSED. */
+static int enqueue(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *m, bool own, wsr_error_t *err)
 {
     wsr_client_state_t state;
 
     pthread_mutex_lock(&c->lock);
     state = c->state;
-    if (state != WSR_CLIENT_OPEN || c->stop) {
+    if ((state != WSR_CLIENT_OPEN && !own) || c->stop) {
         pthread_mutex_unlock(&c->lock);
         return wsr__error_set(err, WSR_ECLOSED, "not connected to %.200s (the client is %s)",
                               c->url_text, c->stop ? "closing" : wsr_client_state_name(state));
@@ -91,8 +93,8 @@ static int enqueue(wsr_client_t *c, wsr__ccall_t *call, wsr__cmsg_t *m, wsr_erro
 }
 
 /* Encodes and queues one call. On success `*id` (optional) is the call's id. */
-static int submit(wsr_client_t *c, const submission_t *s, wsr_client_reply_fn cb, void *user,
-                  uint64_t *id, wsr_error_t *err)
+static int submit_as(wsr_client_t *c, const submission_t *s, wsr_client_reply_fn cb, void *user,
+                     bool own, uint64_t *id, wsr_error_t *err)
 {
     wsr__ccall_t *call;
     wsr__cmsg_t *m = NULL;
@@ -121,16 +123,45 @@ static int submit(wsr_client_t *c, const submission_t *s, wsr_client_reply_fn cb
     call->deadline_ns = wsr__now_ns() + (uint64_t)timeout * 1000000u;
     call->cb = cb;
     call->user = user;
+    if (s->req != NULL) {
+        call->on_progress = s->req->on_progress;
+        call->progress_user = s->req->progress_user;
+    }
     make_label(call, s);
+    if (s->topic != NULL) {
+        call->sub_client = c;
+        call->sub_topic = wsr__strdup(s->topic);
+        if (call->sub_topic == NULL) {
+            wsr__cmsg_free(m);
+            wsr__free(call);
+            return wsr__error_set(err, WSR_ENOMEM, "out of memory making a call");
+        }
+    }
     num = call->id; /* once queued, the call may end (and be freed) at any time */
-    rc = enqueue(c, call, m, err);
+    rc = enqueue(c, call, m, own, err);
     if (rc != 0) {
         wsr__cmsg_free(m);
+        wsr__free(call->sub_topic);
         wsr__free(call);
     } else if (id != NULL) {
         *id = num;
     }
     return rc;
+}
+
+static int submit(wsr_client_t *c, const submission_t *s, wsr_client_reply_fn cb, void *user,
+                  uint64_t *id, wsr_error_t *err)
+{
+    return submit_as(c, s, cb, user, false, id, err);
+}
+
+int wsr__client_submit_own(wsr_client_t *c, const wsr_client_request_t *req, wsr_client_reply_fn cb,
+                           void *user)
+{
+    submission_t s = {req, NULL, 0, false, req->timeout_ms, NULL};
+    wsr_error_t err;
+
+    return submit_as(c, &s, cb, user, true, NULL, &err);
 }
 
 static void sync_done(void *user, int rc, wsr_client_reply_t *reply, const char *error)
@@ -163,6 +194,7 @@ static void sync_wait(wsr_client_t *c, sync_wait_t *w, uint64_t id, int timeout_
         /* Never expected: take the call back unless its callback is running. */
         call = wsr__calls_take_any(c, id);
         if (call != NULL) {
+            wsr__free(call->sub_topic);
             wsr__free(call);
             w->rc = WSR_ETIMEDOUT;
             snprintf(w->text, sizeof(w->text), "no reply within %d ms", timeout_ms);
@@ -203,7 +235,7 @@ static int sync_run(wsr_client_t *c, const submission_t *s, wsr_client_reply_t *
 int wsr_client_request(wsr_client_t *c, const wsr_client_request_t *req, wsr_client_reply_t *reply,
                        wsr_error_t *err)
 {
-    submission_t s = {req, NULL, 0, false, req ? req->timeout_ms : 0};
+    submission_t s = {req, NULL, 0, false, req ? req->timeout_ms : 0, NULL};
 
     if (req == NULL) {
         if (reply != NULL)
@@ -246,7 +278,7 @@ int wsr_client_request_async(wsr_client_t *c, const wsr_client_request_t *req,
                              wsr_client_reply_fn cb, void *user, uint64_t *call_id,
                              wsr_error_t *err)
 {
-    submission_t s = {req, NULL, 0, false, req ? req->timeout_ms : 0};
+    submission_t s = {req, NULL, 0, false, req ? req->timeout_ms : 0, NULL};
 
     if (call_id != NULL)
         *call_id = 0;
@@ -259,7 +291,7 @@ int wsr_client_send_raw_async(wsr_client_t *c, const void *bytes, size_t len, bo
                               int timeout_ms, wsr_client_reply_fn cb, void *user, uint64_t *call_id,
                               wsr_error_t *err)
 {
-    submission_t s = {NULL, bytes, len, binary, timeout_ms};
+    submission_t s = {NULL, bytes, len, binary, timeout_ms, NULL};
 
     if (call_id != NULL)
         *call_id = 0;
@@ -268,28 +300,10 @@ int wsr_client_send_raw_async(wsr_client_t *c, const void *bytes, size_t len, bo
     return submit(c, &s, cb, user, call_id, err);
 }
 
-int wsr_client_cancel(wsr_client_t *c, uint64_t call_id)
-{
-    wsr__ccall_t *call;
-
-    if (c == NULL || call_id == 0)
-        return WSR_EINVAL;
-    pthread_mutex_lock(&c->lock);
-    call = wsr__calls_take_any(c, call_id);
-    if (call != NULL) {
-        /* Its callback runs on the service thread, like every other. The
-         * context outlives the service thread, so waking it is always safe. */
-        wsr__call_list_push(&c->cancelled, call);
-        lws_cancel_service(c->ctx);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return call != NULL ? 0 : WSR_ENOENT;
-}
-
 int wsr_client_send_raw(wsr_client_t *c, const void *bytes, size_t len, bool binary, int timeout_ms,
                         wsr_client_reply_t *reply, wsr_error_t *err)
 {
-    submission_t s = {NULL, bytes, len, binary, timeout_ms};
+    submission_t s = {NULL, bytes, len, binary, timeout_ms, NULL};
 
     if (bytes == NULL && len != 0) {
         if (reply != NULL)
@@ -297,4 +311,17 @@ int wsr_client_send_raw(wsr_client_t *c, const void *bytes, size_t len, bool bin
         return wsr__error_set(err, WSR_EINVAL, "no bytes given");
     }
     return sync_run(c, &s, reply, err);
+}
+
+int wsr__client_request_topic(wsr_client_t *c, const wsr_client_request_t *req, const char *topic,
+                              wsr_client_reply_t *reply, wsr_client_reply_fn cb, void *user,
+                              uint64_t *call_id, wsr_error_t *err)
+{
+    submission_t s = {req, NULL, 0, false, req->timeout_ms, topic};
+
+    if (cb == NULL)
+        return sync_run(c, &s, reply, err);
+    if (call_id != NULL)
+        *call_id = 0;
+    return submit(c, &s, cb, user, call_id, err);
 }

@@ -163,9 +163,10 @@ static int set_string(json_t *o, const char *key, const char *s, wsr_error_t *er
     return 0;
 }
 
-/* Builds the request object. Returns 0 with an owned `*out`, or a code. */
+/* Builds the request object with `token` (the request's or the client's,
+ * may be NULL). Returns 0 with an owned `*out`, or a code. */
 static int build_object(const wsr_client_t *c, const wsr_client_request_t *req, uint64_t id,
-                        json_t **out, wsr_error_t *err)
+                        const char *token, json_t **out, wsr_error_t *err)
 {
     json_t *o = json_object();
     char wire_id[WSR__CLIENT_ID_LEN];
@@ -195,7 +196,7 @@ static int build_object(const wsr_client_t *c, const wsr_client_request_t *req, 
                     json_object_set_new(o, "id", json_string(wire_id)) != 0))
         rc = wsr__error_set(err, WSR_ENOMEM, "out of memory encoding the request");
     if (rc == 0)
-        rc = set_string(o, "token", req->token ? req->token : c->token, err);
+        rc = set_string(o, "token", token, err);
     if (rc != 0) {
         json_decref(o);
         return rc;
@@ -220,36 +221,48 @@ static int serialize(const wsr_client_t *c, const json_t *o, wsr__cmsg_t *m)
     return rc;
 }
 
-int wsr__client_encode(const wsr_client_t *c, const wsr_client_request_t *req, uint64_t id,
-                       wsr__cmsg_t **out, wsr_error_t *err)
+int wsr__client_encode_object(const wsr_client_t *c, const json_t *o, const char *what,
+                              wsr__cmsg_t **out, wsr_error_t *err)
 {
-    json_t *o = NULL;
-    wsr__cmsg_t *m;
+    wsr__cmsg_t *m = wsr__calloc(1, sizeof(*m));
     int rc;
 
     *out = NULL;
-    rc = build_object(c, req, id, &o, err);
-    if (rc != 0)
-        return rc;
-    m = wsr__calloc(1, sizeof(*m));
-    if (m == NULL) {
-        rc = wsr__error_set(err, WSR_ENOMEM, "out of memory encoding the request");
-        goto out;
-    }
+    if (m == NULL)
+        return wsr__error_set(err, WSR_ENOMEM, "out of memory encoding %s", what);
     wsr__buf_init(&m->buf, LWS_PRE, c->cfg.max_message);
     m->binary = c->cfg.encoding == WSR_CLIENT_BASE64_BINARY;
     rc = serialize(c, o, m);
     if (rc == WSR_EOVERFLOW)
-        wsr__error_set(err, rc, "the request is larger than max_message (%zu bytes)",
+        wsr__error_set(err, rc, "%s is larger than max_message (%zu bytes)", what,
                        c->cfg.max_message);
     else if (rc != 0)
-        wsr__error_set(err, rc, "cannot encode the request: %s", wsr_strerror(rc));
+        wsr__error_set(err, rc, "cannot encode %s: %s", what, wsr_strerror(rc));
     if (rc != 0) {
         wsr__cmsg_free(m);
-        goto out;
+        return rc;
     }
     *out = m;
-out:
+    return 0;
+}
+
+int wsr__client_encode(const wsr_client_t *c, const wsr_client_request_t *req, uint64_t id,
+                       wsr__cmsg_t **out, wsr_error_t *err)
+{
+    json_t *o = NULL;
+    char *token = NULL;
+    int rc;
+
+    *out = NULL;
+    /* The client's token may be replaced meanwhile (wsr_client_set_token):
+     * a copy taken under the lock goes into this request. */
+    if (req->token == NULL && wsr__client_token_dup(c, &token) != 0)
+        return wsr__error_set(err, WSR_ENOMEM, "out of memory encoding the request");
+    rc = build_object(c, req, id, req->token ? req->token : token, &o, err);
+    wsr__free(token);
+    if (rc != 0)
+        return rc;
+    rc = wsr__client_encode_object(c, o, "the request", out, err);
     json_decref(o);
     return rc;
 }

@@ -43,9 +43,12 @@ static int on_stats(wsr_request_t *req, wsr_response_t *res, void *user)
 {
     const wsr__stats_source_t *src = user;
 
-    (void)req;
     if (src == NULL || src->snapshot == NULL)
         return wsr_response_error(res, 503, "statistics are not available outside a server");
+    if (src->admin_only && !wsr_request_has_role(req, "admin"))
+        return wsr_response_error(res, 403,
+                                  "stats needs the admin role while ops_token is set (or GET "
+                                  "/_/stats over HTTP with Authorization: Bearer TOKEN)");
     return wsr_response_set_data_take(res, src->snapshot(src->ctx));
 }
 

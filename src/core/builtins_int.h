@@ -12,6 +12,9 @@
 typedef struct wsr__stats_source {
     json_t *(*snapshot)(void *ctx);
     void *ctx;
+    /* With an ops token set (the HTTP /_/stats then needs it), `stats` as a
+     * request needs the admin role: the same figures, no way around it. */
+    bool admin_only;
 } wsr__stats_source_t;
 
 /* Adds commands, help, stats and ping to `router`. `stats` (borrowed: it

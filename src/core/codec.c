@@ -2,10 +2,12 @@
 /*
  * The message codec. Decoding tells the three encodings apart (PROTOCOL.md
  * section 2), parses with the message's length, refuses nesting past the
- * limit and duplicate keys, and checks every member of the request table
- * (section 3), so that a malformed message gets one specific sentence. Encoding
- * writes replies and pushes compactly in the request's format. Pure: it owns
- * nothing beyond the request it fills and never touches a socket.
+ * limit and duplicate keys, tells a JSON-RPC request or batch (section 10,
+ * read by jsonrpc.c) from a v1 request, and checks every member of the v1
+ * request table (section 3), so that a malformed message gets one specific
+ * sentence. Encoding writes replies and pushes compactly in the request's
+ * format and envelope. Pure: it owns nothing beyond the request it fills and
+ * never touches a socket.
  */
 #include "core/codec_int.h"
 
@@ -14,11 +16,15 @@
 #include <string.h>
 
 #include "core/base64_int.h"
+#include "core/cmdid_int.h"
 #include "core/json_int.h"
 
 static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t len, bool binary,
                            unsigned max_depth, char *detail);
+static int read_request(wsr_request_t *req, char *detail);
+static int read_input(wsr_request_t *req, char *detail);
 static int read_members(wsr_request_t *req, char *detail);
+static const char *kind_name(const json_t *v);
 static int parse_url(wsr_request_t *req, const char *url, size_t n, char *detail);
 static int parse_query(wsr_request_t *req, const char *q, size_t n, char *detail);
 
@@ -160,7 +166,7 @@ int wsr__percent_decode(wsr__buf_t *out, const char *s, size_t n, bool plus_is_s
  * the message cut to a length; a plain "%.200s" could split a character and
  * the reply would not be UTF-8 (PROTOCOL.md section 2).
  */
-static int utf8_cut(const char *s, size_t n, size_t max)
+int wsr__utf8_cut(const char *s, size_t n, size_t max)
 {
     if (n > max) {
         n = max;
@@ -170,9 +176,7 @@ static int utf8_cut(const char *s, size_t n, size_t max)
     return (int)n;
 }
 
-/* Writes the 400 sentence and returns WSR_EPARSE. */
-static int bad(char *detail, const char *fmt, ...) WSR_PRINTF(2, 3);
-static int bad(char *detail, const char *fmt, ...)
+int wsr__codec_bad(char *detail, const char *fmt, ...)
 {
     va_list ap;
 
@@ -191,7 +195,117 @@ int wsr__codec_decode(wsr_request_t *req, const unsigned char *msg, size_t len, 
     rc = decode_envelope(req, msg, len, binary, max_depth, detail);
     if (rc != 0)
         return rc;
+    return read_request(req, detail);
+}
+
+int wsr__codec_decode_element(wsr_request_t *req, json_t *elem, char detail[WSR__DETAIL_MAX])
+{
+    detail[0] = '\0';
+    req->root = elem;
+    req->format = WSR_FORMAT_JSON;
+    req->envelope = WSR__ENVELOPE_JSONRPC;
+    if (!json_is_object(elem))
+        return wsr__codec_bad(detail, "a batch element must be a JSON-RPC request object, not %s",
+                              kind_name(elem));
+    /* Everything in a batch is JSON-RPC: an element without "jsonrpc" is
+     * read as one, and refused for that member. */
+    return wsr__jsonrpc_read(req, detail);
+}
+
+/* A JSON-RPC request or a v1 one: the "jsonrpc" member tells (section 10). */
+static int read_request(wsr_request_t *req, char *detail)
+{
+    if (json_object_get(req->root, "jsonrpc") != NULL) {
+        req->envelope = WSR__ENVELOPE_JSONRPC;
+        return wsr__jsonrpc_read(req, detail);
+    }
+    req->envelope = WSR__ENVELOPE_V1;
+    if (json_object_get(req->root, "input") != NULL &&
+        json_object_get(req->root, "method") == NULL && json_object_get(req->root, "url") == NULL &&
+        json_object_get(req->root, "cmd") == NULL)
+        return read_input(req, detail);
     return read_members(req, detail);
+}
+
+/* {"id":X,"input":...}: input for the running call X (section 5.1). */
+static int read_input(wsr_request_t *req, char *detail)
+{
+    req->id = json_object_get(req->root, "id");
+    req->event_name = json_object_get(req->root, "event_name");
+    if (!json_is_string(req->id) && !json_is_number(req->id)) {
+        req->id = NULL;
+        return wsr__codec_bad(detail, "input needs the string or number id of a running call");
+    }
+    return WSR__DECODE_INPUT;
+}
+
+/* The base64 alphabet (RFC 4648 section 4) and its padding: a text message
+ * that begins with anything else is JSON (PROTOCOL.md section 2). */
+static bool base64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/' || c == '=';
+}
+
+/* True when the `n` bytes at `p` contain the text `"jsonrpc"`. */
+static bool mentions_jsonrpc(const unsigned char *p, size_t n)
+{
+    static const char key[] = "\"jsonrpc\"";
+    const size_t k = sizeof(key) - 1;
+
+    for (size_t i = 0; i + k <= n; i++)
+        if (p[i] == '"' && memcmp(p + i, key, k) == 0)
+            return true;
+    return false;
+}
+
+/* A message whose JSON could not be read tells no envelope. It is answered
+ * in JSON-RPC when the connection speaks it by default, when it was meant
+ * as a batch (it begins with '['), or when it names the "jsonrpc" member;
+ * in v1 otherwise. */
+static void guess_envelope(wsr_request_t *req, const unsigned char *p, const unsigned char *end)
+{
+    size_t n = (size_t)(end - p);
+
+    if (req->format == WSR_FORMAT_JSON && n > 0 && (*p == '[' || mentions_jsonrpc(p, n)))
+        req->envelope = WSR__ENVELOPE_JSONRPC;
+}
+
+/* The message is not JSON (JSON-RPC -32700). Returns `rc`. */
+static int not_json(wsr_request_t *req, const unsigned char *p, const unsigned char *end, int rc)
+{
+    req->not_json = true;
+    guess_envelope(req, p, end);
+    return rc;
+}
+
+static const char *kind_name(const json_t *v)
+{
+    static const char *const kinds[] = {"an object", "an array", "a string", "a number",
+                                        "a number",  "true",     "false",    "null"};
+
+    return kinds[json_typeof(v)];
+}
+
+/* The top level of a message: an object is one request; in JSON text, an
+ * array is a JSON-RPC batch. Returns 0, WSR__DECODE_BATCH or WSR_EPARSE. */
+static int check_top(wsr_request_t *req, char *detail)
+{
+    json_t *root = req->root;
+    size_t n;
+
+    if (json_is_object(root))
+        return 0;
+    if (!json_is_array(root) || req->format != WSR_FORMAT_JSON)
+        return wsr__codec_bad(detail, "message must be a JSON object, not %s", kind_name(root));
+    req->envelope = WSR__ENVELOPE_JSONRPC;
+    n = json_array_size(root);
+    if (n == 0)
+        return wsr__codec_bad(detail, "a batch must hold at least one request");
+    if (n > WSR__BATCH_MAX)
+        return wsr__codec_bad(detail, "a batch may hold at most %d requests, not %zu",
+                              WSR__BATCH_MAX, n);
+    return WSR__DECODE_BATCH;
 }
 
 /* Splits off the encoding, base64-decodes when needed, and parses the JSON. */
@@ -208,19 +322,23 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
         p++;
     if (binary)
         req->format = WSR_FORMAT_BASE64_BINARY;
+    else if (p < end && !base64_char(*p))
+        req->format = WSR_FORMAT_JSON;
     else
-        req->format = (p < end && *p == '{') ? WSR_FORMAT_JSON : WSR_FORMAT_BASE64_TEXT;
+        req->format = WSR_FORMAT_BASE64_TEXT; /* blanks only or nothing: "empty", in base64 */
     wsr__buf_init(&raw, 0, len);
     if (req->format != WSR_FORMAT_JSON) {
         while (end > p && wsr__is_blank(end[-1]))
             end--;
         if (p == end)
-            return bad(detail, "message is empty");
+            return not_json(req, p, end, wsr__codec_bad(detail, "message is empty"));
         rc = wsr__base64_decode(&raw, p, (size_t)(end - p));
         if (rc == WSR_ENOMEM)
             goto out;
         if (rc != 0) {
-            rc = bad(detail, "message is not valid base64 (RFC 4648, standard alphabet)");
+            rc = not_json(req, p, end,
+                          wsr__codec_bad(
+                              detail, "message is not valid base64 (RFC 4648, standard alphabet)"));
             goto out;
         }
         p = raw.data;
@@ -228,7 +346,7 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
         /* A text frame's UTF-8 was checked by libwebsockets (1007); what a
          * base64 body decodes to is checked here, all of it, first. */
         if (!wsr__utf8_valid(p, (size_t)(end - p))) {
-            rc = bad(detail, "message is not valid UTF-8");
+            rc = not_json(req, p, end, wsr__codec_bad(detail, "message is not valid UTF-8"));
             goto out;
         }
     }
@@ -239,28 +357,31 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
             rc = WSR_ENOMEM;
             break;
         case WSR__JSON_UTF8:
-            rc = bad(detail, "message is not valid UTF-8");
+            rc = wsr__codec_bad(detail, "message is not valid UTF-8");
             break;
         case WSR__JSON_EOF:
-            rc = bad(detail, (p == end) ? "message is empty"
-                                        : "message is not valid JSON: it ends too early");
+            rc =
+                wsr__codec_bad(detail, (p == end) ? "message is empty"
+                                                  : "message is not valid JSON: it ends too early");
             break;
         case WSR__JSON_DEPTH:
-            rc = bad(detail, "message nests deeper than %u levels", max_depth);
+            rc = wsr__codec_bad(detail, "message nests deeper than %u levels", max_depth);
             break;
         default:
-            rc = bad(detail, "message is not valid JSON: %s (line %d, column %d)", jerr.text,
-                     jerr.line, jerr.column);
+            rc = wsr__codec_bad(detail, "message is not valid JSON: %s (line %d, column %d)",
+                                jerr.text, jerr.line, jerr.column);
             break;
         }
+        /* Nested too deep, or out of memory, it was JSON but unread: the
+         * envelope is guessed as for text that is not JSON. */
+        if (rc == WSR_EPARSE && jerr.kind != WSR__JSON_DEPTH)
+            (void)not_json(req, p, end, rc);
+        else
+            guess_envelope(req, p, end);
         goto out;
     }
     req->root = root;
-    if (!json_is_object(root)) {
-        static const char *const kinds[] = {"an object", "an array", "a string", "a number",
-                                            "a number",  "true",     "false",    "null"};
-        rc = bad(detail, "message must be a JSON object, not %s", kinds[json_typeof(root)]);
-    }
+    rc = check_top(req, detail);
 out:
     wsr__buf_dispose(&raw);
     return rc;
@@ -276,9 +397,9 @@ static int string_member(json_t *root, const char *name, const char **out, size_
     if (v == NULL)
         return 0;
     if (!json_is_string(v))
-        return bad(detail, "member %s must be a string", name);
+        return wsr__codec_bad(detail, "member %s must be a string", name);
     if (strlen(json_string_value(v)) != json_string_length(v))
-        return bad(detail, "member %s must not contain a NUL character", name);
+        return wsr__codec_bad(detail, "member %s must not contain a NUL character", name);
     *out = json_string_value(v);
     if (len != NULL)
         *len = json_string_length(v);
@@ -319,28 +440,31 @@ static int read_target(wsr_request_t *req, char *detail)
         (rc = string_member(req->root, "url", &url, &url_len, detail)) != 0 ||
         (rc = string_member(req->root, "cmd", &cmd, &cmd_len, detail)) != 0)
         return rc;
+    if (cmd == NULL && method == NULL && url == NULL && json_object_get(req->root, "cmdid"))
+        return wsr__cmdid_read(req, detail);
     if (cmd != NULL && (method != NULL || url != NULL))
-        return bad(detail, "request must give either cmd or method and url, not both");
+        return wsr__codec_bad(detail, "request must give either cmd or method and url, not both");
     if (cmd != NULL) {
         if (cmd_len == 0)
-            return bad(detail, "member cmd must not be empty");
+            return wsr__codec_bad(detail, "member cmd must not be empty");
         req->cmd = cmd;
         return 0;
     }
     if (method == NULL && url == NULL)
-        return bad(detail, "request needs method and url, or cmd");
+        return wsr__codec_bad(detail, "request needs method and url, or cmd");
     if (method == NULL)
-        return bad(detail, "member method is missing (url %.*s needs one)",
-                   utf8_cut(url, url_len, 200), url);
+        return wsr__codec_bad(detail, "member method is missing (url %.*s needs one)",
+                              wsr__utf8_cut(url, url_len, 200), url);
     if (url == NULL)
-        return bad(detail, "member url is missing (method %.*s needs one)",
-                   utf8_cut(method, method_len, 32), method);
+        return wsr__codec_bad(detail, "member url is missing (method %.*s needs one)",
+                              wsr__utf8_cut(method, method_len, 32), method);
     req->method = wsr__method_parse(method, method_len);
     if (req->method == 0)
-        return bad(detail,
-                   "method %.*s is not supported (use GET, POST, PUT, PATCH, DELETE, HEAD "
-                   "or OPTIONS)",
-                   utf8_cut(method, method_len, 32), method);
+        return wsr__codec_bad(
+            detail,
+            "method %.*s is not supported (use GET, POST, PUT, PATCH, DELETE, HEAD "
+            "or OPTIONS)",
+            wsr__utf8_cut(method, method_len, 32), method);
     return parse_url(req, url, url_len, detail);
 }
 
@@ -355,16 +479,18 @@ static int read_members(wsr_request_t *req, char *detail)
     req->event_name = json_object_get(root, "event_name");
     v = json_object_get(root, "id");
     if (v != NULL && !json_is_string(v) && !json_is_number(v))
-        return bad(detail, "member id must be a string or a number");
+        return wsr__codec_bad(detail, "member id must be a string or a number");
     req->id = v;
     req->data = json_object_get(root, "data");
     if ((rc = string_member(root, "token", &req->token, NULL, detail)) != 0)
         return rc;
     v = json_object_get(root, "args");
     if (v != NULL && !json_is_object(v))
-        return bad(detail, "member args must be an object");
+        return wsr__codec_bad(detail, "member args must be an object");
     if ((rc = read_target(req, detail)) != 0)
         return rc;
+    if (v == NULL && req->cmdid != 0)
+        v = json_object_get(root, "params");
     if (v != NULL)
         req->args_in = json_incref(v);
     else if (req->cmd != NULL)
@@ -378,8 +504,8 @@ static int parse_url(wsr_request_t *req, const char *url, size_t n, char *detail
     size_t path_len = q ? (size_t)(q - url) : n;
 
     if (n == 0 || url[0] != '/')
-        return bad(detail, "member url must be a path starting with / (got \"%.*s\")",
-                   utf8_cut(url, n, 200), url);
+        return wsr__codec_bad(detail, "member url must be a path starting with / (got \"%.*s\")",
+                              wsr__utf8_cut(url, n, 200), url);
     /* A fragment never reaches a server in HTTP; ignore it here too. */
     frag = memchr(url, '#', n);
     if (frag != NULL && (q == NULL || frag < q)) {
@@ -426,8 +552,9 @@ static int parse_query(wsr_request_t *req, const char *q, size_t n, char *detail
             if (rc == 0 && eq != NULL)
                 rc = wsr__percent_decode(&val, eq + 1, (size_t)(pair_end - eq - 1), true);
             if (rc == WSR_EPARSE)
-                rc = bad(detail, "url query has a bad percent-escape or invalid UTF-8 in \"%.*s\"",
-                         utf8_cut(p, (size_t)(pair_end - p), 200), p);
+                rc = wsr__codec_bad(
+                    detail, "url query has a bad percent-escape or invalid UTF-8 in \"%.*s\"",
+                    wsr__utf8_cut(p, (size_t)(pair_end - p), 200), p);
             if (rc == 0 && key.len > 0)
                 /* An empty value leaves the buffer unallocated: "" then. */
                 rc = json_object_setn_new(
@@ -448,7 +575,15 @@ static int put_key(wsr__buf_t *out, const char *key)
     return wsr__buf_puts(out, key);
 }
 
-static int encode_allow(wsr__buf_t *out, unsigned allow)
+int wsr__codec_put_retry(wsr__buf_t *out, unsigned retry_after_ms)
+{
+    char num[24];
+    int rc = put_key(out, ",\"retry_after_ms\":");
+
+    return rc ? rc : wsr__buf_append(out, num, wsr__fmt_int(num, (long long)retry_after_ms));
+}
+
+int wsr__codec_put_allow(wsr__buf_t *out, unsigned allow)
 {
     bool first = true;
     int rc = put_key(out, ",\"allow\":[");
@@ -488,7 +623,9 @@ static int encode_reply_json(wsr__buf_t *out, const wsr__reply_view_t *r)
                 rc = wsr__json_dump(out, r->errors);
         }
         if (rc == 0 && r->allow != 0)
-            rc = encode_allow(out, r->allow);
+            rc = wsr__codec_put_allow(out, r->allow);
+        if (rc == 0 && r->retry_after_ms != 0)
+            rc = wsr__codec_put_retry(out, r->retry_after_ms);
     }
     if (rc == 0 && r->id != NULL) {
         rc = put_key(out, ",\"id\":");
@@ -520,7 +657,11 @@ static int encode_in_format(wsr__buf_t *out, wsr_format_t fmt, wsr__buf_t *scrat
 
 static int encode_reply_cb(wsr__buf_t *out, const void *arg)
 {
-    return encode_reply_json(out, arg);
+    const wsr__reply_view_t *r = arg;
+
+    if (r->envelope == WSR__ENVELOPE_JSONRPC)
+        return wsr__jsonrpc_encode_reply(out, r);
+    return encode_reply_json(out, r);
 }
 
 int wsr__codec_encode_reply(wsr__buf_t *out, const wsr__reply_view_t *r, wsr_format_t fmt,
@@ -532,6 +673,8 @@ int wsr__codec_encode_reply(wsr__buf_t *out, const wsr__reply_view_t *r, wsr_for
 struct push_view {
     const char *event_name;
     const char *topic;
+    uint64_t offset;   /* 0: none (not a publication) */
+    const char *epoch; /* with offset */
     const json_t *data;
 };
 
@@ -547,6 +690,11 @@ static int encode_push_cb(wsr__buf_t *out, const void *arg)
         if (rc == 0)
             rc = wsr__json_put_string(out, p->topic, strlen(p->topic));
     }
+    if (rc == 0 && p->offset != 0) {
+        rc = wsr__buf_printf(out, ",\"offset\":%llu,\"epoch\":", (unsigned long long)p->offset);
+        if (rc == 0)
+            rc = wsr__json_put_string(out, p->epoch, strlen(p->epoch));
+    }
     if (rc == 0)
         rc = put_key(out, ",\"data\":");
     if (rc == 0)
@@ -557,9 +705,17 @@ static int encode_push_cb(wsr__buf_t *out, const void *arg)
 int wsr__codec_encode_push(wsr__buf_t *out, const char *event_name, const char *topic,
                            const json_t *data, wsr_format_t fmt, wsr__buf_t *scratch)
 {
-    struct push_view p = {event_name, topic, data};
+    struct push_view p = {event_name, topic, 0, NULL, data};
 
     return encode_in_format(out, fmt, scratch, encode_push_cb, &p);
+}
+
+int wsr__codec_encode_publication(wsr__buf_t *out, const char *event_name, const char *topic,
+                                  uint64_t offset, const char *epoch, const json_t *data)
+{
+    struct push_view p = {event_name, topic, offset, epoch, data};
+
+    return encode_push_cb(out, &p);
 }
 
 int wsr__codec_encode_raw(wsr__buf_t *out, const unsigned char *json, size_t n, wsr_format_t fmt)
@@ -569,18 +725,58 @@ int wsr__codec_encode_raw(wsr__buf_t *out, const unsigned char *json, size_t n, 
     return wsr__base64_encode(out, json, n);
 }
 
-int wsr__codec_encode_response(wsr__buf_t *out, const wsr_response_t *res, const json_t *id,
-                               const json_t *event_name, bool head, wsr_format_t fmt,
-                               wsr__buf_t *scratch)
+int wsr__codec_encode_push_as(wsr__buf_t *out, const unsigned char *json, size_t n,
+                              wsr_format_t fmt, int envelope, wsr__buf_t *scratch)
+{
+    int rc;
+
+    if (envelope != WSR__ENVELOPE_JSONRPC)
+        return wsr__codec_encode_raw(out, json, n, fmt);
+    if (fmt == WSR_FORMAT_JSON)
+        return wsr__jsonrpc_push(out, json, n);
+    wsr__buf_reset(scratch);
+    rc = wsr__jsonrpc_push(scratch, json, n);
+    if (rc != 0)
+        return rc;
+    return wsr__base64_encode(out, wsr__buf_payload(scratch), wsr__buf_payload_len(scratch));
+}
+
+wsr__reply_to_t wsr__reply_to(const wsr_request_t *req)
+{
+    wsr__reply_to_t to;
+
+    to.id = req->id;
+    to.event_name = req->event_name;
+    to.format = req->format;
+    to.envelope = req->envelope;
+    to.head = req->method == WSR_HEAD;
+    to.not_json = req->not_json;
+    return to;
+}
+
+int wsr__codec_encode_answer(wsr__buf_t *out, const wsr_response_t *res, const wsr__reply_to_t *to,
+                             wsr__buf_t *scratch)
 {
     wsr__reply_view_t v;
 
     v.status = res->status;
-    v.data = head ? NULL : res->data;
+    v.data = to->head ? NULL : res->data;
     v.detail = res->detail;
     v.errors = res->errors;
     v.allow = res->allow;
-    v.id = id;
-    v.event_name = event_name;
-    return wsr__codec_encode_reply(out, &v, fmt, scratch);
+    v.retry_after_ms = res->retry_after_ms;
+    v.id = to->id;
+    v.event_name = to->event_name;
+    v.envelope = to->envelope;
+    v.not_json = to->not_json;
+    return wsr__codec_encode_reply(out, &v, to->format, scratch);
+}
+
+int wsr__codec_encode_response(wsr__buf_t *out, const wsr_response_t *res, const json_t *id,
+                               const json_t *event_name, bool head, wsr_format_t fmt,
+                               wsr__buf_t *scratch)
+{
+    wsr__reply_to_t to = {id, event_name, fmt, WSR__ENVELOPE_V1, head, false};
+
+    return wsr__codec_encode_answer(out, res, &to, scratch);
 }

@@ -71,10 +71,16 @@ void wsr__c_numbers_end(locale_t before);
 /* strtod in the "C" locale, whatever the process's LC_NUMERIC: JSON numbers
  * never depend on setlocale(). */
 double wsr__strtod(const char *s, char **end);
+
+/* Reads a rate, "N/s", "N/min" or "N/h" ("1000/s", "20000/min"), a bare
+ * number (per second), or "0" / "off" (none), into
+ * requests per second. Returns false when `s` is none of these. */
+bool wsr__rate_parse(const char *s, double *per_second);
 /* The payload (after the headroom) and its length. */
 static inline unsigned char *wsr__buf_payload(const wsr__buf_t *b)
 {
-    return b->data + b->head;
+    /* An empty buffer may have no allocation: NULL + 0 is undefined. */
+    return b->data != NULL ? b->data + b->head : NULL;
 }
 static inline size_t wsr__buf_payload_len(const wsr__buf_t *b)
 {
@@ -86,6 +92,30 @@ static inline void wsr__buf_reset(wsr__buf_t *b)
     b->len = b->head;
 }
 
+/* FNV-1a of a NUL-terminated string: for hash tables of names. */
+static inline uint64_t wsr__hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    while (*s != '\0') {
+        h ^= (unsigned char)*s++;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* Mixes every bit of `x` into every other (splitmix64's finalizer): for keys
+ * that differ little, such as sequential ids or similar names' hashes. */
+static inline uint64_t wsr__hash_mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
 /* Monotonic clock in nanoseconds. */
 uint64_t wsr__now_ns(void);
 /* Monotonic clock in milliseconds. */
@@ -93,8 +123,14 @@ int64_t wsr__mono_ms(void);
 /* Wall clock in milliseconds since the epoch. */
 int64_t wsr__wall_ms(void);
 
-/* Fills `err` (optional) with a formatted sentence; returns `code`. */
+/* Fills `err` (when not NULL) and returns `code`. A text longer than
+ * err->text is cut at a character boundary and ends with "...". */
 int wsr__error_set(wsr_error_t *err, int code, const char *fmt, ...) WSR_PRINTF(3, 4);
+
+/* Copies `s` into `out` (`size` bytes, size >= 1) as at most `max` bytes: a
+ * longer text is cut at a character boundary and ends with "..." (for
+ * quoting a client's or a file's text in a sentence). */
+void wsr__clip(const char *s, size_t max, char *out, size_t size);
 
 /* ASCII helpers that ignore the locale. */
 bool wsr__is_blank(unsigned char c);
@@ -102,5 +138,19 @@ int wsr__strncasecmp_ascii(const char *a, const char *b, size_t n);
 
 /* Formats a signed integer in decimal into `out` (at least 21 bytes); returns the length. */
 size_t wsr__fmt_int(char *out, int64_t v);
+
+/* The address part of a peer text into `out` (`size` bytes, cut to fit):
+ * "1.2.3.4:5678" and "[::1]:5678" lose their port; a forwarded client's
+ * address, which has none, stays as it is. */
+void wsr__peer_address(const char *peer, char *out, size_t size);
+
+/* Copies `s` (NULL: "") into `out` (`size` bytes, at least 1), cut to fit,
+ * with quotes, backslashes and control characters replaced by '?': what a
+ * client sent, made safe for a log line. */
+void wsr__copy_printable(char *out, size_t size, const char *s);
+
+/* wsr_log_format_line at a given wall-clock time (ms since the epoch). */
+size_t wsr__log_format_at(char *out, size_t size, int format, int level, const char *line,
+                          int64_t wall_ms);
 
 #endif /* WSR_SRC_INTERNAL_H */

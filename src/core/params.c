@@ -385,6 +385,37 @@ static bool args_as_sent(const wsr__route_t *r, const wsr_request_t *req)
     return true;
 }
 
+int wsr__params_from_positions(const wsr__route_t *r, wsr_request_t *req, wsr_response_t *res)
+{
+    size_t n = json_array_size(req->args_pos);
+    json_t *args;
+
+    if (n > r->nparams)
+        return wsr_response_param_error(res, "params",
+                                        "route %s takes at most %zu parameters by position, not "
+                                        "%zu",
+                                        r->def->name, r->nparams, n)
+                   ? WSR_ENOMEM
+                   : 1;
+    args = json_object();
+    if (args == NULL)
+        return WSR_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (json_object_set(args, r->params[i].name, json_array_get(req->args_pos, i)) != 0) {
+            json_decref(args);
+            return WSR_ENOMEM;
+        }
+    if (req->args_text) {
+        /* Words typed on a line are text, read as a query's values are. */
+        json_decref(req->query);
+        req->query = args;
+        return 0;
+    }
+    json_decref(req->args_in);
+    req->args_in = args;
+    return 0;
+}
+
 int wsr__params_validate(const wsr__route_t *r, wsr_request_t *req, wsr_response_t *res)
 {
     json_t *args;
@@ -470,6 +501,10 @@ json_t *wsr__route_describe(const wsr__route_t *r, bool full)
     for (size_t i = 0; o != NULL && i < r->nparams; i++)
         if (json_array_append_new(params, describe_param(&r->params[i], full)) != 0)
             goto fail;
+    /* tornado-TCP peers call it by this number (PROTOCOL.md section 8). */
+    if (o != NULL && d->cmdid != 0 &&
+        json_object_set_new(o, "cmdid", json_integer((json_int_t)d->cmdid)) != 0)
+        goto fail;
     if (o != NULL && full) {
         if (json_object_set_new(o, "blocking", json_boolean(r->flags & WSR_ROUTE_BLOCKING)) ||
             json_object_set_new(o, "timeout_ms", json_integer(d->timeout_ms)))

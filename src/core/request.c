@@ -98,6 +98,11 @@ wsr_format_t wsr_request_format(const wsr_request_t *req)
     return req->format;
 }
 
+wsr_transport_t wsr_request_transport(const wsr_request_t *req)
+{
+    return (wsr_transport_t)req->transport;
+}
+
 wsr_conn_id_t wsr_request_connection_id(const wsr_request_t *req)
 {
     return req->conn_id;

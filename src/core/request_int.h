@@ -17,6 +17,10 @@ struct wsr_router;
 
 #define WSR__PEER_MAX 56
 
+/* The envelope a request came in, which its reply takes: PROTOCOL.md's own
+ * (sections 3 and 4) or JSON-RPC 2.0 (section 10). */
+enum { WSR__ENVELOPE_V1 = 0, WSR__ENVELOPE_JSONRPC = 1 };
+
 struct wsr_request {
     json_t *root;       /* owned: the decoded message object */
     json_t *args_in;    /* owned ref: JSON `args` (or a cmd's other members), or NULL */
@@ -40,15 +44,26 @@ struct wsr_request {
     struct wsr__session *session; /* owned ref: authenticated user, or NULL */
     const char *cert_subject;     /* owned: verified client certificate subject, or NULL */
     char peer[WSR__PEER_MAX];
+    json_t *args_pos; /* borrowed: root; positional parameters (JSON-RPC params array), or NULL */
+    /* WSR__ENVELOPE_*. The caller presets the envelope in which a message that
+     * tells none (not JSON, say) is answered; decoding sets the request's own. */
+    uint8_t envelope;
+    bool notification; /* a JSON-RPC notification: it gets no reply, not even an error */
+    bool not_json;     /* decoding failed before any JSON was read (JSON-RPC -32700) */
+    bool args_text;    /* args_pos are words of a raw TCP line: converted like the query */
+    long long cmdid;   /* tornado-TCP's numeric command id instead of cmd; 0: none */
+    uint8_t transport; /* a wsr_transport_t: its connection's framing */
+    size_t bytes_in;   /* the message's bytes (0 for an element of a batch) */
 };
 
 struct wsr_response {
     int status;
-    json_t *data;       /* owned */
-    char *detail;       /* owned */
-    json_t *errors;     /* owned: 422 parameter errors */
-    unsigned allow;     /* 405: methods the URL accepts */
-    wsr_reply_t *reply; /* the deferred handle once deferred, else NULL */
+    json_t *data;            /* owned */
+    char *detail;            /* owned */
+    json_t *errors;          /* owned: 422 parameter errors */
+    unsigned allow;          /* 405: methods the URL accepts */
+    unsigned retry_after_ms; /* 429: when the client may try again (0: not said) */
+    wsr_reply_t *reply;      /* the deferred handle once deferred, else NULL */
     /* How to defer, given by the dispatcher; NULL where deferring is impossible. */
     wsr_reply_t *(*defer)(void *ctx, wsr_response_t *res);
     void *defer_ctx;
@@ -62,6 +77,11 @@ void wsr__response_init(wsr_response_t *res);
 void wsr__response_dispose(wsr_response_t *res);
 /* Makes `res` a 500 with the generic detail, dropping anything it held. */
 void wsr__response_fail(wsr_response_t *res);
+/* The detail of the 503 of a request that needed the cluster engine while it
+ * was unreachable (PROTOCOL.md section 11): what a handler returning
+ * WSR_ECONNECT answers. */
+#define WSR__ENGINE_UNAVAILABLE "the cluster engine is unavailable"
+
 /* wsr_response_error with a plain string. */
 int wsr__response_error_str(wsr_response_t *res, int status, const char *detail);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cmdid_int.h"
 #include "core/codec_int.h"
 
 typedef struct node node_t;
@@ -47,6 +48,7 @@ struct wsr_router {
     size_t nroutes;
     const wsr__route_t **by_name; /* owned array, sorted by name */
     node_t *root;                 /* owned */
+    size_t nrated;                /* routes with a rate of their own */
     bool frozen;
 };
 
@@ -124,6 +126,11 @@ void wsr__router_freeze(wsr_router_t *router)
     router->frozen = true;
 }
 
+size_t wsr__router_rated(const wsr_router_t *router)
+{
+    return router->nrated;
+}
+
 const wsr__route_t *wsr__router_get(const wsr_router_t *router, size_t index)
 {
     return index < router->nroutes ? router->routes[index] : NULL;
@@ -181,6 +188,9 @@ int wsr_router_add(wsr_router_t *router, const wsr_route_t *table, void *user, w
     wsr__free(router->routes);
     wsr__free(router->by_name);
     node_free(router->root);
+    for (i = router->nroutes; i < total; i++)
+        if (all[i]->rate > 0)
+            all[i]->rate_slot = router->nrated++;
     router->routes = all;
     router->nroutes = total;
     router->by_name = by_name;
@@ -347,6 +357,8 @@ static int parse_pattern(wsr__route_t *r, wsr_error_t *err)
 
 static int check_definition(const wsr_route_t *def, wsr_error_t *err)
 {
+    double rate;
+
     if (!valid_name(def->name))
         return wsr__error_set(err, WSR_EINVAL,
                               "route '%.64s': a name is 1 to 64 printable characters without "
@@ -361,6 +373,11 @@ static int check_definition(const wsr_route_t *def, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL,
                               "route '%s' has methods but no url (a cmd-only route has neither)",
                               def->name);
+    if (def->rate != NULL && !wsr__rate_parse(def->rate, &rate))
+        return wsr__error_set(err, WSR_EINVAL,
+                              "route '%s': rate \"%.40s\" is not a rate (\"N/s\", \"N/min\", "
+                              "\"N/h\" or \"off\")",
+                              def->name, def->rate);
     return 0;
 }
 
@@ -386,6 +403,8 @@ static int compile_route(const wsr_route_t *def, void *user, size_t index, wsr__
     r->index = index;
     r->methods = def->methods;
     r->flags = def->flags | (def->role ? WSR_ROUTE_AUTH : 0);
+    if (def->rate != NULL)
+        (void)wsr__rate_parse(def->rate, &r->rate); /* checked already */
     rc = def->url ? parse_pattern(r, err) : 0;
     if (rc == 0)
         rc = wsr__params_compile(r, err);
@@ -558,6 +577,7 @@ static int build(wsr_router_t *router, wsr__route_t **routes, size_t n, node_t *
                                 by_name[i]->def->name);
             goto fail;
         }
+    rc = wsr__cmdid_check(routes, n, err);
     for (i = 0; i < n && rc == 0; i++)
         if (routes[i]->def->url != NULL)
             rc = insert_route(root, routes[i], err);
@@ -641,13 +661,21 @@ static bool segment_is_int(const wsr__slice_t *s)
  * parser's numbers do. */
 static bool segment_is_number(const wsr__slice_t *s)
 {
-    char tmp[64];
+    char tmp[64], *text = tmp;
+    bool finite;
 
-    if (s->len >= sizeof(tmp) || !json_number_syntax(s->ptr, s->len, false))
+    if (!json_number_syntax(s->ptr, s->len, false))
         return false;
-    memcpy(tmp, s->ptr, s->len);
-    tmp[s->len] = '\0';
-    return isfinite(wsr__strtod(tmp, NULL));
+    /* The grammar allows any number of digits (1e+000...0 is 1): a long
+     * segment is copied to the heap; without memory it matches no route. */
+    if (s->len >= sizeof(tmp) && (text = wsr__malloc(s->len + 1)) == NULL)
+        return false;
+    memcpy(text, s->ptr, s->len);
+    text[s->len] = '\0';
+    finite = isfinite(wsr__strtod(text, NULL));
+    if (text != tmp)
+        wsr__free(text);
+    return finite;
 }
 
 static bool segment_matches(int match, const wsr__slice_t *s)
@@ -829,7 +857,13 @@ int wsr__router_route(const wsr_router_t *router, wsr_request_t *req, wsr_respon
     int rc;
 
     req->router = router;
-    if (req->cmd != NULL) {
+    if (req->cmdid != 0) {
+        req->route = wsr__cmdid_find(router, req->cmdid);
+        if (req->route == NULL)
+            return wsr_response_error(res, 404, "no command with cmdid %lld", req->cmdid)
+                       ? WSR_ENOMEM
+                       : 1;
+    } else if (req->cmd != NULL) {
         req->route = wsr__router_find(router, req->cmd);
         if (req->route == NULL)
             return wsr_response_error(res, 404, "no command named %.100s", req->cmd) ? WSR_ENOMEM
@@ -839,5 +873,7 @@ int wsr__router_route(const wsr_router_t *router, wsr_request_t *req, wsr_respon
         if (rc != 0)
             return rc;
     }
+    if (req->args_pos != NULL && (rc = wsr__params_from_positions(req->route, req, res)) != 0)
+        return rc;
     return wsr__params_validate(req->route, req, res);
 }

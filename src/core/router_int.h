@@ -43,7 +43,9 @@ typedef struct wsr__route {
     size_t nparams;
     wsr__segment_t *segs; /* owned */
     size_t nsegs;
-    char *pattern; /* owned: the normalised URL pattern, or NULL */
+    char *pattern;    /* owned: the normalised URL pattern, or NULL */
+    double rate;      /* def->rate in requests per second; 0: no limit of its own */
+    size_t rate_slot; /* with a rate: its bucket among a connection's route buckets */
 } wsr__route_t;
 
 /* Returns the route's name. */
@@ -64,6 +66,9 @@ void wsr__router_freeze(wsr_router_t *router);
 /* The route registered at `index` (< wsr_router_count), for listings and statistics. */
 const wsr__route_t *wsr__router_get(const wsr_router_t *router, size_t index);
 
+/* The routes with a rate limit of their own (their rate_slot is below it). */
+size_t wsr__router_rated(const wsr_router_t *router);
+
 /* Finds a route by name; NULL when none. */
 const wsr__route_t *wsr__router_find(const wsr_router_t *router, const char *name);
 
@@ -81,6 +86,13 @@ void wsr__params_dispose(wsr__route_t *route);
  * Returns 0, 1 when `res` holds a 422, or WSR_ENOMEM. */
 WSR_NODISCARD int wsr__params_validate(const wsr__route_t *route, wsr_request_t *req,
                                        wsr_response_t *res);
+
+/* Fills req->args_in from the positional parameters req->args_pos, in the
+ * order of the route's parameters (route->params: the URL pattern's, then
+ * the table's). Returns 0, 1 when `res` holds a 422 (more values than
+ * parameters), or WSR_ENOMEM. */
+WSR_NODISCARD int wsr__params_from_positions(const wsr__route_t *route, wsr_request_t *req,
+                                             wsr_response_t *res);
 
 /* Describes a route for `commands` (full = false) or `help` (full = true).
  * Returns a new object or NULL. */

@@ -13,9 +13,13 @@ struct wsr__session {
     atomic_bool logging_out; /* the one mutable bit: see wsr__session_mark_logout */
     int64_t exp;
     int64_t iat;
-    char *user;  /* owned */
-    char *roles; /* owned: ",admin,ops," with guards so a role matches whole */
-    char *jti;   /* owned, may be NULL */
+    bool external; /* an identity provider's token: see wsr__session_set_external */
+    char *user;    /* owned */
+    char *roles;   /* owned: ",admin,ops," with guards so a role matches whole */
+    char *jti;     /* owned, may be NULL */
+    /* owned ref, may be NULL: the connection's session of the same login
+     * that this one (a request's own token) stands in for; see set_twin */
+    wsr__session_t *twin;
 };
 
 wsr__session_t *wsr__session_new(const char *user, const char *roles, const char *jti, int64_t exp)
@@ -57,7 +61,38 @@ void wsr__session_unref(wsr__session_t *s)
     wsr__free(s->user);
     wsr__free(s->roles);
     wsr__free(s->jti);
+    wsr__session_unref(s->twin);
     wsr__free(s);
+}
+
+void wsr__session_set_twin(wsr__session_t *s, wsr__session_t *twin)
+{
+    /* A connection's session has no twin (wsr__session_dup drops it before a
+     * request's session becomes a connection's), so no chain of them grows. */
+    if (s == NULL || s == twin || s->twin != NULL)
+        return;
+    s->twin = wsr__session_ref(twin);
+}
+
+wsr__session_t *wsr__session_dup(const wsr__session_t *s)
+{
+    wsr__session_t *d;
+
+    if (s == NULL)
+        return NULL;
+    /* roles holds its guards (",a,b,"): copied as they are. */
+    d = wsr__session_new(s->user, NULL, s->jti, s->exp);
+    if (d == NULL)
+        return NULL;
+    wsr__free(d->roles);
+    d->roles = wsr__strdup(s->roles);
+    if (d->roles == NULL) {
+        wsr__session_unref(d);
+        return NULL;
+    }
+    d->iat = s->iat;
+    d->external = s->external;
+    return d;
 }
 
 const char *wsr__session_user(const wsr__session_t *s)
@@ -91,10 +126,26 @@ void wsr__session_set_iat(wsr__session_t *s, int64_t iat)
         s->iat = iat;
 }
 
-void wsr__session_mark_logout(wsr__session_t *s)
+void wsr__session_set_external(wsr__session_t *s)
 {
     if (s != NULL)
-        atomic_store_explicit(&s->logging_out, true, memory_order_release);
+        s->external = true;
+}
+
+bool wsr__session_external(const wsr__session_t *s)
+{
+    return s != NULL && s->external;
+}
+
+void wsr__session_mark_logout(wsr__session_t *s)
+{
+    if (s == NULL)
+        return;
+    atomic_store_explicit(&s->logging_out, true, memory_order_release);
+    /* The connection's own session object, when this request's token
+     * belongs to the same login: it is what the loop's expiry check sees. */
+    if (s->twin != NULL)
+        atomic_store_explicit(&s->twin->logging_out, true, memory_order_release);
 }
 
 bool wsr__session_logging_out(const wsr__session_t *s)

@@ -7,6 +7,7 @@
  */
 #include "core/internal.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -67,6 +68,30 @@ double wsr__strtod(const char *s, char **end)
 
     wsr__c_numbers_end(before);
     return d;
+}
+
+bool wsr__rate_parse(const char *s, double *per_second)
+{
+    char *end;
+    double v;
+
+    if (strcmp(s, "off") == 0) {
+        *per_second = 0;
+        return true;
+    }
+    errno = 0;
+    v = wsr__strtod(s, &end);
+    if (end == s || errno != 0 || !(v >= 0) || v > 1e9 || s[0] == '-' || s[0] == '+')
+        return false;
+    if (strcmp(end, "/s") == 0 || *end == '\0')
+        *per_second = v;
+    else if (strcmp(end, "/min") == 0)
+        *per_second = v / 60;
+    else if (strcmp(end, "/h") == 0)
+        *per_second = v / 3600;
+    else
+        return false;
+    return true;
 }
 
 void wsr__buf_init(wsr__buf_t *b, size_t headroom, size_t limit)
@@ -181,17 +206,52 @@ int64_t wsr__wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void ellipsis(char *text, size_t size);
+
 int wsr__error_set(wsr_error_t *err, int code, const char *fmt, ...)
 {
     va_list ap;
+    int n;
 
     if (err == NULL)
         return code;
     err->code = code;
     va_start(ap, fmt);
-    vsnprintf(err->text, sizeof(err->text), fmt, ap);
+    n = vsnprintf(err->text, sizeof(err->text), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(err->text))
+        ellipsis(err->text, sizeof(err->text));
     return code;
+}
+
+/* Ends a text cut to fill `size` bytes with "...": at a character boundary
+ * (a UTF-8 sequence is never split) and after no blank, so the sentence
+ * still reads as one. */
+static void ellipsis(char *text, size_t size)
+{
+    size_t end = size - 4; /* room for "..." and the NUL */
+
+    while (end > 0 && ((unsigned char)text[end] & 0xC0) == 0x80)
+        end--; /* text[end] would be a continuation byte: back to its lead */
+    while (end > 0 && text[end - 1] == ' ')
+        end--;
+    memcpy(text + end, "...", 4);
+}
+
+void wsr__clip(const char *s, size_t max, char *out, size_t size)
+{
+    size_t n = strlen(s);
+
+    if (max > size - 1)
+        max = size - 1;
+    if (n <= max) {
+        memcpy(out, s, n + 1);
+        return;
+    }
+    memcpy(out, s, max);
+    out[max] = '\0';
+    if (max >= 4)
+        ellipsis(out, max + 1);
 }
 
 bool wsr__is_blank(unsigned char c)
@@ -283,4 +343,93 @@ int wsr_log_level_parse(const char *name)
         if (strcmp(name, log_level_names[i]) == 0)
             return (int)i;
     return -1;
+}
+
+void wsr__copy_printable(char *out, size_t size, const char *s)
+{
+    size_t n = 0;
+
+    for (; s != NULL && *s != '\0' && n + 1 < size; s++, n++)
+        out[n] = ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\') ? '?' : *s;
+    out[n] = '\0';
+}
+
+/* Appends `line` to out[n..size) as the inside of a JSON string, never
+ * splitting an escape; returns the new length. */
+static size_t json_escape_into(char *out, size_t n, size_t size, const char *line)
+{
+    for (const unsigned char *p = (const unsigned char *)line; *p != '\0'; p++) {
+        char esc[8];
+        size_t k;
+
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            k = 2;
+        } else if (*p == '\n' || *p == '\t' || *p == '\r') {
+            esc[0] = '\\';
+            esc[1] = *p == '\n' ? 'n' : *p == '\t' ? 't' : 'r';
+            k = 2;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            k = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *p);
+        } else {
+            esc[0] = (char)*p;
+            k = 1;
+        }
+        if (n + k >= size)
+            break;
+        memcpy(out + n, esc, k);
+        n += k;
+    }
+    return n;
+}
+
+size_t wsr__log_format_at(char *out, size_t size, int format, int level, const char *line,
+                          int64_t wall_ms)
+{
+    char stamp[40];
+    time_t secs = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    size_t n;
+    int k;
+
+    if (size == 0)
+        return 0;
+    gmtime_r(&secs, &tm);
+    k = (int)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + k, sizeof(stamp) - (size_t)k, ".%03dZ", (int)(wall_ms % 1000));
+    if (format != WSR_LOG_FORMAT_JSON) {
+        k = snprintf(out, size, "%s [%s] %s", stamp, wsr_log_level_name(level), line);
+        return k < 0 ? 0 : WSR__MIN((size_t)k, size - 1);
+    }
+    /* Room is kept for the closing "} whatever the message's length. */
+    if (size < 96) {
+        out[0] = '\0';
+        return 0;
+    }
+    k = snprintf(out, size, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", stamp,
+                 wsr_log_level_name(level));
+    n = json_escape_into(out, (size_t)k, size - 2, line);
+    memcpy(out + n, "\"}", 3);
+    return n + 2;
+}
+
+size_t wsr_log_format_line(char *out, size_t size, int format, int level, const char *line)
+{
+    return wsr__log_format_at(out, size, format, level, line, wsr__wall_ms());
+}
+
+void wsr__peer_address(const char *peer, char *out, size_t size)
+{
+    const char *colon = strchr(peer, ':'), *bracket = strchr(peer, ']');
+    size_t n = strlen(peer);
+
+    if (peer[0] == '[' && bracket != NULL)
+        n = (size_t)(bracket - peer) + 1;
+    else if (colon != NULL && strchr(colon + 1, ':') == NULL)
+        n = (size_t)(colon - peer);
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, peer, n);
+    out[n] = '\0';
 }

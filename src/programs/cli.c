@@ -6,9 +6,17 @@
  * 0 for 2xx, 1 for an error status, 2 when it cannot talk to the server.
  * Without one it opens an interactive session in retopy's text-line syntax
  * (`increment a`), with line editing and history (libedit), printing pushes as
- * they arrive and re-subscribing to the session's topics after a
- * reconnection. This program parses argv, owns stdout and stderr, and exits;
- * the library below it never prints.
+ * they arrive; its subscribe and unsubscribe go through the C client's own,
+ * which subscribes again after a reconnection, resuming after the last
+ * publication received ("-- resubscribed chat (recovered)"). `login USER` (one shot or in a
+ * session) asks for the password without echo on a terminal, or reads it from standard input, and
+ * the session keeps the token: every request and every reconnection use it, and it is renewed with
+ * /auth/refresh before it expires. `--token-file` reads the token from a file, again at each
+ * reconnection and before it expires (a file another program renews). A call's progress messages
+ * are printed as they come, lines typed while it runs are its input, and Ctrl-C while a call runs
+ * cancels it on the server (the 499 is printed, the session goes on); the call in flight is
+ * cli_call.c's. This program parses argv, owns stdout and stderr, and exits; the library below it
+ * never prints.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,70 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <editline/readline.h>
 #include <libwebsockets.h>
 
-#include "wsrouter/wsrouter.h"
-
-#define PROG        "wsrouter-cli"
-#define PROMPT      "wsrouter> "
-#define DEFAULT_URL "ws://127.0.0.1:8080/"
-#define EXIT_OK     0
-#define EXIT_STATUS 1
-#define EXIT_CONN   2
-/* The longest line read without a terminal, its newline not counted. */
-#define LINE_MAX_BYTES 8191
-
-typedef struct options {
-    const char *url;
-    const char *data;  /* -d JSON text, or NULL */
-    const char *field; /* -f: print this member of the reply's data, or NULL */
-    json_t *args;      /* owned: -a KEY=VALUE */
-    bool raw;
-    wsr_client_encoding_t encoding;
-    const char *token;
-    int timeout_ms;
-    const char *cacert, *cert, *key;
-    bool insecure;
-    bool verbose;
-} options_t;
-
-/* Something the service thread hands to the main thread to print. */
-typedef struct event {
-    struct event *next;
-    int kind;    /* EV_* */
-    int rc;      /* EV_REPLY: 0 or the call's failure */
-    json_t *msg; /* owned: the reply or the push, or NULL */
-    char *text;  /* owned (wsr_free): a failure or state sentence, or NULL */
-} event_t;
-
-enum { EV_PUSH, EV_REPLY, EV_STATE, EV_RESUB };
-
-typedef struct cli {
-    options_t o;
-    wsr_client_t *c;
-    json_t *commands; /* owned: the server's /_/commands list, or NULL */
-    bool tty;         /* stdin and stdout are terminals: libedit, a prompt */
-    bool waiting;     /* a call is in flight; its reply ends the wait */
-    int last_status;  /* the status of the last reply printed, 0 for a failure */
-    json_t *topics;   /* owned: the topics this session subscribed to, re-sent on reconnection */
-    bool quit;
-    bool dropped; /* service thread only: the connection dropped since it opened */
-    pthread_mutex_t lock;
-    event_t *head, *tail;        /* guarded by lock */
-    int wake[2];                 /* the service thread writes a byte per event */
-    char in[LINE_MAX_BYTES + 2]; /* input without libedit: a partial line, its newline, a NUL */
-    size_t in_len;
-    bool discarding; /* skipping the rest of a line that was too long */
-} cli_t;
-
-/* A subscription sent again after a reconnection, until its reply. */
-typedef struct cli_resub {
-    cli_t *cli;
-    char topic[256];
-} cli_resub_t;
+#include "cli_int.h"
 
 /* libedit's line callback takes no user pointer; this is its only way back. */
 static cli_t *the_cli;
@@ -92,13 +44,19 @@ static cli_t *the_cli;
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: " PROG " [options] [METHOD PATH [KEY=VALUE...] | call NAME [KEY=VALUE...]]\n"
+            "usage: " PROG " [options] [METHOD PATH [KEY=VALUE...] | call NAME [KEY=VALUE...] |\n"
+            "                    login USER]\n"
             "\n"
             "Sends one request to a wsrouter server and prints the reply's data, or, with no\n"
             "request, opens an interactive session (NAME ARGS..., METHOD /path [JSON], help,\n"
-            "help NAME, quit).\n"
+            "help NAME, login USER, quit). login asks for the password (without echo on a\n"
+            "terminal; else it is the next line of standard input); the session keeps the\n"
+            "token, renews it, and uses it again after a reconnection. Progress of a call is\n"
+            "printed as it comes; Ctrl-C while a call runs cancels it (a second Ctrl-C, or one\n"
+            "at the prompt, quits). Lines typed at a running call's \"> \" prompt are its\n"
+            "input (without a terminal: the lines '> VALUE' that follow it).\n"
             "\n"
-            "  -u, --url URL        server (default " DEFAULT_URL ")\n"
+            "  -u, --url URL        server (default $WSROUTER_URL, else " DEFAULT_URL ")\n"
             "  -d, --data JSON      the request's data\n"
             "  -a, --arg KEY=VALUE  a parameter (VALUE is JSON when it parses, else a string)\n"
             "  -f, --field NAME     print only the member NAME of the reply's data: a string\n"
@@ -108,6 +66,9 @@ static void usage(FILE *out)
             "      --base64         send base64 text frames\n"
             "      --binary         send base64 in binary frames\n"
             "      --token TOKEN    sent as the token member of every request\n"
+            "      --token-file PATH  the same, read from the file's first line (again at\n"
+            "                       each reconnection and before the token expires); a\n"
+            "                       file others may read is warned about\n"
             "  -t, --timeout SECS   connect and call timeout (default 30)\n"
             "      --cacert FILE    CA bundle for wss://\n"
             "      --cert FILE      client certificate for wss://\n"
@@ -115,6 +76,7 @@ static void usage(FILE *out)
             "      --insecure       accept any server certificate (development only)\n"
             "  -v, --verbose        log the connection to stderr\n"
             "  -h, --help           this text\n"
+            "      --version        the version\n"
             "\n"
             "Exit status: 0 for a 2xx reply, 1 for an error status (or a missing --field),\n"
             "2 for a connection or usage error.\n");
@@ -172,7 +134,7 @@ static void print_json(FILE *out, const json_t *v, bool pretty)
 }
 
 /* Parses `text` as JSON (any value), or takes it as a string. Returns a new value. */
-static json_t *json_or_string(const char *text)
+json_t *cli_json_or_string(const char *text)
 {
     json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
 
@@ -189,7 +151,7 @@ static int add_kv(json_t *args, const char *kv)
         return -1;
     memcpy(key, kv, (size_t)(eq - kv));
     key[eq - kv] = '\0';
-    json_object_set_new(args, key, json_or_string(eq + 1));
+    json_object_set_new(args, key, cli_json_or_string(eq + 1));
     return 0;
 }
 
@@ -228,7 +190,7 @@ static void lws_log(int level, const char *line)
     fprintf(stderr, "lws: %s", line);
 }
 
-static void queue_event(cli_t *cli, int kind, int rc, json_t *msg, const char *text)
+void cli_queue_event(cli_t *cli, int kind, int rc, json_t *msg, const char *text)
 {
     event_t *e = wsr_calloc(1, sizeof(*e));
     char byte = 1;
@@ -254,8 +216,12 @@ static void queue_event(cli_t *cli, int kind, int rc, json_t *msg, const char *t
 
 static void on_message(void *user, json_t *message)
 {
+    const char *event = json_string_value(json_object_get(message, "event_name"));
+
     if (json_object_get(message, "status") == NULL)
-        queue_event(user, EV_PUSH, 0, message, NULL); /* takes it */
+        cli_queue_event(user, EV_PUSH, 0, message, NULL); /* takes it */
+    else if (event != NULL && strcmp(event, "wsr-input") == 0)
+        cli_queue_event(user, EV_INPUT, 0, message, NULL); /* input the server refused */
     else
         json_decref(message); /* a late reply: not shown */
 }
@@ -268,33 +234,196 @@ static void on_state(void *user, wsr_client_state_t state, int code, const char 
     (void)code;
     if (state == WSR_CLIENT_RECONNECTING || state == WSR_CLIENT_IDLE) {
         cli->dropped = true;
-        queue_event(cli, EV_STATE, (int)state, NULL, text);
+        cli_queue_event(cli, EV_STATE, (int)state, NULL, text);
     } else if (state == WSR_CLIENT_OPEN && cli->dropped) {
         cli->dropped = false;
-        queue_event(cli, EV_STATE, (int)state, NULL, text);
+        cli_queue_event(cli, EV_STATE, (int)state, NULL, text);
     }
 }
 
-static void on_reply(void *user, int rc, wsr_client_reply_t *reply, const char *error)
+void cli_on_reply(void *user, int rc, wsr_client_reply_t *reply, const char *error)
 {
     json_t *msg = reply ? reply->message : NULL;
 
     if (reply != NULL)
         reply->message = NULL; /* taken */
-    queue_event(user, EV_REPLY, rc, msg, error);
+    cli_queue_event(user, EV_REPLY, rc, msg, error);
 }
 
-/* The reply to a subscription sent again after a reconnection. */
-static void on_resubscribed(void *user, int rc, wsr_client_reply_t *reply, const char *error)
+/* A topic the client subscribed to again after a reconnection (service thread):
+ * rc 1 recovered, 0 not recovered, else the failure with its sentence. */
+static void on_resubscribed(void *user, const wsr_client_resubscription_t *r)
 {
-    cli_resub_t *r = user;
-    json_t *msg = reply ? reply->message : NULL;
+    char text[512];
 
-    (void)error;
-    if (reply != NULL)
-        reply->message = NULL; /* taken */
-    queue_event(r->cli, EV_RESUB, rc, msg, r->topic);
-    wsr_free(r);
+    if (r->ok)
+        snprintf(text, sizeof(text), "%s", r->topic);
+    else
+        snprintf(text, sizeof(text), "%s: %s", r->topic, r->error ? r->error : "refused");
+    cli_queue_event(user, EV_RESUB, r->ok ? r->recovered : -1, NULL, text);
+}
+
+/* ---- tokens and passwords ---- */
+
+/* Clears a secret so that it does not linger in memory. */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *b = p;
+
+    while (n-- > 0)
+        *b++ = 0;
+}
+
+/*
+ * Reads the first line of `path` (blanks around it dropped) into `buf`.
+ * Returns 0, or -1 after a sentence on stderr. `warn`: say so when others
+ * may read the file (a token is a password for its lifetime).
+ */
+static int read_token_file(const char *path, char *buf, size_t size, bool warn)
+{
+    struct stat st;
+    ssize_t n;
+    size_t len = 0, start, end;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, PROG ": --token-file %s: %s\n", path,
+                fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (warn && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        fprintf(stderr,
+                PROG ": warning: --token-file %s can be read by other users (chmod 600 it)\n",
+                path);
+    while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    len = strcspn(buf, "\r\n");
+    for (start = 0; start < len && (buf[start] == ' ' || buf[start] == '\t'); start++)
+        ;
+    for (end = len; end > start && (buf[end - 1] == ' ' || buf[end - 1] == '\t'); end--)
+        ;
+    memmove(buf, buf + start, end - start);
+    buf[end - start] = '\0';
+    if (buf[0] == '\0') {
+        fprintf(stderr, PROG ": --token-file %s holds no token\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The client's token callback (service thread): the file's token now, or
+ * NULL to keep the one in use when the file cannot be read. */
+static const char *token_from_file(void *user)
+{
+    cli_t *cli = user;
+
+    return read_token_file(cli->o.token_file, cli->token_buf, sizeof(cli->token_buf), false) == 0
+               ? cli->token_buf
+               : NULL;
+}
+
+/* Reads one line of standard input into `buf` (its newline and a \r dropped).
+ * Returns its length, or -1 at end of input. */
+static ssize_t read_line_fd0(char *buf, size_t size)
+{
+    size_t n = 0;
+    char ch;
+
+    for (;;) {
+        ssize_t r = read(0, &ch, 1);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return n > 0 ? (ssize_t)n : -1;
+        if (ch == '\n')
+            break;
+        if (n < size - 1)
+            buf[n++] = ch;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* Asks for `user`'s password: on a terminal without echo, else the next line
+ * of standard input. Returns 0, or -1 after a sentence. */
+static int read_password(const char *user, char *buf, size_t size)
+{
+    struct termios old, quiet;
+    bool tty = isatty(0) && tcgetattr(0, &old) == 0;
+    ssize_t n;
+
+    if (tty) {
+        fprintf(stderr, "password for %s: ", user);
+        fflush(stderr);
+        quiet = old;
+        quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHOE | ECHOK);
+        quiet.c_lflag |= ICANON | ECHONL;
+        (void)tcsetattr(0, TCSAFLUSH, &quiet);
+    }
+    n = read_line_fd0(buf, size);
+    if (tty)
+        (void)tcsetattr(0, TCSAFLUSH, &old);
+    if (n < 0) {
+        fprintf(stderr, PROG ": no password given for %s\n", user);
+        return -1;
+    }
+    return 0;
+}
+
+/* POST /auth/login for `user` with `password` (wiped afterwards). Fills
+ * `reply`; returns like wsr_client_request. */
+static int send_login(cli_t *cli, const char *user, char *password, wsr_client_reply_t *reply,
+                      wsr_error_t *err)
+{
+    wsr_client_request_t req;
+    json_t *data = json_pack("{s:s, s:s}", "username", user, "password", password);
+    int rc;
+
+    wipe(password, strlen(password));
+    if (data == NULL) {
+        memset(reply, 0, sizeof(*reply));
+        snprintf(err->text, sizeof(err->text), "out of memory");
+        return WSR_ENOMEM;
+    }
+    wsr_client_request_init(&req);
+    req.method = "POST";
+    req.url = "/auth/login";
+    req.data = data;
+    rc = wsr_client_request(cli->c, &req, reply, err);
+    json_decref(data);
+    return rc;
+}
+
+/* In a session: logs in and keeps the token for every later request and
+ * reconnection. Prints +OK or -ERR; returns the status (0 for a failure). */
+static int session_login(cli_t *cli, const char *user, char *password)
+{
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    const char *token;
+    int status;
+
+    if (send_login(cli, user, password, &r, &err) != 0) {
+        printf("-ERR %s\n", err.text);
+        return 0;
+    }
+    status = r.status;
+    token = json_string_value(json_object_get(r.data, "token"));
+    if (status >= 200 && status < 300 && token != NULL && wsr_client_set_token(cli->c, token) == 0)
+        printf("+OK logged in as %s\n", user);
+    else if (status >= 200 && status < 300)
+        printf("-ERR the login's answer holds no token\n");
+    else
+        printf("-ERR %d %s\n", status, r.detail ? r.detail : "the login failed");
+    wsr_client_reply_dispose(&r);
+    return status;
 }
 
 /* Creates and connects the client. Returns 0, or EXIT_CONN after saying why. */
@@ -307,7 +436,12 @@ static int open_client(cli_t *cli, bool interactive)
     cfg.url = cli->o.url;
     cfg.subprotocol = WSR_SUBPROTOCOL;
     cfg.encoding = cli->o.encoding;
-    cfg.token = cli->o.token;
+    cfg.token = cli->o.token_file ? cli->token_buf : cli->o.token;
+    /* A file is read again at each open and before the token expires; a
+     * login's token is renewed with /auth/refresh. */
+    cfg.token_cb = cli->o.token_file ? token_from_file : NULL;
+    cfg.token_user = cli;
+    cfg.refresh = interactive && cli->o.token == NULL && cli->o.token_file == NULL;
     cfg.connect_timeout_ms = cli->o.timeout_ms;
     cfg.call_timeout_ms = cli->o.timeout_ms;
     cfg.ca_file = cli->o.cacert;
@@ -317,6 +451,7 @@ static int open_client(cli_t *cli, bool interactive)
     cfg.reconnect = interactive;
     cfg.on_message = on_message;
     cfg.on_state = interactive ? on_state : NULL;
+    cfg.on_resubscribed = on_resubscribed;
     cfg.user = cli;
     cfg.log = on_log;
     cfg.log_level = cli->o.verbose ? WSR_LOG_INFO : WSR_LOG_WARN;
@@ -347,15 +482,62 @@ static int print_field(const wsr_client_reply_t *r, const char *name)
     return 0;
 }
 
+/* `login USER` on the command line: prints the login's data (-f token: the
+ * token alone, for a script). */
+static int one_shot_login(cli_t *cli, const char *user)
+{
+    char password[PASSWORD_MAX_BYTES + 1];
+    wsr_client_reply_t r;
+    wsr_error_t err;
+    int rc;
+
+    if (read_password(user, password, sizeof(password)) != 0)
+        return EXIT_CONN;
+    rc = open_client(cli, false);
+    if (rc != 0) {
+        wipe(password, sizeof(password));
+        return rc;
+    }
+    if (send_login(cli, user, password, &r, &err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err.text);
+        return EXIT_CONN;
+    }
+    rc = r.status >= 200 && r.status < 300 ? EXIT_OK : EXIT_STATUS;
+    if (rc == EXIT_OK && cli->o.field != NULL)
+        rc = print_field(&r, cli->o.field);
+    else if (rc == EXIT_OK)
+        print_json(stdout, cli->o.raw ? r.message : r.data, isatty(1) != 0);
+    else
+        print_error_reply(&r);
+    wsr_client_reply_dispose(&r);
+    return rc;
+}
+
+/* One shot: the reply call_and_wait kept, as a reply (owning the message). */
+static wsr_client_reply_t kept_reply(cli_t *cli)
+{
+    wsr_client_reply_t r;
+
+    memset(&r, 0, sizeof(r));
+    r.message = cli->reply;
+    cli->reply = NULL;
+    r.status = (int)json_integer_value(json_object_get(r.message, "status"));
+    r.data = json_object_get(r.message, "data");
+    r.detail = json_string_value(json_object_get(r.message, "detail"));
+    r.errors = json_object_get(r.message, "errors");
+    return r;
+}
+
 static int one_shot(cli_t *cli, int argc, char **argv)
 {
     wsr_client_request_t req;
-    wsr_client_reply_t r;
-    wsr_error_t err;
+    wsr_client_reply_t r = {0};
     json_t *data = NULL;
     int rc, i = 2;
 
     wsr_client_request_init(&req);
+    if (strcmp(argv[0], "login") == 0 && argc == 2)
+        return one_shot_login(cli, argv[1]);
     if (strcmp(argv[0], "call") == 0 && argc >= 2) {
         req.cmd = argv[1];
     } else if (argc >= 2 && argv[1][0] == '/') {
@@ -381,8 +563,14 @@ static int one_shot(cli_t *cli, int argc, char **argv)
     req.args = json_object_size(cli->o.args) ? cli->o.args : NULL;
     req.data = data;
     rc = open_client(cli, false);
-    if (rc == 0 && wsr_client_request(cli->c, &req, &r, &err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err.text);
+    if (rc == 0) {
+        /* Progress is printed as it comes; Ctrl-C cancels the call. */
+        cli->one_shot = true;
+        cli_call_and_wait(cli, &req);
+        r = kept_reply(cli);
+    }
+    if (rc == 0 && r.message == NULL) {
+        fprintf(stderr, PROG ": %s\n", cli->reply_text);
         rc = EXIT_CONN;
     } else if (rc == 0) {
         bool ok = r.status >= 200 && r.status < 300;
@@ -466,10 +654,17 @@ static int print_line_reply(int rc, json_t *msg, const char *text)
         else
             print_json(stdout, data, false);
     } else {
-        printf("-ERR %s", detail ? detail : "error");
+        /* The status, then each thing once: a parameter error the detail
+         * already tells ("invalid parameter y: is required") is not repeated. */
+        printf("-ERR %d %s", (int)status, detail ? detail : "error");
         json_object_foreach(json_object_get(msg, "errors"), key, v)
         {
-            printf(" (%s: %s)", key, json_is_string(v) ? json_string_value(v) : "?");
+            const char *why = json_is_string(v) ? json_string_value(v) : "?";
+            char said[256];
+
+            snprintf(said, sizeof(said), "%s: %s", key, why);
+            if (detail == NULL || strstr(detail, said) == NULL)
+                printf(" (%s)", said);
         }
         printf("\n");
     }
@@ -490,43 +685,6 @@ static void print_push(json_t *msg)
     print_json(stdout, json_object_get(msg, "data"), false);
 }
 
-static void on_resubscribed(void *user, int rc, wsr_client_reply_t *reply, const char *error);
-
-/*
- * After a reconnection: the server forgot this connection's subscriptions
- * (PROTOCOL.md section 5 keeps them per connection), so they are sent again.
- * A --token goes with every request and needs nothing.
- */
-static void resubscribe(cli_t *cli)
-{
-    wsr_client_request_t req;
-    wsr_error_t err;
-    json_t *topic;
-    size_t i;
-
-    printf("-- reconnected to %s\n", cli->o.url);
-    json_array_foreach(cli->topics, i, topic)
-    {
-        json_t *args = json_pack("{s:O}", "topic", topic);
-        cli_resub_t *r = wsr_calloc(1, sizeof(*r));
-
-        wsr_client_request_init(&req);
-        req.cmd = "subscribe";
-        req.args = args;
-        if (r != NULL) {
-            r->cli = cli;
-            snprintf(r->topic, sizeof(r->topic), "%s", json_string_value(topic));
-        }
-        if (args == NULL || r == NULL ||
-            wsr_client_request_async(cli->c, &req, on_resubscribed, r, NULL, &err) != 0) {
-            printf("-- could not re-subscribe to %s: %s\n", json_string_value(topic),
-                   args && r ? err.text : "out of memory");
-            wsr_free(r);
-        }
-        json_decref(args);
-    }
-}
-
 /* Prints one event other than a reply to the current call. */
 static void print_event(cli_t *cli, event_t *e)
 {
@@ -535,26 +693,35 @@ static void print_event(cli_t *cli, event_t *e)
 
     if (e->kind == EV_PUSH) {
         print_push(e->msg);
+    } else if (e->kind == EV_PROGRESS && cli->cancelling) {
+        /* Sent before the server saw the cancel: after "-- cancelling" only its 499 is shown. */
+    } else if (e->kind == EV_PROGRESS && cli->one_shot) {
+        /* One line each, as the data is printed, so that a script reads them as they come. */
+        print_json(stdout, cli->o.raw ? e->msg : json_object_get(e->msg, "progress"), false);
+    } else if (e->kind == EV_PROGRESS) {
+        printf("[progress] ");
+        print_json(stdout, json_object_get(e->msg, "progress"), false);
+    } else if (e->kind == EV_INPUT) {
+        fprintf(cli->one_shot ? stderr : stdout, "-- input refused: %d %s\n", (int)status,
+                detail ? detail : "(no detail)");
     } else if (e->kind == EV_STATE && e->rc == (int)WSR_CLIENT_OPEN) {
-        resubscribe(cli);
+        /* The client subscribes to the session's topics again by itself. */
+        printf("-- reconnected to %s\n", cli->o.url);
     } else if (e->kind == EV_STATE) {
         printf("-- %s\n", e->text ? e->text : "");
-    } else if (e->msg != NULL && status >= 200 && status < 300) { /* EV_RESUB */
-        printf("-- re-subscribed to %s\n", e->text);
+    } else if (e->rc >= 0) { /* EV_RESUB */
+        printf("-- resubscribed %s (%s)\n", e->text, e->rc ? "recovered" : "not recovered: reload");
     } else {
-        printf("-- could not re-subscribe to %s: %s\n", e->text,
-               e->msg == NULL ? wsr_strerror(e->rc)
-               : detail       ? detail
-                              : "error");
+        printf("-- could not re-subscribe to %s\n", e->text);
     }
 }
 
 /* Prints every queued event; a reply ends the current wait. */
-static void drain_events(cli_t *cli)
+void cli_drain_events(cli_t *cli)
 {
     char buf[256];
     event_t *e;
-    bool redraw = cli->tty && !cli->waiting;
+    bool redraw = cli->tty && (!cli->waiting || cli->editing);
 
     while (read(cli->wake[0], buf, sizeof(buf)) > 0)
         ;
@@ -569,9 +736,17 @@ static void drain_events(cli_t *cli)
     while (e != NULL) {
         event_t *next = e->next;
 
-        if (e->kind == EV_REPLY) {
+        if (e->kind == EV_REPLY && cli->one_shot) {
+            cli->reply_rc = e->rc;
+            snprintf(cli->reply_text, sizeof(cli->reply_text), "%s", e->text ? e->text : "");
+            cli->reply = e->msg; /* taken */
+            e->msg = NULL;
+            cli->waiting = false;
+        } else if (e->kind == EV_REPLY) {
             cli->last_status = print_line_reply(e->rc, e->msg, e->text);
             cli->waiting = false;
+        } else if (e->kind == EV_PUSH && cli->one_shot) {
+            /* A one-shot request prints its own reply and progress only. */
         } else {
             print_event(cli, e);
         }
@@ -583,25 +758,6 @@ static void drain_events(cli_t *cli)
     fflush(stdout);
     if (redraw)
         rl_forced_update_display();
-}
-
-/* Sends `req` and prints what arrives until its reply has been printed. */
-static void call_and_wait(cli_t *cli, const wsr_client_request_t *req)
-{
-    wsr_error_t err;
-
-    cli->last_status = 0;
-    if (wsr_client_request_async(cli->c, req, on_reply, cli, NULL, &err) != 0) {
-        printf("-ERR %s\n", err.text);
-        return;
-    }
-    cli->waiting = true;
-    while (cli->waiting) {
-        struct pollfd p = {cli->wake[0], POLLIN, 0};
-
-        (void)poll(&p, 1, 1000);
-        drain_events(cli);
-    }
 }
 
 /* help: every command with its parameters; help NAME: one of them. */
@@ -648,8 +804,47 @@ static void print_help(cli_t *cli, const char *name)
         printf("-ERR no command named %s\n", name);
 }
 
-/* Maps positional words onto the command's declared parameters, in order. */
-static int fill_args(json_t *args, json_t *cmd, char **words, int n)
+/* True when the command answers a method that carries a body (POST...). */
+static bool takes_body(json_t *cmd)
+{
+    json_t *m;
+    size_t i;
+
+    json_array_foreach(json_object_get(cmd, "methods"), i, m)
+    {
+        const char *name = json_string_value(m);
+
+        if (name != NULL &&
+            (strcmp(name, "POST") == 0 || strcmp(name, "PUT") == 0 || strcmp(name, "PATCH") == 0))
+            return true;
+    }
+    return false;
+}
+
+/* The words from `words[0]` on, joined by single spaces, as the body: JSON
+ * when it parses, else a string (`publish chat hello world`). */
+static json_t *body_of(char **words, int n)
+{
+    size_t len = 0;
+    char *text;
+    json_t *v;
+
+    for (int i = 0; i < n; i++)
+        len += strlen(words[i]) + 1;
+    text = wsr_malloc(len + 1);
+    if (text == NULL)
+        return NULL;
+    text[0] = '\0';
+    for (int i = 0, at = 0; i < n; i++)
+        at += snprintf(text + at, len + 1 - (size_t)at, "%s%s", i ? " " : "", words[i]);
+    v = cli_json_or_string(text);
+    wsr_free(text);
+    return v;
+}
+
+/* Maps positional words onto the command's declared parameters, in order;
+ * for a command that takes a body, the words after them are its data. */
+static int fill_args(json_t *args, json_t **data, json_t *cmd, char **words, int n)
 {
     json_t *params = json_object_get(cmd, "params");
     size_t next = 0;
@@ -663,6 +858,10 @@ static int fill_args(json_t *args, json_t *cmd, char **words, int n)
         if (cmd == NULL)
             continue; /* not a listed command: the server answers 404 */
         p = json_array_get(params, next++);
+        if (p == NULL && takes_body(cmd)) {
+            *data = body_of(words + i, n - i);
+            return *data != NULL ? 0 : -1;
+        }
         if (p == NULL) {
             printf("-ERR too many arguments: %s takes %zu\n",
                    json_string_value(json_object_get(cmd, "name")), json_array_size(params));
@@ -671,7 +870,7 @@ static int fill_args(json_t *args, json_t *cmd, char **words, int n)
         type = json_string_value(json_object_get(p, "type"));
         json_object_set_new(args, json_string_value(json_object_get(p, "name")),
                             type && strcmp(type, "string") == 0 ? json_string(words[i])
-                                                                : json_or_string(words[i]));
+                                                                : cli_json_or_string(words[i]));
     }
     return 0;
 }
@@ -713,27 +912,28 @@ static void method_line(cli_t *cli, char *line)
     req.method = words[0];
     req.url = words[1];
     req.data = data;
-    call_and_wait(cli, &req);
+    cli_call_and_wait(cli, &req);
     json_decref(data);
 }
 
-/* Keeps the session's topics up to date after a subscribe or unsubscribe that worked. */
-static void remember_topic(cli_t *cli, const char *cmd, json_t *topic)
+/* `login USER` in a session: on a terminal the password is asked for now;
+ * without one, the next line is the password. */
+static void begin_login(cli_t *cli, const char *user)
 {
-    json_t *t;
-    size_t i;
+    char password[PASSWORD_MAX_BYTES + 1];
 
-    if (!json_is_string(topic))
+    if (strlen(user) >= sizeof(cli->login_user)) {
+        printf("-ERR the user name is too long\n");
         return;
-    json_array_foreach(cli->topics, i, t)
-    {
-        if (json_equal(t, topic))
-            break;
     }
-    if (strcmp(cmd, "subscribe") == 0 && i == json_array_size(cli->topics))
-        json_array_append(cli->topics, topic);
-    else if (strcmp(cmd, "unsubscribe") == 0 && i < json_array_size(cli->topics))
-        json_array_remove(cli->topics, i);
+    if (!cli->tty) {
+        snprintf(cli->login_user, sizeof(cli->login_user), "%s", user);
+        return;
+    }
+    fflush(stdout);
+    if (read_password(user, password, sizeof(password)) == 0)
+        (void)session_login(cli, user, password);
+    wipe(password, sizeof(password));
 }
 
 static void handle_line(cli_t *cli, char *line)
@@ -743,13 +943,23 @@ static void handle_line(cli_t *cli, char *line)
     wsr_client_request_t req;
     json_t *args;
 
+    if (cli->login_user[0] != '\0') {
+        /* Without a terminal, the line after `login USER` is the password, as it is. */
+        (void)session_login(cli, cli->login_user, line);
+        cli->login_user[0] = '\0';
+        return;
+    }
     line += strspn(line, " \t");
     if (*line == '\0')
         return;
     if (cli->tty)
-        add_history(line);
+        cli_history_add(line);
     if (is_method_line(line)) {
         method_line(cli, line);
+        return;
+    }
+    if (*line == '>') {
+        printf("-ERR no call is running: a line '> VALUE' sends input to the call in flight\n");
         return;
     }
     n = split_words(line, words, 64);
@@ -761,15 +971,28 @@ static void handle_line(cli_t *cli, char *line)
         print_help(cli, n > 1 ? words[1] : NULL);
         return;
     }
+    if (strcmp(words[0], "login") == 0 && n == 2) {
+        begin_login(cli, words[1]);
+        return;
+    }
     args = json_object();
     wsr_client_request_init(&req);
     req.cmd = words[0];
     req.args = args;
-    if (fill_args(args, find_command(cli, words[0]), words + 1, n - 1) == 0) {
-        call_and_wait(cli, &req);
-        if (cli->last_status >= 200 && cli->last_status < 300)
-            remember_topic(cli, words[0], json_object_get(args, "topic"));
+    if (fill_args(args, &req.data, find_command(cli, words[0]), words + 1, n - 1) == 0) {
+        /* Through the client's own calls, which remember the topic: it then
+         * resumes by itself after a reconnection (docs/protocol.md section 5.2). */
+        cli->topic = strcmp(words[0], "subscribe") == 0 || strcmp(words[0], "unsubscribe") == 0
+                         ? json_string_value(json_object_get(args, "topic"))
+                         : NULL;
+        cli_call_and_wait(cli, &req);
+        cli->topic = NULL;
+        /* The token is revoked: the session forgets it too. */
+        if (cli->last_status >= 200 && cli->last_status < 300 && strcmp(words[0], "logout") == 0 &&
+            cli->o.token_file == NULL && wsr_client_set_token(cli->c, NULL) != 0)
+            printf("-- the token could not be forgotten\n");
     }
+    json_decref(req.data);
     json_decref(args);
 }
 
@@ -789,44 +1012,26 @@ static void on_line(char *line)
         rl_callback_handler_install(PROMPT, on_line);
 }
 
-/*
- * Without a terminal: reads what is there and handles each complete line. A
- * line longer than LINE_MAX_BYTES is refused with one -ERR and skipped up to
- * its newline, so that no part of it runs as a command of its own.
- */
+/* Without a terminal: reads what is there and handles each complete line
+ * (cli_take_line refuses the long ones); at the end, the last one without its
+ * newline. A call meanwhile may read on (its input lines). */
 static void read_lines(cli_t *cli)
 {
-    ssize_t n = read(0, cli->in + cli->in_len, sizeof(cli->in) - 1 - cli->in_len);
-    char *start = cli->in, *nl;
+    char line[LINE_MAX_BYTES + 2];
 
-    if (n <= 0) {
-        cli->in[cli->in_len] = '\0';
-        if (cli->in_len > 0 && !cli->discarding)
-            handle_line(cli, cli->in);
+    if (!cli->in_eof)
+        cli_fill_input(cli);
+    while (!cli->quit && cli_take_line(cli, line)) {
+        handle_line(cli, line);
+        fflush(stdout);
+    }
+    if (cli->in_eof && !cli->quit) {
+        if (cli->in_len > 0 && !cli->discarding) {
+            memcpy(line, cli->in, cli->in_len + 1);
+            cli->in_len = 0;
+            handle_line(cli, line);
+        }
         cli->quit = true;
-        return;
-    }
-    cli->in_len += (size_t)n;
-    cli->in[cli->in_len] = '\0';
-    while (!cli->quit &&
-           (nl = memchr(start, '\n', cli->in_len - (size_t)(start - cli->in))) != NULL) {
-        *nl = '\0';
-        if (cli->discarding)
-            cli->discarding = false; /* the end of the long line */
-        else
-            handle_line(cli, start);
-        fflush(stdout);
-        start = nl + 1;
-    }
-    cli->in_len -= (size_t)(start - cli->in);
-    memmove(cli->in, start, cli->in_len);
-    if (cli->in_len > LINE_MAX_BYTES) {
-        /* The buffer is full and holds no newline: the line is too long. */
-        if (!cli->discarding)
-            printf("-ERR line too long (max %d bytes)\n", LINE_MAX_BYTES);
-        fflush(stdout);
-        cli->discarding = true;
-        cli->in_len = 0;
     }
 }
 
@@ -844,6 +1049,8 @@ static int interactive(cli_t *cli)
     the_cli = cli;
     if (cli->tty) {
         printf("connected to %s; help lists the commands, quit leaves\n", cli->o.url);
+        cli_history_open();
+        cli_completion_install(cli->commands);
         rl_callback_handler_install(PROMPT, on_line);
     }
     while (!cli->quit) {
@@ -851,8 +1058,9 @@ static int interactive(cli_t *cli)
 
         if (poll(p, 2, 1000) < 0 && errno != EINTR)
             break;
+        cli_on_interrupts(cli); /* at the prompt: the end, as always */
         if (p[1].revents & POLLIN)
-            drain_events(cli);
+            cli_drain_events(cli);
         if (p[0].revents & (POLLIN | POLLHUP)) {
             if (cli->tty)
                 rl_callback_read_char();
@@ -882,14 +1090,24 @@ static void drop_events(cli_t *cli)
 /* ---- main ---- */
 
 static const struct option long_options[] = {
-    {"url", required_argument, NULL, 'u'},     {"data", required_argument, NULL, 'd'},
-    {"field", required_argument, NULL, 'f'},   {"arg", required_argument, NULL, 'a'},
-    {"raw", no_argument, NULL, 'R'},           {"base64", no_argument, NULL, 'B'},
-    {"binary", no_argument, NULL, 'Y'},        {"token", required_argument, NULL, 'T'},
-    {"timeout", required_argument, NULL, 't'}, {"cacert", required_argument, NULL, 'C'},
-    {"cert", required_argument, NULL, 'E'},    {"key", required_argument, NULL, 'K'},
-    {"insecure", no_argument, NULL, 'I'},      {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    {"url", required_argument, NULL, 'u'},
+    {"data", required_argument, NULL, 'd'},
+    {"field", required_argument, NULL, 'f'},
+    {"arg", required_argument, NULL, 'a'},
+    {"raw", no_argument, NULL, 'R'},
+    {"base64", no_argument, NULL, 'B'},
+    {"binary", no_argument, NULL, 'Y'},
+    {"token", required_argument, NULL, 'T'},
+    {"token-file", required_argument, NULL, 'F'},
+    {"timeout", required_argument, NULL, 't'},
+    {"cacert", required_argument, NULL, 'C'},
+    {"cert", required_argument, NULL, 'E'},
+    {"key", required_argument, NULL, 'K'},
+    {"insecure", no_argument, NULL, 'I'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Options that store their argument, or set a flag, by offset (STYLE F2). */
@@ -898,14 +1116,15 @@ static const struct {
     size_t offset;
     bool flag;
 } simple_options[] = {
-    {'u', offsetof(options_t, url), false},     {'d', offsetof(options_t, data), false},
-    {'f', offsetof(options_t, field), false},   {'T', offsetof(options_t, token), false},
-    {'C', offsetof(options_t, cacert), false},  {'E', offsetof(options_t, cert), false},
-    {'K', offsetof(options_t, key), false},     {'R', offsetof(options_t, raw), true},
-    {'I', offsetof(options_t, insecure), true}, {'v', offsetof(options_t, verbose), true},
+    {'u', offsetof(options_t, url), false},        {'d', offsetof(options_t, data), false},
+    {'f', offsetof(options_t, field), false},      {'T', offsetof(options_t, token), false},
+    {'F', offsetof(options_t, token_file), false}, {'C', offsetof(options_t, cacert), false},
+    {'E', offsetof(options_t, cert), false},       {'K', offsetof(options_t, key), false},
+    {'R', offsetof(options_t, raw), true},         {'I', offsetof(options_t, insecure), true},
+    {'v', offsetof(options_t, verbose), true},
 };
 
-/* Applies one option. Returns 0, 1 to exit 0 (help), or -1 on a usage error. */
+/* Applies one option. Returns 0, 1 to exit 0 (help, version), or -1 on a usage error. */
 static int apply_option(options_t *o, int ch, const char *arg)
 {
     char *end;
@@ -941,8 +1160,20 @@ static int apply_option(options_t *o, int ch, const char *arg)
         o->timeout_ms = (int)(secs * 1000) > 0 ? (int)(secs * 1000) : 1;
         return 0;
     }
-    usage(ch == 'h' ? stdout : stderr);
-    return ch == 'h' ? 1 : -1;
+    if (ch == 'V') {
+        printf(PROG " %s (protocol v%d)\n", WSR_VERSION, WSR_PROTOCOL_VERSION);
+        return 1;
+    }
+    if (ch == 'h') {
+        usage(stdout);
+        return 1;
+    }
+    if (ch == ':')
+        fprintf(stderr, PROG ": option '%s' needs a value\n", arg);
+    else
+        fprintf(stderr, PROG ": unknown option '%s'\n", arg);
+    fprintf(stderr, "Try '" PROG " --help' for the options.\n");
+    return -1;
 }
 
 static int field_without_request(void)
@@ -957,14 +1188,23 @@ int main(int argc, char **argv)
     int ch, rc = 0;
 
     memset(&cli, 0, sizeof(cli));
-    cli.o.url = DEFAULT_URL;
+    cli.o.url = getenv("WSROUTER_URL") != NULL && getenv("WSROUTER_URL")[0] != '\0'
+                    ? getenv("WSROUTER_URL")
+                    : DEFAULT_URL;
     cli.o.timeout_ms = 30000;
     cli.o.args = json_object();
-    cli.topics = json_array();
     pthread_mutex_init(&cli.lock, NULL);
     signal(SIGPIPE, SIG_IGN);
-    while (rc == 0 && (ch = getopt_long(argc, argv, "u:d:a:f:t:vh", long_options, NULL)) != -1)
-        rc = apply_option(&cli.o, ch, optarg);
+    opterr = 0; /* what it refuses is said below, in one line */
+    while (rc == 0 && (ch = getopt_long(argc, argv, ":u:d:a:f:t:vh", long_options, NULL)) != -1)
+        rc = apply_option(&cli.o, ch, ch == '?' || ch == ':' ? argv[optind - 1] : optarg);
+    if (rc == 0 && cli.o.token != NULL && cli.o.token_file != NULL) {
+        fprintf(stderr, PROG ": --token and --token-file cannot be used together\n");
+        rc = -1;
+    } else if (rc == 0 && cli.o.token_file != NULL &&
+               read_token_file(cli.o.token_file, cli.token_buf, sizeof(cli.token_buf), true) != 0) {
+        rc = -1;
+    }
     if (rc == 0) {
         lws_set_log_level(cli.o.verbose ? LLL_ERR | LLL_WARN | LLL_NOTICE : 0, lws_log);
         if (pipe(cli.wake) != 0) {
@@ -973,6 +1213,7 @@ int main(int argc, char **argv)
         } else {
             (void)set_nonblock(cli.wake[0]);
             (void)set_nonblock(cli.wake[1]);
+            cli_catch_interrupts(cli.wake[1]);
             rc = optind < argc ? one_shot(&cli, argc - optind, argv + optind)
                  : cli.o.field ? field_without_request()
                                : interactive(&cli);
@@ -988,7 +1229,7 @@ int main(int argc, char **argv)
     }
     pthread_mutex_destroy(&cli.lock);
     json_decref(cli.commands);
-    json_decref(cli.topics);
+    json_decref(cli.reply);
     json_decref(cli.o.args);
     return rc;
 }

@@ -9,12 +9,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libwebsockets.h>
+#include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +31,13 @@ typedef struct daemon_state {
     wsr_server_t *srv;
     sigset_t signals;
     pthread_mutex_t log_lock;
+    atomic_int format; /* WSR_LOG_FORMAT_*; changed on SIGHUP */
+    atomic_int level;  /* WSR_LOG_* */
+    /* What SIGHUP reads again: the command line, and the configuration in force. */
+    int argc;
+    char **argv;
+    wsr_config_t *conf;
+    const char *default_store; /* "" when there is none */
 } daemon_state_t;
 
 static void usage(FILE *out)
@@ -37,7 +49,7 @@ static void usage(FILE *out)
             "(by default the examples: math, counters, hello, echo) and the built-ins\n"
             "(/_/commands, help, stats, ping).\n"
             "\n"
-            "  -h, --host ADDR         address to bind (default 127.0.0.1)\n"
+            "      --host ADDR         address to bind (default 127.0.0.1)\n"
             "  -p, --port PORT         port (default 8080; 0 picks a free one)\n"
             "  -c, --config FILE       JSON configuration file, validated before binding\n"
             "  -l, --log-level LEVEL   err, warn, notice (default), info or debug\n"
@@ -45,65 +57,110 @@ static void usage(FILE *out)
             "      --io-threads N      event loops (default 0: one per core)\n"
             "      --threads N         worker threads for blocking routes (default 4)\n"
             "      --www DIR           directory served over HTTP on the same port\n"
-            "      --modules LIST      route modules: math,counters,hello,echo,diag, examples\n"
+            "      --modules LIST      route modules: "
+            "math,counters,hello,echo,account,stream,diag,\n                          examples\n"
             "                          (the default: the first four) or all\n"
             "      --tls-cert FILE     PEM certificate chain: also serve wss://\n"
             "      --tls-key FILE      its private key\n"
             "      --tls-port PORT     port of wss:// (default 8443)\n"
+            "      --raw-port PORT     serve raw TCP on PORT (NDJSON, RESP, tcpy, text lines)\n"
+            "      --raw-tls-port PORT serve raw TCP over TLS on PORT (needs --tls-cert)\n"
             "      --tls-client-ca FILE  CA of client certificates\n"
             "      --tls-client-auth MODE  off (default), optional or required\n"
             "      --origins LIST      allowed browser Origins, comma-separated\n"
-            "      --store FILE        SQLite store of counters and users (var/wsrouter.db;\n"
-            "                          \"\" for none: no store, no /auth routes)\n"
+            "      --store FILE        SQLite store of counters and users (\"\" for none: no\n"
+            "                          store, no /auth routes); by default wsrouter.db in\n"
+            "                          $STATE_DIRECTORY (systemd), else in $XDG_STATE_HOME/\n"
+            "                          wsrouter, else in ~/.local/state/wsrouter\n"
             "      --set KEY=VALUE     any configuration key\n"
-            "      --help              this text\n"
+            "  -h, --help              this text\n"
             "      --version           the version\n"
             "\n"
             "Flags override the configuration file. SIGINT or SIGTERM drain and exit 0;\n"
-            "SIGHUP reloads the TLS certificate.\n"
+            "SIGHUP reads the configuration again: the log settings change, keys that\n"
+            "need a restart are named; the TLS certificate and identity-provider keys\n"
+            "are read again.\n"
             "\n"
-            "usage: wsrouterd user add NAME [--role ROLE]... [--store FILE | --config FILE]\n"
-            "       wsrouterd user list [--store FILE | --config FILE]\n"
-            "       wsrouterd user remove NAME [--store FILE | --config FILE]\n"
+            "usage: wsrouterd user add NAME [--role ROLE]... [--store FILE | --engine URL | "
+            "--config FILE]\n"
+            "       wsrouterd user list [--store FILE | --engine URL | --config FILE]\n"
+            "       wsrouterd user remove NAME [--store FILE | --engine URL | --config FILE]\n"
             "The password of `user add` is read from standard input, or asked twice\n"
             "without echo on a terminal.\n");
 }
 
+/* The one sink of every line: the library's, lws's and wsrouterd's own
+ * (signals, the drain), formatted as log_format says, to stderr. */
 static void log_sink(void *user, int level, const char *line)
 {
     daemon_state_t *d = user;
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
+    char out[2048];
+    size_t n = wsr_log_format_line(out, sizeof(out) - 1, atomic_load(&d->format), level, line);
 
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+    out[n++] = '\n';
     pthread_mutex_lock(&d->log_lock);
-    fprintf(stderr, "%s [%s] %s\n", stamp, wsr_log_level_name(level), line);
+    fwrite(out, 1, n, stderr);
     pthread_mutex_unlock(&d->log_lock);
 }
 
-/* lws logs (they have no user pointer) go to stderr with a prefix. */
-static void lws_log_sink(int level, const char *line)
+/* Logs one of wsrouterd's own lines when `level` is enabled. */
+WSR_PRINTF(3, 4)
+static void dlog(daemon_state_t *d, int level, const char *fmt, ...)
 {
-    size_t n = strlen(line);
+    char line[1024];
+    va_list ap;
 
-    (void)level;
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        n--;
-    fprintf(stderr, "lws: %.*s\n", (int)n, line);
+    if (level > atomic_load(&d->level))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    log_sink(d, level, line);
 }
 
-static int lws_mask_for(int level)
+/* lws's log callback has no user pointer: the daemon's state, set once
+ * before lws logs anything. */
+static daemon_state_t *lws_log_daemon;
+
+/* lws's lines, folded into our levels: its errors are errors, its warnings
+ * warnings, and its notices and the rest debug (asked for with log_lws). */
+static void lws_log_sink(int level, const char *line)
+{
+    char text[1024];
+    size_t n = strlen(line);
+    int ours = level & LLL_ERR ? WSR_LOG_ERR : level & LLL_WARN ? WSR_LOG_WARN : WSR_LOG_DEBUG;
+
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    /* lws 4.1.6 begins each line with its own "[date] N: " stamp: ours is enough. */
+    if (n > 0 && line[0] == '[') {
+        const char *end = memchr(line, ']', n);
+
+        if (end != NULL) {
+            end++;
+            while (end < line + n && *end == ' ')
+                end++;
+            if (end + 3 <= line + n && end[1] == ':' && end[2] == ' ')
+                end += 3;
+            n -= (size_t)(end - line);
+            line = end;
+        }
+    }
+    snprintf(text, sizeof(text), "lws: %.*s", (int)n, line);
+    if (lws_log_daemon != NULL)
+        log_sink(lws_log_daemon, ours, text);
+}
+
+/* Which of lws's levels reach the sink: errors and warnings as ours do;
+ * its notices and info only with log_lws at debug, since they repeat what
+ * our own log says (a refused handshake, a vhost created) many times over. */
+static int lws_mask_for(int level, bool lws_notices)
 {
     int mask = LLL_ERR;
 
     if (level >= WSR_LOG_WARN)
         mask |= LLL_WARN;
-    /* lws's notices (one per refused handshake, per vhost created...) only
-     * when debugging: they repeat what our own log says, and lws 4.1.6
-     * formats every line in one static buffer shared by all loops. */
-    if (level >= WSR_LOG_DEBUG)
+    if (level >= WSR_LOG_DEBUG && lws_notices)
         mask |= LLL_NOTICE | LLL_INFO;
     return mask;
 }
@@ -118,6 +175,105 @@ static void *lws_realloc_hook(void *ptr, size_t size, const char *reason)
     return wsr_realloc(ptr, size);
 }
 
+static int parse_args(int argc, char **argv, wsr_config_t *conf, wsr_error_t *file_err);
+static wsr_config_t *config_new(const char *default_store);
+
+/* The keys SIGHUP changes on the running server; any other that differs in
+ * the file read again needs a restart. */
+static const char *const live_keys[] = {"log_level", "log_format", "access_log", "log_lws"};
+
+static bool is_live(const char *key, size_t n)
+{
+    for (size_t i = 0; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+        if (strlen(live_keys[i]) == n && memcmp(live_keys[i], key, n) == 0)
+            return true;
+    return false;
+}
+
+/* Splits the comma-separated `diff` into the keys SIGHUP applies and those
+ * that need a restart. */
+static void split_diff(const char *diff, char *live, char *restart, size_t size)
+{
+    size_t nl = 0, nr = 0;
+
+    live[0] = restart[0] = '\0';
+    for (const char *p = diff; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        bool l = is_live(p, n);
+        char *out = l ? live : restart;
+        size_t *used = l ? &nl : &nr;
+
+        if (*used + n + 3 < size)
+            *used +=
+                (size_t)snprintf(out + *used, size - *used, "%s%.*s", *used ? ", " : "", (int)n, p);
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+}
+
+static const char *const format_names[] = {"text", "json"};
+
+/* Applies the live keys of `fresh` to the server, the sink and lws, and
+ * records them in the configuration in force. */
+static void apply_live(daemon_state_t *d, const wsr_server_config_t *fresh)
+{
+    wsr_error_t err;
+
+    atomic_store(&d->level, fresh->log_level);
+    atomic_store(&d->format, fresh->log_format);
+    wsr_server_set_logging(d->srv, fresh->log_level, fresh->access_log);
+    lws_set_log_level(lws_mask_for(fresh->log_level, fresh->log_lws), lws_log_sink);
+    const char *values[] = {
+        wsr_log_level_name(fresh->log_level), format_names[fresh->log_format != 0],
+        fresh->access_log ? "true" : "false", fresh->log_lws ? "true" : "false"};
+
+    for (size_t i = 0; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+        if (wsr_config_set(d->conf, live_keys[i], values[i], &err) != 0) /* names of its own */
+            dlog(d, WSR_LOG_ERR, "SIGHUP: %s", err.text);
+}
+
+/*
+ * SIGHUP: reads the configuration file and the flags again. A file that
+ * does not load changes nothing (the log says why). Otherwise the keys that
+ * can change on a running server change together, those that need a
+ * restart are named and kept, and the TLS certificate and the
+ * identity-provider keys are read again from their files.
+ */
+static void reload(daemon_state_t *d)
+{
+    const wsr_server_config_t *now = wsr_config_settings(d->conf);
+    wsr_config_t *fresh = config_new(d->default_store);
+    char diff[1024], live[1024], restart[1024];
+    wsr_error_t err;
+
+    memset(&err, 0, sizeof(err));
+    if (fresh == NULL || parse_args(d->argc, d->argv, fresh, &err) != 0) {
+        dlog(d, WSR_LOG_ERR, "SIGHUP: configuration not reloaded, nothing changed: %s",
+             fresh != NULL ? err.text : "out of memory");
+        wsr_config_free(fresh);
+        return;
+    }
+    wsr_config_diff(d->conf, fresh, diff, sizeof(diff));
+    split_diff(diff, live, restart, sizeof(live));
+    if (restart[0] != '\0')
+        dlog(d, WSR_LOG_WARN, "SIGHUP: %s changed in the configuration and need%s a restart: kept",
+             restart, strchr(restart, ',') != NULL ? "" : "s");
+    if (live[0] != '\0') {
+        apply_live(d, wsr_config_settings(fresh));
+        dlog(d, WSR_LOG_NOTICE, "SIGHUP: applied %s", live);
+    } else {
+        dlog(d, WSR_LOG_NOTICE, "SIGHUP: configuration read again, nothing to apply");
+    }
+    if (now->tls_cert != NULL) {
+        dlog(d, WSR_LOG_NOTICE, "SIGHUP: reloading the TLS certificate");
+        wsr_server_reload_certs(d->srv);
+    }
+    if (now->jwt_keys != NULL || now->jwt_jwks != NULL)
+        (void)wsr_server_reload_keys(d->srv); /* it logs what it did */
+    wsr_config_free(fresh);
+}
+
 /* Waits for signals on its own thread, so the handlers may call anything. */
 static void *signal_thread(void *arg)
 {
@@ -130,17 +286,16 @@ static void *signal_thread(void *arg)
         if (sig == SIGUSR1)
             return NULL; /* main is done */
         if (sig == SIGHUP) {
-            fprintf(stderr, "wsrouterd: SIGHUP: reloading the TLS certificate\n");
-            wsr_server_reload_certs(d->srv);
+            reload(d);
             continue;
         }
         if (sig == SIGINT || sig == SIGTERM) {
             if (++stops > 1) {
-                fprintf(stderr, "wsrouterd: second signal, exiting now\n");
+                dlog(d, WSR_LOG_WARN, "second signal, exiting now");
                 _exit(1);
             }
-            fprintf(stderr, "wsrouterd: %s: draining (send it again to force)\n",
-                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+            dlog(d, WSR_LOG_NOTICE, "%s: draining (send it again to force)",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
             wsr_server_stop(d->srv);
         }
     }
@@ -157,7 +312,7 @@ static void raise_fd_limit(void)
 }
 
 static const struct option long_options[] = {
-    {"host", required_argument, NULL, 'h'},
+    {"host", required_argument, NULL, 'B'},
     {"port", required_argument, NULL, 'p'},
     {"config", required_argument, NULL, 'c'},
     {"log-level", required_argument, NULL, 'l'},
@@ -170,6 +325,8 @@ static const struct option long_options[] = {
     {"tls-cert", required_argument, NULL, 'C'},
     {"tls-key", required_argument, NULL, 'K'},
     {"tls-port", required_argument, NULL, 'P'},
+    {"raw-port", required_argument, NULL, 'R'},
+    {"raw-tls-port", required_argument, NULL, 'Q'},
     {"tls-client-ca", required_argument, NULL, 'A'},
     {"tls-client-auth", required_argument, NULL, 'U'},
     {"origins", required_argument, NULL, 'O'},
@@ -211,21 +368,12 @@ static const struct {
     int flag;
     const char *key;
 } flag_keys[] = {
-    {'h', "host"},
-    {'p', "port"},
-    {'l', "log_level"},
-    {'m', "max_message"},
-    {'I', "io_threads"},
-    {'T', "threads"},
-    {'W', "www"},
-    {'M', "modules"},
-    {'C', "tls_cert"},
-    {'K', "tls_key"},
-    {'P', "tls_port"},
-    {'A', "tls_client_ca"},
-    {'U', "tls_client_auth"},
-    {'O', "origins"},
-    {'D', "store"},
+    {'B', "host"},         {'p', "port"},          {'l', "log_level"},
+    {'m', "max_message"},  {'I', "io_threads"},    {'T', "threads"},
+    {'W', "www"},          {'M', "modules"},       {'C', "tls_cert"},
+    {'K', "tls_key"},      {'P', "tls_port"},      {'R', "raw_port"},
+    {'Q', "raw_tls_port"}, {'A', "tls_client_ca"}, {'U', "tls_client_auth"},
+    {'O', "origins"},      {'D', "store"},
 };
 
 static int apply_option(wsr_config_t *conf, int c, const char *arg)
@@ -237,31 +385,41 @@ static int apply_option(wsr_config_t *conf, int c, const char *arg)
         return apply_set(conf, arg);
     if (c == 'c')
         return 0; /* read in the first pass */
-    usage(stderr);
+    if (c == ':')
+        fprintf(stderr, "wsrouterd: option '%s' needs a value\n", arg);
+    else
+        fprintf(stderr, "wsrouterd: unknown option '%s'\n", arg);
+    fprintf(stderr, "Try 'wsrouterd --help' for the options.\n");
     return -1;
 }
 
 /* Parses argv into cfg: the config file first, then the flags over it.
- * Returns 0 to serve, 1 when done (help, version), -1 on a usage error. */
-static int parse_args(int argc, char **argv, wsr_config_t *conf)
+ * Returns 0 to serve, 1 when done (help, version), -1 on a usage error. A
+ * file that does not load is printed, or with `file_err` (SIGHUP's) only
+ * kept there. */
+static int parse_args(int argc, char **argv, wsr_config_t *conf, wsr_error_t *file_err)
 {
     const char *config = NULL;
     wsr_error_t err;
     int c, rc = 0;
 
-    /* Pass 1: find --config, so flags can override the file in pass 2. */
+    /* Pass 1: find --config, so flags can override the file in pass 2.
+     * optind 0 resets glibc's getopt fully (SIGHUP parses again). */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h:p:c:l:m:", long_options, NULL)) != -1)
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "hp:c:l:m:", long_options, NULL)) != -1)
         if (c == 'c')
             config = optarg;
     if (config != NULL && wsr_config_load_file(conf, config, &err) != 0) {
-        fprintf(stderr, "wsrouterd: %s\n", err.text);
+        if (file_err != NULL)
+            *file_err = err;
+        else
+            fprintf(stderr, "wsrouterd: %s\n", err.text);
         return -1;
     }
     optind = 1;
-    opterr = 1;
-    while (rc == 0 && (c = getopt_long(argc, argv, "h:p:c:l:m:", long_options, NULL)) != -1) {
-        if (c == 'H') {
+    while (rc == 0 && (c = getopt_long(argc, argv, ":hp:c:l:m:", long_options, NULL)) != -1) {
+        if (c == 'H' || c == 'h') {
             usage(stdout);
             return 1;
         }
@@ -269,7 +427,8 @@ static int parse_args(int argc, char **argv, wsr_config_t *conf)
             printf("wsrouterd %s (protocol v%d)\n", WSR_VERSION, WSR_PROTOCOL_VERSION);
             return 1;
         }
-        rc = apply_option(conf, c, optarg);
+        /* What getopt refused is named as it was written. */
+        rc = apply_option(conf, c, c == '?' || c == ':' ? argv[optind - 1] : optarg);
     }
     if (rc == 0 && optind < argc) {
         fprintf(stderr, "wsrouterd: unexpected argument \"%s\"\n", argv[optind]);
@@ -288,6 +447,18 @@ static void print_url(const char *scheme, const char *host, int port)
         printf("wsrouterd listening on %s://%s:%d/\n", scheme, host, port);
 }
 
+/* Prints an error of the server's start; one about a key read from the
+ * configuration file names the file, line and column, as the loader's do. */
+static void report(const wsr_config_t *conf, const wsr_error_t *err)
+{
+    char where[256];
+
+    if (err->key[0] != '\0' && wsr_config_where(conf, err->key, where, sizeof(where)) == 0)
+        fprintf(stderr, "wsrouterd: %s: %s\n", where, err->text);
+    else
+        fprintf(stderr, "wsrouterd: %s\n", err->text);
+}
+
 static int serve(daemon_state_t *d, wsr_config_t *conf)
 {
     const wsr_server_config_t *cfg = wsr_config_settings(conf);
@@ -296,20 +467,24 @@ static int serve(daemon_state_t *d, wsr_config_t *conf)
     wsr_error_t err;
     int rc;
 
+    memset(&err, 0, sizeof(err));
     d->srv = wsr_server_new(cfg, &err);
     if (d->srv == NULL) {
-        fprintf(stderr, "wsrouterd: %s\n", err.text);
+        report(conf, &err);
         return 1;
     }
     if (wsr_routes_load(wsr_server_router(d->srv), modules ? modules : "examples", &err) != 0 ||
         wsr_server_start(d->srv, &err) != 0) {
-        fprintf(stderr, "wsrouterd: %s\n", err.text);
+        report(conf, &err);
         wsr_server_free(d->srv);
         return 1;
     }
     /* Tests and scripts read these lines to learn the ports. */
+    printf("wsrouterd store: %s\n", cfg->store != NULL ? cfg->store : "none");
     print_url("ws", cfg->host, wsr_server_port(d->srv));
     print_url("wss", cfg->host, wsr_server_tls_port(d->srv));
+    print_url("tcp", cfg->host, wsr_server_raw_port(d->srv));
+    print_url("tcp+tls", cfg->host, wsr_server_raw_tls_port(d->srv));
     fflush(stdout);
     if (pthread_create(&sig_thread, NULL, signal_thread, d) != 0) {
         fprintf(stderr, "wsrouterd: cannot start the signal thread\n");
@@ -321,16 +496,82 @@ static int serve(daemon_state_t *d, wsr_config_t *conf)
     pthread_join(sig_thread, NULL);
     wsr_server_free(d->srv);
     if (rc == WSR_ETIMEDOUT) {
-        fprintf(stderr, "wsrouterd: the drain deadline passed; requests in flight were dropped\n");
+        dlog(d, WSR_LOG_WARN, "the drain deadline passed; requests in flight were dropped");
         /* A handler may still be running on a worker: the process exits now,
          * without the exit-time teardown that would race with it. */
-        fprintf(stderr, "wsrouterd: stopped\n");
+        dlog(d, WSR_LOG_NOTICE, "stopped");
         fflush(stdout);
         fflush(stderr);
         _exit(0);
     }
-    fprintf(stderr, "wsrouterd: stopped\n");
+    dlog(d, WSR_LOG_NOTICE, "stopped");
     return 0;
+}
+
+/* ---- the default store ---- */
+
+/*
+ * The store wsrouterd uses when none is configured, the same file whatever the
+ * working directory: $STATE_DIRECTORY/wsrouter.db when systemd gives one
+ * (StateDirectory=; the first of a colon-separated list), else
+ * $XDG_STATE_HOME/wsrouter/wsrouter.db, else ~/.local/state/wsrouter/wsrouter.db
+ * (the XDG default). Writes it into `buf`; returns 0, or -1 when there is no
+ * home directory to put it in (or the path is too long).
+ */
+static int default_store_path(char *buf, size_t size)
+{
+    const char *state = getenv("STATE_DIRECTORY");
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    int n;
+
+    if (state != NULL && state[0] == '/') {
+        n = snprintf(buf, size, "%.*s/wsrouter.db", (int)strcspn(state, ":"), state);
+    } else if (xdg != NULL && xdg[0] == '/') { /* relative values are ignored, as XDG says */
+        n = snprintf(buf, size, "%s/wsrouter/wsrouter.db", xdg);
+    } else {
+        if (home == NULL || home[0] != '/') {
+            const struct passwd *pw = getpwuid(getuid());
+
+            home = pw != NULL ? pw->pw_dir : NULL;
+        }
+        if (home == NULL || home[0] != '/')
+            return -1;
+        n = snprintf(buf, size, "%s/.local/state/wsrouter/wsrouter.db", home);
+    }
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* Makes the directories above the file `path` that are missing (mode 0700,
+ * as the XDG base directory rules ask). Returns 0 or -1 with a message. */
+static int make_store_dirs(const char *path)
+{
+    char dir[PATH_MAX];
+    size_t len = strlen(path);
+
+    if (len >= sizeof(dir))
+        return -1;
+    memcpy(dir, path, len + 1);
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "wsrouterd: cannot make %s for the store: %s\n", dir, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+/* Makes the default store's directories when the default is still the store
+ * (no --store, no `store` key). Returns 0 or -1 with a message. */
+static int prepare_store(const wsr_server_config_t *cfg, const char *default_path)
+{
+    if (default_path[0] == '\0' || cfg->store != default_path)
+        return 0;
+    return make_store_dirs(default_path);
 }
 
 /* ---- wsrouterd user add|list|remove ---- */
@@ -376,6 +617,12 @@ static int read_password(const char *name, char *out, size_t size)
     return rc;
 }
 
+/* What a failed store call says: Redis out of reach is not an I/O error. */
+static const char *store_error(int rc)
+{
+    return rc == WSR_ECONNECT ? "the cluster engine (Redis) is unavailable" : wsr_strerror(rc);
+}
+
 static int user_add(wsr_store_t *store, const char *name, const char *roles)
 {
     char password[1024];
@@ -391,7 +638,7 @@ static int user_add(wsr_store_t *store, const char *name, const char *roles)
         fprintf(stderr, "wsrouterd: a name or role is 1 to 64 printable characters without blanks "
                         "or commas, and a password at least 8 bytes\n");
     else if (rc != 0)
-        fprintf(stderr, "wsrouterd: cannot add the user: %s\n", wsr_strerror(rc));
+        fprintf(stderr, "wsrouterd: cannot add the user: %s\n", store_error(rc));
     else
         printf("user %s added%s%s\n", name, roles[0] ? " with roles " : "", roles);
     return rc ? 1 : 0;
@@ -404,7 +651,7 @@ static int user_remove(wsr_store_t *store, const char *name)
     if (rc == WSR_ENOENT)
         fprintf(stderr, "wsrouterd: no user %s\n", name);
     else if (rc != 0)
-        fprintf(stderr, "wsrouterd: cannot remove the user: %s\n", wsr_strerror(rc));
+        fprintf(stderr, "wsrouterd: cannot remove the user: %s\n", store_error(rc));
     else
         printf("user %s removed; their tokens stop working within seconds\n", name);
     return rc ? 1 : 0;
@@ -417,7 +664,7 @@ static int user_list(wsr_store_t *store)
     int rc = wsr_user_list(store, &users);
 
     if (rc != 0) {
-        fprintf(stderr, "wsrouterd: cannot read the users: %s\n", wsr_strerror(rc));
+        fprintf(stderr, "wsrouterd: cannot read the users: %s\n", store_error(rc));
         return 1;
     }
     json_array_foreach(users, i, u)
@@ -446,13 +693,24 @@ static int add_role(char *roles, size_t size, const char *role)
     return 0;
 }
 
-static int user_main(int argc, char **argv, wsr_config_t *conf)
+static const char user_usage[] =
+    "usage: wsrouterd user add NAME [--role ROLE]... [--store FILE | --engine URL | --config "
+    "FILE]\n"
+    "       wsrouterd user list [--store FILE | --engine URL | --config FILE]\n"
+    "       wsrouterd user remove NAME [--store FILE | --engine URL | --config FILE]\n"
+    "Adds, lists or removes a user of the store (by default wsrouterd's own; with\n"
+    "--engine, the cluster's on Redis).\n"
+    "The password of `user add` is read from standard input, or asked twice\n"
+    "without echo on a terminal. A user removed cannot log in again, and their\n"
+    "tokens stop working within seconds.\n";
+
+static int user_main(int argc, char **argv, wsr_config_t *conf, const char *default_path)
 {
     wsr_server_config_t *cfg = wsr_config_settings(conf);
-    static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
-                                         {"store", required_argument, NULL, 'D'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},         {"role", required_argument, NULL, 'r'},
+        {"store", required_argument, NULL, 'D'},  {"config", required_argument, NULL, 'c'},
+        {"engine", required_argument, NULL, 'E'}, {NULL, 0, NULL, 0}};
     const char *verb = argc > 1 ? argv[1] : "";
     char roles[512] = "";
     wsr_store_t *store;
@@ -460,11 +718,21 @@ static int user_main(int argc, char **argv, wsr_config_t *conf)
     int c, rc = 0;
 
     optind = 2;
-    while (rc == 0 && (c = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
+    if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0 || strcmp(verb, "help") == 0) {
+        printf("%s", user_usage);
+        return 0;
+    }
+    while (rc == 0 && (c = getopt_long(argc, argv, "hr:", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("%s", user_usage);
+            return 0;
+        }
         if (c == 'r')
             rc = add_role(roles, sizeof(roles), optarg);
         else if (c == 'D')
             cfg->store = optarg;
+        else if (c == 'E')
+            cfg->engine = optarg;
         else if (c == 'c' && wsr_config_load_file(conf, optarg, &err) != 0) {
             fprintf(stderr, "wsrouterd: %s\n", err.text);
             rc = -1;
@@ -473,15 +741,19 @@ static int user_main(int argc, char **argv, wsr_config_t *conf)
     }
     if (rc != 0 || (strcmp(verb, "list") != 0 && optind >= argc) ||
         (strcmp(verb, "add") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "remove") != 0)) {
-        fprintf(stderr, "usage: wsrouterd user add NAME [--role ROLE]... | list | remove NAME "
-                        "[--store FILE | --config FILE]\n");
+        fprintf(stderr, "%s", user_usage);
         return 2;
     }
-    if (cfg->store == NULL || cfg->store[0] == '\0') {
+    if (cfg->engine != NULL && strcmp(cfg->engine, "memory") != 0)
+        /* The cluster's users, in Redis (the `engine` setting). */
+        store = wsr_store_open_redis(cfg->engine, cfg->engine_password, &err);
+    else if (cfg->store == NULL || cfg->store[0] == '\0') {
         fprintf(stderr, "wsrouterd: no store is configured\n");
         return 2;
-    }
-    store = wsr_store_open(cfg->store, true, &err);
+    } else if (prepare_store(cfg, default_path) != 0)
+        return 1;
+    else
+        store = wsr_store_open(cfg->store, true, &err);
     if (store == NULL) {
         fprintf(stderr, "wsrouterd: %s\n", err.text);
         return 1;
@@ -496,9 +768,26 @@ static int user_main(int argc, char **argv, wsr_config_t *conf)
     return rc;
 }
 
+/* A configuration with wsrouterd's own key and default store (`default_store`,
+ * borrowed; "" for none: the library's default, no store). */
+static wsr_config_t *config_new(const char *default_store)
+{
+    wsr_config_t *conf = wsr_config_new();
+
+    if (conf == NULL || wsr_config_add_key(conf, "modules") != 0) {
+        wsr_config_free(conf);
+        return NULL;
+    }
+    /* wsrouterd keeps counters and users by default (the library has none). */
+    if (default_store[0] != '\0')
+        wsr_config_settings(conf)->store = default_store;
+    return conf;
+}
+
 int main(int argc, char **argv)
 {
     daemon_state_t d;
+    char store_path[PATH_MAX];
     wsr_config_t *conf;
     wsr_server_config_t *cfg;
     int rc;
@@ -518,27 +807,38 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
 
-    conf = wsr_config_new();
-    if (conf == NULL || wsr_config_add_key(conf, "modules") != 0) {
+    if (default_store_path(store_path, sizeof(store_path)) != 0)
+        store_path[0] = '\0';
+    conf = config_new(store_path);
+    if (conf == NULL) {
         fprintf(stderr, "wsrouterd: out of memory\n");
-        wsr_config_free(conf);
         return 1;
     }
     cfg = wsr_config_settings(conf);
-    cfg->store = "var/wsrouter.db"; /* wsrouterd keeps counters and users by default */
     if (argc > 1 && strcmp(argv[1], "user") == 0) {
-        rc = user_main(argc - 1, argv + 1, conf);
+        rc = user_main(argc - 1, argv + 1, conf, store_path);
         wsr_config_free(conf);
         return rc;
     }
-    rc = parse_args(argc, argv, conf);
+    rc = parse_args(argc, argv, conf, NULL);
     if (rc != 0) {
         wsr_config_free(conf);
         return rc > 0 ? 0 : 2;
     }
+    if (prepare_store(cfg, store_path) != 0) {
+        wsr_config_free(conf);
+        return 1;
+    }
     cfg->log = log_sink;
     cfg->log_user = &d;
-    lws_set_log_level(lws_mask_for(cfg->log_level), lws_log_sink);
+    atomic_init(&d.format, cfg->log_format);
+    atomic_init(&d.level, cfg->log_level);
+    d.argc = argc;
+    d.argv = argv;
+    d.conf = conf;
+    d.default_store = store_path;
+    lws_log_daemon = &d;
+    lws_set_log_level(lws_mask_for(cfg->log_level, cfg->log_lws), lws_log_sink);
     rc = serve(&d, conf);
     wsr_config_free(conf);
     pthread_mutex_destroy(&d.log_lock);

@@ -20,6 +20,7 @@
 
 #include "core/internal.h"
 #include "core/json_int.h"
+#include "server/ratelimit_int.h"
 
 typedef enum opt_type {
     OPT_STRING,
@@ -27,7 +28,8 @@ typedef enum opt_type {
     OPT_UINT,
     OPT_SIZE,
     OPT_BOOL,
-    OPT_ENUM /* a name from `names`, stored as its index (an int) */
+    OPT_ENUM, /* a name from `names`, stored as its index (an int) */
+    OPT_RATE  /* "1000/s", "20000/min", a number per second, "off": a double */
 } opt_type_t;
 
 typedef struct option {
@@ -50,6 +52,7 @@ typedef struct option {
 static const char *const log_levels[] = {"err", "warn", "notice", "info", "debug", NULL};
 static const char *const client_auth_modes[] = {"off", "optional", "required", NULL};
 static const char *const sync_modes[] = {"full", "normal", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
 
 static const option_t options[] = {
     OPT("host", OPT_STRING, host, 0, 0),
@@ -91,6 +94,24 @@ static const option_t options[] = {
     OPT("jwt_audience", OPT_STRING, jwt_audience, 0, 0),
     OPT("jwt_leeway_s", OPT_UINT, jwt_leeway_s, 0, 3600),
     OPT("jwt_roles_claim", OPT_STRING, jwt_roles_claim, 0, 0),
+    OPT("max_call_input", OPT_UINT, max_call_input, 1, 100000),
+    OPT("raw_port", OPT_INT, raw_port, -1, 65535),
+    OPT("raw_tls_port", OPT_INT, raw_tls_port, -1, 65535),
+    OPT("rate_limit_connection", OPT_RATE, rate_limit_connection, 0, 0),
+    OPT("rate_limit_address", OPT_RATE, rate_limit_address, 0, 0),
+    OPT("rate_limit_user", OPT_RATE, rate_limit_user, 0, 0),
+    OPT("rate_burst", OPT_UINT, rate_burst, 0, 100000000),
+    OPT("history_size", OPT_UINT, history_size, 0, 1000000),
+    OPT("history_ttl_s", OPT_UINT, history_ttl_s, 1, 604800),
+    OPT("engine", OPT_STRING, engine, 0, 0),
+    OPT("engine_password", OPT_STRING, engine_password, 0, 0),
+    OPT("access_log", OPT_BOOL, access_log, 0, 1),
+    OPT_NAMES("log_format", log_format, log_formats),
+    OPT("log_lws", OPT_BOOL, log_lws, 0, 1),
+    OPT("ops_token", OPT_STRING, ops_token, 0, 0),
+    OPT("compression", OPT_BOOL, compression, 0, 1),
+    OPT("compression_min_bytes", OPT_UINT, compression_min_bytes, 0, 8192),
+    OPT("echo_mode", OPT_BOOL, echo_mode, 0, 1),
 };
 
 #define EXTRA_MAX     16
@@ -102,10 +123,19 @@ typedef struct owned_str {
     char text[];
 } owned_str_t;
 
+/* Where a key's value was read: line and column in `file` (0: not from a file). */
+typedef struct place {
+    const char *file; /* a string of the config's `owned` list */
+    int line, column;
+} place_t;
+
+#define NPLACES (WSR__ARRAY_SIZE(options) + EXTRA_MAX)
+
 /* What a file or a flag changes: committed as a whole, or not at all. */
 typedef struct target {
     wsr_server_config_t cfg;
     const char *extra[EXTRA_MAX]; /* values of the program's own keys */
+    place_t where[NPLACES];       /* the options' first, then the program's keys */
 } target_t;
 
 struct wsr_config {
@@ -114,6 +144,9 @@ struct wsr_config {
     char extra_keys[EXTRA_MAX][EXTRA_KEY_MAX];
     size_t nextra;
 };
+
+/* The index in target_t.where of option `o`, or of program key `extra`. */
+static size_t place_index(const struct option *o, int extra);
 
 static const option_t *find_option(const char *key)
 {
@@ -248,6 +281,11 @@ static void range_text(const option_t *o, char *out, size_t size)
             used += (size_t)snprintf(out + used, size - used, "%s %s", i ? "," : "", o->names[i]);
         break;
     }
+    case OPT_RATE:
+        snprintf(out, size,
+                 "must be a rate: \"1000/s\", \"20000/min\", \"100/h\", a number per second, "
+                 "or \"off\" (0)");
+        break;
     case OPT_SIZE:
         snprintf(out, size,
                  "must be a size in bytes from %lld to %lld (a number, or \"64K\", \"1M\")", o->min,
@@ -319,6 +357,12 @@ static int apply_json(wsr_config_t *c, target_t *t, const option_t *o, int extra
                 return 0;
             }
         return WSR_EINVAL;
+    case OPT_RATE:
+        if (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 1e9)
+            *(double *)field = json_number_value(v);
+        else if (!json_is_string(v) || !wsr__rate_parse(json_string_value(v), (double *)field))
+            return WSR_EINVAL;
+        return 0;
     default:
         if (json_is_integer(v))
             n = json_integer_value(v);
@@ -327,6 +371,35 @@ static int apply_json(wsr_config_t *c, target_t *t, const option_t *o, int extra
             return WSR_EINVAL;
         return store_number(&t->cfg, o, n) ? 0 : WSR_EINVAL;
     }
+}
+
+/* True when `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), as jansson requires of a string. */
+static bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p != 0) {
+        unsigned n = *p < 0x80                  ? 0
+                     : *p >= 0xC2 && *p <= 0xDF ? 1
+                     : (*p & 0xF0) == 0xE0      ? 2
+                     : *p >= 0xF0 && *p <= 0xF4 ? 3
+                                                : 4;
+        uint32_t cp = n == 0 ? *p : (uint32_t)(*p & (0x3Fu >> n));
+
+        if (n == 4)
+            return false;
+        for (unsigned i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (uint32_t)(p[i] & 0x3F);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return false;
+        p += n + 1;
+    }
+    return true;
 }
 
 int wsr_config_set(wsr_config_t *c, const char *key, const char *value, wsr_error_t *err)
@@ -347,6 +420,7 @@ int wsr_config_set(wsr_config_t *c, const char *key, const char *value, wsr_erro
     switch (o == NULL ? OPT_STRING : o->type) {
     case OPT_STRING:
     case OPT_ENUM:
+    case OPT_RATE:
         v = json_string(value);
         break;
     case OPT_BOOL:
@@ -360,15 +434,100 @@ int wsr_config_set(wsr_config_t *c, const char *key, const char *value, wsr_erro
                 : json_null();
         break;
     }
+    /* json_string refuses what is not UTF-8: a value, not memory. */
+    if (v == NULL && !utf8_valid(value))
+        return wsr__error_set(err, WSR_EINVAL, "option %s must be UTF-8 text", key);
     if (v == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "out of memory");
     rc = apply_json(c, &c->now, o, extra, v);
     json_decref(v);
+    if (rc == 0) /* a flag's value: from no file */
+        memset(&c->now.where[place_index(o, extra)], 0, sizeof(place_t));
     if (rc == WSR_EINVAL) {
         range_text(o, range, sizeof(range));
         return wsr__error_set(err, rc, "option %s %s (got \"%.80s\")", key, range, value);
     }
     return rc ? wsr__error_set(err, rc, "out of memory") : 0;
+}
+
+static size_t place_index(const option_t *o, int extra)
+{
+    return o != NULL ? (size_t)(o - options) : WSR__ARRAY_SIZE(options) + (size_t)extra;
+}
+
+/* True when option `o` holds the same value in `a` and `b`. */
+static bool same_value(const wsr_server_config_t *a, const wsr_server_config_t *b,
+                       const option_t *o)
+{
+    const void *fa = (const char *)a + o->offset, *fb = (const char *)b + o->offset;
+    const char *sa, *sb;
+
+    switch (o->type) {
+    case OPT_STRING:
+        sa = *(const char *const *)fa;
+        sb = *(const char *const *)fb;
+        return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+    case OPT_INT:
+    case OPT_ENUM:
+        return *(const int *)fa == *(const int *)fb;
+    case OPT_UINT:
+        return *(const unsigned *)fa == *(const unsigned *)fb;
+    case OPT_SIZE:
+        return *(const size_t *)fa == *(const size_t *)fb;
+    case OPT_BOOL:
+        return *(const bool *)fa == *(const bool *)fb;
+    case OPT_RATE:
+        return *(const double *)fa == *(const double *)fb;
+    }
+    return false;
+}
+
+/* Appends `key` to the comma-separated list in `out`. */
+static void list_key(char *out, size_t size, size_t *used, const char *key)
+{
+    int n;
+
+    if (*used >= size)
+        return;
+    n = snprintf(out + *used, size - *used, "%s%s", *used ? ", " : "", key);
+    *used = n < 0 ? size : WSR__MIN(size, *used + (size_t)n);
+}
+
+size_t wsr_config_diff(const wsr_config_t *a, const wsr_config_t *b, char *out, size_t size)
+{
+    size_t count = 0, used = 0;
+
+    if (size > 0)
+        out[0] = '\0';
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(options); i++)
+        if (!same_value(&a->now.cfg, &b->now.cfg, &options[i])) {
+            list_key(out, size, &used, options[i].key);
+            count++;
+        }
+    for (size_t i = 0; i < a->nextra; i++) {
+        const char *va = a->now.extra[i], *vb = wsr_config_get(b, a->extra_keys[i]);
+
+        if (!(va == vb || (va != NULL && vb != NULL && strcmp(va, vb) == 0))) {
+            list_key(out, size, &used, a->extra_keys[i]);
+            count++;
+        }
+    }
+    return count;
+}
+
+int wsr_config_where(const wsr_config_t *c, const char *key, char *buf, size_t size)
+{
+    const option_t *o = find_option(key);
+    int extra = o == NULL ? find_extra(c, key) : -1;
+    const place_t *p;
+
+    if (o == NULL && extra < 0)
+        return WSR_ENOENT;
+    p = &c->now.where[place_index(o, extra)];
+    if (p->file == NULL || p->line == 0)
+        return WSR_ENOENT;
+    snprintf(buf, size, "%s:%d:%d", p->file, p->line, p->column);
+    return 0;
 }
 
 /* Finds the line and column of top-level key `key` in the JSON text, for
@@ -421,7 +580,7 @@ static int config_error(wsr_error_t *err, int code, const char *path, const char
 static int config_error(wsr_error_t *err, int code, const char *path, const char *text, size_t n,
                         const char *key, const char *fmt, ...)
 {
-    char msg[256];
+    char msg[sizeof(err->text)]; /* a longer one is cut by wsr__error_set below */
     va_list ap;
     int line = 0, col = 0;
 
@@ -511,12 +670,19 @@ static const char *closest_key(const wsr_config_t *c, const char *key)
     return best;
 }
 
+/* An unknown key is quoted in its refusal as at most this many bytes, so
+ * the sentence around it always fits. */
+#define SHOWN_KEY_MAX 64
+
 static int apply_object(wsr_config_t *c, target_t *tmp, json_t *root, const char *path,
                         const char *text, size_t n, wsr_error_t *err)
 {
-    const char *key;
+    const char *key, *file = keep_string(c, path);
     json_t *v;
     char range[160];
+
+    if (file == NULL)
+        return config_error(err, WSR_ENOMEM, path, NULL, 0, NULL, "out of memory");
 
     json_object_foreach(root, key, v)
     {
@@ -526,12 +692,14 @@ static int apply_object(wsr_config_t *c, target_t *tmp, json_t *root, const char
 
         if (o == NULL && extra < 0) {
             const char *near = closest_key(c, key);
+            char shown[SHOWN_KEY_MAX + 1];
 
+            wsr__clip(key, SHOWN_KEY_MAX, shown, sizeof(shown));
             if (near != NULL)
                 return config_error(err, WSR_EINVAL, path, text, n, key,
-                                    "unknown key \"%s\" (did you mean \"%s\"?)", key, near);
+                                    "unknown key \"%s\" (did you mean \"%s\"?)", shown, near);
             return config_error(err, WSR_EINVAL, path, text, n, key,
-                                "unknown key \"%s\" (the keys are listed in README.md)", key);
+                                "unknown key \"%s\" (the keys are listed in README.md)", shown);
         }
         rc = apply_json(c, tmp, o, extra, v);
         if (rc == WSR_ENOMEM)
@@ -540,6 +708,10 @@ static int apply_object(wsr_config_t *c, target_t *tmp, json_t *root, const char
             range_text(o, range, sizeof(range));
             return config_error(err, rc, path, text, n, key, "key \"%s\" %s", key, range);
         }
+        place_t *p = &tmp->where[place_index(o, extra)];
+
+        p->file = file;
+        key_position(text, n, key, &p->line, &p->column);
     }
     return 0;
 }

@@ -20,9 +20,12 @@
 #include <openssl/crypto.h>
 
 #include "core/codec_int.h"
+#include "core/deflate_int.h"
 #include "server/idle_int.h"
+#include "server/forwarded_int.h"
 #include "server/limits_int.h"
 #include "server/origins_int.h"
+#include "server/raw_int.h"
 #include "server/reply_int.h"
 #include "server/serve_int.h"
 #include "server/tls_int.h"
@@ -41,6 +44,137 @@ enum { PING_NONE = 0, PING_DUE = 1, PING_SENT = 2 };
 #define RX_KEEP_MAX (64 * 1024)
 
 const size_t wsr__conn_size = sizeof(wsr__conn_t);
+
+/* ---- permessage-deflate (RFC 7692), lws's extension ---- */
+
+#define PMD "permessage-deflate"
+
+/* What a connection's compressor may use (see deflate_setup). The deflater
+ * lives only while a message is being compressed; these bound it then:
+ * (1 << (11 + 2)) + (1 << (4 + 9)) bytes, 16 KiB, instead of zlib's 256 KiB.
+ * Its output goes out in frames of at most 1 << 12 bytes. */
+#define DEFLATE_WINDOW_BITS "11"
+#define DEFLATE_MEM_LEVEL   "4"
+#define DEFLATE_TX_BUF_PWR2 "12"
+
+/* lws 4.1.6's struct lws_ext_pm_deflate_rx_ebufs (roles/ws/private-lib-roles-ws.h),
+ * what PAYLOAD_RX's `in` points to, and its PMDR_EMPTY_NONFINAL (enum
+ * pmd_return, core-net/private-lib-core-net.h): server.c refuses
+ * `compression` with any other libwebsockets. */
+typedef struct pmd_ebufs {
+    struct lws_tokens eb_in;
+    struct lws_tokens eb_out;
+} pmd_ebufs_t;
+#define PMDR_EMPTY_NONFINAL 3
+/* lws inflates with a 15-bit window, into chunks of the largest power of
+ * two up to the protocol's rx_buffer_size. */
+#define PMD_INFLATE_WINDOW 15
+#define PMD_RX_OUT         256u
+_Static_assert(WSR__RX_CHUNK == PMD_RX_OUT, "lws's inflate chunk follows rx_buffer_size");
+
+/* Takes the input lws would inflate, inflating nothing: the connection is
+ * closing, and what it still sends costs nothing (a decompression bomb
+ * past max_message, a message refused). */
+static int swallow(pmd_ebufs_t *b)
+{
+    if (b->eb_in.len > 0)
+        b->eb_in.token += b->eb_in.len;
+    b->eb_in.len = 0;
+    b->eb_out = b->eb_in;
+    return PMDR_EMPTY_NONFINAL;
+}
+
+/*
+ * lws's permessage-deflate, with a guard at PAYLOAD_RX: a message whose
+ * last input would make lws 4.1.6 abort the process (deflate.c) is refused
+ * with 1011 instead, and nothing more is inflated once the connection is
+ * closing. `user` is lws's per-connection state, whose first member is the
+ * inflater's z_stream (extension-permessage-deflate.h).
+ */
+static int pmd_callback(struct lws_context *ctx, const struct lws_extension *ext, struct lws *wsi,
+                        enum lws_extension_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    wsr__conn_t *c = reason == LWS_EXT_CB_PAYLOAD_RX ? lws_wsi_user(wsi) : NULL;
+    pmd_ebufs_t *b = in;
+
+    if (c != NULL && c->registered && user != NULL) {
+        if (lws_get_reserved_bits(wsi) & 0x40)
+            c->rx_deflated = 1;
+        if (c->rx_deflated && c->close_code != 0)
+            return swallow(b);
+        if (c->rx_deflated && lws_remaining_packet_payload(wsi) == 0 &&
+            wsr__deflate_would_abort(user, PMD_INFLATE_WINDOW, b->eb_in.token,
+                                     b->eb_in.len > 0 ? (size_t)b->eb_in.len : 0, PMD_RX_OUT)) {
+            wsr__log(c->loop->factory, WSR_LOG_NOTICE,
+                     "conn#%llx: a compressed message libwebsockets 4.1.6 cannot inflate, refused",
+                     (unsigned long long)c->id);
+            wsr__conn_close_because(c, 1011, "compressed message the server cannot inflate");
+            return swallow(b);
+        }
+    }
+    return lws_extension_callback_pm_deflate(ctx, ext, wsi, reason, user, in, len);
+}
+
+const struct lws_extension wsr__conn_extensions[] = {
+    {PMD, pmd_callback, PMD "; client_no_context_takeover"},
+    {NULL, NULL, NULL},
+};
+
+/* True when the client's offer of permessage-deflate (the first, which lws
+ * takes) includes client_no_context_takeover: the client compresses every
+ * message on its own, so the server needs no inflater between messages. */
+static bool offer_has_client_no_context(struct lws *wsi)
+{
+    char offer[256];
+    char *p, *end;
+
+    if (lws_hdr_copy(wsi, offer, sizeof(offer), WSI_TOKEN_EXTENSIONS) <= 0)
+        return false;
+    p = strstr(offer, PMD);
+    if (p == NULL)
+        return false;
+    end = strchr(p, ',');
+    if (end != NULL)
+        *end = '\0';
+    return strstr(p, "client_no_context_takeover") != NULL;
+}
+
+/*
+ * Bounds what a compressed connection keeps (lws 4.1.6's
+ * extension-permessage-deflate.c reads its options the way a client would,
+ * hence the names): "client_no_context_takeover" makes lws end its deflater
+ * after each message we send (an RFC 7692 server may always do that), so
+ * an idle connection holds no compressor; "server_no_context_takeover" makes
+ * it end its inflater after each message received, which is right only when
+ * the client promised not to keep its own context, and is set to exactly
+ * that (lws would otherwise take a client's server_no_context_takeover for
+ * it and lose the client's context). The window and memory level bound the
+ * deflater while it lives; lws inflates with a 15-bit window, which any
+ * client may use.
+ */
+static void deflate_setup(wsr__conn_t *c)
+{
+    struct lws *wsi = c->wsi;
+
+    if (!c->loop->factory->settings.compression ||
+        lws_set_extension_option(wsi, PMD, "client_no_context_takeover", NULL) != 0)
+        return;
+    c->deflate = 1;
+    (void)lws_set_extension_option(wsi, PMD, "server_no_context_takeover",
+                                   offer_has_client_no_context(wsi) ? "1" : "0");
+    (void)lws_set_extension_option(wsi, PMD, "client_max_window_bits", DEFLATE_WINDOW_BITS);
+    (void)lws_set_extension_option(wsi, PMD, "mem_level", DEFLATE_MEM_LEVEL);
+    (void)lws_set_extension_option(wsi, PMD, "tx_buf_size", DEFLATE_TX_BUF_PWR2);
+}
+
+/* True when `m` goes out compressed: permessage-deflate is on and the
+ * message is not under compression_min_bytes. The others go in our own
+ * frames, which lws's extension never sees. */
+static bool deflated(const wsr__conn_t *c, const wsr__msg_t *m)
+{
+    return c->deflate && m->len >= c->loop->factory->settings.compression_min_bytes;
+}
 
 static const char *close_text(int code)
 {
@@ -74,6 +208,14 @@ void wsr__conn_close_because(wsr__conn_t *c, int code, const char *text)
 
     if (c->close_code != 0)
         return;
+    /* A server-side close the client caused (1008 policy, 1009 too big) is
+     * worth an operator's look; the rest (1001 going away...) is routine. */
+    wsr__log(c->loop->factory, code == 1008 || code == 1009 ? WSR_LOG_NOTICE : WSR_LOG_INFO,
+             "conn#%llx from %s closed %d: %s", (unsigned long long)c->id, c->peer, code, text);
+    if (c->raw) {
+        wsr__raw_close(c, code, text);
+        return;
+    }
     c->close_code = (uint16_t)code;
     wsr__stats_close(c->loop->stats, code);
     for (m = c->out_head; m != NULL; m = next) {
@@ -102,6 +244,8 @@ void wsr__conn_send(wsr__conn_t *c, wsr__msg_t *m)
 {
     size_t cap = c->loop->factory->settings.max_outbound;
 
+    if (m != NULL && c->raw)
+        m = wsr__raw_transcode(c, m);
     if (m == NULL) {
         wsr__conn_close(c, 1011);
         return;
@@ -131,8 +275,8 @@ void wsr__conn_check_drain(wsr__conn_t *c)
         lws_callback_on_writable(c->wsi);
 }
 
-/* Takes the head of the queue off, counting it as sent. */
-static void pop_sent(wsr__conn_t *c)
+/* Takes the head of the queue off, counting it as sent. Returns it (owned). */
+static wsr__msg_t *take_sent(wsr__conn_t *c)
 {
     wsr__msg_t *m = c->out_head;
 
@@ -142,7 +286,12 @@ static void pop_sent(wsr__conn_t *c)
     c->out_bytes -= m->len;
     wsr__count(&c->loop->stats->messages_out, 1);
     wsr__count(&c->loop->stats->bytes_out, m->len);
-    wsr__msg_free(m);
+    return m;
+}
+
+void wsr__conn_pop_sent(wsr__conn_t *c)
+{
+    wsr__msg_free(take_sent(c));
 }
 
 /* One message, framed by lws, straight from its buffer. */
@@ -153,7 +302,7 @@ static int write_one(wsr__conn_t *c)
     if (lws_write(c->wsi, wsr__msg_payload(m), m->len,
                   m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0)
         return -1;
-    pop_sent(c);
+    wsr__conn_pop_sent(c);
     return 0;
 }
 
@@ -172,12 +321,15 @@ size_t wsr__conn_frame_batch(wsr__conn_t *c, wsr__buf_t *b)
      * leaves the queue: a message popped into a buffer that then failed to
      * grow would be lost, yet counted as sent. */
     for (const wsr__msg_t *m = c->out_head;
-         m != NULL && m->len <= BATCH_MSG_MAX && total + m->len + 4 <= BATCH_MAX; m = m->next) {
+         m != NULL && m->len <= BATCH_MSG_MAX && !deflated(c, m) && total + m->len + 4 <= BATCH_MAX;
+         m = m->next) {
         total += m->len + (m->len < 126 ? 2 : 4);
         count++;
     }
     wsr__buf_reset(b);
-    if (count < 2 || wsr__buf_reserve(b, total) != 0)
+    /* On a compressed connection even one message is framed here: lws
+     * would compress it. */
+    if (count < (c->deflate ? 1u : 2u) || wsr__buf_reserve(b, total) != 0)
         return 0;
     for (framed = count; count > 0; count--) {
         wsr__msg_t *m = c->out_head;
@@ -195,9 +347,24 @@ size_t wsr__conn_frame_batch(wsr__conn_t *c, wsr__buf_t *b)
         }
         memcpy(b->data + b->len, wsr__msg_payload(m), m->len);
         b->len += m->len;
-        pop_sent(c);
+        wsr__conn_pop_sent(c);
     }
     return framed;
+}
+
+/* One compressed message. lws's deflater keeps reading the message while it
+ * writes the rest of it from its own POLLOUT (extension.c: tx_draining_ext),
+ * calling us back only when done: the message is held until then. */
+static int write_deflated(wsr__conn_t *c)
+{
+    wsr__msg_t *m = c->out_head;
+
+    if (lws_write(c->wsi, wsr__msg_payload(m), m->len,
+                  m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0)
+        return -1;
+    c->tx_held = take_sent(c);
+    lws_callback_on_writable(c->wsi);
+    return 0;
 }
 
 static int write_batch(wsr__conn_t *c)
@@ -228,10 +395,22 @@ static int on_writeable(wsr__conn_t *c)
         }
     }
 
+    /* A callback comes only once lws has written all of the last
+     * compressed message. */
+    wsr__msg_free(c->tx_held);
+    c->tx_held = NULL;
     while (c->out_head != NULL && c->close_code == 0) {
-        int n = c->out_head->next != NULL && c->out_head->len <= BATCH_MSG_MAX ? write_batch(c)
-                                                                               : write_one(c);
+        int n;
 
+        if (deflated(c, c->out_head)) {
+            /* One per callback: nothing may go out amid its fragments. */
+            if (write_deflated(c) < 0)
+                return -1;
+            return 0;
+        }
+        n = (c->deflate || c->out_head->next != NULL) && c->out_head->len <= BATCH_MSG_MAX
+                ? write_batch(c)
+                : write_one(c);
         if (n < 0)
             return -1;
         /* More per callback, but never into a choked pipe. */
@@ -260,6 +439,15 @@ static int on_writeable(wsr__conn_t *c)
 
 /* ---- receiving ---- */
 
+/* A whole message: to the pipeline, or straight back in the echo mode. */
+static void deliver(wsr__conn_t *c, const unsigned char *data, size_t len, bool binary)
+{
+    if (c->echo)
+        wsr__conn_send(c, wsr__msg_copy(data, len, binary));
+    else
+        wsr__serve_message(c, data, len, binary);
+}
+
 static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
 {
     size_t max = c->loop->factory->settings.max_message;
@@ -272,10 +460,11 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
     wsr__count(&c->loop->stats->bytes_in, len);
     if (!c->in_message && final) {
         /* The whole message in one piece: serve it straight from lws's buffer. */
+        c->rx_deflated = 0;
         if (len > max)
             wsr__conn_close(c, 1009);
         else
-            wsr__serve_message(c, in, len, lws_frame_is_binary(c->wsi) != 0);
+            deliver(c, in, len, lws_frame_is_binary(c->wsi) != 0);
         return 0;
     }
     if (!c->in_message) {
@@ -293,7 +482,8 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
     }
     if (final) {
         c->in_message = 0;
-        wsr__serve_message(c, c->rx.data, wsr__buf_payload_len(&c->rx), c->rx_binary);
+        c->rx_deflated = 0;
+        deliver(c, c->rx.data, wsr__buf_payload_len(&c->rx), c->rx_binary);
         if (c->rx.cap > RX_KEEP_MAX)
             wsr__buf_dispose(&c->rx);
         else
@@ -327,14 +517,21 @@ static void format_peer(struct lws *wsi, char *out, size_t size)
     }
 }
 
-static int on_established(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
+int wsr__conn_open(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
 {
     wsr_factory_t *f = loop->factory;
+    char via[WSR__PEER_MAX] = "";
 
     memset(c, 0, sizeof(*c));
     c->wsi = wsi;
     c->loop = loop;
     c->connected_ms = wsr__wall_ms();
+    /* A jsonrpc2.0 connection gets its pushes as JSON-RPC notifications. */
+    c->jsonrpc = lws_get_protocol(wsi) != NULL && lws_get_protocol(wsi)->name != NULL &&
+                 strcmp(lws_get_protocol(wsi)->name, WSR_SUBPROTOCOL_JSONRPC) == 0;
+    c->echo = lws_get_protocol(wsi) != NULL && lws_get_protocol(wsi)->name != NULL &&
+              strcmp(lws_get_protocol(wsi)->name, WSR__ECHO_PROTOCOL) == 0;
+    deflate_setup(c);
     wsr__buf_init(&c->rx, 0, f->settings.max_message);
     format_peer(wsi, c->peer, sizeof(c->peer));
     c->last_rx_ms = wsr__mono_ms();
@@ -346,12 +543,20 @@ static int on_established(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
     c->registered = 1;
     if (loop->pending_wsi == wsi) {
         c->session = loop->pending_session; /* the handshake's token */
+        if (loop->pending_client.len != 0) {
+            /* Behind a trusted proxy, the peer is the client it forwarded
+             * (an address without a port), for handlers and logs alike. */
+            memcpy(via, c->peer, sizeof(via));
+            wsr__addr_format(&loop->pending_client, c->peer, sizeof(c->peer));
+        }
         loop->pending_session = NULL;
         loop->pending_wsi = NULL;
+        memset(&loop->pending_client, 0, sizeof(loop->pending_client));
     }
     wsr__count(&loop->stats->opened, 1);
     atomic_fetch_add_explicit(&f->open_connections, 1, memory_order_relaxed);
-    wsr__log(f, WSR_LOG_INFO, "conn#%llx open from %s", (unsigned long long)c->id, c->peer);
+    wsr__log(f, WSR_LOG_INFO, "conn#%llx open from %s%s%s%s", (unsigned long long)c->id, c->peer,
+             via[0] != '\0' ? " via " : "", via, c->deflate ? " (permessage-deflate)" : "");
     if (loop->draining) {
         c->drain_code = 1001;
         wsr__conn_check_drain(c);
@@ -359,7 +564,7 @@ static int on_established(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
     return 0;
 }
 
-static void on_closed(wsr__loop_t *loop, wsr__conn_t *c)
+void wsr__conn_gone(wsr__loop_t *loop, wsr__conn_t *c)
 {
     wsr_factory_t *f = loop->factory;
     wsr__msg_t *m, *next;
@@ -368,19 +573,27 @@ static void on_closed(wsr__loop_t *loop, wsr__conn_t *c)
         return;
     c->registered = 0;
     wsr__reply_conn_closed(loop, c);
+    wsr__serve_conn_closed(c);
     wsr__pubsub_drop_conn(f->pubsub, c->id);
     for (m = c->out_head; m != NULL; m = next) {
         next = m->next;
         wsr__msg_free(m);
     }
     c->out_head = c->out_tail = NULL;
+    wsr__msg_free(c->tx_held);
+    c->tx_held = NULL;
     wsr__buf_dispose(&c->rx);
+    wsr__buf_dispose(&c->words);
     wsr__session_unref(c->session);
     c->session = NULL;
     wsr__free(c->cert_subject);
     c->cert_subject = NULL;
+    wsr__free(c->route_rates);
+    c->route_rates = NULL;
     wsr__loop_unregister(loop, c->id);
     wsr__count(&loop->stats->closed, 1);
+    if ((!c->raw || c->framing != 0) && c->framing < WSR__TRANSPORTS)
+        wsr__count(&loop->stats->transport_closed[c->framing], 1);
     atomic_fetch_sub_explicit(&f->open_connections, 1, memory_order_relaxed);
     wsr__log(f, WSR_LOG_INFO, "conn#%llx closed", (unsigned long long)c->id);
     wsr__loop_conn_gone(loop);
@@ -394,11 +607,13 @@ void wsr__conn_push(wsr__conn_t *c, wsr__msg_t *m)
 {
     wsr__buf_t b;
 
-    if (m->json_push && c->push_format != WSR_FORMAT_JSON) {
-        /* The connection speaks base64: re-encode the JSON push for it. */
+    if (m->json_push && (c->push_format != WSR_FORMAT_JSON || c->jsonrpc)) {
+        /* The connection speaks base64, or JSON-RPC: re-encode the JSON push
+         * for it. */
         wsr__buf_init(&b, WSR__MSG_HEAD, 0);
-        if (wsr__codec_encode_raw(&b, wsr__msg_payload(m), m->len, (wsr_format_t)c->push_format) !=
-            0) {
+        if (wsr__codec_encode_push_as(&b, wsr__msg_payload(m), m->len, (wsr_format_t)c->push_format,
+                                      c->jsonrpc ? WSR__ENVELOPE_JSONRPC : WSR__ENVELOPE_V1,
+                                      &c->loop->scratch) != 0) {
             wsr__buf_dispose(&b);
             wsr__msg_free(m);
             wsr__conn_close(c, 1011);
@@ -480,6 +695,10 @@ static int handshake_token(wsr__loop_t *loop, struct lws *wsi)
         return 0;
     if (wsr__auth_verify(loop->factory->auth, token, strlen(token), &s, detail, sizeof(detail)) !=
         0) {
+        char peer[WSR__PEER_MAX];
+
+        lws_get_peer_simple(wsi, peer, sizeof(peer));
+        wsr__log(loop->factory, WSR_LOG_NOTICE, "handshake from %s refused 401: %s", peer, detail);
         wsr__count(&loop->stats->refused, 1);
         (void)lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, detail);
         rc = -1;
@@ -514,7 +733,8 @@ static bool origin_ok(wsr__loop_t *loop, struct lws *wsi)
 }
 
 /* A WebSocket handshake, before the upgrade: refused while draining, with
- * 403 when its Origin is not on the allow-list, 401 for a bad token. */
+ * 403 when its Origin is not on the allow-list, 429 when the client behind
+ * a trusted proxy holds its share of connections, 401 for a bad token. */
 static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
 {
     if (loop == NULL)
@@ -524,6 +744,7 @@ static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
     wsr__session_unref(loop->pending_session);
     loop->pending_session = NULL;
     loop->pending_wsi = NULL;
+    memset(&loop->pending_client, 0, sizeof(loop->pending_client));
     if (loop->draining) {
         wsr__count(&loop->stats->refused, 1);
         return -1;
@@ -534,6 +755,10 @@ static int filter_handshake(wsr__loop_t *loop, struct lws *wsi)
         (void)lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "this Origin is not allowed");
         return -1;
     }
+    /* Behind a trusted proxy, the client's own connection limit (429). */
+    if (!wsr__forwarded_admit(loop, wsi))
+        return -1;
+    loop->pending_wsi = wsi;
     return loop->factory->auth ? handshake_token(loop, wsi) : 0;
 }
 
@@ -550,7 +775,9 @@ int wsr__conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return filter_handshake(loop, wsi);
+        return wsr__http_framing_refused(wsi) ? -1 : filter_handshake(loop, wsi);
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        return wsr__http_framing_refused(wsi) ? -1 : 0;
     case LWS_CALLBACK_RECEIVE_PONG:
         c->last_rx_ms = wsr__mono_ms();
         c->ping_due = PING_NONE;
@@ -561,13 +788,16 @@ int wsr__conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
         return wsr__tls_verify_client((int)len);
     case LWS_CALLBACK_ESTABLISHED:
-        return on_established(loop, c, wsi);
+        if (wsr__conn_open(loop, c, wsi) != 0)
+            return -1;
+        wsr__count(&loop->stats->transport_opened[WSR_TRANSPORT_WEBSOCKET], 1);
+        return 0;
     case LWS_CALLBACK_RECEIVE:
         return on_receive(c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(c);
     case LWS_CALLBACK_CLOSED:
-        on_closed(loop, c);
+        wsr__conn_gone(loop, c);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         /* Every connection, HTTP or WebSocket, ends here (protocols[0]). */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * WebSocket connections: the libwebsockets protocol callback of wsrouter.v1
- * and the per-connection state lws allocates for it. A connection owns its
+ * (and of jsonrpc2.0, the same connections) and the per-connection state lws
+ * allocates for it. A connection owns its
  * reassembly buffer and its outbound queue; only its loop's thread touches it.
  */
 #ifndef WSR_SERVER_CONN_INT_H
@@ -11,6 +12,7 @@
 
 #include "core/request_int.h"
 #include "server/loop_int.h"
+#include "server/ratelimit_int.h"
 
 /* A connection: lws's per-session allocation for our protocol. */
 typedef struct wsr__conn {
@@ -35,12 +37,44 @@ typedef struct wsr__conn {
     uint8_t ping_due;      /* the idle policy's ping: none, due, sent */
     int64_t last_rx_ms;    /* monotonic ms of the last frame or pong received */
     char peer[WSR__PEER_MAX];
+    /* The pipeline's own (serve.c, batch.c): */
+    uint8_t jsonrpc;             /* asked for the jsonrpc2.0 subprotocol */
+    uint8_t held;                /* a barrier is pending: messages wait in `held_head` */
+    uint32_t held_count;         /* messages waiting */
+    size_t held_bytes;           /* their bytes */
+    struct wsr__held *held_head; /* owned: messages received while held, in order */
+    struct wsr__held *held_tail; /* borrowed: the last of them */
+    struct wsr__batch *batches;  /* owned: JSON-RPC batches not answered yet */
+    struct wsr__batch *paused;   /* borrowed: `batches`' one waiting for its barrier */
+    /* Raw TCP (raw.c): */
+    uint8_t framing;    /* wsr__framing_t once the first byte came; 0 on WebSocket */
+    uint8_t raw;        /* a raw TCP connection */
+    wsr__buf_t words;   /* the command being decoded (RESP, text lines) */
+    uint32_t lines;     /* lines read on a text-lines connection */
+    wsr__bucket_t rate; /* the connection's request rate bucket (ratelimit.c) */
+    /* owned: the buckets of the routes with a rate of their own, by their
+     * rate_slot (allocated at the first such request; ratelimit.c) */
+    wsr__bucket_t *route_rates;
+    /* permessage-deflate and the echo mode: */
+    uint8_t deflate;     /* permessage-deflate was negotiated */
+    uint8_t echo;        /* a wsrouter.echo connection: messages come back as they are */
+    uint8_t rx_deflated; /* the message coming in is compressed */
+    wsr__msg_t *tx_held; /* owned: the compressed message lws may still be reading */
 } wsr__conn_t;
 
 /* The per-connection receive chunk lws allocates (server.c). */
 #define WSR__RX_CHUNK 256
 /* The most lws sends in one write (server.c). */
 #define WSR__TX_CHUNK (64 * 1024)
+
+/* The subprotocol of the echo mode (echo_mode), and the largest
+ * compression_min_bytes (a message under it goes out in our own frame, as
+ * batches do). */
+#define WSR__ECHO_PROTOCOL   "wsrouter.echo"
+#define WSR__DEFLATE_MIN_MAX 8192
+
+/* The extensions a vhost offers when `compression` is on. */
+extern const struct lws_extension wsr__conn_extensions[];
 
 /* The lws callback of the wsrouter.v1 protocol, and its per-session size. */
 int wsr__conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -67,6 +101,13 @@ void wsr__conn_check_drain(wsr__conn_t *c);
  * Loop thread.
  */
 size_t wsr__conn_frame_batch(wsr__conn_t *c, wsr__buf_t *b);
+/* Registers the connection lws just opened (WebSocket or raw) with its
+ * loop. Returns 0, or -1 to drop it. Loop thread. */
+int wsr__conn_open(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi);
+/* Forgets a connection that closed: its replies, subscriptions, buffers. */
+void wsr__conn_gone(wsr__loop_t *loop, wsr__conn_t *c);
+/* Takes the head of the queue off, counting it as sent. Loop thread. */
+void wsr__conn_pop_sent(wsr__conn_t *c);
 /* Makes `s` (taken) the connection's session; with `detach`, drops the
  * session instead when it holds the same token as `s`. Loop thread. */
 void wsr__conn_set_session(wsr__conn_t *c, wsr__session_t *s, bool detach);

@@ -10,20 +10,31 @@
 #include "server/http_int.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/json_int.h"
 #include "core/router_int.h"
 #include "server/server_int.h"
+#include "services/engine_int.h"
+#include "services/pubsub_int.h"
+#include "services/factory_int.h"
 
 #define HTTP_CHUNK 16384
 
 typedef struct http_session {
     wsr__buf_t body; /* owned */
     size_t sent;
+    const char *type; /* static: the body's content type */
+    unsigned status;  /* the answer's HTTP status */
+    bool head;        /* a HEAD: the headers only */
+    bool headers_due; /* the status line and headers are still to write */
+    bool write_asked; /* the answer's write was asked for (once) */
 } http_session_t;
 
 const size_t wsr__http_session_size = sizeof(http_session_t);
@@ -147,126 +158,132 @@ void wsr__http_guard_files(struct lws_context *ctx)
         fops->LWS_FOP_OPEN = open_www_file;
 }
 
-/* ---- metrics: the stats snapshot in Prometheus text format ---- */
-
-static int metric(wsr__buf_t *b, const char *name, const char *type, const char *help)
-{
-    return wsr__buf_printf(b, "# HELP wsrouter_%s %s\n# TYPE wsrouter_%s %s\n", name, help, name,
-                           type);
-}
-
-static int labelled(wsr__buf_t *b, const char *name, const char *label, json_t *obj,
-                    const char *type, const char *help)
-{
-    const char *key;
-    json_t *v;
-    int rc = metric(b, name, type, help);
-
-    json_object_foreach(obj, key, v)
-    {
-        if (rc == 0)
-            rc = wsr__buf_printf(b, "wsrouter_%s{%s=\"%s\"} %lld\n", name, label, key,
-                                 (long long)json_integer_value(v));
-    }
-    return rc;
-}
-
-static int gauge(wsr__buf_t *b, const char *name, const char *type, const char *help, double value)
-{
-    int rc = metric(b, name, type, help);
-
-    return rc ? rc : wsr__buf_printf(b, "wsrouter_%s %.9g\n", name, value);
-}
-
-static int route_metrics(wsr__buf_t *b, json_t *routes)
-{
-    const char *name;
-    json_t *r;
-    int rc = metric(b, "route_requests_total", "counter", "Requests answered per route.");
-
-    json_object_foreach(routes, name, r)
-    {
-        if (rc == 0)
-            rc = wsr__buf_printf(b, "wsrouter_route_requests_total{route=\"%s\"} %lld\n", name,
-                                 (long long)json_integer_value(json_object_get(r, "count")));
-    }
-    if (rc == 0)
-        rc = metric(b, "route_errors_total", "counter", "Answers with status >= 400 per route.");
-    json_object_foreach(routes, name, r)
-    {
-        if (rc == 0)
-            rc = wsr__buf_printf(b, "wsrouter_route_errors_total{route=\"%s\"} %lld\n", name,
-                                 (long long)json_integer_value(json_object_get(r, "errors")));
-    }
-    if (rc == 0)
-        rc = metric(b, "route_latency_p99_seconds", "gauge",
-                    "99th percentile latency per route (log2 histogram bucket edge).");
-    json_object_foreach(routes, name, r)
-    {
-        if (rc == 0)
-            rc = wsr__buf_printf(b, "wsrouter_route_latency_p99_seconds{route=\"%s\"} %g\n", name,
-                                 json_real_value(json_object_get(r, "p99_ms")) / 1000.0);
-    }
-    return rc;
-}
-
-int wsr__metrics_text(json_t *snap, wsr__buf_t *b)
-{
-    json_t *conn = json_object_get(snap, "connections"), *req = json_object_get(snap, "requests");
-    json_t *bytes = json_object_get(snap, "bytes");
-    int rc;
-
-#define INT_OF(o, k) ((double)json_integer_value(json_object_get((o), (k))))
-    rc = gauge(b, "uptime_seconds", "gauge", "Seconds since the server started.",
-               json_real_value(json_object_get(snap, "uptime_s")));
-    if (rc == 0)
-        rc = gauge(b, "connections_open", "gauge", "Open WebSocket connections.",
-                   INT_OF(conn, "open"));
-    if (rc == 0)
-        rc = gauge(b, "connections_opened_total", "counter", "WebSocket connections accepted.",
-                   INT_OF(conn, "opened"));
-    if (rc == 0)
-        rc = gauge(b, "connections_refused_total", "counter",
-                   "Connections refused (limits, origin, draining).", INT_OF(conn, "refused"));
-    if (rc == 0)
-        rc = gauge(b, "requests_total", "counter", "Requests answered.", INT_OF(req, "total"));
-    if (rc == 0)
-        rc = labelled(b, "requests_by_status_total", "status", json_object_get(req, "by_status"),
-                      "counter", "Requests answered, by status.");
-    if (rc == 0)
-        rc = labelled(b, "closes_total", "code", json_object_get(snap, "closes"), "counter",
-                      "Connections the server closed, by close code.");
-    if (rc == 0)
-        rc = gauge(b, "bytes_in_total", "counter", "Message bytes received.", INT_OF(bytes, "in"));
-    if (rc == 0)
-        rc = gauge(b, "bytes_out_total", "counter", "Message bytes sent.", INT_OF(bytes, "out"));
-#undef INT_OF
-    if (rc == 0)
-        rc = route_metrics(b, json_object_get(snap, "routes"));
-    return rc;
-}
-
 /* ---- the endpoints ---- */
 
-/* Fills the body for `path` (after "/_/"); returns the HTTP status. */
-static unsigned build_body(wsr__loop_t *loop, const char *path, wsr__buf_t *body, const char **type)
+/* The HTTP method of the request lws is serving, and its URI (copied into
+ * `uri`, "" when none fits). */
+static const char *http_method(struct lws *wsi, char *uri, size_t size)
 {
+    static const struct {
+        enum lws_token_indexes token;
+        const char *name;
+    } methods[] = {
+        {WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},
+        {WSI_TOKEN_HEAD_URI, "HEAD"},       {WSI_TOKEN_PUT_URI, "PUT"},
+        {WSI_TOKEN_PATCH_URI, "PATCH"},     {WSI_TOKEN_DELETE_URI, "DELETE"},
+        {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+    };
+
+    uri[0] = '\0';
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(methods); i++)
+        if (lws_hdr_total_length(wsi, methods[i].token) > 0) {
+            if (lws_hdr_copy(wsi, uri, (int)size, methods[i].token) <= 0)
+                uri[0] = '\0';
+            return methods[i].name;
+        }
+    return "?";
+}
+
+/* The endpoints: what each answers, and whether ops_token guards it. */
+enum { EP_HEALTH, EP_READY, EP_STATS, EP_METRICS, EP_NONE };
+static const struct {
+    const char *name;
+    bool guarded;
+} endpoints[] = {
+    {"health", false},
+    {"ready", false},
+    {"stats", true},
+    {"metrics", true},
+};
+
+static unsigned find_endpoint(const char *path)
+{
+    for (unsigned i = 0; i < WSR__ARRAY_SIZE(endpoints); i++)
+        if (strcmp(path, endpoints[i].name) == 0)
+            return i;
+    return EP_NONE;
+}
+
+/* True when the request carries `Authorization: Bearer <ops_token>`
+ * (compared in constant time), or no ops_token is configured. */
+static bool ops_authorized(struct lws *wsi, const char *token)
+{
+    char got[512];
+    size_t want = token != NULL ? strlen(token) : 0;
+    int n;
+    bool ok;
+
+    if (token == NULL)
+        return true;
+    n = lws_hdr_copy(wsi, got, sizeof(got), WSI_TOKEN_HTTP_AUTHORIZATION);
+    ok = n > 7 && strncasecmp(got, "Bearer ", 7) == 0 && (size_t)n - 7 == want &&
+         CRYPTO_memcmp(got + 7, token, want) == 0;
+    OPENSSL_cleanse(got, sizeof(got));
+    return ok;
+}
+
+/* Readiness: not while draining, nor while the engine is down. */
+static unsigned ready_body(wsr__loop_t *loop, wsr__buf_t *body)
+{
+    const char *why = NULL;
+    int rc;
+
+    if (loop->draining)
+        rc = wsr__buf_printf(body, "{\"status\":\"draining\"}");
+    else if (!wsr__factory_engine_ready(loop->factory, &why))
+        rc = wsr__buf_printf(body, "{\"status\":\"engine down\",\"detail\":\"%s\"}",
+                             why != NULL ? why : "the engine is not connected");
+    else
+        return wsr__buf_printf(body, "{\"status\":\"ready\"}") ? 500 : 200;
+    return rc ? 500 : 503;
+}
+
+/* Fills the body for `path` (after "/_/") asked with `method`; returns the
+ * HTTP status. */
+static unsigned build_body(struct lws *wsi, wsr__loop_t *loop, const char *method, const char *path,
+                           wsr__buf_t *body, const char **type)
+{
+    unsigned ep = find_endpoint(path);
     json_t *snap;
     int rc;
 
     *type = "application/json";
-    if (strcmp(path, "health") == 0) {
-        rc = wsr__buf_printf(body, "{\"status\":\"%s\"}", loop->draining ? "draining" : "ok");
-        return rc ? 500 : (loop->draining ? 503 : 200);
-    }
-    if (strcmp(path, "stats") != 0 && strcmp(path, "metrics") != 0) {
+    if (ep == EP_NONE) {
         rc = wsr__buf_printf(body, "{\"status\":404,\"detail\":\"no endpoint /_/%.100s\"}", path);
         return rc ? 500 : 404;
     }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        rc = wsr__buf_printf(body,
+                             "{\"status\":405,\"detail\":\"/_/%s answers GET and HEAD, not "
+                             "%s\"}",
+                             endpoints[ep].name, method);
+        return rc ? 500 : 405;
+    }
+    if (endpoints[ep].guarded && !ops_authorized(wsi, loop->factory->settings.ops_token)) {
+        rc = wsr__buf_printf(body,
+                             "{\"status\":401,\"detail\":\"/_/%s needs the ops token: "
+                             "Authorization: Bearer TOKEN\"}",
+                             endpoints[ep].name);
+        return rc ? 500 : 401;
+    }
+    if (ep == EP_HEALTH) {
+        /* A node whose cluster engine is down still serves what needs no
+         * engine: it stays healthy (200) and says so in "engine" (/_/ready
+         * is the one that answers 503 then). */
+        json_t *h = json_pack("{s:s}", "status", loop->draining ? "draining" : "ok");
+
+        if (h != NULL)
+            wsr__factory_describe_engine(loop->factory, h);
+        rc = h != NULL ? wsr__json_dump(body, h) : WSR_ENOMEM;
+        json_decref(h);
+        return rc ? 500 : (loop->draining ? 503 : 200);
+    }
+    if (ep == EP_READY)
+        return ready_body(loop, body);
     snap = wsr__server_snapshot(loop->server);
     if (snap == NULL)
         return 500;
-    if (path[1] == 't') {
+    if (ep == EP_STATS) {
         rc = wsr__json_dump(body, snap);
     } else {
         *type = "text/plain; version=0.0.4; charset=utf-8";
@@ -276,28 +293,79 @@ static unsigned build_body(wsr__loop_t *loop, const char *path, wsr__buf_t *body
     return rc ? 500 : 200;
 }
 
+/* The headers a status needs beyond the common ones. */
+static int extra_headers(struct lws *wsi, unsigned status, unsigned char **p, unsigned char *end)
+{
+    static const char allow[] = "GET, HEAD", auth[] = "Bearer";
+
+    if (status == 405)
+        return lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+                                           (const unsigned char *)allow, sizeof(allow) - 1, p, end);
+    if (status == 401)
+        return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                            (const unsigned char *)auth, sizeof(auth) - 1, p, end);
+    return 0;
+}
+
+/* Writes the status line and headers of the answer `s` holds. */
+static int write_headers(struct lws *wsi, http_session_t *s)
+{
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                       *end = hdr + sizeof(hdr) - 1;
+
+    s->headers_due = false;
+    if (lws_add_http_common_headers(wsi, s->status, s->type, wsr__buf_payload_len(&s->body), &p,
+                                    end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        extra_headers(wsi, s->status, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return 1;
+    if (s->head) {
+        wsr__buf_dispose(&s->body);
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* The request's Content-Length: 0 when absent or not a number. */
+static unsigned long long content_length(struct lws *wsi)
+{
+    char text[24];
+    unsigned long long n = 0;
+
+    if (lws_hdr_copy(wsi, text, sizeof(text), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return 0;
+    for (const char *p = text; *p >= '0' && *p <= '9' && n < (1ULL << 50); p++)
+        n = n * 10 + (unsigned)(*p - '0');
+    return n;
+}
+
+/* Builds the answer; it is written once the request's body (a POST's,
+ * refused 405 but read to its end first) has arrived. */
 static int on_http(struct lws *wsi, http_session_t *s)
 {
     wsr__loop_t *loop = lws_context_user(lws_get_context(wsi));
-    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
-                                       *end = hdr + sizeof(hdr) - 1;
     char uri[256];
-    const char *path, *type;
-    unsigned status;
+    const char *path, *method;
 
     /* The full URI, rather than lws's remainder after the mountpoint. */
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
-        uri[0] = '\0';
+    method = http_method(wsi, uri, sizeof(uri));
     path = strncmp(uri, "/_/", 3) == 0 ? uri + 3 : "";
     wsr__count(&loop->stats->http_requests, 1);
     wsr__buf_init(&s->body, 0, 0);
     s->sent = 0;
-    status = build_body(loop, path, &s->body, &type);
-    if (lws_add_http_common_headers(wsi, status, type, wsr__buf_payload_len(&s->body), &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                     (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return 1;
+    s->status = build_body(wsi, loop, method, path, &s->body, &s->type);
+    s->head = strcmp(method, "HEAD") == 0;
+    s->headers_due = true;
+    s->write_asked = false;
+    /* A body to read first: LWS_CALLBACK_HTTP_BODY_COMPLETION asks for the
+     * write. lws sends it only for a body of one byte or more, so a
+     * "Content-Length: 0" is answered at once (it waited forever). */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 || content_length(wsi) > 0)
+        return 0;
+    s->write_asked = true;
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -305,9 +373,14 @@ static int on_http(struct lws *wsi, http_session_t *s)
 static int on_http_writeable(struct lws *wsi, http_session_t *s)
 {
     unsigned char buf[LWS_PRE + HTTP_CHUNK];
-    size_t left = wsr__buf_payload_len(&s->body) - s->sent, n = WSR__MIN(left, HTTP_CHUNK);
-    enum lws_write_protocol kind = n == left ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+    size_t left, n;
+    enum lws_write_protocol kind;
 
+    if (s->headers_due)
+        return write_headers(wsi, s);
+    left = wsr__buf_payload_len(&s->body) - s->sent;
+    n = WSR__MIN(left, HTTP_CHUNK);
+    kind = n == left ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
     if (n > 0)
         memcpy(buf + LWS_PRE, s->body.data + s->sent, n);
     if (lws_write(wsi, buf + LWS_PRE, n, kind) != (int)n)
@@ -332,7 +405,15 @@ int wsr__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, s);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return on_http_writeable(wsi, s);
+        return s != NULL ? on_http_writeable(wsi, s) : -1;
+    case LWS_CALLBACK_HTTP_BODY:
+        return 0; /* an ops endpoint takes no body: read and dropped */
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (s != NULL && !s->write_asked) {
+            s->write_asked = true;
+            lws_callback_on_writable(wsi);
+        }
+        return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (s != NULL)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "server/reply_int.h"
+#include "server/stream_int.h"
 
 _Static_assert(sizeof(wsr__msg_t) + LWS_PRE <= WSR__MSG_HEAD, "message header too small");
 
@@ -58,6 +59,9 @@ void wsr__msg_free(wsr__msg_t *m)
     if (m == NULL)
         return;
     wsr__session_unref(m->session);
+    /* Written or dropped, a progress message leaves its call's window. */
+    if (m->kind == WSR__MSG_PROGRESS && m->reply != NULL)
+        wsr__stream_credit(m->reply, m->len);
     wsr__reply_unref(m->reply);
     wsr__free(m);
 }
@@ -133,6 +137,16 @@ void wsr__inbox_wake(wsr__inbox_t *in)
     if (!in->closed && in->ctx != NULL)
         lws_cancel_service(in->ctx);
     pthread_mutex_unlock(&in->lock);
+}
+
+bool wsr__inbox_empty(wsr__inbox_t *in)
+{
+    bool empty;
+
+    pthread_mutex_lock(&in->lock);
+    empty = in->head == NULL;
+    pthread_mutex_unlock(&in->lock);
+    return empty;
 }
 
 wsr__msg_t *wsr__inbox_take(wsr__inbox_t *in)

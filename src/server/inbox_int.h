@@ -44,6 +44,7 @@ enum {
     WSR__MSG_STOP,     /* the loop starts draining */
     WSR__MSG_RELOAD,   /* the loop reloads its TLS certificate */
     WSR__MSG_SESSION,  /* conn_id is authenticated as `session` (or detached from it) */
+    WSR__MSG_PROGRESS, /* a progress message of the call `reply` (its ref) for conn_id */
 };
 
 #define WSR__MSG_HEAD 64 /* >= sizeof(wsr__msg_t) + LWS_PRE, checked in inbox.c */
@@ -83,6 +84,8 @@ void wsr__inbox_set_ctx(wsr__inbox_t *in, struct lws_context *ctx);
 int wsr__inbox_post(wsr__inbox_t *in, wsr__msg_t *m);
 /* Wakes the loop without a message. Any thread. */
 void wsr__inbox_wake(wsr__inbox_t *in);
+/* True when no message waits. Any thread. */
+bool wsr__inbox_empty(wsr__inbox_t *in);
 /* Takes every message posted so far, in order (owned list, NULL when empty). */
 wsr__msg_t *wsr__inbox_take(wsr__inbox_t *in);
 /* Refuses further posts and forgets the context: the loop is going away. */

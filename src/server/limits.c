@@ -1,23 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Connection limits (see limits_int.h): a mutex-guarded table from client
- * address to the number of its open connections, shared by every loop. An
- * entry's address is the token a connection carries until it is destroyed.
- * The table owns its entries; it never touches a socket.
+ * address to the number of its open connections, shared by every loop. A
+ * connection carries a token until it is destroyed: its address's entry, or,
+ * for a trusted proxy's connection whose client is not known yet, the
+ * table's `pending` marker, which counts in the total only. The table owns
+ * its entries; it never touches a socket and never logs.
  */
 #include "server/limits_int.h"
 
-#include <netinet/in.h>
 #include <pthread.h>
 #include <string.h>
+
+#include "core/internal.h"
 
 #define BUCKETS 1024
 
 typedef struct entry {
     struct entry *next;
     unsigned count;
-    uint8_t len;
-    uint8_t addr[16];
+    wsr__addr_t addr;
 } entry_t;
 
 struct wsr__limits {
@@ -25,6 +27,7 @@ struct wsr__limits {
     entry_t *buckets[BUCKETS]; /* owned */
     unsigned max_total, max_per_ip;
     unsigned total;
+    char pending; /* its address is the token of a connection counted in the total only */
 };
 
 wsr__limits_t *wsr__limits_new(unsigned max_total, unsigned max_per_ip)
@@ -58,111 +61,126 @@ void wsr__limits_free(wsr__limits_t *l)
     wsr__free(l);
 }
 
-/* The client address without the port (an IPv4-mapped IPv6 address counts
- * as its IPv4 address). */
-static uint8_t key_of(const struct sockaddr_storage *ss, uint8_t *out)
-{
-    if (ss->ss_family == AF_INET) {
-        memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-        return 4;
-    }
-    if (ss->ss_family == AF_INET6) {
-        const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-        if (memcmp(a, mapped, 12) == 0) {
-            memcpy(out, a + 12, 4);
-            return 4;
-        }
-        memcpy(out, a, 16);
-        return 16;
-    }
-    return 0;
-}
-
-static size_t bucket_of(const uint8_t *k, uint8_t len)
+static size_t bucket_of(const wsr__addr_t *a)
 {
     uint32_t h = 2166136261u;
 
-    for (uint8_t i = 0; i < len; i++)
-        h = (h ^ k[i]) * 16777619u;
+    for (uint8_t i = 0; i < a->len; i++)
+        h = (h ^ a->bytes[i]) * 16777619u;
     return h % BUCKETS;
 }
 
-static entry_t **find(wsr__limits_t *l, const uint8_t *k, uint8_t len)
+static entry_t **find(wsr__limits_t *l, const wsr__addr_t *a)
 {
-    entry_t **p = &l->buckets[bucket_of(k, len)];
+    entry_t **p = &l->buckets[bucket_of(a)];
 
-    while (*p != NULL && ((*p)->len != len || memcmp((*p)->addr, k, len) != 0))
+    while (*p != NULL && !wsr__addr_equal(&(*p)->addr, a))
         p = &(*p)->next;
     return p;
 }
 
-bool wsr__limits_admit(wsr__loop_t *loop, const struct sockaddr_storage *peer)
+/* With the lock held: one more connection for `a`, the total unchanged. */
+static wsr__admit_t count_addr(wsr__limits_t *l, const wsr__addr_t *a, entry_t **out)
 {
-    wsr__limits_t *l = loop->limits;
-    uint8_t k[16], len = key_of(peer, k);
-    entry_t **p, *e = NULL;
-    bool ok = false;
+    entry_t **p = find(l, a), *e = *p;
 
-    loop->admitted = NULL;
-    pthread_mutex_lock(&l->lock);
-    if (l->max_total != 0 && l->total >= l->max_total)
-        goto out;
-    p = find(l, k, len);
-    e = *p;
     if (e == NULL) {
         e = wsr__calloc(1, sizeof(*e));
         if (e == NULL)
-            goto out;
-        e->len = len;
-        memcpy(e->addr, k, len);
+            return WSR__ADMIT_NOMEM;
+        e->addr = *a;
         *p = e;
     } else if (l->max_per_ip != 0 && e->count >= l->max_per_ip) {
-        goto out;
+        return WSR__ADMIT_PER_ADDRESS;
     }
     e->count++;
-    l->total++;
-    loop->admitted = e;
-    ok = true;
-out:
+    *out = e;
+    return WSR__ADMIT_OK;
+}
+
+/* With the lock held: one connection fewer for `e`, freed at zero. */
+static void uncount_addr(wsr__limits_t *l, entry_t *e)
+{
+    entry_t **p;
+
+    if (--e->count > 0)
+        return;
+    p = find(l, &e->addr);
+    if (*p == e)
+        *p = e->next;
+    wsr__free(e);
+}
+
+wsr__admit_t wsr__limits_admit(wsr__limits_t *l, const wsr__addr_t *addr, void **token)
+{
+    wsr__admit_t rc = WSR__ADMIT_OK;
+    entry_t *e = NULL;
+
+    *token = NULL;
+    pthread_mutex_lock(&l->lock);
+    if (l->max_total != 0 && l->total >= l->max_total)
+        rc = WSR__ADMIT_TOTAL;
+    else if (addr != NULL)
+        rc = count_addr(l, addr, &e);
+    if (rc == WSR__ADMIT_OK) {
+        l->total++;
+        *token = addr != NULL ? (void *)e : (void *)&l->pending;
+    }
     pthread_mutex_unlock(&l->lock);
-    if (!ok)
-        wsr__log(loop->factory, WSR_LOG_INFO, "connection refused: %s limit reached",
-                 (l->max_total != 0 && l->total >= l->max_total) ? "total" : "per-address");
-    return ok;
+    return rc;
+}
+
+wsr__admit_t wsr__limits_admit_client(wsr__limits_t *l, void **token, const wsr__addr_t *client)
+{
+    wsr__admit_t rc;
+    entry_t *e = NULL;
+
+    if (*token != (void *)&l->pending)
+        return WSR__ADMIT_OK; /* counted against its address at accept */
+    pthread_mutex_lock(&l->lock);
+    rc = count_addr(l, client, &e);
+    pthread_mutex_unlock(&l->lock);
+    if (rc == WSR__ADMIT_OK)
+        *token = e; /* the total already holds it */
+    return rc;
 }
 
 void wsr__limits_release(wsr__limits_t *l, void *token)
 {
-    entry_t *e = token, **p;
-
-    if (l == NULL || e == NULL)
+    if (l == NULL || token == NULL)
         return;
     pthread_mutex_lock(&l->lock);
     l->total--;
-    if (--e->count == 0) {
-        p = find(l, e->addr, e->len);
-        if (*p == e)
-            *p = e->next;
-        wsr__free(e);
-    }
+    if (token != (void *)&l->pending)
+        uncount_addr(l, token);
     pthread_mutex_unlock(&l->lock);
 }
 
-void wsr__limits_release_addr(wsr__loop_t *loop, const struct sockaddr_storage *peer)
+bool wsr__limits_is_pending(const wsr__limits_t *l, const void *token)
 {
-    (void)peer;
-    wsr__limits_release(loop->limits, loop->admitted);
-    loop->admitted = NULL;
+    return token == (const void *)&l->pending;
 }
 
 unsigned wsr__limits_total(const wsr__limits_t *l)
 {
+    wsr__limits_t *m = (wsr__limits_t *)l; /* the lock is not part of the value */
     unsigned n;
 
-    pthread_mutex_lock(&((wsr__limits_t *)l)->lock);
-    n = l->total;
-    pthread_mutex_unlock(&((wsr__limits_t *)l)->lock);
+    pthread_mutex_lock(&m->lock);
+    n = m->total;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+unsigned wsr__limits_count(const wsr__limits_t *l, const wsr__addr_t *addr)
+{
+    wsr__limits_t *m = (wsr__limits_t *)l;
+    entry_t *e;
+    unsigned n;
+
+    pthread_mutex_lock(&m->lock);
+    e = *find(m, addr);
+    n = e != NULL ? e->count : 0;
+    pthread_mutex_unlock(&m->lock);
     return n;
 }

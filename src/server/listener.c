@@ -7,7 +7,8 @@
  * kernel spreads new connections over the loops. Each loop watches its socket
  * as a raw descriptor, accepts, and hands the connection to its vhost with
  * lws_adopt_socket_vhost(). Owning accept() also gives an exact bind, a real
- * "stop accepting" when draining, and a place for connection limits.
+ * "stop accepting" when draining, and a place for connection limits (a
+ * trusted proxy's connections count in the total only, here).
  * This file owns the listening descriptors; it never reads from a connection.
  */
 #include "server/listener_int.h"
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #include "server/limits_int.h"
+#include "server/proxies_int.h"
+#include "server/raw_int.h"
 
 #define ACCEPT_BATCH 64
 #define BACKLOG      4096
@@ -156,9 +159,39 @@ static void pause_accepting(wsr__loop_t *loop, int e)
     lws_sul_schedule(loop->ctx, 0, &loop->accept_sul, resume_accepting, 100 * LWS_US_PER_MS);
 }
 
+/*
+ * Counts a new connection from `ss` in the limits. A trusted proxy's counts
+ * in the total only: its client is known at the WebSocket handshake, where
+ * conn.c counts it against the client's address. Returns the token, or NULL
+ * when the connection is refused.
+ */
+static void *admit(wsr__loop_t *loop, const struct sockaddr_storage *ss)
+{
+    wsr__addr_t peer;
+    char text[WSR__ADDR_TEXT_MAX];
+    void *token = NULL;
+    bool via_proxy;
+    wsr__admit_t rc;
+
+    (void)wsr__addr_of_sockaddr(ss, &peer);
+    via_proxy = wsr__proxies_trusted(loop->proxies, &peer);
+    rc = wsr__limits_admit(loop->limits, via_proxy ? NULL : &peer, &token);
+    if (rc != WSR__ADMIT_OK) {
+        wsr__addr_format(&peer, text, sizeof(text));
+        wsr__log(loop->factory, WSR_LOG_INFO, "connection from %s refused: %s", text,
+                 rc == WSR__ADMIT_TOTAL         ? "total limit reached"
+                 : rc == WSR__ADMIT_PER_ADDRESS ? "per-address limit reached"
+                                                : "out of memory");
+    }
+    return token;
+}
+
 /* Accepts what is waiting on listener `l` and adopts it into its vhost. */
 static void accept_some(wsr__loop_t *loop, wsr__listener_t *l)
 {
+    /* Raw TCP connections go to the raw protocol, without HTTP. */
+    bool raw =
+        l == &loop->listeners[WSR__LISTENER_RAW] || l == &loop->listeners[WSR__LISTENER_RAWS];
     unsigned timeout = (loop->factory->settings.handshake_timeout_ms + 999) / 1000;
     int one = 1, fd = lws_get_socket_fd(l->wsi);
     lws_sock_file_fd_type fdu;
@@ -168,6 +201,7 @@ static void accept_some(wsr__loop_t *loop, wsr__listener_t *l)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int c = accept(fd, (struct sockaddr *)&ss, &sl);
+        void *token = NULL;
 
         if (c < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -176,7 +210,8 @@ static void accept_some(wsr__loop_t *loop, wsr__listener_t *l)
                 pause_accepting(loop, errno);
             return;
         }
-        if (fcntl(c, F_SETFL, O_NONBLOCK) != 0 || loop->draining || !wsr__limits_admit(loop, &ss)) {
+        if (fcntl(c, F_SETFL, O_NONBLOCK) != 0 || loop->draining ||
+            (token = admit(loop, &ss)) == NULL) {
             wsr__count(&loop->stats->refused, 1);
             close(c);
             continue;
@@ -185,16 +220,19 @@ static void accept_some(wsr__loop_t *loop, wsr__listener_t *l)
         /* On failure lws closes the descriptor itself. ALLOW_SSL does TLS
          * when the vhost has a certificate (lws_adopt_socket_vhost would not). */
         fdu.sockfd = c;
-        wsi = lws_adopt_descriptor_vhost(
-            l->vhost, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL, fdu, NULL, NULL);
+        if (raw)
+            wsi = lws_adopt_descriptor_vhost(l->vhost, LWS_ADOPT_SOCKET | LWS_ADOPT_ALLOW_SSL, fdu,
+                                             WSR__RAW_PROTOCOL, NULL);
+        else
+            wsi = lws_adopt_descriptor_vhost(
+                l->vhost, LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | LWS_ADOPT_ALLOW_SSL, fdu, NULL, NULL);
         if (wsi == NULL) {
-            wsr__limits_release_addr(loop, &ss);
+            wsr__limits_release(loop->limits, token);
             wsr__count(&loop->stats->refused, 1);
             continue;
         }
         /* The token goes with the connection; WSI_DESTROY releases it. */
-        lws_set_opaque_user_data(wsi, loop->admitted);
-        loop->admitted = NULL;
+        lws_set_opaque_user_data(wsi, token);
         /* The whole handshake (TLS, HTTP headers, upgrade) gets this long; a
          * slow client is dropped. Establishing the WebSocket clears it. */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, (int)timeout);

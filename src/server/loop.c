@@ -12,6 +12,7 @@
 #include "server/conn_int.h"
 #include "server/listener_int.h"
 #include "server/reply_int.h"
+#include "server/stream_int.h"
 #include "server/tls_int.h"
 
 int wsr__loop_init(wsr__loop_t *loop, wsr_server_t *server, unsigned index, wsr__stats_t *stats)
@@ -64,10 +65,11 @@ int wsr__loop_register(wsr__loop_t *loop, wsr__conn_t *c, uint64_t *id)
         }
         slot = loop->nslots++;
     }
-    if (++loop->slots[slot].gen == 0)
+    loop->slots[slot].gen = (loop->slots[slot].gen + 1) & WSR__ID_GEN_MASK;
+    if (loop->slots[slot].gen == 0)
         loop->slots[slot].gen = 1;
     loop->slots[slot].conn = c;
-    *id = (uint64_t)loop->slots[slot].gen << 32 | (uint64_t)loop->index << 24 | slot;
+    *id = WSR__ID_MAKE(loop->factory->node_id, loop->slots[slot].gen, loop->index, slot);
     loop->nconns++;
     return 0;
 }
@@ -139,7 +141,9 @@ static void handle_note(wsr__loop_t *loop, wsr__msg_t *m)
 static void handle(wsr__loop_t *loop, wsr__msg_t *m)
 {
     m->next = NULL;
-    if (m->kind != WSR__MSG_DATA)
+    if (m->kind == WSR__MSG_PROGRESS)
+        wsr__stream_arrived(loop, m);
+    else if (m->kind != WSR__MSG_DATA)
         handle_note(loop, m);
     else if (m->reply != NULL)
         wsr__reply_delivered(loop, m);
@@ -157,8 +161,12 @@ int wsr__loop_post(wsr__loop_t *loop, wsr__msg_t *m)
 {
     /* On the connection's own loop (a handler pushing to its caller, or
      * publishing to a neighbour) deliver at once: the push then precedes
-     * the reply the handler is about to give, and skips a lock and a wake. */
-    if (m->reply == NULL && wsr__loop_is_current(loop)) {
+     * the reply the handler is about to give, and skips a lock and a wake.
+     * Not while messages posted earlier wait, in the inbox or in the rest of
+     * a drain: the push queues behind them, so that what reaches a
+     * connection keeps the order it was posted in (a topic's offsets). */
+    if (m->reply == NULL && wsr__loop_is_current(loop) && loop->drain_rest == NULL &&
+        wsr__inbox_empty(loop->inbox)) {
         handle(loop, m);
         return 0;
     }
@@ -171,8 +179,10 @@ void wsr__loop_drain_inbox(wsr__loop_t *loop)
 
     for (m = wsr__inbox_take(loop->inbox); m != NULL; m = next) {
         next = m->next;
+        loop->drain_rest = next;
         handle(loop, m);
     }
+    loop->drain_rest = NULL;
     if (atomic_load_explicit(&loop->stop_requested, memory_order_acquire))
         wsr__loop_begin_drain(loop);
 }

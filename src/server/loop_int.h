@@ -14,23 +14,35 @@
 #include <stdatomic.h>
 
 #include "core/stats_int.h"
+#include "server/addr_int.h"
 #include "server/inbox_int.h"
 #include "services/factory_int.h"
 
 struct wsr__conn;
 struct wsr__limits;
+struct wsr__proxies;
 struct wsr__workers;
 
-/* Connection ids: generation (32 bits) | loop (8 bits) | slot (24 bits). */
+/* Connection ids, from the top bit: generation's high 11 bits | node (9
+ * bits, 0 on the memory engine; engine_int.h) | generation's low 12 bits |
+ * loop (8 bits) | slot (24 bits). Unique across a cluster, since each node
+ * has its own id, and below 2^53 (exact in JavaScript) until a slot has
+ * been reused 4096 times. */
 #define WSR__ID_LOOP(id) ((unsigned)(((id) >> 24) & 0xffu))
 #define WSR__ID_SLOT(id) ((uint32_t)((id)&0xffffffu))
-#define WSR__ID_GEN(id)  ((uint32_t)((id) >> 32))
-#define WSR__MAX_LOOPS   256
+#define WSR__ID_GEN(id)  ((uint32_t)((((id) >> 32) & 0xfffu) | (((id) >> 53) << 12)))
+#define WSR__ID_GEN_MASK 0x7fffffu
+#define WSR__ID_MAKE(node, gen, loop, slot)                                                        \
+    ((uint64_t)((gen) >> 12) << 53 | (uint64_t)(node) << 44 | (uint64_t)((gen)&0xfffu) << 32 |     \
+     (uint64_t)(loop) << 24 | (uint64_t)(slot))
+#define WSR__MAX_LOOPS 256
 
 /* A listening socket of a loop and the vhost it feeds. */
-#define WSR__LISTENERS    2
-#define WSR__LISTENER_WS  0
-#define WSR__LISTENER_WSS 1
+#define WSR__LISTENERS     4
+#define WSR__LISTENER_WS   0
+#define WSR__LISTENER_WSS  1
+#define WSR__LISTENER_RAW  2 /* raw TCP (PROTOCOL.md section 8) */
+#define WSR__LISTENER_RAWS 3 /* raw TCP over TLS */
 typedef struct wsr__listener {
     int fd;                  /* owned until adopted by lws, then lws's; -1 when none */
     struct lws *wsi;         /* borrowed: lws; NULL once closed */
@@ -48,20 +60,25 @@ typedef struct wsr__loop {
     wsr_factory_t *factory; /* borrowed: the server's */
     unsigned index;
     struct lws_context *ctx;                   /* owned */
-    wsr__listener_t listeners[WSR__LISTENERS]; /* plain ws://, then wss:// */
+    wsr__listener_t listeners[WSR__LISTENERS]; /* ws://, wss://, raw, raw TLS */
     void *tls_ctx;                   /* borrowed: lws; the wss:// vhost's SSL_CTX, or NULL */
-    void *admitted;                  /* limits token of the connection being adopted */
-    struct lws *pending_wsi;         /* the handshake whose token was just verified */
+    void *raw_tls_ctx;               /* borrowed: lws; the raw TLS vhost's SSL_CTX, or NULL */
+    struct lws *pending_wsi;         /* the handshake that just passed the filter */
     wsr__session_t *pending_session; /* owned ref: its session, until ESTABLISHED */
+    wsr__addr_t pending_client;      /* the client its trusted proxy forwarded (len 0: none) */
     lws_sorted_usec_list_t idle_sul;
     lws_sorted_usec_list_t accept_sul;
     pthread_t thread;
     bool thread_started;
     wsr__inbox_t *inbox;          /* owned ref */
+    wsr__msg_t *drain_rest;       /* the rest of the inbox list being handled, loop thread only */
     wsr__stats_t *stats;          /* borrowed: factory */
     struct wsr__limits *limits;   /* borrowed: the server's */
+    struct wsr__ratelimit *rate;  /* borrowed: the server's request rate limits */
     struct wsr__workers *workers; /* borrowed: the server's, or NULL before start */
+    struct wsr__workers *lane;    /* borrowed: the server's lane, or NULL before start */
     char *const *origins;         /* borrowed: the server's allow-list, or NULL */
+    struct wsr__proxies *proxies; /* borrowed: the server's trusted proxies, or NULL */
     wsr__slot_t *slots;           /* owned: connection registry, loop thread only */
     uint32_t nslots;              /* slots ever used */
     uint32_t slots_cap;           /* slots allocated */

@@ -13,9 +13,13 @@
 #include <stdio.h>
 
 #include "core/codec_int.h"
+#include "core/rawframe_int.h"
 #include "core/router_int.h"
+#include "server/batch_int.h"
+#include "server/bounded_int.h"
 #include "server/conn_int.h"
 #include "server/loop_int.h"
+#include "server/serve_int.h"
 
 static void on_timeout(lws_sorted_usec_list_t *sul);
 static void fire_timer(wsr_reply_t *r);
@@ -32,6 +36,9 @@ void wsr__reply_unref(wsr_reply_t *r)
         return;
     json_decref(r->id);
     json_decref(r->event_name);
+    json_decref(r->inputs);
+    pthread_mutex_destroy(&r->in_lock);
+    pthread_cond_destroy(&r->in_cond);
     wsr__msg_free(r->spare);
     wsr__inbox_unref(r->inbox);
     wsr__free(r);
@@ -105,22 +112,29 @@ wsr_reply_t *wsr__reply_new(wsr__loop_t *loop, wsr__conn_t *c, const wsr_request
     r->event_name = json_deep_copy(req->event_name);
     r->spare = wsr__msg_new_note(WSR__MSG_DATA, c->id, 0);
     if ((req->id != NULL && r->id == NULL) || (req->event_name != NULL && r->event_name == NULL) ||
-        r->spare == NULL) {
-        json_decref(r->id);
-        json_decref(r->event_name);
-        wsr__msg_free(r->spare);
-        wsr__free(r);
-        return NULL;
-    }
+        r->spare == NULL || pthread_mutex_init(&r->in_lock, NULL) != 0)
+        goto fail_copies;
+    if (pthread_cond_init(&r->in_cond, NULL) != 0)
+        goto fail_lock;
     atomic_init(&r->state, WSR__REPLY_PENDING);
     atomic_init(&r->refs, 2);
     atomic_init(&r->completed, false);
+    atomic_init(&r->inflight, 0);
+    atomic_init(&r->client_cancelled, false);
+    /* A quarter of the outbound cap: a few streams at once stay under it. */
+    r->window = loop->factory->settings.max_outbound / 4;
+    r->stats = loop->stats;
     r->inbox = wsr__inbox_ref(loop->inbox);
     r->conn_id = c->id;
     r->format = req->format;
+    r->envelope = req->envelope;
+    r->notification = req->notification;
     r->head = req->method == WSR_HEAD;
+    r->sole = c->framing == WSR__FRAMING_TCPY;
+    r->takes_input = req->route != NULL && (req->route->def->flags & WSR_ROUTE_INPUT) != 0;
     r->route_index = req->route ? req->route->index : SIZE_MAX;
     r->start_ns = req->start_ns;
+    wsr__access_init(&r->access, req);
     r->loop = loop;
     link_loop(loop, r);
     r->conn_next = c->replies;
@@ -133,36 +147,103 @@ wsr_reply_t *wsr__reply_new(wsr__loop_t *loop, wsr__conn_t *c, const wsr_request
                      : loop->factory->settings.request_timeout_ms;
     lws_sul_schedule(loop->ctx, 0, &r->sul, on_timeout, (lws_usec_t)timeout_ms * LWS_US_PER_MS);
     return r;
+fail_lock:
+    pthread_mutex_destroy(&r->in_lock);
+fail_copies:
+    json_decref(r->id);
+    json_decref(r->event_name);
+    wsr__msg_free(r->spare);
+    wsr__free(r);
+    return NULL;
+}
+
+/* What the encoder needs to answer the request of `r`. */
+static wsr__reply_to_t reply_to(const wsr_reply_t *r, bool head)
+{
+    wsr__reply_to_t to = {r->id, r->event_name, r->format, r->envelope, head, false};
+
+    return to;
+}
+
+/*
+ * Loop thread: hands `m` (taken; NULL or empty when there is nothing to
+ * send), the answer of `r`, to where it goes: its batch, or its connection
+ * (a notification's goes nowhere). Then, for a barrier, the requests that
+ * waited behind it go on (they may queue answers of their own).
+ */
+static void hand_over(wsr__loop_t *loop, wsr__conn_t *c, wsr_reply_t *r, wsr__msg_t *m)
+{
+    struct wsr__batch *b = r->batch;
+
+    r->batch = NULL;
+    if (c != NULL && b != NULL) {
+        wsr__batch_deliver(c, b, m);
+    } else if (c != NULL && m != NULL && m->len > 0 && !r->notification) {
+        wsr__conn_send(c, m);
+    } else {
+        if (!r->notification)
+            wsr__count(&loop->stats->replies_dropped, 1);
+        wsr__msg_free(m);
+    }
+    if (c != NULL && r->barrier)
+        wsr__serve_resume(c);
+}
+
+/* Loop thread: ends `r`, which the loop has claimed, with the error
+ * `status` and `detail` (408 on timeout, 499 on a cancel), sent at once. */
+static void end_on_loop(wsr__loop_t *loop, wsr_reply_t *r, int status, const char *detail)
+{
+    wsr__conn_t *c = wsr__loop_conn(loop, r->conn_id);
+    wsr__msg_t *m = NULL;
+    wsr_response_t res;
+    wsr__reply_to_t to = reply_to(r, false);
+    wsr__buf_t b;
+
+    uint64_t ns = wsr__now_ns() - r->start_ns;
+
+    wsr__stats_request(loop->stats, status, r->route_index, ns);
+    if (c != NULL) {
+        wsr__response_init(&res);
+        wsr__buf_init(&b, WSR__MSG_HEAD, 0);
+        if (!r->notification && wsr__response_error_str(&res, status, detail) == 0 &&
+            wsr__codec_encode_answer(&b, &res, &to, &loop->scratch) == 0)
+            m = wsr__msg_take(&b, r->format == WSR_FORMAT_BASE64_BINARY);
+        wsr__buf_dispose(&b);
+        wsr__response_dispose(&res);
+        unlink_conn(c, r);
+    }
+    wsr__access_log(loop, c, &r->access, status, ns, m != NULL ? m->len : 0);
+    unlink_loop(loop, r);
+    hand_over(loop, c, r, m);
+    if (c != NULL)
+        wsr__conn_check_drain(c);
+    wsr__reply_unref(r);
 }
 
 /* The loop's timer: the handler did not answer in time. */
 static void on_timeout(lws_sorted_usec_list_t *sul)
 {
     wsr_reply_t *r = lws_container_of(sul, wsr_reply_t, sul);
-    wsr__loop_t *loop = r->loop;
-    wsr__conn_t *c = wsr__loop_conn(loop, r->conn_id);
-    wsr_response_t res;
-    wsr__buf_t b;
 
     /* Lost the race: the answer is already on its way through the inbox. */
     if (!claim(r))
         return;
-    wsr__stats_request(loop->stats, 408, r->route_index, wsr__now_ns() - r->start_ns);
-    if (c != NULL) {
-        wsr__response_init(&res);
-        wsr__buf_init(&b, WSR__MSG_HEAD, 0);
-        if (wsr__response_error_str(&res, 408, "the handler did not answer in time") == 0 &&
-            wsr__codec_encode_response(&b, &res, r->id, r->event_name, false, r->format,
-                                       &loop->scratch) == 0)
-            wsr__conn_send(c, wsr__msg_take(&b, r->format == WSR_FORMAT_BASE64_BINARY));
-        wsr__buf_dispose(&b);
-        wsr__response_dispose(&res);
-        unlink_conn(c, r);
-    }
-    unlink_loop(loop, r);
-    if (c != NULL)
-        wsr__conn_check_drain(c);
-    wsr__reply_unref(r);
+    end_on_loop(r->loop, r, 408, "the handler did not answer in time");
+}
+
+int wsr__reply_cancel(wsr__loop_t *loop, wsr__conn_t *c, const json_t *id)
+{
+    wsr_reply_t *r;
+
+    for (r = c->replies; r != NULL; r = r->conn_next)
+        if (r->id != NULL && json_equal(r->id, id))
+            break;
+    /* Not running, or its answer is already on its way through the inbox. */
+    if (r == NULL || !claim(r))
+        return WSR_ENOENT;
+    atomic_store_explicit(&r->client_cancelled, true, memory_order_release);
+    end_on_loop(loop, r, 499, "the call was cancelled by the client");
+    return 0;
 }
 
 void wsr__reply_delivered(wsr__loop_t *loop, wsr__msg_t *m)
@@ -170,17 +251,15 @@ void wsr__reply_delivered(wsr__loop_t *loop, wsr__msg_t *m)
     wsr_reply_t *r = m->reply;
     wsr__conn_t *c = wsr__loop_conn(loop, m->conn_id);
 
+    uint64_t ns = wsr__now_ns() - r->start_ns;
+
     m->reply = NULL;
-    wsr__stats_request(loop->stats, r->status, r->route_index, wsr__now_ns() - r->start_ns);
+    wsr__stats_request(loop->stats, r->status, r->route_index, ns);
+    wsr__access_log(loop, c, &r->access, r->status, ns, m->len);
     if (c != NULL)
         unlink_conn(c, r);
     unlink_loop(loop, r);
-    if (c != NULL && m->len > 0) {
-        wsr__conn_send(c, m);
-    } else {
-        wsr__count(&loop->stats->replies_dropped, 1);
-        wsr__msg_free(m);
-    }
+    hand_over(loop, c, r, m);
     if (c != NULL)
         wsr__conn_check_drain(c);
     wsr__reply_unref(r);
@@ -194,6 +273,7 @@ void wsr__reply_conn_closed(wsr__loop_t *loop, wsr__conn_t *c)
         next = r->conn_next;
         r->conn_prev = r->conn_next = NULL;
         r->on_conn = false;
+        r->batch = NULL; /* the connection frees its batches next */
         if (claim(r)) {
             /* Nothing will be sent; the completer's answer will be dropped. */
             wsr__count(&loop->stats->replies_dropped, 1);
@@ -219,6 +299,7 @@ void wsr__reply_cancel_all(wsr__loop_t *loop)
             if (c != NULL)
                 unlink_conn(c, r);
         }
+        r->batch = NULL;
         unlink_loop(loop, r);
         if (won)
             wsr__reply_unref(r);
@@ -264,6 +345,7 @@ int wsr_reply_after(wsr_reply_t *reply, unsigned ms, wsr_reply_timer_fn fn, void
 
 static int complete(wsr_reply_t *r, wsr_response_t *res)
 {
+    wsr__reply_to_t to;
     wsr__buf_t b, scratch;
     wsr__msg_t *m = NULL;
     int rc;
@@ -287,20 +369,25 @@ static int complete(wsr_reply_t *r, wsr_response_t *res)
     r->status = res->status;
     wsr__buf_init(&b, WSR__MSG_HEAD, 0);
     wsr__buf_init(&scratch, 0, 0);
-    rc = wsr__codec_encode_response(&b, res, r->id, r->event_name, r->head, r->format, &scratch);
+    to = reply_to(r, r->head);
+    /* A notification's answer is not sent: only the spare goes back. */
+    rc = r->notification
+             ? 0
+             : wsr__encode_bounded(&b, res, &to, &scratch, r->loop->factory->settings.max_outbound);
     if (rc != 0) {
         /* Say something rather than nothing: a bare 500. */
         wsr__buf_reset(&b);
         wsr__response_fail(res);
         r->status = 500;
-        rc = wsr__codec_encode_response(&b, res, r->id, r->event_name, false, r->format, &scratch);
+        to.head = false;
+        rc = wsr__codec_encode_answer(&b, res, &to, &scratch);
     }
-    if (rc == 0)
+    if (rc == 0 && !r->notification)
         m = wsr__msg_take(&b, r->format == WSR_FORMAT_BASE64_BINARY);
     if (m == NULL) {
-        /* Out of memory: the spare, empty, still brings the loop's
-         * reference back (a reply left DONE on the loop's list would
-         * never be released). */
+        /* Out of memory (or a notification): the spare, empty, still
+         * brings the loop's reference back (a reply left DONE on the
+         * loop's list would never be released). */
         m = r->spare;
         r->spare = NULL;
     }
@@ -357,4 +444,10 @@ bool wsr_reply_cancelled(const wsr_reply_t *reply)
 {
     return reply == NULL || atomic_load_explicit(&((wsr_reply_t *)reply)->state,
                                                  memory_order_acquire) == WSR__REPLY_DONE;
+}
+
+bool wsr_reply_was_cancelled(const wsr_reply_t *reply)
+{
+    return reply != NULL &&
+           atomic_load_explicit(&((wsr_reply_t *)reply)->client_cancelled, memory_order_acquire);
 }

@@ -12,9 +12,12 @@
 #define WSR_SERVER_REPLY_INT_H
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "core/request_int.h"
+#include "core/stats_int.h"
+#include "server/access_int.h"
 #include "server/inbox_int.h"
 
 struct wsr__loop;
@@ -31,10 +34,29 @@ struct wsr_reply {
     wsr__msg_t *spare;  /* owned: what the completer posts when it cannot build a message
                          * (out of memory), so the loop's reference always comes back */
     wsr_format_t format;
+    uint8_t envelope;  /* the request's WSR__ENVELOPE_* */
+    bool notification; /* a JSON-RPC notification: the answer is not sent */
     bool head;
+    /* On a tcpy connection, which has no ids and runs its calls one at a
+     * time, the call is the connection's only running one: its progress
+     * needs no id, and, when its route reads input (WSR_ROUTE_INPUT), a
+     * frame arriving meanwhile is its input. */
+    bool sole;
+    bool takes_input;
     int status; /* set by the completer before posting */
     size_t route_index;
     uint64_t start_ns;
+    wsr__access_t access; /* what its access-log line says of the request */
+    /* Streaming (PROTOCOL.md section 5.1): progress bytes posted and not yet
+     * written to the socket, and the most a call may have so (its window). */
+    atomic_size_t inflight;
+    size_t window;
+    atomic_bool client_cancelled; /* the client cancelled it (499) */
+    wsr__stats_t *stats;          /* borrowed: the loop's, read by completers */
+    /* Call input (section 5.1), from the loop to the handler's thread. */
+    pthread_mutex_t in_lock;
+    pthread_cond_t in_cond;
+    json_t *inputs; /* owned, under in_lock: a JSON array, oldest first, or NULL */
     /* Loop thread only: */
     struct wsr__loop *loop; /* borrowed */
     lws_sorted_usec_list_t sul;
@@ -45,6 +67,10 @@ struct wsr_reply {
     void *timer_user;
     bool on_loop; /* on the loop's pending list, which holds the loop's reference */
     bool on_conn; /* on its connection's list */
+    /* borrowed: the batch its answer goes into, or NULL; cleared when the
+     * connection, which owns the batch, closes */
+    struct wsr__batch *batch;
+    bool barrier; /* a barrier's: the connection's held requests wait for it */
 };
 
 enum { WSR__REPLY_PENDING = 0, WSR__REPLY_DONE = 1 };
@@ -64,5 +90,10 @@ void wsr__reply_cancel_all(struct wsr__loop *loop);
 /* Completes `reply` with what `res` holds (its contents are taken). Any
  * thread. Returns 0 or WSR_EDONE like wsr_reply_complete_take. */
 int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res);
+/* Loop thread: cancels the running call `id` (borrowed) of connection `c`
+ * at the client's request: it is answered 499 now and its handler sees
+ * wsr_reply_was_cancelled. Returns 0, or WSR_ENOENT when no call of `c`
+ * with that id is running. */
+int wsr__reply_cancel(struct wsr__loop *loop, struct wsr__conn *c, const json_t *id);
 
 #endif /* WSR_SERVER_REPLY_INT_H */

@@ -5,13 +5,14 @@
  * are several), and the worker pool; runs the loops and drains them on stop.
  * It owns the loops, the pool, the connection limits and the factory, and
  * it is the factory's transport: services reach connections through it.
- * Only wsr_server_stop and wsr_server_reload_certs may be called from
- * another thread.
+ * Only wsr_server_stop, wsr_server_reload_certs and wsr_server_reload_keys
+ * may be called from another thread.
  */
 #include "wsrouter/server.h"
 
 #include <limits.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,18 +22,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 
 #include "core/json_int.h"
 #include "core/router_int.h"
 #include "server/conn_int.h"
 #include "server/idle_int.h"
 #include "server/limits_int.h"
+#include "server/ratelimit_int.h"
 #include "server/listener_int.h"
 #include "server/origins_int.h"
+#include "server/proxies_int.h"
+#include "server/stream_int.h"
+#include "server/raw_int.h"
 #include "server/server_int.h"
 #include "server/tls_int.h"
 #include "server/workers_int.h"
+#include "services/auth_int.h"
+#include "services/engine_int.h"
 #include "services/pubsub_int.h"
+#include "services/redisurl_int.h"
+#include "services/throttle_int.h"
 
 #define MAX_DEFAULT_LOOPS 64
 
@@ -54,6 +64,7 @@ void wsr_server_config_init_size(wsr_server_config_t *cfg, size_t size)
     cfg->log_level = WSR_LOG_NOTICE;
     cfg->max_message = 1024 * 1024;
     cfg->max_outbound = 8 * 1024 * 1024;
+    cfg->rate_limit_connection = 5000;
     cfg->max_depth = 64;
     cfg->builtins = true;
     cfg->io_threads = 0; /* one event loop per core */
@@ -71,7 +82,13 @@ void wsr_server_config_init_size(wsr_server_config_t *cfg, size_t size)
     cfg->idle_close_ms = 60000;
     cfg->token_ttl_s = 3600;
     cfg->jwt_leeway_s = 30;
+    cfg->max_call_input = 64;
     cfg->jwt_roles_claim = "roles";
+    cfg->raw_port = -1;
+    cfg->raw_tls_port = -1;
+    cfg->history_ttl_s = 300;
+    cfg->access_log = true;
+    cfg->compression_min_bytes = 1024;
 }
 
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
@@ -82,6 +99,13 @@ static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL, "max_message must be at least 16 bytes");
     if (cfg->max_outbound < 1024)
         return wsr__error_set(err, WSR_EINVAL, "max_outbound must be at least 1024 bytes");
+    /* Written so that NaN fails too. */
+    if (!(cfg->rate_limit_connection >= 0 && cfg->rate_limit_connection <= 1e9) ||
+        !(cfg->rate_limit_address >= 0 && cfg->rate_limit_address <= 1e9) ||
+        !(cfg->rate_limit_user >= 0 && cfg->rate_limit_user <= 1e9))
+        return wsr__error_set(err, WSR_EINVAL,
+                              "rate_limit_connection, rate_limit_address and rate_limit_user "
+                              "must be from 0 (none) to 1e9 requests a second");
     if (cfg->max_depth < 1 || cfg->max_depth > WSR__JSON_MAX_DEPTH)
         return wsr__error_set(err, WSR_EINVAL, "max_depth must be from 1 to %u",
                               WSR__JSON_MAX_DEPTH);
@@ -91,6 +115,23 @@ static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL, "threads and queue_size must be at least 1");
     if (cfg->request_timeout_ms < 1)
         return wsr__error_set(err, WSR_EINVAL, "request_timeout_ms must be at least 1");
+    /* conn.c's guard around lws's inflater knows 4.1's layout only. */
+    if (cfg->compression && (LWS_LIBRARY_VERSION_MAJOR != 4 || LWS_LIBRARY_VERSION_MINOR != 1))
+        return wsr__error_set(err, WSR_EINVAL,
+                              "compression needs libwebsockets 4.1 (this build has %s)",
+                              LWS_LIBRARY_VERSION);
+    if (cfg->compression_min_bytes > WSR__DEFLATE_MIN_MAX)
+        return wsr__error_set(err, WSR_EINVAL, "compression_min_bytes must be at most %d",
+                              WSR__DEFLATE_MIN_MAX);
+    if (cfg->history_ttl_s < 1)
+        return wsr__error_set(err, WSR_EINVAL, "history_ttl_s must be at least 1");
+    if (cfg->engine != NULL && strcmp(cfg->engine, "memory") != 0) {
+        wsr__redis_url_t url;
+
+        if (wsr__redis_url_parse(cfg->engine, cfg->engine_password, &url, err) != 0)
+            return WSR_EINVAL;
+        OPENSSL_cleanse(&url, sizeof(url));
+    }
     return 0;
 }
 
@@ -100,7 +141,8 @@ static wsr__loop_t *loop_for(wsr_server_t *srv, uint64_t id)
 {
     unsigned li = WSR__ID_LOOP(id);
 
-    if (srv->loops == NULL || li >= srv->nloops || WSR__ID_GEN(id) == 0)
+    if (srv->loops == NULL || li >= srv->nloops || WSR__ID_GEN(id) == 0 ||
+        WSR__CONN_NODE(id) != atomic_load(&srv->node_id))
         return NULL;
     return &srv->loops[li];
 }
@@ -144,11 +186,28 @@ json_t *wsr__server_snapshot(wsr_server_t *srv)
     json_t *snap =
         wsr__stats_snapshot(f->stats, f->nstats, f->router, wsr_factory_connection_count(f),
                             wsr__now_ns() - f->started_ns);
+    json_t *tables = snap != NULL ? json_object() : NULL;
+
+    if (snap != NULL) {
+        wsr__engine_t *e = wsr__pubsub_engine(f->pubsub);
+
+        (void)e->ops->describe(e, snap);
+    }
 
     if (snap != NULL && srv->workers != NULL && wsr__workers_describe(srv->workers, snap) != 0) {
         json_decref(snap);
         snap = NULL;
     }
+    /* The capped tables keyed by what clients choose: how full, and how
+     * often a key found no room and shared the overflow entry. */
+    if (snap != NULL &&
+        (tables == NULL || (srv->rate != NULL && wsr__ratelimit_describe(srv->rate, tables) != 0) ||
+         (f->throttle != NULL && wsr__throttle_describe(f->throttle, tables) != 0) ||
+         json_object_set(snap, "tables", tables) != 0)) {
+        json_decref(snap);
+        snap = NULL;
+    }
+    json_decref(tables);
     return snap;
 }
 
@@ -181,20 +240,26 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
         wsr__error_set(err, WSR_ENOMEM, "out of memory creating the server");
         return NULL;
     }
+    atomic_init(&srv->node_id, 0);
     srv->port = -1;
     srv->tls_port = -1;
+    srv->raw_port = -1;
+    srv->raw_tls_port = -1;
     srv->factory = f = wsr__factory_new(cfg, err);
-    if (f == NULL || wsr__origins_parse(cfg->origins, &srv->origins, err) != 0) {
+    if (f == NULL || wsr__origins_parse(cfg->origins, &srv->origins, err) != 0 ||
+        wsr__proxies_parse(cfg->trusted_proxies, &srv->proxies, err) != 0) {
         wsr_server_free(srv);
         return NULL;
     }
     srv->limits = wsr__limits_new(f->settings.max_connections, f->settings.max_connections_per_ip);
-    if (srv->limits == NULL) {
+    srv->rate = wsr__ratelimit_new(cfg);
+    if (srv->limits == NULL || srv->rate == NULL) {
         wsr_server_free(srv);
         wsr__error_set(err, WSR_ENOMEM, "out of memory creating the server");
         return NULL;
     }
     srv->stats.snapshot = stats_snapshot;
+    srv->stats.admin_only = cfg->ops_token != NULL;
     srv->stats.ctx = srv;
     f->transport.push = transport_push;
     f->transport.session = transport_session;
@@ -223,6 +288,22 @@ int wsr_server_tls_port(const wsr_server_t *srv)
     return srv->tls_port;
 }
 
+int wsr_server_raw_port(const wsr_server_t *srv)
+{
+    return srv->raw_port;
+}
+
+int wsr_server_raw_tls_port(const wsr_server_t *srv)
+{
+    return srv->raw_tls_port;
+}
+
+void wsr_server_set_logging(wsr_server_t *srv, int log_level, bool access_log)
+{
+    atomic_store_explicit(&srv->factory->log_level, log_level, memory_order_relaxed);
+    atomic_store_explicit(&srv->factory->access_log, access_log, memory_order_relaxed);
+}
+
 void wsr_server_reload_certs(wsr_server_t *srv)
 {
     for (unsigned i = 0; i < srv->nloops; i++) {
@@ -233,6 +314,28 @@ void wsr_server_reload_certs(wsr_server_t *srv)
         else
             wsr__msg_free(m);
     }
+}
+
+int wsr_server_reload_keys(wsr_server_t *srv)
+{
+    wsr_factory_t *f = srv->factory;
+    char notes[1024] = "";
+    wsr_error_t err;
+    size_t count = 0;
+    int rc;
+
+    memset(&err, 0, sizeof(err));
+    rc = wsr__auth_reload_keys(f->auth, &count, notes, sizeof(notes), &err);
+    if (rc != 0) {
+        wsr__log(f, WSR_LOG_ERR, "identity-provider keys not reloaded, the %zu in force kept: %s",
+                 count, err.text);
+        return rc;
+    }
+    if (notes[0] != '\0')
+        wsr__log(f, WSR_LOG_WARN, "identity-provider keys: %s", notes);
+    if (count > 0)
+        wsr__log(f, WSR_LOG_NOTICE, "identity-provider keys reloaded: %zu in force", count);
+    return 0;
 }
 
 /* Resolves the configured host to a numeric address: lws binds to an
@@ -284,6 +387,23 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
     srv->protocols[1].per_session_data_size = wsr__http_session_size;
     srv->protocols[2].name = WSR__LISTEN_PROTOCOL;
     srv->protocols[2].callback = wsr__listen_callback;
+    /* JSON-RPC 2.0 clients that ask for it by name: the same connections
+     * (lws picks the entry by Sec-WebSocket-Protocol), their pushes as
+     * JSON-RPC notifications (conn.c). */
+    srv->protocols[3] = srv->protocols[0];
+    srv->protocols[3].name = WSR_SUBPROTOCOL_JSONRPC;
+    /* Raw TCP connections: the same per-connection state, no WebSocket. */
+    srv->protocols[4].name = WSR__RAW_PROTOCOL;
+    srv->protocols[4].callback = wsr__raw_callback;
+    srv->protocols[4].per_session_data_size = wsr__conn_size;
+    srv->protocols[4].rx_buffer_size = WSR__RAW_RX_CHUNK;
+    srv->protocols[4].tx_packet_size = WSR__TX_CHUNK;
+    /* The raw echo mode of the conformance suite (tests/conformance): the
+     * same connections, whole messages echoed instead of routed. */
+    if (srv->factory->settings.echo_mode) {
+        srv->protocols[5] = srv->protocols[0];
+        srv->protocols[5].name = WSR__ECHO_PROTOCOL;
+    }
     if (www != NULL) {
         real = realpath(www, NULL);
         if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -301,13 +421,16 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
 
 /* One vhost of a loop's context: plain, or TLS. Neither listens itself:
  * listener.c accepts on the loop's sockets and adopts into them. */
-static struct lws_vhost *create_vhost(wsr_server_t *srv, wsr__loop_t *loop, bool tls)
+static const char *const vhost_names[WSR__LISTENERS] = {"ws", "wss", "raw", "raws"};
+
+static struct lws_vhost *create_vhost(wsr_server_t *srv, wsr__loop_t *loop, unsigned k)
 {
     const wsr__settings_t *s = &srv->factory->settings;
     struct lws_context_creation_info info;
+    bool tls = k == WSR__LISTENER_WSS || k == WSR__LISTENER_RAWS;
 
     memset(&info, 0, sizeof(info));
-    info.vhost_name = tls ? "wss" : "ws";
+    info.vhost_name = vhost_names[k];
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = srv->protocols;
     info.mounts = wsr__http_mounts(&srv->mounts);
@@ -316,6 +439,8 @@ static struct lws_vhost *create_vhost(wsr_server_t *srv, wsr__loop_t *loop, bool
     info.timeout_secs = (s->handshake_timeout_ms + 999) / 1000;
     info.timeout_secs_ah_idle = info.timeout_secs;
     info.keepalive_timeout = 5;
+    if (s->compression)
+        info.extensions = wsr__conn_extensions;
     if (tls)
         wsr__tls_vhost_info(&info, s);
     return lws_create_vhost(loop->ctx, &info);
@@ -349,11 +474,12 @@ static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err
 
         if (l->fd < 0)
             continue;
-        l->vhost = create_vhost(srv, loop, k == WSR__LISTENER_WSS);
+        bool tls = k == WSR__LISTENER_WSS || k == WSR__LISTENER_RAWS;
+
+        l->vhost = create_vhost(srv, loop, k);
         if (l->vhost == NULL)
-            return wsr__error_set(err, k == WSR__LISTENER_WSS ? WSR_ETLS : WSR_EIO,
-                                  "cannot create the %s vhost%s", k ? "wss" : "ws",
-                                  k ? " (check the certificate and key)" : "");
+            return wsr__error_set(err, tls ? WSR_ETLS : WSR_EIO, "cannot create the %s vhost%s",
+                                  vhost_names[k], tls ? " (check the certificate and key)" : "");
         if (wsr__listen_adopt(loop, k) != 0)
             return wsr__error_set(err, WSR_EIO, "cannot watch the listening socket");
     }
@@ -401,15 +527,39 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
             return wsr__error_set(err, WSR_ENOMEM, "out of memory creating the event loops");
         loop->factory = f;
         loop->limits = srv->limits;
+        loop->rate = srv->rate;
         loop->origins = srv->origins;
+        loop->proxies = srv->proxies;
     }
     if (!s->tls_only)
         rc = open_listeners(srv, WSR__LISTENER_WS, s->port, &srv->port, err);
     if (rc == 0 && s->tls_cert != NULL)
         rc = open_listeners(srv, WSR__LISTENER_WSS, s->tls_port, &srv->tls_port, err);
+    if (rc == 0 && s->raw_port >= 0)
+        rc = open_listeners(srv, WSR__LISTENER_RAW, s->raw_port, &srv->raw_port, err);
+    if (rc == 0 && s->raw_tls_port >= 0 && s->tls_cert == NULL)
+        rc = wsr__error_set(err, WSR_EINVAL, "raw_tls_port needs tls_cert and tls_key");
+    if (rc == 0 && s->raw_tls_port >= 0)
+        rc = open_listeners(srv, WSR__LISTENER_RAWS, s->raw_tls_port, &srv->raw_tls_port, err);
     for (i = 0; rc == 0 && i < srv->nloops; i++)
         rc = create_context(srv, &srv->loops[i], err);
     return rc;
+}
+
+/* The start-up line: the listeners there are (none shown as port -1). */
+static void log_listening(const wsr_server_t *srv)
+{
+    static const char *const names[] = {"ws", "wss", "tcp", "tcp+tls"};
+    const int ports[] = {srv->port, srv->tls_port, srv->raw_port, srv->raw_tls_port};
+    char list[128] = "";
+    size_t n = 0;
+
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(names); i++)
+        if (ports[i] >= 0 && n < sizeof(list))
+            n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s port %d", n ? ", " : "",
+                                  names[i], ports[i]);
+    wsr__log(srv->factory, WSR_LOG_NOTICE, "listening on %s, %s, %u event loop(s), %u worker(s)",
+             srv->bind_addr, list, srv->nloops, srv->factory->settings.threads);
 }
 
 int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
@@ -422,6 +572,8 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
     srv->started = true;
     if (f->settings.builtins) {
         rc = wsr__builtins_add(f->router, &srv->stats, err);
+        if (rc == 0)
+            rc = wsr__stream_add_routes(f->router, srv, err);
         if (rc != 0)
             return rc;
     }
@@ -431,6 +583,12 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
             return rc;
     }
     rc = wsr__factory_open_store(f, err);
+    if (rc == 0) {
+        /* The node id is known once Redis gave it: set before the engine's
+         * thread starts, read by loop_for on any thread. */
+        rc = wsr__pubsub_open_engine(f, err);
+        atomic_store(&srv->node_id, f->node_id);
+    }
     if (rc != 0)
         return rc;
     wsr__router_freeze(f->router);
@@ -444,15 +602,16 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
     if (rc != 0)
         return rc;
     srv->workers = wsr__workers_new(f->settings.threads, f->settings.queue_size);
-    if (srv->workers == NULL)
+    srv->lane = wsr__workers_new(WSR__MAX(f->settings.threads / 2, 1u), f->settings.queue_size);
+    if (srv->workers == NULL || srv->lane == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "cannot start %u worker threads",
                               f->settings.threads);
-    for (unsigned i = 0; i < srv->nloops; i++)
+    for (unsigned i = 0; i < srv->nloops; i++) {
         srv->loops[i].workers = srv->workers;
+        srv->loops[i].lane = srv->lane;
+    }
     f->started_ns = wsr__now_ns();
-    wsr__log(f, WSR_LOG_NOTICE,
-             "listening on %s, ws port %d, wss port %d, %u event loop(s), %u worker(s)",
-             srv->bind_addr, srv->port, srv->tls_port, srv->nloops, f->settings.threads);
+    log_listening(srv);
     return 0;
 }
 
@@ -467,7 +626,8 @@ static void *loop_main(void *arg)
 
 int wsr_server_run(wsr_server_t *srv)
 {
-    bool timed_out = false;
+    bool timed_out = false, stuck, lane_stuck;
+    unsigned deadline;
     unsigned i;
 
     if (!srv->started || srv->ran || srv->loops == NULL)
@@ -487,15 +647,23 @@ int wsr_server_run(wsr_server_t *srv)
     wsr__loop_finish(&srv->loops[0]);
     /* Handlers still running on workers get the drain's deadline once more,
      * then the process may exit whatever they do. */
-    if (wsr__workers_free(srv->workers, WSR__MAX(srv->factory->settings.shutdown_timeout_ms, 1u)) ==
-        WSR_ETIMEDOUT) {
+    deadline = WSR__MAX(srv->factory->settings.shutdown_timeout_ms, 1u);
+    stuck = wsr__workers_free(srv->workers, deadline) == WSR_ETIMEDOUT;
+    lane_stuck = wsr__workers_free(srv->lane, deadline) == WSR_ETIMEDOUT;
+    if (stuck)
+        wsr__workers_abandon(srv->workers);
+    else
+        srv->workers = NULL;
+    if (lane_stuck)
+        wsr__workers_abandon(srv->lane);
+    else
+        srv->lane = NULL;
+    if (stuck || lane_stuck) {
         wsr__log(srv->factory, WSR_LOG_ERR,
                  "a handler is still running past the shutdown deadline; leaving it");
         srv->workers_stuck = true;
-        wsr__workers_abandon(srv->workers);
         return WSR_ETIMEDOUT;
     }
-    srv->workers = NULL;
     for (i = 0; i < srv->nloops; i++)
         timed_out = timed_out || srv->loops[i].drain_timed_out;
     return timed_out ? WSR_ETIMEDOUT : 0;
@@ -562,16 +730,27 @@ void wsr_server_stop(wsr_server_t *srv)
 
 void wsr_server_free(wsr_server_t *srv)
 {
+    wsr__engine_t *engine = NULL;
+
     if (srv == NULL)
         return;
-    /* Workers first: their late answers find closed inboxes and are dropped.
+    /* The engine's thread delivers into the loops (through srv): it stops
+     * first, before anything it reads changes, also when a stuck handler
+     * keeps the factory below. */
+    if (srv->factory != NULL && srv->factory->pubsub != NULL)
+        engine = wsr__pubsub_engine(srv->factory->pubsub);
+    if (engine != NULL)
+        engine->ops->stop(engine);
+    /* Then the workers: their late answers find closed inboxes and are dropped.
      * A pool left with a stuck handler keeps it and everything it may touch
      * (the factory); the process is about to exit. */
     if (srv->workers_stuck) {
         srv->factory = NULL;
     } else {
         (void)wsr__workers_free(srv->workers, 0);
+        (void)wsr__workers_free(srv->lane, 0);
         srv->workers = NULL;
+        srv->lane = NULL;
     }
     /* In reverse, so loop 0 (which owns OpenSSL's global state) goes last. */
     for (unsigned i = srv->loops != NULL ? srv->nloops : 0; i-- > 0;) {
@@ -587,7 +766,9 @@ void wsr_server_free(wsr_server_t *srv)
     wsr__free(srv->loops);
     wsr__free(srv->www_path);
     wsr__origins_free(srv->origins);
+    wsr__proxies_free(srv->proxies);
     wsr__limits_free(srv->limits);
+    wsr__ratelimit_free(srv->rate);
     wsr__factory_free(srv->factory);
     wsr__free(srv);
 }

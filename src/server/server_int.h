@@ -2,12 +2,13 @@
 /*
  * The server's insides, shared by the transport files: what the server owns
  * besides the factory (the event loops, the worker pool, the connection
- * limits, the parsed Origin allow-list, the HTTP mounts).
+ * limits, the parsed Origin allow-list and trusted proxies, the HTTP mounts).
  */
 #ifndef WSR_SERVER_SERVER_INT_H
 #define WSR_SERVER_SERVER_INT_H
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <libwebsockets.h>
 
 #include "core/builtins_int.h"
@@ -15,22 +16,31 @@
 #include "server/loop_int.h"
 
 struct wsr_server {
-    struct lws_protocols protocols[4]; /* wsrouter.v1, the /_/ endpoints, listeners, end */
+    struct lws_protocols protocols[7]; /* wsrouter.v1, /_/, listeners, jsonrpc2.0, raw,
+                                          wsrouter.echo or end, end */
     wsr__http_mounts_t mounts;
     char *www_path;         /* owned: the absolute path of www, or NULL */
     wsr_factory_t *factory; /* owned */
     wsr__loop_t *loops;     /* owned array */
     unsigned nloops;
     struct wsr__workers *workers; /* owned, or NULL before start */
+    struct wsr__workers *lane;    /* owned: WSR_ROUTE_LANE's pool, or NULL before start */
     struct wsr__limits *limits;   /* owned */
+    struct wsr__ratelimit *rate;  /* owned: the request rate limits */
     char **origins;               /* owned: the normalised allow-list, or NULL: no check */
+    struct wsr__proxies *proxies; /* owned: trusted_proxies, or NULL: none */
     wsr__stats_source_t stats;    /* what the `stats` route reads */
     int port;                     /* ws://, or -1 */
     int tls_port;                 /* wss://, or -1 */
+    int raw_port;                 /* raw TCP, or -1 */
+    int raw_tls_port;             /* raw TCP over TLS, or -1 */
     char bind_addr[INET6_ADDRSTRLEN];
     bool started;
     bool ran;
     bool workers_stuck; /* run left a handler running: the pool and factory stay */
+    /* the factory's node_id once the engine is open: read by loop_for on the
+     * engine's thread, which may already run when it is stored */
+    _Atomic unsigned node_id;
 };
 
 /* A snapshot of every counter (the `stats` route, /_/stats, /_/metrics).

@@ -50,7 +50,12 @@ void wsr__tls_on_ssl_ctx(wsr__loop_t *loop, void *ssl_ctx)
 
     if (loop == NULL || ctx == NULL)
         return;
-    loop->tls_ctx = ctx;
+    /* The wss:// vhost's comes first; the raw TLS vhost's, when there is
+     * one, second: a reload must reach both. */
+    if (loop->tls_ctx == NULL)
+        loop->tls_ctx = ctx;
+    else if (ctx != loop->tls_ctx)
+        loop->raw_tls_ctx = ctx;
     (void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 }
 
@@ -118,10 +123,17 @@ int wsr__tls_check_files(const wsr__settings_t *s, wsr_error_t *err)
     return 0;
 }
 
+static void reload_ctx(wsr__loop_t *loop, SSL_CTX *ctx);
+
 void wsr__tls_reload(wsr__loop_t *loop)
 {
+    reload_ctx(loop, loop->tls_ctx);
+    reload_ctx(loop, loop->raw_tls_ctx);
+}
+
+static void reload_ctx(wsr__loop_t *loop, SSL_CTX *ctx)
+{
     const wsr__settings_t *s = &loop->factory->settings;
-    SSL_CTX *ctx = loop->tls_ctx;
     X509 *old_cert;
     EVP_PKEY *old_key;
     char why[256] = "";

@@ -2,8 +2,10 @@
 /*
  * Authentication as PROTOCOL.md section 6 says: POST /auth/login (a user and
  * a password for a token, which also authenticates the connection),
- * /auth/logout (revokes the token), /auth/session (a token authenticates the
- * connection), GET /auth/me; a `token` member authenticates one request; and
+ * /auth/logout (revokes the login's tokens; for an identity provider's token,
+ * only makes this connection anonymous), /auth/refresh (a new token of the
+ * same login), /auth/session (a token authenticates the connection), GET
+ * /auth/me; a `token` member authenticates one request; and
  * the user table behind them (include/wsrouter/auth.h). Login and logout touch
  * the disk and hash slowly, so they run on worker threads; they reach the
  * connection only through notes to its event loop.
@@ -14,8 +16,10 @@
 #include <string.h>
 
 #include "core/codec_int.h"
+#include "core/strtable_int.h"
 #include "services/factory_int.h"
 #include "services/password_int.h"
+#include "services/throttle_int.h"
 #include "core/router_int.h"
 #include "services/store_int.h"
 
@@ -24,11 +28,6 @@
 #define PASSWORD_MIN      8
 #define PASSWORD_MAX      1024
 #define REMOVED_HORIZON_S (31 * 24 * 3600) /* longer than any token lives */
-
-/* A hash of a password nobody has, for unknown users: checking it takes as
- * long as checking a real one, so the answer's timing tells nothing. */
-static const char dummy_hash[] = "$pbkdf2-sha256$600000$AAAAAAAAAAAAAAAAAAAAAA$"
-                                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 /* Tells the connection's transport to use session `s` (one reference,
  * taken), or with `detach`, to drop the connection's session if it is `s`. */
@@ -59,65 +58,143 @@ static wsr__auth_t *authority(wsr_request_t *req, wsr_response_t *res)
 }
 
 /* Looks up `name`: puts its [roles, hash] row in *row (a new reference), or
- * NULL when there is no such user. Returns 0, WSR_EIO or WSR_ENOMEM. */
+ * NULL when there is no such user. Returns 0, WSR_EIO, WSR_ECONNECT or
+ * WSR_ENOMEM. */
 static int find_user(wsr_store_t *store, const char *name, json_t **row)
 {
-    const char *args[1] = {name};
-    json_t *rows;
-    int rc = wsr__store_query(store, "SELECT roles, hash FROM wsr_users WHERE name = ?1", args, 1,
-                              &rows);
+    return wsr__store_user_find(store, name, row);
+}
 
-    *row = json_incref(json_array_get(rows, 0));
-    json_decref(rows);
+/*
+ * The reply of a login or a refresh: the token (wiped and freed here), when it
+ * expires, the user and the roles; session `s` is attached to the connection.
+ * The session note goes through the inbox before the reply does, so the
+ * connection is authenticated by the time the client reads the token.
+ */
+static int reply_token(wsr_request_t *req, wsr_response_t *res, const char *name, char *token,
+                       wsr__session_t *s)
+{
+    int rc = wsr_response_set_data_take(res, json_pack("{s:s, s:I, s:s, s:o}", "token", token,
+                                                       "expires_at",
+                                                       (json_int_t)wsr__session_exp(s), "user",
+                                                       name, "roles", wsr__session_roles_json(s)));
+
+    OPENSSL_cleanse(token, strlen(token));
+    wsr__free(token);
+    attach(req, s, false);
     return rc;
+}
+
+/* A login or a failed one, for the operator: the name (made printable) and
+ * the address, never the password or the token. */
+static void log_login(const wsr_request_t *req, const char *name, const char *addr, bool ok)
+{
+    char shown[72];
+
+    wsr__copy_printable(shown, sizeof(shown), name);
+    if (ok)
+        wsr__log(req->factory, WSR_LOG_INFO, "login: %s from %s (conn#%llx)", shown, addr,
+                 (unsigned long long)req->conn_id);
+    else
+        wsr__log(req->factory, WSR_LOG_NOTICE, "failed login: %s from %s (conn#%llx)", shown, addr,
+                 (unsigned long long)req->conn_id);
+}
+
+/* Logs the connection in as `name` with `password` (both borrowed). */
+static int log_in(wsr_request_t *req, wsr_response_t *res, wsr__auth_t *a, const char *name,
+                  const char *password)
+{
+    wsr__throttle_t *t = req->factory->throttle;
+    wsr__session_t *s;
+    json_t *row;
+    char *token, addr[WSR__PEER_MAX];
+    unsigned wait;
+    int rc, check = 0;
+
+    wsr__peer_address(req->peer, addr, sizeof(addr));
+    wait = wsr__throttle_wait_ms(t, name, addr, wsr__mono_ms());
+    if (wait > 0) {
+        rc = wsr_response_error(res, 429,
+                                "too many failed logins for this user or from this address: "
+                                "retry in %u ms",
+                                wait);
+        res->retry_after_ms = wait;
+        return rc;
+    }
+    /* A store that cannot be read is the server's fault, not a wrong
+     * password: a 401 would send the user off to retype it. */
+    rc = find_user(req->factory->store, name, &row);
+    if (rc == 0)
+        check = wsr__password_check(password, row ? json_string_value(json_array_get(row, 1))
+                                                  : wsr__password_dummy);
+    if (rc == WSR_EIO)
+        return wsr_response_error(res, 500, "cannot read the users from the store");
+    if (rc != 0)
+        return rc;
+    if (row == NULL || check != 0) {
+        uint64_t untracked;
+
+        json_decref(row);
+        log_login(req, name, addr, false);
+        untracked = wsr__throttle_failed(t, name, addr, wsr__mono_ms());
+        if (wsr__strtable_warn(untracked))
+            wsr__log(req->factory, WSR_LOG_WARN,
+                     "login throttle full: %llu failed logins of names or addresses it had no "
+                     "room for share one lockout",
+                     (unsigned long long)untracked);
+        return wsr_response_error(res, 401, "wrong username or password");
+    }
+    wsr__throttle_succeeded(t, name);
+    rc = wsr__auth_issue(a, name, json_string_value(json_array_get(row, 0)), &token, &s);
+    json_decref(row);
+    if (rc != 0)
+        return rc;
+    log_login(req, name, addr, true);
+    return reply_token(req, res, name, token, s);
+}
+
+/* A login's credential `key`: in data, or else in args (as aiorest-ws's
+ * clients send it). */
+static const char *credential(wsr_request_t *req, const char *key)
+{
+    json_t *data = wsr_request_data(req);
+
+    if (json_is_object(data))
+        return json_string_value(json_object_get(data, key));
+    return json_string_value(wsr_request_arg(req, key));
 }
 
 static int on_login(wsr_request_t *req, wsr_response_t *res, void *user)
 {
-    json_t *data = wsr_request_data(req), *row;
-    const char *name = json_string_value(json_object_get(data, "username"));
-    const char *password = json_string_value(json_object_get(data, "password"));
+    const char *name = credential(req, "username");
+    const char *password = credential(req, "password");
     wsr__auth_t *a = authority(req, res);
-    wsr__session_t *s;
-    char *token;
-    int rc;
 
     (void)user;
     if (a == NULL)
         return 0;
     if (name == NULL)
-        (void)wsr_response_param_error(res, "username", "is required in data, as a string");
+        (void)wsr_response_param_error(res, "username",
+                                       "is required in data (or args), as a string");
     if (password == NULL)
-        (void)wsr_response_param_error(res, "password", "is required in data, as a string");
+        (void)wsr_response_param_error(res, "password",
+                                       "is required in data (or args), as a string");
     if (name == NULL || password == NULL)
         return 0;
-    /* A store that cannot be read is the server's fault, not a wrong
-     * password: a 401 would send the user off to retype it. */
-    rc = find_user(req->factory->store, name, &row);
-    if (rc == WSR_EIO)
-        return wsr_response_error(res, 500, "cannot read the users from the store");
-    if (rc != 0)
-        return rc;
-    rc =
-        wsr__password_check(password, row ? json_string_value(json_array_get(row, 1)) : dummy_hash);
-    if (row == NULL || rc != 0) {
-        json_decref(row);
-        return wsr_response_error(res, 401, "wrong username or password");
-    }
-    rc = wsr__auth_issue(a, name, json_string_value(json_array_get(row, 0)), &token, &s);
-    json_decref(row);
-    if (rc != 0)
-        return rc;
-    /* The session note goes through the inbox before the reply does, so the
-     * connection is authenticated by the time the client reads the token. */
-    rc = wsr_response_set_data_take(res,
-                                    json_pack("{s:s, s:I, s:s, s:o}", "token", token, "expires_at",
-                                              (json_int_t)wsr__session_exp(s), "user", name,
-                                              "roles", wsr__session_roles_json(s)));
-    OPENSSL_cleanse(token, strlen(token));
-    wsr__free(token);
-    attach(req, s, false);
-    return rc;
+    return log_in(req, res, a, name, password);
+}
+
+/* retopy's `authenticate username password`: a login by parameters, which
+ * a text line or a RESP command can give (they carry no data). */
+static int on_authenticate(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    wsr__auth_t *a = authority(req, res);
+
+    (void)user;
+    if (a == NULL)
+        return 0;
+    return log_in(req, res, a, wsr_request_arg_string(req, "username"),
+                  wsr_request_arg_string(req, "password"));
 }
 
 static int on_logout(wsr_request_t *req, wsr_response_t *res, void *user)
@@ -132,7 +209,9 @@ static int on_logout(wsr_request_t *req, wsr_response_t *res, void *user)
      * while the store write and the note to its loop are on their way (the
      * loop's check closed it 1008 when it ran in between). */
     wsr__session_mark_logout(req->session);
-    rc = wsr__auth_revoke(a, req->session);
+    /* An identity provider's token is not ours to revoke: it keeps working
+     * elsewhere until it expires; only this connection leaves it. */
+    rc = wsr__session_external(req->session) ? 0 : wsr__auth_revoke(a, req->session);
     if (rc != 0)
         return rc;
     /* This connection stays open, anonymous; others using the token close. */
@@ -158,7 +237,11 @@ static int on_session(wsr_request_t *req, wsr_response_t *res, void *user)
         if (rc != 0)
             return wsr_response_error(res, 401, "%s", detail);
     } else if (req->token != NULL && req->session != NULL) {
-        s = wsr__session_ref(req->session); /* verified as the request's token */
+        /* Verified as the request's token; copied without the twin it may
+         * hold (wsr__session_set_twin), so that no chain of them grows. */
+        s = wsr__session_dup(req->session);
+        if (s == NULL)
+            return WSR_ENOMEM;
     } else {
         return wsr_response_param_error(res, "token",
                                         "is required in data (or as the request's token)");
@@ -166,6 +249,39 @@ static int on_session(wsr_request_t *req, wsr_response_t *res, void *user)
     rc = wsr_response_set_data_take(res, describe(s));
     attach(req, s, false);
     return rc;
+}
+
+static int on_refresh(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    wsr__auth_t *a = authority(req, res);
+    const char *name = wsr__session_user(req->session);
+    wsr__session_t *s;
+    json_t *row;
+    char *token;
+    int rc;
+
+    (void)user;
+    if (a == NULL)
+        return 0;
+    if (wsr__session_external(req->session))
+        return wsr_response_error(
+            res, 403,
+            "a token from the identity provider cannot be refreshed here: get "
+            "a new one from it and send it to /auth/session");
+    /* The roles are read again, so a change made with `wsrouterd user`
+     * reaches the next refresh; a user removed meanwhile gets none. */
+    rc = find_user(req->factory->store, name, &row);
+    if (rc == WSR_EIO)
+        return wsr_response_error(res, 500, "cannot read the users from the store");
+    if (rc != 0)
+        return rc;
+    if (row == NULL)
+        return wsr_response_error(res, 401, "user %s no longer exists", name);
+    rc = wsr__auth_reissue(a, req->session, json_string_value(json_array_get(row, 0)), &token, &s);
+    json_decref(row);
+    if (rc != 0)
+        return rc;
+    return reply_token(req, res, name, token, s);
 }
 
 static int on_me(wsr_request_t *req, wsr_response_t *res, void *user)
@@ -179,15 +295,33 @@ static const wsr_route_t auth_routes[] = {
      .methods = WSR_POST,
      .url = "/auth/login",
      .handler = on_login,
-     .flags = WSR_ROUTE_BLOCKING | WSR_ROUTE_BARRIER,
-     .doc = "Log in with data {username, password}: answers {token, expires_at}; the connection "
-            "is authenticated too."},
+     .flags = WSR_ROUTE_BLOCKING | WSR_ROUTE_BARRIER | WSR_ROUTE_LANE,
+     .doc = "Log in with data {username, password} (or args, as aiorest-ws sends them): answers "
+            "{token, expires_at}; the connection is authenticated too."},
+    {.name = "authenticate",
+     .methods = WSR_POST,
+     .url = "/auth/authenticate",
+     .handler = on_authenticate,
+     .flags = WSR_ROUTE_BLOCKING | WSR_ROUTE_BARRIER | WSR_ROUTE_LANE,
+     .params = WSR_PARAMS(
+         {.name = "username", .type = WSR_TYPE_STRING, .required = true, .doc = "the user's name"},
+         {.name = "password", .type = WSR_TYPE_STRING, .required = true, .doc = "the password"}),
+     .doc = "Log in by parameters (retopy's authenticate username password): answers like "
+            "login; the connection is authenticated too."},
     {.name = "logout",
      .methods = WSR_POST,
      .url = "/auth/logout",
      .handler = on_logout,
      .flags = WSR_ROUTE_AUTH | WSR_ROUTE_BLOCKING | WSR_ROUTE_BARRIER,
-     .doc = "Revoke the token in use; the connection stays open, anonymous."},
+     .doc = "Revoke the token in use (and the tokens refreshed from its login); the connection "
+            "stays open, anonymous."},
+    {.name = "refresh",
+     .methods = WSR_POST,
+     .url = "/auth/refresh",
+     .handler = on_refresh,
+     .flags = WSR_ROUTE_AUTH | WSR_ROUTE_BLOCKING | WSR_ROUTE_BARRIER,
+     .doc = "Answer a new token of the same login {token, expires_at, user, roles}, with a new "
+            "expiry; the connection goes on with it. Not for identity-provider tokens."},
     {.name = "session",
      .methods = WSR_POST,
      .url = "/auth/session",
@@ -245,7 +379,6 @@ static bool valid_roles(const char *roles)
 
 int wsr_user_add(wsr_store_t *store, const char *name, const char *roles, const char *password)
 {
-    const char *texts[3];
     char *hash;
     int64_t now = wsr__epoch_s();
     int rc;
@@ -256,41 +389,29 @@ int wsr_user_add(wsr_store_t *store, const char *name, const char *roles, const 
     rc = wsr__password_hash(password, WSR__PASSWORD_ITERATIONS, &hash);
     if (rc != 0)
         return rc;
-    texts[0] = name;
-    texts[1] = roles ? roles : "";
-    texts[2] = hash;
-    rc = wsr__store_exec(store,
-                         "INSERT INTO wsr_users(name, roles, hash, created) VALUES(?1, ?2, ?3, ?4)",
-                         texts, 3, &now, 1);
+    rc = wsr__store_user_insert(store, name, roles ? roles : "", hash, now);
     wsr__free(hash);
     return rc;
 }
 
 int wsr_user_remove(wsr_store_t *store, const char *name)
 {
-    const char *texts[1] = {name};
     char marker[USER_MAX + 8];
-    const char *mtexts[1] = {marker};
-    int64_t times[2];
-    int rc = wsr__store_exec(store, "DELETE FROM wsr_users WHERE name = ?1", texts, 1, NULL, 0);
+    int64_t now = wsr__epoch_s();
+    int rc = wsr__store_user_delete(store, name);
 
     if (rc != 0)
         return rc;
     /* Every token issued to them until now stops working (auth.c). */
     snprintf(marker, sizeof(marker), "user:%s", name);
-    times[0] = wsr__epoch_s() + REMOVED_HORIZON_S;
-    times[1] = wsr__epoch_s();
-    return wsr__store_exec(store,
-                           "INSERT OR REPLACE INTO wsr_revoked(jti, exp, since) VALUES(?1, ?2, ?3)",
-                           mtexts, 1, times, 2);
+    return wsr__store_revoke(store, marker, now + REMOVED_HORIZON_S, now);
 }
 
 int wsr_user_list(wsr_store_t *store, json_t **out)
 {
     json_t *rows, *list;
     size_t i;
-    int rc = wsr__store_query(store, "SELECT name, roles, created FROM wsr_users ORDER BY name",
-                              NULL, 0, &rows);
+    int rc = wsr__store_user_list(store, &rows);
 
     *out = NULL;
     if (rc != 0)

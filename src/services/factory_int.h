@@ -41,6 +41,8 @@ typedef struct wsr__settings {
     char *tls_cert; /* owned, or NULL: no wss:// */
     char *tls_key;  /* owned */
     int tls_port;
+    int raw_port;     /* -1: none */
+    int raw_tls_port; /* -1: none */
     bool tls_only;
     char *tls_client_ca; /* owned, or NULL */
     int tls_client_auth;
@@ -60,6 +62,15 @@ typedef struct wsr__settings {
     char *jwt_audience;    /* owned, or NULL */
     unsigned jwt_leeway_s;
     char *jwt_roles_claim; /* owned */
+    unsigned max_call_input;
+    unsigned history_size;
+    unsigned history_ttl_s;
+    char *engine;          /* owned, or NULL: the in-process engine ("memory") */
+    char *engine_password; /* owned, or NULL */
+    char *ops_token;       /* owned, or NULL: the ops endpoints are open */
+    bool compression;
+    unsigned compression_min_bytes;
+    bool echo_mode;
 } wsr__settings_t;
 
 /*
@@ -84,26 +95,42 @@ typedef struct wsr__transport {
 struct wsr_factory {
     wsr_router_t *router; /* owned */
     wsr__settings_t settings;
-    wsr__stats_t **stats;       /* owned: one block per event loop */
-    unsigned nstats;            /* blocks in `stats` */
-    struct wsr__pubsub *pubsub; /* owned */
-    struct wsr_store *store;    /* owned, or NULL */
-    struct wsr__auth *auth;     /* owned, or NULL (no store) */
-    wsr__transport_t transport; /* the server's; all NULL before it starts */
+    wsr__stats_t **stats;           /* owned: one block per event loop */
+    unsigned nstats;                /* blocks in `stats` */
+    struct wsr__pubsub *pubsub;     /* owned */
+    struct wsr_store *store;        /* owned, or NULL */
+    struct wsr__auth *auth;         /* owned, or NULL (no store) */
+    struct wsr__throttle *throttle; /* owned with `auth`: the login throttle and lane */
+    wsr__transport_t transport;     /* the server's; all NULL before it starts */
+    unsigned node_id; /* this node's id in a cluster (engine_int.h), 0 on the memory engine */
     atomic_uint open_connections;
     uint64_t started_ns;
     wsr_log_fn log;
     void *log_user;
-    int log_level;
+    atomic_int log_level;   /* changed live by wsr_server_set_logging */
+    atomic_bool access_log; /* likewise */
 };
 
 /* Logs when `level` is enabled; arguments are not evaluated otherwise (L1). */
 #define wsr__log(f, level, ...)                                                                    \
     do {                                                                                           \
         const wsr_factory_t *wsr__lf = (f);                                                        \
-        if (wsr__lf != NULL && wsr__lf->log != NULL && (level) <= wsr__lf->log_level)              \
+        if (wsr__lf != NULL && wsr__lf->log != NULL &&                                             \
+            (level) <= atomic_load_explicit(&wsr__lf->log_level, memory_order_relaxed))            \
             wsr_factory_log(wsr__lf, (level), __VA_ARGS__);                                        \
     } while (0)
+
+/*
+ * True when the engine (publication, presence, the store of many nodes) can
+ * serve: /_/ready answers 503 when it cannot. The in-process engine always
+ * can; an engine with a connection of its own (Redis) says here when that
+ * is down, and sets `why` (borrowed, static) to a sentence. Any thread.
+ */
+bool wsr__factory_engine_ready(wsr_factory_t *f, const char **why);
+/* Adds "engine" ({kind, state, ...}) and, for a store on Redis, "store"
+ * ({kind, state}) to `into` (borrowed) for /_/health; nothing for the
+ * in-process engine. Any thread. */
+void wsr__factory_describe_engine(wsr_factory_t *f, json_t *into);
 
 /* Creates the factory (settings copied from cfg). NULL on failure. */
 wsr_factory_t *wsr__factory_new(const wsr_server_config_t *cfg, wsr_error_t *err);

@@ -19,6 +19,9 @@
 #define HASH_LEN 32
 #define PREFIX   "$pbkdf2-sha256$"
 
+const char wsr__password_dummy[] = PREFIX WSR__PASSWORD_ITERATIONS_TEXT
+    "$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 static bool derive(const char *password, const unsigned char *salt, size_t salt_len,
                    unsigned long iterations, unsigned char out[HASH_LEN])
 {

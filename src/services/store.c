@@ -31,10 +31,19 @@ static const char *const migrations[] = {
     " since INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
-struct wsr_store {
+typedef struct sq {
+    wsr_store_t base; /* first: a wsr_store_t * is a sq_t * */
     pthread_mutex_t lock;
     sqlite3 *db; /* owned */
-};
+} sq_t;
+
+static const wsr__store_ops_t sqlite_ops;
+static void sqlite_close(wsr_store_t *store);
+
+static sq_t *sq(wsr_store_t *store)
+{
+    return (sq_t *)store;
+}
 
 static int fail_sql(wsr_error_t *err, sqlite3 *db, const char *what)
 {
@@ -138,13 +147,14 @@ static int migrate(sqlite3 *db, wsr_error_t *err)
 
 wsr_store_t *wsr_store_open(const char *path, bool full_sync, wsr_error_t *err)
 {
-    wsr_store_t *s = wsr__calloc(1, sizeof(*s));
+    sq_t *s = wsr__calloc(1, sizeof(*s));
     char pragmas[160];
 
     if (s == NULL) {
         wsr__error_set(err, WSR_ENOMEM, "store: out of memory");
         return NULL;
     }
+    s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->lock, NULL);
     make_parent(path);
     if (sqlite3_open_v2(path, &s->db,
@@ -166,30 +176,32 @@ wsr_store_t *wsr_store_open(const char *path, bool full_sync, wsr_error_t *err)
     }
     if (migrate(s->db, err) != 0)
         goto fail;
-    return s;
+    return &s->base;
 fail:
-    wsr_store_close(s);
+    sqlite_close(&s->base);
     return NULL;
 }
 
-void wsr_store_close(wsr_store_t *s)
+static void sqlite_close(wsr_store_t *store)
 {
-    if (s == NULL)
-        return;
+    sq_t *s = sq(store);
+
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->lock);
     wsr__free(s);
 }
 
-sqlite3 *wsr_store_lock(wsr_store_t *s)
+static sqlite3 *sqlite_lock(wsr_store_t *store)
 {
+    sq_t *s = sq(store);
+
     pthread_mutex_lock(&s->lock);
     return s->db;
 }
 
-void wsr_store_unlock(wsr_store_t *s)
+static void sqlite_unlock(wsr_store_t *store)
 {
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&sq(store)->lock);
 }
 
 /* ---- the key-value table ---- */
@@ -237,8 +249,9 @@ static int column_json(sqlite3_stmt *st, int col, json_t **out)
     }
 }
 
-int wsr_store_get(wsr_store_t *s, const char *key, json_t **value)
+static int sqlite_get(wsr_store_t *store, const char *key, json_t **value)
 {
+    sq_t *s = sq(store);
     sqlite3_stmt *st = NULL;
     int rc = WSR_EIO, step;
 
@@ -276,26 +289,30 @@ static int bind_json(sqlite3_stmt *st, int idx, const json_t *v)
     return sqlite3_bind_text(st, idx, text, -1, wsr__free) == SQLITE_OK ? 0 : WSR_EIO;
 }
 
-int wsr_store_put(wsr_store_t *s, const char *key, const json_t *value)
+static int sqlite_put(wsr_store_t *store, const char *key, const json_t *value, bool only_new)
 {
+    sq_t *s = sq(store);
     sqlite3_stmt *st = NULL;
     int rc = WSR_EIO;
 
     pthread_mutex_lock(&s->lock);
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO wsr_kv(key, value) VALUES(?1, ?2)", -1,
-                           &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(s->db,
+                           only_new ? "INSERT INTO wsr_kv(key, value) VALUES(?1, ?2)"
+                                    : "INSERT OR REPLACE INTO wsr_kv(key, value) VALUES(?1, ?2)",
+                           -1, &st, NULL) == SQLITE_OK &&
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK) {
         rc = bind_json(st, 2, value);
         if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
-            rc = WSR_EIO;
+            rc = sqlite3_errcode(s->db) == SQLITE_CONSTRAINT ? WSR_EEXIST : WSR_EIO;
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
 
-int wsr_store_delete(wsr_store_t *s, const char *key)
+static int sqlite_del(wsr_store_t *store, const char *key)
 {
+    sq_t *s = sq(store);
     sqlite3_stmt *st = NULL;
     int rc = WSR_EIO;
 
@@ -332,8 +349,9 @@ static int read_int(sqlite3 *db, const char *key, int64_t *v)
     return rc;
 }
 
-int wsr_store_increment(wsr_store_t *s, const char *key, int64_t delta, int64_t *result)
+static int sqlite_increment(wsr_store_t *store, const char *key, int64_t delta, int64_t *result)
 {
+    sq_t *s = sq(store);
     sqlite3_stmt *st = NULL;
     int64_t v;
     int rc;
@@ -386,8 +404,9 @@ static int list_row(sqlite3_stmt *st, const char *prefix, size_t plen, json_t *o
     return wsr__utf8_valid((const unsigned char *)key, strlen(key)) ? WSR_ENOMEM : WSR_EIO;
 }
 
-int wsr_store_list(wsr_store_t *s, const char *prefix, size_t limit, json_t **out)
+static int sqlite_list(wsr_store_t *store, const char *prefix, size_t limit, json_t **out)
 {
+    sq_t *s = sq(store);
     sqlite3_stmt *st = NULL;
     json_t *obj = json_object();
     size_t n = 0, plen = strlen(prefix);
@@ -426,8 +445,8 @@ out:
 
 /* ---- wsrouter's own tables (store_int.h) ---- */
 
-int wsr__store_exec(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts,
-                    const int64_t *ints, size_t nints)
+static int exec(sq_t *s, const char *sql, const char *const *texts, size_t ntexts,
+                const int64_t *ints, size_t nints)
 {
     sqlite3_stmt *st = NULL;
     int rc = WSR_EIO;
@@ -477,8 +496,7 @@ static int query_row(sqlite3_stmt *st, json_t *rows)
     return json_array_append_new(rows, row) == 0 ? 0 : WSR_ENOMEM; /* it took the row anyway */
 }
 
-int wsr__store_query(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts,
-                     json_t **out)
+static int query(sq_t *s, const char *sql, const char *const *texts, size_t ntexts, json_t **out)
 {
     sqlite3_stmt *st = NULL;
     json_t *rows = json_array();
@@ -506,4 +524,217 @@ out:
     }
     *out = rows;
     return 0;
+}
+
+int wsr__store_exec(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts,
+                    const int64_t *ints, size_t nints)
+{
+    return s->ops == &sqlite_ops ? exec(sq(s), sql, texts, ntexts, ints, nints) : WSR_EIO;
+}
+
+int wsr__store_query(wsr_store_t *s, const char *sql, const char *const *texts, size_t ntexts,
+                     json_t **out)
+{
+    *out = NULL;
+    return s->ops == &sqlite_ops ? query(sq(s), sql, texts, ntexts, out) : WSR_EIO;
+}
+
+/* ---- users and revocations in SQLite ---- */
+
+static int sqlite_user_find(wsr_store_t *s, const char *name, json_t **row)
+{
+    const char *args[1] = {name};
+    json_t *rows;
+    int rc = query(sq(s), "SELECT roles, hash FROM wsr_users WHERE name = ?1", args, 1, &rows);
+
+    *row = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return rc;
+}
+
+static int sqlite_user_insert(wsr_store_t *s, const char *name, const char *roles, const char *hash,
+                              int64_t created)
+{
+    const char *texts[3] = {name, roles, hash};
+
+    return exec(sq(s), "INSERT INTO wsr_users(name, roles, hash, created) VALUES(?1, ?2, ?3, ?4)",
+                texts, 3, &created, 1);
+}
+
+static int sqlite_user_delete(wsr_store_t *s, const char *name)
+{
+    const char *texts[1] = {name};
+
+    return exec(sq(s), "DELETE FROM wsr_users WHERE name = ?1", texts, 1, NULL, 0);
+}
+
+static int sqlite_user_list(wsr_store_t *s, json_t **rows)
+{
+    return query(sq(s), "SELECT name, roles, created FROM wsr_users ORDER BY name", NULL, 0, rows);
+}
+
+static int sqlite_revoke(wsr_store_t *s, const char *id, int64_t exp, int64_t since)
+{
+    const char *texts[1] = {id};
+    int64_t ints[2] = {exp, since};
+
+    return exec(sq(s), "INSERT OR REPLACE INTO wsr_revoked(jti, exp, since) VALUES(?1, ?2, ?3)",
+                texts, 1, ints, 2);
+}
+
+static int sqlite_revoked(wsr_store_t *s, int64_t now, json_t **out)
+{
+    char at[24];
+    const char *args[1] = {at};
+    json_t *rows, *set, *row;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    snprintf(at, sizeof(at), "%lld", (long long)now);
+    rc = query(sq(s),
+               "SELECT jti, CASE WHEN since > 0 THEN since ELSE exp END "
+               "FROM wsr_revoked WHERE exp > CAST(?1 AS INTEGER)",
+               args, 1, &rows);
+    if (rc != 0)
+        return rc;
+    set = json_object();
+    json_array_foreach(rows, i, row)
+    {
+        /* All of them or none (auth.c relies on it). */
+        if (set != NULL && json_object_set(set, json_string_value(json_array_get(row, 0)),
+                                           json_array_get(row, 1)) != 0) {
+            json_decref(set);
+            set = NULL;
+        }
+    }
+    json_decref(rows);
+    *out = set;
+    return set != NULL ? 0 : WSR_ENOMEM;
+}
+
+static int sqlite_prune(wsr_store_t *s, int64_t now)
+{
+    int rc = exec(sq(s), "DELETE FROM wsr_revoked WHERE exp <= ?1", NULL, 0, &now, 1);
+
+    return rc == WSR_ENOENT ? 0 : rc;
+}
+
+static bool sqlite_available(wsr_store_t *s)
+{
+    (void)s;
+    return true;
+}
+
+static const wsr__store_ops_t sqlite_ops = {
+    .close = sqlite_close,
+    .get = sqlite_get,
+    .put = sqlite_put,
+    .del = sqlite_del,
+    .increment = sqlite_increment,
+    .list = sqlite_list,
+    .lock = sqlite_lock,
+    .unlock = sqlite_unlock,
+    .user_find = sqlite_user_find,
+    .user_insert = sqlite_user_insert,
+    .user_delete = sqlite_user_delete,
+    .user_list = sqlite_user_list,
+    .revoke = sqlite_revoke,
+    .revoked = sqlite_revoked,
+    .prune = sqlite_prune,
+    .available = sqlite_available,
+};
+
+/* ---- the store's operations, whichever the backend ---- */
+
+void wsr_store_close(wsr_store_t *s)
+{
+    if (s != NULL)
+        s->ops->close(s);
+}
+
+int wsr_store_get(wsr_store_t *s, const char *key, json_t **value)
+{
+    *value = NULL;
+    return s->ops->get(s, key, value);
+}
+
+int wsr_store_put(wsr_store_t *s, const char *key, const json_t *value)
+{
+    return s->ops->put(s, key, value, false);
+}
+
+int wsr__store_put_new(wsr_store_t *s, const char *key, const json_t *value)
+{
+    return s->ops->put(s, key, value, true);
+}
+
+int wsr_store_delete(wsr_store_t *s, const char *key)
+{
+    return s->ops->del(s, key);
+}
+
+int wsr_store_increment(wsr_store_t *s, const char *key, int64_t delta, int64_t *result)
+{
+    return s->ops->increment(s, key, delta, result);
+}
+
+int wsr_store_list(wsr_store_t *s, const char *prefix, size_t limit, json_t **out)
+{
+    *out = NULL;
+    return s->ops->list(s, prefix, limit, out);
+}
+
+sqlite3 *wsr_store_lock(wsr_store_t *s)
+{
+    return s->ops->lock(s);
+}
+
+void wsr_store_unlock(wsr_store_t *s)
+{
+    s->ops->unlock(s);
+}
+
+bool wsr__store_available(wsr_store_t *s)
+{
+    return s->ops->available(s);
+}
+
+int wsr__store_user_find(wsr_store_t *s, const char *name, json_t **row)
+{
+    *row = NULL;
+    return s->ops->user_find(s, name, row);
+}
+
+int wsr__store_user_insert(wsr_store_t *s, const char *name, const char *roles, const char *hash,
+                           int64_t created)
+{
+    return s->ops->user_insert(s, name, roles, hash, created);
+}
+
+int wsr__store_user_delete(wsr_store_t *s, const char *name)
+{
+    return s->ops->user_delete(s, name);
+}
+
+int wsr__store_user_list(wsr_store_t *s, json_t **rows)
+{
+    *rows = NULL;
+    return s->ops->user_list(s, rows);
+}
+
+int wsr__store_revoke(wsr_store_t *s, const char *id, int64_t exp, int64_t since)
+{
+    return s->ops->revoke(s, id, exp, since);
+}
+
+int wsr__store_revoked(wsr_store_t *s, int64_t now, json_t **set)
+{
+    *set = NULL;
+    return s->ops->revoked(s, now, set);
+}
+
+int wsr__store_prune(wsr_store_t *s, int64_t now)
+{
+    return s->ops->prune(s, now);
 }

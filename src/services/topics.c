@@ -39,6 +39,7 @@ typedef struct idset {
 /* Connection `id` listens to `topic`. */
 typedef struct sub {
     uint64_t id;
+    char *user;              /* owned: who subscribed (presence), or NULL */
     size_t pos;              /* where `id` sits in topic->ids */
     topic_t *topic;          /* borrowed: the topic whose set indexes it */
     struct sub *prev, *next; /* the connection's other subscriptions */
@@ -71,26 +72,10 @@ struct wsr__topics {
     size_t work; /* see wsr__topics_stats_t */
 };
 
-static uint64_t hash_name(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-    while (*s != '\0') {
-        h ^= (unsigned char)*s++;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-/* Connection ids are often sequential: mix them (splitmix64's finalizer). */
+/* Connection ids are often sequential: mix them. */
 static size_t hash_id(uint64_t x)
 {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return (size_t)x;
+    return (size_t)wsr__hash_mix(x);
 }
 
 /* ---- id sets ---- */
@@ -316,6 +301,7 @@ static void remove_sub(wsr__topics_t *t, conn_t *c, sub_t *s)
         c->subs = s->next;
     if (s->next != NULL)
         s->next->prev = s->prev;
+    wsr__free(s->user);
     wsr__free(s);
     t->nsubs--;
     if (--c->nsubs == 0) {
@@ -330,9 +316,9 @@ static void remove_sub(wsr__topics_t *t, conn_t *c, sub_t *s)
  * (growing a table leaves what it holds unchanged). Nothing after the commit
  * can fail, so on WSR_ENOMEM the registry is as it was (STYLE O3).
  */
-static int subscribe_locked(wsr__topics_t *t, const char *name, uint64_t id)
+static int subscribe_locked(wsr__topics_t *t, const char *name, uint64_t id, const char *user)
 {
-    uint64_t h = hash_name(name);
+    uint64_t h = wsr__hash_str(name);
     topic_t *tp = find_topic(t, name, h), *new_tp = NULL;
     conn_t *c = idset_get(&t->conns, id, &t->work), *new_c = NULL;
     sub_t *s;
@@ -342,6 +328,8 @@ static int subscribe_locked(wsr__topics_t *t, const char *name, uint64_t id)
     if (t->max_per_conn != 0 && c != NULL && c->nsubs >= t->max_per_conn)
         return WSR_EBUSY;
     if ((s = wsr__calloc(1, sizeof(*s))) == NULL)
+        goto fail;
+    if (user != NULL && (s->user = wsr__strdup(user)) == NULL)
         goto fail;
     if (tp == NULL && (tp = new_tp = topic_new(name, h)) == NULL)
         goto fail;
@@ -379,6 +367,8 @@ static int subscribe_locked(wsr__topics_t *t, const char *name, uint64_t id)
 fail:
     wsr__free(new_c);
     topic_free(new_tp);
+    if (s != NULL)
+        wsr__free(s->user);
     wsr__free(s);
     return WSR_ENOMEM;
 }
@@ -416,6 +406,7 @@ void wsr__topics_free(wsr__topics_t *t)
             continue;
         for (s = c->subs; s != NULL; s = next) {
             next = s->next;
+            wsr__free(s->user);
             wsr__free(s);
         }
         wsr__free(c);
@@ -436,10 +427,16 @@ void wsr__topics_free(wsr__topics_t *t)
 
 int wsr__topics_subscribe(wsr__topics_t *t, const char *topic, uint64_t conn_id)
 {
+    return wsr__topics_subscribe_as(t, topic, conn_id, NULL);
+}
+
+int wsr__topics_subscribe_as(wsr__topics_t *t, const char *topic, uint64_t conn_id,
+                             const char *user)
+{
     int rc;
 
     pthread_mutex_lock(&t->lock);
-    rc = subscribe_locked(t, topic, conn_id);
+    rc = subscribe_locked(t, topic, conn_id, user);
     pthread_mutex_unlock(&t->lock);
     return rc;
 }
@@ -450,7 +447,7 @@ int wsr__topics_unsubscribe(wsr__topics_t *t, const char *topic, uint64_t conn_i
     sub_t *s = NULL;
 
     pthread_mutex_lock(&t->lock);
-    tp = find_topic(t, topic, hash_name(topic));
+    tp = find_topic(t, topic, wsr__hash_str(topic));
     if (tp != NULL && (s = idset_get(&tp->set, conn_id, &t->work)) != NULL)
         remove_sub(t, idset_get(&t->conns, conn_id, &t->work), s);
     pthread_mutex_unlock(&t->lock);
@@ -478,7 +475,7 @@ size_t wsr__topics_subscribers(wsr__topics_t *t, const char *topic, uint64_t **i
 
     *ids = NULL;
     pthread_mutex_lock(&t->lock);
-    tp = find_topic(t, topic, hash_name(topic));
+    tp = find_topic(t, topic, wsr__hash_str(topic));
     if (tp != NULL && (*ids = wsr__malloc(tp->set.n * sizeof(**ids))) != NULL) {
         n = tp->set.n;
         memcpy(*ids, tp->ids, n * sizeof(**ids));
@@ -493,8 +490,45 @@ size_t wsr__topics_count(wsr__topics_t *t, const char *topic)
     size_t n;
 
     pthread_mutex_lock(&t->lock);
-    tp = find_topic(t, topic, hash_name(topic));
+    tp = find_topic(t, topic, wsr__hash_str(topic));
     n = tp != NULL ? tp->set.n : 0;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+size_t wsr__topics_members(wsr__topics_t *t, const char *topic, json_t *members)
+{
+    topic_t *tp;
+    size_t n = 0;
+    char key[24];
+
+    pthread_mutex_lock(&t->lock);
+    tp = find_topic(t, topic, wsr__hash_str(topic));
+    for (size_t i = 0; tp != NULL && i < tp->set.n; i++) {
+        const sub_t *s = idset_get(&tp->set, tp->ids[i], &t->work);
+
+        snprintf(key, sizeof(key), "%llu", (unsigned long long)tp->ids[i]);
+        n += json_object_set_new(members, key,
+                                 s != NULL && s->user != NULL ? json_string(s->user)
+                                                              : json_null()) == 0;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+size_t wsr__topics_conn_topics(wsr__topics_t *t, uint64_t conn_id, char ***names)
+{
+    const conn_t *c;
+    size_t n = 0;
+
+    *names = NULL;
+    pthread_mutex_lock(&t->lock);
+    c = idset_get(&t->conns, conn_id, &t->work);
+    if (c != NULL && (*names = wsr__calloc(c->nsubs, sizeof(**names))) != NULL) {
+        for (const sub_t *s = c->subs; s != NULL; s = s->next)
+            if (((*names)[n] = wsr__strdup(s->topic->name)) != NULL)
+                n++;
+    }
     pthread_mutex_unlock(&t->lock);
     return n;
 }

@@ -39,6 +39,11 @@ void wsr__topics_free(wsr__topics_t *t);
  */
 WSR_NODISCARD int wsr__topics_subscribe(wsr__topics_t *t, const char *topic, uint64_t conn_id);
 
+/* The same, remembering `user` (borrowed; may be NULL: anonymous) as the
+ * subscriber's name for presence (wsr__topics_users). */
+WSR_NODISCARD int wsr__topics_subscribe_as(wsr__topics_t *t, const char *topic, uint64_t conn_id,
+                                           const char *user);
+
 /* Unsubscribes `conn_id` from `topic` (borrowed). Returns 0, or WSR_ENOENT
  * when it was not subscribed. A topic left without subscribers is freed. */
 WSR_NODISCARD int wsr__topics_unsubscribe(wsr__topics_t *t, const char *topic, uint64_t conn_id);
@@ -54,6 +59,15 @@ size_t wsr__topics_subscribers(wsr__topics_t *t, const char *topic, uint64_t **i
 
 /* How many connections subscribe to `topic` (borrowed). */
 size_t wsr__topics_count(wsr__topics_t *t, const char *topic);
+
+/* Sets in the JSON object `members` (borrowed), for each subscriber of
+ * `topic`, its id (decimal) to its user name, or null when anonymous.
+ * Returns how many it set. */
+size_t wsr__topics_members(wsr__topics_t *t, const char *topic, json_t *members);
+
+/* Copies the topics connection `conn_id` subscribes to into *names (owned:
+ * each name and the array, wsr__free; NULL when none). Returns how many. */
+size_t wsr__topics_conn_topics(wsr__topics_t *t, uint64_t conn_id, char ***names);
 
 /* How many topics connection `conn_id` subscribes to. */
 size_t wsr__topics_conn_count(wsr__topics_t *t, uint64_t conn_id);

@@ -354,7 +354,12 @@ async function main() {
                 machine: machine(o) };
   process.stdout.write('\n' + terminalReport(ctx));
   if (o.out !== '-') {
-    fs.writeFileSync(path.resolve(ROOT, o.out), markdownReport(ctx));
+    // The soak's section (`make soak`, tests/bench/soak.mjs) is kept.
+    const file = path.resolve(ROOT, o.out);
+    const soak = fs.existsSync(file)
+      ? /<!-- soak:[\s\S]*?<!-- \/soak -->\n?/.exec(fs.readFileSync(file, 'utf8'))
+      : null;
+    fs.writeFileSync(file, markdownReport(ctx) + (soak ? `\n${soak[0]}` : ''));
     process.stdout.write(`\nwrote ${o.out} (${seconds.toFixed(0)} s)\n`);
   }
   const bad = problems(ctx);

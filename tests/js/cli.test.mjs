@@ -1,21 +1,27 @@
 // SPDX-License-Identifier: MIT
 // wsrouter-cli as a user runs it (env WSR_CLI): one-shot requests with their
 // outputs and exit statuses, the encodings and the token on the wire (seen by
-// a small `ws` server), and an interactive session on a pseudo-terminal driven
-// through tmux. Every wait is bounded. Every wsrouterd is stopped with SIGTERM
+// a small `ws` server), an interactive session on a pseudo-terminal driven
+// through tmux, and login (the password without echo on a terminal, from
+// stdin otherwise; the token kept across reconnections) and --token-file. Every wait is bounded. Every wsrouterd is stopped with SIGTERM
 // and must exit 0, so sanitizer reports in the server fail the suite.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { startServer, connect } from './harness.mjs';
+import { startServer, connect, freePort } from './harness.mjs';
 
 const CLI = process.env.WSR_CLI ?? new URL('../../build/wsrouter-cli', import.meta.url).pathname;
+
+// The CLI keeps its history under $HOME (XDG): every CLI of this suite, and
+// the tmux servers that start them, get a home of their own.
+const HOME = mkdtempSync(join(tmpdir(), 'wsr-cli-home-'));
+process.env.HOME = HOME;
+delete process.env.XDG_STATE_HOME;
 const SRC = process.env.WSR_SOURCE_DIR ?? new URL('../..', import.meta.url).pathname;
 
 /** Runs the CLI; resolves with { code, stdout, stderr } (never rejects). */
@@ -24,22 +30,14 @@ function cli(args, { input, timeout = 15000 } = {}) {
     const child = execFile(CLI, args, { encoding: 'utf8', timeout }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.code ?? -1) : 0, stdout, stderr });
     });
+    // A program that exits before reading its input makes the write fail
+    // with EPIPE (Node 18 reports it more often): that is no test failure.
+    child.stdin.on('error', () => {});
     if (input !== undefined) child.stdin.end(input);
   });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP port nothing listens on. */
-async function freePort() {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address();
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 let srv;
 let url;
@@ -57,6 +55,7 @@ async function stopClean(s) {
 
 after(async () => {
   await stopClean(srv);
+  rmSync(HOME, { recursive: true, force: true });
 });
 
 describe('one shot', () => {
@@ -139,6 +138,25 @@ describe('one shot', () => {
       assert.equal(r.code, 1);
       assert.equal(r.stderr, 'wsrouter-cli: 404 no route for /nope\n');
     }
+  });
+
+  test('an unknown option is one line and a hint; --version; WSROUTER_URL is the default URL', async () => {
+    let r = await cli(['--colour', 'GET', '/hello/bob/42']);
+    assert.deepEqual(r, { code: 2, stdout: '', stderr: "wsrouter-cli: unknown option '--colour'\nTry 'wsrouter-cli --help' for the options.\n" });
+    r = await cli(['-u']);
+    assert.deepEqual(r, { code: 2, stdout: '', stderr: "wsrouter-cli: option '-u' needs a value\nTry 'wsrouter-cli --help' for the options.\n" });
+    r = await cli(['--version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^wsrouter-cli \d+\.\d+\.\d+\S* \(protocol v1\)\n$/);
+    const withEnv = (env, args) => new Promise((resolve) => {
+      execFile(CLI, args, { encoding: 'utf8', timeout: 15000, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+        resolve({ code: err ? (err.code ?? -1) : 0, stdout, stderr }));
+    });
+    r = await withEnv({ WSROUTER_URL: url }, ['GET', '/hello/bob/42']);
+    assert.deepEqual(r, { code: 0, stdout: '"Hello, bob with ID=42"\n', stderr: '' });
+    // -u wins over it.
+    r = await withEnv({ WSROUTER_URL: `ws://127.0.0.1:${await freePort()}/` }, ['-u', url, 'GET', '/hello/bob/42']);
+    assert.equal(r.code, 0, r.stderr);
   });
 
   test('usage: --help exits 0, a bad request exits 2', async () => {
@@ -297,7 +315,20 @@ describe('interactive without a terminal', () => {
   test('reads lines from stdin and answers each like retopy', async () => {
     const r = await cli(['-u', url], { input: 'increment p\nincrement p\nget p\nrem p\nget p\nnosuch 1\n' });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, '1\n2\n2\n+OK\n-ERR counter p not found\n-ERR no command named nosuch\n');
+    assert.equal(r.stdout, '1\n2\n2\n+OK\n-ERR 404 counter p not found\n-ERR 404 no command named nosuch\n');
+  });
+
+  test("the words after a command's parameters are its body: publish TOPIC DATA is one line", async () => {
+    const r = await cli(['-u', url], { input: 'subscribe cli-body\npublish cli-body hello world\npublish cli-body {"a":[1,2]}\nget x y\n' });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0], /^\{"subscribed":"cli-body","offset":0,"epoch":"[0-9a-f]+"\}$/);
+    assert.deepEqual(lines.slice(1), [
+      '[publish cli-body] "hello world"', '{"delivered":1}',
+      '[publish cli-body] {"a":[1,2]}', '{"delivered":1}',
+      // A command without a body (GET only) still says what it takes.
+      '-ERR too many arguments: get takes 1',
+    ]);
   });
 
   test('a line over 8191 bytes is refused whole: no part of it runs', async () => {
@@ -308,7 +339,7 @@ describe('interactive without a terminal', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, [
       '-ERR line too long (max 8191 bytes)',
-      '-ERR counter lq not found',
+      '-ERR 404 counter lq not found',
       '1',
       '1',
       '-ERR line too long (max 8191 bytes)',
@@ -340,9 +371,10 @@ describe('interactive session across a server restart', () => {
       await stopClean(s);
       await until('the drop', () => /^-- the server closed the connection/m.test(out));
       s = await startServer(['--modules', 'all', '--port', String(s.port)]);
-      await until('the re-subscription', () => out.includes('-- re-subscribed to chat\n'));
+      // A new server has a new epoch: what was published meanwhile cannot be recovered.
+      await until('the re-subscription', () => out.includes('-- resubscribed chat (not recovered: reload)\n'));
       assert.match(out, new RegExp(`^-- reconnected to ws://127\\.0\\.0\\.1:${s.port}/$`, 'm'));
-      assert.ok(!out.includes('re-subscribed to news'), out);
+      assert.ok(!out.includes('resubscribed news'), out);
       const other = await connect(s.url);
       const pub = await other.request({ method: 'POST', url: '/_/publish', args: { topic: 'chat' }, data: { text: 'hi' } });
       assert.equal(pub.status, 200);
@@ -354,6 +386,153 @@ describe('interactive session across a server restart', () => {
     } finally {
       child.kill();
       await stopClean(s);
+    }
+  });
+});
+
+describe('streamed calls, input and Ctrl-C', () => {
+  /** Spawns the CLI with `args`; `until` waits for its output to match. */
+  function spawnCli(args) {
+    const child = spawn(CLI, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const io = { child, out: '', err: '', exited: once(child, 'exit') };
+    child.stdout.on('data', (d) => { io.out += d; });
+    child.stderr.on('data', (d) => { io.err += d; });
+    child.stdin.on('error', () => {});
+    io.until = async (what, pred, ms = 10000) => {
+      const deadline = Date.now() + ms;
+      while (!pred()) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; stdout:\n${io.out}\nstderr:\n${io.err}`);
+        await sleep(20);
+      }
+    };
+    return io;
+  }
+
+  test('one shot: each progress message is a line of its own before the data', async () => {
+    let r = await cli(['-u', url, 'call', 'count', 'n=4']);
+    assert.deepEqual(r, { code: 0, stdout: '{"i":1}\n{"i":2}\n{"i":3}\n{"i":4}\n{"count":4}\n', stderr: '' });
+    // --raw: the whole messages, progress and reply.
+    r = await cli(['-u', url, '--raw', 'call', 'ticker', 'n=2', 'ms=5']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((m) => m.progress ?? m.data), [{ tick: 1 }, { tick: 2 }, { ticks: 2 }]);
+    assert.equal(new Set(lines.map((m) => m.id)).size, 1);
+  });
+
+  test('a session prints progress lines, and lines "> VALUE" are input to the running call', async () => {
+    const r = await cli(['-u', url], {
+      input: '> early\nticker n=3 ms=10\nconverse\n> "hi"\n> {"n":2}\n> bye\nping\n',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, [
+      "-ERR no call is running: a line '> VALUE' sends input to the call in flight",
+      '[progress] {"tick":1}', '[progress] {"tick":2}', '[progress] {"tick":3}', '{"ticks":3}',
+      '[progress] {"turn":1,"echo":"hi"}', '[progress] {"turn":2,"echo":{"n":2}}', '{"turns":3}',
+      'PONG', '',
+    ].join('\n'));
+  });
+
+  test('Ctrl-C cancels the running call (499, nothing after), the session goes on; at the prompt it ends', async () => {
+    const io = spawnCli(['-u', url]);
+    try {
+      io.child.stdin.write('count n=100000 ms=5\n');
+      await io.until('progress', () => io.out.includes('[progress] {"i":3}\n'));
+      io.child.kill('SIGINT');
+      await io.until('the 499', () => io.out.includes('-ERR 499 the call was cancelled by the client\n'));
+      assert.match(io.out, /^-- cancelling the call \(Ctrl-C again to quit\)$/m);
+      await sleep(300);
+      const after = io.out.slice(io.out.indexOf('-ERR 499 the call was cancelled'));
+      assert.equal(after, '-ERR 499 the call was cancelled by the client\n', 'nothing of the call after its 499');
+      io.child.stdin.write('ping\n');
+      await io.until('the next reply', () => io.out.endsWith('-ERR 499 the call was cancelled by the client\nPONG\n'));
+      // At the prompt, Ctrl-C ends the session as it always did.
+      io.child.kill('SIGINT');
+      const [code, signal] = await io.exited;
+      assert.deepEqual([code, signal], [null, 'SIGINT'], io.err);
+    } finally {
+      io.child.kill('SIGKILL');
+    }
+  });
+
+  test('a second Ctrl-C while the cancel is on its way ends the program', async () => {
+    // A server that answers `commands` and nothing else: the call and its cancel hang.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    const seen = [];
+    wss.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        const req = JSON.parse(data.toString());
+        seen.push(req);
+        if (req.cmd === 'commands') ws.send(JSON.stringify({ status: 200, data: [], id: req.id, event_name: null }));
+      });
+    });
+    const io = spawnCli(['-u', `ws://127.0.0.1:${wss.address().port}/`]);
+    try {
+      io.child.stdin.write('hang\n');
+      await io.until('the call', () => seen.some((r) => r.cmd === 'hang'));
+      io.child.kill('SIGINT');
+      await io.until('the cancel', () => seen.some((r) => r.cmd === 'cancel'));
+      const call = seen.find((r) => r.cmd === 'hang');
+      assert.deepEqual(seen.find((r) => r.cmd === 'cancel').args, { id: call.id });
+      assert.match(io.out, /^-- cancelling the call \(Ctrl-C again to quit\)$/m);
+      io.child.kill('SIGINT');
+      const [code, signal] = await io.exited;
+      assert.deepEqual([code, signal], [null, 'SIGINT'], io.out + io.err);
+    } finally {
+      io.child.kill('SIGKILL');
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    }
+  });
+
+  test('progress already on its way when the cancel is sent is not shown after "-- cancelling"', async () => {
+    // A server that sends the call one progress message, and another one after the cancel
+    // reached it (as a real server's next one may cross the cancel on the wire), then the 499.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    let callId;
+    wss.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        const req = JSON.parse(data.toString());
+        const answer = (m) => ws.send(JSON.stringify(m));
+        if (req.cmd === 'commands') answer({ status: 200, data: [], id: req.id, event_name: null });
+        if (req.cmd === 'slow') {
+          callId = req.id;
+          answer({ id: req.id, progress: { i: 1 }, event_name: null });
+        }
+        if (req.cmd === 'cancel') {
+          answer({ id: callId, progress: { i: 2 }, event_name: null });
+          answer({ status: 200, data: { cancelled: true }, id: req.id, event_name: null });
+          answer({ status: 499, detail: 'the call was cancelled by the client', id: callId, event_name: null });
+        }
+      });
+    });
+    const io = spawnCli(['-u', `ws://127.0.0.1:${wss.address().port}/`]);
+    try {
+      io.child.stdin.write('slow\n');
+      await io.until('progress', () => io.out.includes('[progress] {"i":1}\n'));
+      io.child.kill('SIGINT');
+      await io.until('the 499', () => io.out.includes('-ERR 499 the call was cancelled by the client\n'));
+      assert.equal(io.out, '[progress] {"i":1}\n-- cancelling the call (Ctrl-C again to quit)\n' +
+        '-ERR 499 the call was cancelled by the client\n');
+    } finally {
+      io.child.kill('SIGKILL');
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    }
+  });
+
+  test('one shot: Ctrl-C cancels the call and exits 1 with the 499', async () => {
+    const io = spawnCli(['-u', url, 'call', 'count', 'n=100000', 'ms=5']);
+    try {
+      await io.until('progress', () => io.out.includes('{"i":2}\n'));
+      io.child.kill('SIGINT');
+      const [code] = await io.exited;
+      assert.equal(code, 1, io.err);
+      assert.equal(io.err, '-- cancelling the call (Ctrl-C again to quit)\nwsrouter-cli: 499 the call was cancelled by the client\n');
+      assert.ok(!io.out.includes('"count"'), io.out);
+    } finally {
+      io.child.kill('SIGKILL');
     }
   });
 });
@@ -428,9 +607,9 @@ describe('interactive session in tmux', () => {
     assert.deepEqual(await line('increment b'), ['1']);
     assert.deepEqual(await line('increment a'), ['3']);
     assert.deepEqual(await line('rem a'), ['+OK']);
-    assert.deepEqual(await line('get a'), ['-ERR counter a not found']);
+    assert.deepEqual(await line('get a'), ['-ERR 404 counter a not found']);
     assert.deepEqual(await line('set a 5'), ['5']);
-    assert.deepEqual(await line('set a five'), ['-ERR invalid parameter value: must be an integer (value: must be an integer)']);
+    assert.deepEqual(await line('set a five'), ['-ERR 422 invalid parameter value: must be an integer']);
     assert.deepEqual(await line('GET /hello/bob/42'), ['Hello, bob with ID=42']);
     assert.deepEqual(await line('POST /echo {"x": [1, 2]}'), ['{"x":[1,2]}']);
   });
@@ -455,7 +634,9 @@ describe('interactive session in tmux', () => {
 
   test('pushes are printed as they arrive, also at the prompt', async () => {
     assert.deepEqual(await line('push 2 tick'), ['[tick] {"seq":0,"data":null}', '[tick] {"seq":1,"data":null}', '{"pushed":2}']);
-    assert.deepEqual(await line('subscribe counters'), ['{"subscribed":"counters"}']);
+    const subscribed = await line('subscribe counters');
+    assert.equal(subscribed.length, 1);
+    assert.match(subscribed[0], /^\{"subscribed":"counters","offset":\d+,"epoch":"[0-9a-f]{12}"\}$/);
     // Half a line typed, then a publication arrives from another client.
     tmux('send-keys', '-t', session, '-l', 'get ');
     await poll(() => (pane().at(-1) === '' && pane().includes(`${PROMPT}get`) ? true : undefined), 'the typed text');
@@ -468,6 +649,32 @@ describe('interactive session in tmux', () => {
     const at = lines.indexOf('[publish counters] {"key":"zz","value":1}');
     assert.equal(lines[at + 1], `${PROMPT}get`);
     assert.deepEqual(await exchange([['-l', 'zz'], ['Enter']], 'get zz'), ['1']);
+  });
+
+  test('a call\'s input is typed at its "> " prompt; Ctrl-C cancels the call and the session goes on', async () => {
+    const type = (text) => {
+      tmux('send-keys', '-t', session, '-l', text);
+      tmux('send-keys', '-t', session, 'Enter');
+    };
+    const shown = (text) => poll(() => (pane().includes(text) ? true : undefined), text);
+    type('converse');
+    await poll(() => (pane().filter((l) => l !== '').at(-1) === '>' ? true : undefined), 'the input prompt');
+    type('hello');
+    await shown('[progress] {"turn":1,"echo":"hello"}');
+    type('bye');
+    await shown('{"turns":2}');
+    let lines = pane();
+    assert.deepEqual(lines.slice(lines.indexOf(`${PROMPT}converse`) + 1, lines.indexOf('{"turns":2}') + 2),
+      ['> hello', '[progress] {"turn":1,"echo":"hello"}', '> bye', '{"turns":2}', PROMPT.trimEnd()]);
+    type('count n=1000000 ms=10');
+    await shown('[progress] {"i":3}');
+    tmux('send-keys', '-t', session, 'C-c');
+    await shown('-ERR 499 the call was cancelled by the client');
+    lines = pane();
+    const at = lines.indexOf('-ERR 499 the call was cancelled by the client');
+    assert.equal(lines[at - 1], '-- cancelling the call (Ctrl-C again to quit)');
+    assert.match(lines[at - 2], /^\[progress\] \{"i":\d+\}$/);
+    assert.deepEqual(await line('ping'), ['PONG']);
   });
 
   test('quit exits 0', async () => {
@@ -507,5 +714,268 @@ describe('pretty output on a terminal', () => {
     assert.deepEqual(lines.slice(0, end), [
       '{', '  "a": 1,', '  "b": [', '    1,', '    {', '      "c": null', '    }', '  ],', '  "e": {}', '}',
     ]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe('login and --token-file', () => {
+  const WSRD = process.env.WSRD ?? new URL('../../build/wsrouterd', import.meta.url).pathname;
+  const PW = 'lena-password-9';
+  let dir;
+  let store;
+  let s;
+  let surl;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wsr-cli-login-'));
+    store = join(dir, 'wsrouter.db');
+    for (const [name, pw] of [['lena', PW], ['milo', 'milo-password-10']]) {
+      execFileSync(WSRD, ['user', 'add', name, '--role', 'admin', '--store', store], { input: `${pw}\n` });
+    }
+    s = await startServer(['--store', store, '--modules', 'all']);
+    surl = `${s.url}/`;
+  });
+
+  after(async () => {
+    await stopClean(s);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('login USER on the command line reads the password from stdin; -f token prints the token', async () => {
+    let r = await cli(['-u', surl, '-f', 'token', 'login', 'lena'], { input: `${PW}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+    const token = r.stdout.trim();
+    r = await cli(['-u', surl, '--token', token, 'call', 'profile']);
+    assert.equal(r.stdout, '{"user":"lena","admin":true}\n');
+    r = await cli(['-u', surl, 'login', 'lena'], { input: 'wrong-password\n' });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'wsrouter-cli: 401 wrong username or password\n');
+    r = await cli(['-u', surl, 'login', 'lena'], { input: '' });
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'wsrouter-cli: no password given for lena\n');
+  });
+
+  test('in a session without a terminal, the line after login is the password; logout forgets the token', async () => {
+    const r = await cli(['-u', surl], { input: `profile\nlogin lena\n${PW}\nprofile\nlogout\nprofile\nlogin lena\nnope\n` });
+    assert.equal(r.code, 0, r.stderr);
+    const need = '-ERR 401 route profile requires authentication: log in or send a token';
+    assert.equal(r.stdout, [need, '+OK logged in as lena', '{"user":"lena","admin":true}', '+OK', need,
+      '-ERR 401 wrong username or password', ''].join('\n'));
+    assert.ok(!r.stdout.includes(PW) && !r.stderr.includes(PW));
+  });
+
+  test('the session keeps the token across a server restart', async () => {
+    let t = await startServer(['--store', store, '--modules', 'all']);
+    const child = spawn(CLI, ['-u', `${t.url}/`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const exited = once(child, 'exit');
+    const until = async (what, pred, ms = 10000) => {
+      const deadline = Date.now() + ms;
+      while (!pred()) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; stdout:\n${out}\nstderr:\n${err}`);
+        await sleep(20);
+      }
+    };
+    try {
+      child.stdin.write(`login milo\nmilo-password-10\n`);
+      await until('the login', () => out.includes('+OK logged in as milo\n'));
+      await stopClean(t);
+      await until('the drop', () => /^-- the server closed the connection/m.test(out));
+      t = await startServer(['--store', store, '--modules', 'all', '--port', String(t.port)]);
+      await until('the reconnection', () => out.includes('-- reconnected to'));
+      child.stdin.write('profile\nGET /auth/me\n');
+      await until('the profile', () => out.includes('{"user":"milo","admin":true}\n'));
+      // The connection itself was authenticated again (/auth/session at the open).
+      const other = await connect(t.url);
+      assert.equal((await other.request({ cmd: 'ping' })).data, 'PONG');
+      await other.close();
+      child.stdin.end('quit\n');
+      const [code] = await exited;
+      assert.equal(code, 0, err);
+      assert.ok(!out.includes('eyJ'), 'the token was printed');
+    } finally {
+      child.kill();
+      await stopClean(t);
+    }
+  });
+
+  test('--token-file: the first line of the file; a file others can read is warned about', async () => {
+    const token = (await cli(['-u', surl, '-f', 'token', 'login', 'lena'], { input: `${PW}\n` })).stdout.trim();
+    const file = join(dir, 'token');
+    writeFileSync(file, `  ${token}  \nsecond line ignored\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    let r = await cli(['-u', surl, '--token-file', file, 'call', 'profile']);
+    assert.deepEqual(r, { code: 0, stdout: '{"user":"lena","admin":true}\n', stderr: '' });
+    chmodSync(file, 0o644);
+    r = await cli(['-u', surl, '--token-file', file, 'call', 'profile']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr, `wsrouter-cli: warning: --token-file ${file} can be read by other users (chmod 600 it)\n`);
+    writeFileSync(join(dir, 'empty'), '\n', { mode: 0o600 });
+    r = await cli(['-u', surl, '--token-file', join(dir, 'empty'), 'call', 'profile']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `wsrouter-cli: --token-file ${join(dir, 'empty')} holds no token\n`);
+    r = await cli(['-u', surl, '--token-file', join(dir, 'missing'), 'call', 'profile']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `wsrouter-cli: --token-file ${join(dir, 'missing')}: No such file or directory\n`);
+    r = await cli(['-u', surl, '--token-file', file, '--token', 'x', 'call', 'profile']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, 'wsrouter-cli: --token and --token-file cannot be used together\n');
+  });
+
+  test('--token-file is read again at each reconnection', async () => {
+    const tokenOf = async (user, pw) => (await cli(['-u', surl, '-f', 'token', 'login', user], { input: `${pw}\n` })).stdout.trim();
+    const file = join(dir, 'rotating');
+    writeFileSync(file, `${await tokenOf('lena', PW)}\n`, { mode: 0o600 });
+    let t = await startServer(['--store', store, '--modules', 'all']);
+    const child = spawn(CLI, ['-u', `${t.url}/`, '--token-file', file], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    const until = async (what, pred, ms = 10000) => {
+      const deadline = Date.now() + ms;
+      while (!pred()) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; stdout:\n${out}`);
+        await sleep(20);
+      }
+    };
+    try {
+      child.stdin.write('profile\n');
+      await until('lena', () => out.includes('"user":"lena"'));
+      // Another program renews the file; the next connection uses it.
+      writeFileSync(file, `${await tokenOf('milo', 'milo-password-10')}\n`);
+      await stopClean(t);
+      await until('the drop', () => /^-- the server closed the connection/m.test(out));
+      t = await startServer(['--store', store, '--modules', 'all', '--port', String(t.port)]);
+      await until('the reconnection', () => out.includes('-- reconnected to'));
+      child.stdin.write('profile\n');
+      await until('milo', () => out.includes('"user":"milo"'));
+      child.stdin.end('quit\n');
+    } finally {
+      child.kill();
+      await stopClean(t);
+    }
+  });
+
+  describe('on a terminal (tmux)', () => {
+    const sock = `wsr-cli-login-${process.pid}`;
+    const tmux = (...args) => execFileSync('tmux', ['-L', sock, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+    const pane = () => tmux('capture-pane', '-p', '-J', '-t', 'l');
+
+    after(() => {
+      try {
+        tmux('kill-server');
+      } catch {
+        // already gone
+      }
+    });
+
+    const waitPane = async (what, pred, ms = 10000) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const text = pane();
+        if (pred(text)) return text;
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the pane:\n${text}`);
+        await sleep(50);
+      }
+    };
+
+    test('login asks for the password without echo and keeps the token', async () => {
+      tmux('new-session', '-d', '-s', 'l', '-x', '120', '-y', '40', `'${CLI}' -u ${surl}`);
+      await waitPane('the prompt', (t) => t.includes('wsrouter> '));
+      tmux('send-keys', '-t', 'l', '-l', 'login lena');
+      tmux('send-keys', '-t', 'l', 'Enter');
+      await waitPane('the password prompt', (t) => t.includes('password for lena: '));
+      tmux('send-keys', '-t', 'l', '-l', PW);
+      tmux('send-keys', '-t', 'l', 'Enter');
+      let text = await waitPane('the login', (t) => t.includes('+OK logged in as lena'));
+      assert.ok(!text.includes(PW), `the password was echoed:\n${text}`);
+      tmux('send-keys', '-t', 'l', '-l', 'profile');
+      tmux('send-keys', '-t', 'l', 'Enter');
+      text = await waitPane('the profile', (t) => t.includes('{"user":"lena","admin":true}'));
+      // The password is not in the history either: Up recalls "profile", then "login lena".
+      tmux('send-keys', '-t', 'l', 'Up', 'Up');
+      text = await waitPane('the history', (t) => /wsrouter> login lena\s*$/.test(t.trimEnd()));
+      assert.ok(!text.includes(PW));
+      tmux('send-keys', '-t', 'l', 'C-u');
+      tmux('send-keys', '-t', 'l', '-l', 'quit');
+      tmux('send-keys', '-t', 'l', 'Enter');
+    });
+  });
+});
+
+describe('history and completion on a terminal (tmux)', () => {
+  const sock = `wsr-cli-hist-${process.pid}`;
+  const tmux = (...args) => execFileSync('tmux', ['-L', sock, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+  const pane = (t) => tmux('capture-pane', '-p', '-J', '-t', t).split('\n').map((l) => l.trimEnd());
+  const home = mkdtempSync(join(tmpdir(), 'wsr-cli-hist-'));
+  const historyFile = join(home, '.local', 'state', 'wsrouter', 'history');
+
+  async function waitPane(t, what, pred) {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const lines = pane(t);
+      if (pred(lines)) return lines;
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the pane:\n${lines.join('\n')}`);
+      await sleep(50);
+    }
+  }
+
+  after(() => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // already gone
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('Tab completes a command name; the history is kept across sessions in ~/.local/state/wsrouter', async () => {
+    const start = (t) => tmux('new-session', '-d', '-s', t, '-x', '120', '-y', '40', `HOME='${home}' '${CLI}' -u ${url}`);
+    // A session that outlives both: when h1 quits, the tmux server must not
+    // be exiting just as h2 asks it for a session ("server exited unexpectedly").
+    tmux('new-session', '-d', '-s', 'keep', 'sleep 120');
+    start('h1');
+    await waitPane('h1', 'the prompt', (l) => l.includes('wsrouter>'));
+    tmux('send-keys', '-t', 'h1', '-l', 'incr');
+    tmux('send-keys', '-t', 'h1', 'Tab');
+    await waitPane('h1', 'the completion', (l) => l.includes('wsrouter> increment'));
+    tmux('send-keys', '-t', 'h1', '-l', 'hist-a');
+    tmux('send-keys', '-t', 'h1', 'Enter');
+    let lines = await waitPane('h1', 'the answer', (l) => l.includes('wsrouter> increment hist-a') && l.includes('1'));
+    assert.equal(lines[lines.indexOf('wsrouter> increment hist-a') + 1], '1');
+    // Lines that carry a secret are answered but never written to the history.
+    tmux('send-keys', '-t', 'h1', '-l', 'session not-a-real-token');
+    tmux('send-keys', '-t', 'h1', 'Enter');
+    await waitPane('h1', 'the session answer', (l) => l.some((x) => x.startsWith('-ERR')));
+    // Only command names complete: nothing for a word the server does not list.
+    tmux('send-keys', '-t', 'h1', '-l', 'zzq');
+    tmux('send-keys', '-t', 'h1', 'Tab');
+    await sleep(200);
+    assert.ok(pane('h1').includes('wsrouter> zzq'), pane('h1').join('\n'));
+    tmux('send-keys', '-t', 'h1', 'C-u');
+    tmux('send-keys', '-t', 'h1', '-l', 'quit');
+    tmux('send-keys', '-t', 'h1', 'Enter');
+    const deadline = Date.now() + 5000;
+    while (!existsSync(historyFile) || !readFileSync(historyFile, 'utf8').includes('quit')) {
+      if (Date.now() > deadline) assert.fail('no history file');
+      await sleep(50);
+    }
+    assert.match(readFileSync(historyFile, 'utf8'), /increment\\040hist-a\nquit\n/);
+    assert.ok(!readFileSync(historyFile, 'utf8').includes('not-a-real-token'), 'a secret in the history');
+    assert.equal(statSync(historyFile).mode & 0o777, 0o600, 'the history is readable by its owner only');
+    // A new session: Up twice brings back the line typed in the first.
+    start('h2');
+    await waitPane('h2', 'the prompt', (l) => l.includes('wsrouter>'));
+    tmux('send-keys', '-t', 'h2', 'Up');
+    tmux('send-keys', '-t', 'h2', 'Up');
+    await waitPane('h2', 'the recalled line', (l) => l.includes('wsrouter> increment hist-a'));
+    tmux('send-keys', '-t', 'h2', 'Enter');
+    lines = await waitPane('h2', 'the second answer', (l) => l.includes('2'));
+    assert.equal(lines[lines.indexOf('wsrouter> increment hist-a') + 1], '2');
+    tmux('send-keys', '-t', 'h2', '-l', 'quit');
+    tmux('send-keys', '-t', 'h2', 'Enter');
   });
 });

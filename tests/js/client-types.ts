@@ -12,6 +12,7 @@ import WsRouterDefault, {
   type Reply,
   type ConnectionState,
   type RequestOptions,
+  type TokenReply,
 } from '../../www/wsrouter.js';
 
 interface Counter {
@@ -31,6 +32,21 @@ export async function example(WS: new (url: string, protocols?: string | string[
     reconnectMaxDelay: 1000,
   });
   const other = new WsRouterDefault('/', { reconnect: false, protocols: null });
+  const renewing = new WsRouter('ws://127.0.0.1:8080/', {
+    getToken: async () => 'fresh',
+    refreshAt: 0.5,
+  });
+  renewing.addEventListener('token', (ev) => {
+    const t: string = ev.detail.token;
+    const at: number | null = ev.detail.expiresAt;
+    void t;
+    void at;
+  });
+  const who: TokenReply = await new WsRouter('/', { refresh: true }).login('u', 'p');
+  const roles: string[] = who.roles;
+  void roles;
+  await renewing.logout();
+  renewing.token = undefined;
   await other.ready;
   const state: ConnectionState = client.state;
   const sum: number = await client.call<number>('add', { x: 1, y: 2 });

@@ -377,8 +377,10 @@ describe('pushes and subscriptions', () => {
     const b = [];
     const fa = (d, msg) => { a.push(d); assert.equal(msg.topic, 'chat'); };
     const fb = (d) => b.push(d);
-    assert.deepEqual(await sub.subscribe('chat', fa), { subscribed: 'chat' });
+    const { epoch, ...start } = await sub.subscribe('chat', fa);
+    assert.deepEqual(start, { subscribed: 'chat', offset: 0 });
     assert.deepEqual(await sub.subscribe('chat', fb), { subscribed: 'chat' });
+    assert.deepEqual(sub.position('chat'), { offset: 0, epoch });
     assert.deepEqual(sub.topics, ['chat']);
     assert.deepEqual(await client.publish('chat', { text: 'hi' }), { delivered: 1 });
     await waitFor(() => a.length === 1 && b.length === 1, 3000, 'both handlers');
@@ -567,9 +569,13 @@ describe('types', () => {
     for (const n of declared) {
       assert.ok(proto.includes(n) || n in WsRouter || n.endsWith('EventListener'), `${n} is declared but missing`);
     }
-    const getters = Object.getOwnPropertyNames(WsRouter.prototype)
-      .filter((n) => typeof Object.getOwnPropertyDescriptor(WsRouter.prototype, n).get === 'function');
-    for (const g of getters) assert.match(body, new RegExp(`readonly ${g}:`), `getter ${g}`);
+    const accessors = Object.getOwnPropertyNames(WsRouter.prototype)
+      .map((n) => [n, Object.getOwnPropertyDescriptor(WsRouter.prototype, n)])
+      .filter(([, d]) => typeof d.get === 'function');
+    // A getter alone is readonly; one with a setter (token) is writable.
+    for (const [g, d] of accessors) {
+      assert.match(body, new RegExp(d.set ? `^ {2}${g}:` : `readonly ${g}:`, 'm'), `accessor ${g}`);
+    }
     for (const k of Object.keys(DEFAULTS)) assert.match(dts, new RegExp(`\\b${k}\\?:`), `option ${k}`);
   });
 

@@ -176,19 +176,24 @@ describe('malformed requests', () => {
         assert.equal((await c.request({ cmd: 'ping' })).data, 'PONG');
       }
       assert.ok(details.size >= 20, `only ${details.size} distinct details`);
-      // base64 flavours
-      c.send('@@@@');
+      // base64 flavours (text that begins with a base64 character)
+      c.send('QR==');
       assert.equal(JSON.parse(Buffer.from((await c.next()).text, 'base64')).detail,
         'message is not valid base64 (RFC 4648, standard alphabet)');
+      // anything else is JSON (section 2): '@' is answered in JSON
+      c.send('@@@@');
+      assert.equal((await c.nextJson()).detail,
+        "message is not valid JSON: a value was expected, not '@' (line 1, column 1)");
       c.send(Buffer.from('not json').toString('base64'));
       assert.match(JSON.parse(Buffer.from((await c.next()).text, 'base64')).detail, /^message is not valid JSON/);
       c.send(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]).toString('base64'));
       assert.equal(JSON.parse(Buffer.from((await c.next()).text, 'base64')).detail, 'message is not valid UTF-8');
       c.send('');
       assert.equal(JSON.parse(Buffer.from((await c.next()).text, 'base64')).detail, 'message is empty');
-      c.send('[1,2]'); // not '{': read as base64, which it is not
-      assert.equal(JSON.parse(Buffer.from((await c.next()).text, 'base64')).detail,
-        'message is not valid base64 (RFC 4648, standard alphabet)');
+      c.send('"x"'); // JSON, but not an object: a 400 in JSON
+      assert.equal((await c.nextJson()).detail, 'message must be a JSON object, not a string');
+      c.send('[1,2]'); // JSON, an array: a JSON-RPC batch (section 10)
+      assert.deepEqual(JSON.parse((await c.next()).text).map((r) => r.error.code), [-32600, -32600]);
       c.send(Buffer.from('[1,2]').toString('base64'));
       assert.equal(JSON.parse(Buffer.from((await c.next()).text, 'base64')).detail,
         'message must be a JSON object, not an array');

@@ -155,3 +155,50 @@ test('wsrouterd user add refuses a password longer than it can read', async () =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('-h is the help (the address is --host), and an unknown option is one line and a hint', () => {
+  const h = run(['-h']);
+  assert.equal(h.status, 0, h.stderr);
+  assert.match(h.stdout, /^usage: wsrouterd/);
+  assert.match(h.stdout, /^ {6}--host ADDR {9}address to bind/m);
+  assert.match(h.stdout, /^ {2}-h, --help {14}this text$/m);
+  const r = run(['--nope']);
+  assert.equal(r.status, 2);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, "wsrouterd: unknown option '--nope'\nTry 'wsrouterd --help' for the options.\n");
+});
+
+test('wsrouterd user --help prints the user usage and exits 0; a bad verb prints it to stderr, 2', () => {
+  for (const args of [['user', '--help'], ['user', '-h'], ['user', 'add', '--help']]) {
+    const r = run(args);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, /^usage: wsrouterd user add NAME \[--role ROLE\]\.\.\./);
+    assert.match(r.stdout, /wsrouterd user remove NAME/);
+  }
+  const r = run(['user', 'frobnicate']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^usage: wsrouterd user add NAME/);
+});
+
+test('semantic configuration errors (a short jwt_secret, an unknown module) name the file and line too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsrd-sem-'));
+  const store = join(dir, 'wsrouter.db');
+  try {
+    await withConfig('{\n  "port": 0,\n  "jwt_secret": "too-short"\n}\n', (path) => {
+      const r = run(['--config', path, '--store', store]);
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr.trim(), `wsrouterd: ${path}:3:3: jwt_secret must be 32 to 256 bytes`);
+      assert.ok(!r.stderr.includes('too-short'), 'the secret is not echoed');
+      // Given as a flag, the same error has no place in the file to name.
+      const f = run(['--config', path, '--store', store, '--set', 'jwt_secret=also-too-short']);
+      assert.equal(f.stderr.trim(), 'wsrouterd: jwt_secret must be 32 to 256 bytes');
+    });
+    await withConfig('{\n  "port": 0,\n    "modules": "math,nope"\n}\n', (path) => {
+      const r = run(['--config', path, '--store', store]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr.trim(), new RegExp(`^wsrouterd: ${path}:3:5: unknown route module "nope" \\(modules: math,`));
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

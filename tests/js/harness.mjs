@@ -6,10 +6,23 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 
 export const WSRD = process.env.WSRD ?? new URL('../../build/wsrouterd', import.meta.url).pathname;
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now (the caller
+ * checks that the listener it starts there is its own). */
+export async function freePort() {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address();
+  s.close();
+  await once(s, 'close');
+  return port;
+}
 
 /** Rejects after `ms` with a message naming what was awaited. */
 export function withTimeout(promise, ms, what) {
@@ -100,7 +113,13 @@ export class Client {
   /** The next message, raw: { data, isBinary, text }. */
   next(ms = 5000) {
     if (this.queue.length) return Promise.resolve(this.queue.shift());
-    return withTimeout(new Promise((resolve) => this.waiters.push(resolve)), ms, 'a message');
+    let waiter;
+    const got = new Promise((resolve) => { waiter = resolve; this.waiters.push(resolve); });
+    // A wait that timed out leaves no waiter behind to swallow a later message.
+    return withTimeout(got, ms, 'a message').catch((e) => {
+      this.waiters = this.waiters.filter((w) => w !== waiter);
+      throw e;
+    });
   }
 
   /** The next message parsed as JSON (decoding base64 when asked). */

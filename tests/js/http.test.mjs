@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,10 +107,34 @@ test('/_/stats and /_/metrics read the same counters', async () => {
   const res = await get('/_/metrics');
   assert.match(res.headers.get('content-type'), /^text\/plain; version=0.0.4/);
   const text = await res.text();
-  assert.match(text, /^wsrouter_route_requests_total\{route="add"\} 5$/m);
-  assert.match(text, /^wsrouter_requests_by_status_total\{status="404"\} 1$/m);
+  assert.match(text, /^wsrouter_requests_total\{route="add",status="200"\} 5$/m);
+  assert.match(text, /^wsrouter_requests_total\{route="",status="404"\} 1$/m); // no route
+  assert.doesNotMatch(text, /^wsrouter_requests_total\{route="add",status="404"\}/m);
   assert.match(text, /^wsrouter_connections_open 1$/m);
   assert.match(text, /^# TYPE wsrouter_requests_total counter$/m);
+  // A real histogram: cumulative buckets ending in +Inf = _count, and _sum.
+  assert.match(text, /^# TYPE wsrouter_request_duration_seconds histogram$/m);
+  const buckets = [...text.matchAll(/^wsrouter_request_duration_seconds_bucket\{route="add",le="([^"]+)"\} (\d+)$/gm)];
+  assert.equal(buckets.length, 24);
+  assert.equal(buckets.at(-1)[1], '+Inf');
+  assert.equal(buckets.at(-1)[2], '5');
+  for (let i = 1; i < buckets.length; i++) assert.ok(Number(buckets[i][2]) >= Number(buckets[i - 1][2]));
+  assert.match(text, /^wsrouter_request_duration_seconds_count\{route="add"\} 5$/m);
+  const sum = Number(/^wsrouter_request_duration_seconds_sum\{route="add"\} (\S+)$/m.exec(text)[1]);
+  assert.ok(sum > 0 && sum < 5 * 60, String(sum));
+  assert.equal(stats.routes.add.latency_us.buckets.reduce((a, b) => a + b, 0), 5);
+  // The process and the build.
+  assert.match(text, /^wsrouter_build_info\{version="\d+\.\d+\.\d+[^"]*"\} 1$/m);
+  assert.match(text, /^process_resident_memory_bytes [1-9]\d*$/m);
+  assert.match(text, /^process_open_fds [1-9]\d*$/m);
+  assert.match(text, /^process_cpu_seconds_total \d/m);
+  const start = Number(/^process_start_time_seconds (\S+)$/m.exec(text)[1]);
+  assert.ok(Math.abs(start - (Date.now() / 1000 - stats.uptime_s)) < 60, String(start));
+  // Counters are integers, never exponents.
+  for (const [, v] of text.matchAll(/^wsrouter_\w+_total(?:\{[^}]*\})? (\S+)$/gm)) assert.match(v, /^\d+$/);
+  // Prometheus's own checker (Debian's prometheus package) finds nothing to say.
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30000 });
+  assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
   await c.close();
 });
 

@@ -14,13 +14,14 @@ test('every subscriber receives a publication; the publisher gets {delivered}', 
   const a = await connect(srv.url);
   const b = await connect(srv.url);
   const p = await connect(srv.url);
-  assert.deepEqual((await sub(a, 'chat')).data, { subscribed: 'chat' });
+  const { epoch, ...start } = (await sub(a, 'chat')).data;
+  assert.deepEqual(start, { subscribed: 'chat', offset: 0 });
   assert.equal((await sub(b, 'chat')).status, 200);
   const r = await p.request({ method: 'POST', url: '/_/publish', args: { topic: 'chat' }, data: { text: 'hi' } });
   assert.deepEqual(r.data, { delivered: 2 });
   for (const c of [a, b]) {
     const m = await c.next();
-    assert.equal(m.text, '{"event_name":"publish","topic":"chat","data":{"text":"hi"}}');
+    assert.equal(m.text, `{"event_name":"publish","topic":"chat","offset":1,"epoch":"${epoch}","data":{"text":"hi"}}`);
   }
   await Promise.all([a.close(), b.close(), p.close()]);
 });
@@ -30,11 +31,12 @@ test('a subscriber that speaks base64 gets the publication in base64', async () 
   a.send(Buffer.from(Buffer.from('{"method":"POST","url":"/_/subscribe","args":{"topic":"b64"}}').toString('base64')), { binary: true });
   const ack = await a.next();
   assert.equal(ack.isBinary, true);
+  const { epoch } = JSON.parse(Buffer.from(ack.text, 'base64').toString()).data;
   const p = await connect(srv.url);
   await p.request({ cmd: 'publish', args: { topic: 'b64' }, data: 1 });
   const m = await a.next();
   assert.equal(m.isBinary, true);
-  assert.equal(Buffer.from(m.text, 'base64').toString(), '{"event_name":"publish","topic":"b64","data":1}');
+  assert.equal(Buffer.from(m.text, 'base64').toString(), `{"event_name":"publish","topic":"b64","offset":1,"epoch":"${epoch}","data":1}`);
   await Promise.all([a.close(), p.close()]);
 });
 
