@@ -103,7 +103,14 @@ static int pmd_callback(struct lws_context *ctx, const struct lws_extension *ext
             c->rx_deflated = 1;
         if (c->rx_deflated && c->close_code != 0)
             return swallow(b);
+        /* Only the last input of a message's final frame: lws puts the
+         * trailer back there alone (a non-final frame's end was refused
+         * 1011 for nothing). And once per input chunk: lws comes back for
+         * each output chunk with the rest of the input inside the stream
+         * (avail_in), and predicting again each time made a chunk that
+         * inflates to many output chunks quadratic in them. */
         if (c->rx_deflated && lws_remaining_packet_payload(wsi) == 0 &&
+            lws_is_final_fragment(wsi) && ((z_stream *)user)->avail_in == 0 &&
             wsr__deflate_would_abort(user, PMD_INFLATE_WINDOW, b->eb_in.token,
                                      b->eb_in.len > 0 ? (size_t)b->eb_in.len : 0, PMD_RX_OUT)) {
             wsr__log(c->loop->factory, WSR_LOG_NOTICE,
@@ -205,7 +212,8 @@ static void drop_queue(wsr__conn_t *c)
         wsr__msg_free(m);
     }
     c->out_head = c->out_tail = NULL;
-    c->out_bytes = 0;
+    /* A compressed message lws still reads stays, and stays counted. */
+    c->out_bytes = c->tx_held != NULL ? c->tx_held->len : 0;
 }
 
 /*
@@ -358,6 +366,15 @@ size_t wsr__conn_frame_batch(wsr__conn_t *c, wsr__buf_t *b)
     return framed;
 }
 
+/* Frees the compressed message lws was reading (write_deflated). */
+static void release_held(wsr__conn_t *c)
+{
+    if (c->tx_held != NULL)
+        c->out_bytes -= c->tx_held->len;
+    wsr__msg_free(c->tx_held);
+    c->tx_held = NULL;
+}
+
 /* One compressed message. lws's deflater keeps reading the message while it
  * writes the rest of it from its own POLLOUT (extension.c: tx_draining_ext),
  * calling us back only when done: the message is held until then. */
@@ -369,6 +386,9 @@ static int write_deflated(wsr__conn_t *c)
                   m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0)
         return -1;
     c->tx_held = take_sent(c);
+    /* Still this connection's memory until lws is done with it: counted
+     * in the outbound budget (max_outbound) meanwhile. */
+    c->out_bytes += c->tx_held->len;
     lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -377,8 +397,12 @@ static int write_batch(wsr__conn_t *c)
 {
     wsr__buf_t *b = &c->loop->wbuf;
 
+    /* Not framed here (one message, or no memory for the batch): on a
+     * compressed connection lws compresses what it is given and reads it
+     * again from its own POLLOUT, so the message is held as a compressed
+     * one is (write_one freed it under lws's deflater). */
     if (wsr__conn_frame_batch(c, b) == 0)
-        return write_one(c);
+        return c->deflate ? write_deflated(c) : write_one(c);
     return lws_write(c->wsi, wsr__buf_payload(b), wsr__buf_payload_len(b), LWS_WRITE_RAW) < 0 ? -1
                                                                                               : 0;
 }
@@ -412,8 +436,7 @@ static int on_writeable(wsr__conn_t *c)
 
     /* A callback comes only once lws has written all of the last
      * compressed message. */
-    wsr__msg_free(c->tx_held);
-    c->tx_held = NULL;
+    release_held(c);
     while (c->out_head != NULL && c->close_code == 0) {
         int n;
 
@@ -595,8 +618,7 @@ void wsr__conn_gone(wsr__loop_t *loop, wsr__conn_t *c)
         wsr__msg_free(m);
     }
     c->out_head = c->out_tail = NULL;
-    wsr__msg_free(c->tx_held);
-    c->tx_held = NULL;
+    release_held(c);
     wsr__buf_dispose(&c->rx);
     wsr__buf_dispose(&c->words);
     wsr__session_unref(c->session);
