@@ -12,6 +12,10 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "redisfix.h"
 #include "services/redis_int.h"
@@ -191,6 +195,56 @@ static void test_down_and_back(void **state)
     tu_redis_remove(&srv);
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A "Redis" that accepts and never answers (hung, or not Redis at all): the
+ * connection's AUTH waits its whole command timeout. That wait is the
+ * watching thread's, made with the lock released: commands meanwhile answer
+ * WSR_ECONNECT at once. (They waited a whole timeout each, under the lock
+ * every other thread needs, when a command reconnected itself.) */
+static void test_a_hung_redis_holds_up_no_command(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
+    wsr__redis_url_t url = {.port = 0};
+    wsr__redis_options_t opt = {.connect_ms = 500, .command_ms = 3000};
+    wsr_error_t err;
+    wsr__redis_t *r;
+    double t0, took;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 64), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(url.host, sizeof(url.host), "127.0.0.1");
+    url.port = ntohs(sa.sin_port);
+    snprintf(url.password, sizeof(url.password), "never-answered");
+    r = wsr__redis_new(&url, &opt, &err); /* its first AUTH times out: 3 s */
+    assert_non_null(r);
+    assert_false(wsr__redis_up(r));
+    t0 = mono_s();
+    /* 2 s of commands: the watcher dials again within them (the backoff
+     * is 100 ms) and waits its 3 s on AUTH meanwhile. */
+    for (int i = 0; i < 20; i++) {
+        assert_null(cmd(r, &rc, 1, (const char *[]){"PING"}));
+        assert_int_equal(rc, WSR_ECONNECT);
+        nanosleep(&(struct timespec){.tv_nsec = 100000000L}, NULL);
+    }
+    took = mono_s() - t0;
+    /* 20 naps of 100 ms: 2 s; one command waiting for a dial adds 3 s. */
+    assert_true(took < 4.5);
+    wsr__redis_free(r); /* waits for the watcher's dial to end: <= 3 s */
+    close(fd);
+}
+
 #define THREADS 4
 #define EACH    250
 
@@ -233,9 +287,12 @@ static void test_threads_share_it(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commands_and_replies), cmocka_unit_test(test_auth_and_select),
-        cmocka_unit_test(test_nobody_listening),     cmocka_unit_test(test_down_and_back),
+        cmocka_unit_test(test_commands_and_replies),
+        cmocka_unit_test(test_auth_and_select),
+        cmocka_unit_test(test_nobody_listening),
+        cmocka_unit_test(test_down_and_back),
         cmocka_unit_test(test_threads_share_it),
+        cmocka_unit_test(test_a_hung_redis_holds_up_no_command),
     };
 
     tu_install_allocator();

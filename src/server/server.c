@@ -141,7 +141,8 @@ static wsr__loop_t *loop_for(wsr_server_t *srv, uint64_t id)
 {
     unsigned li = WSR__ID_LOOP(id);
 
-    if (srv->loops == NULL || li >= srv->nloops || WSR__ID_GEN(id) == 0 ||
+    if (!atomic_load_explicit(&srv->loops_ready, memory_order_acquire) || srv->loops == NULL ||
+        li >= srv->nloops || WSR__ID_GEN(id) == 0 ||
         WSR__CONN_NODE(id) != atomic_load(&srv->node_id))
         return NULL;
     return &srv->loops[li];
@@ -241,6 +242,7 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
         return NULL;
     }
     atomic_init(&srv->node_id, 0);
+    atomic_init(&srv->loops_ready, false);
     srv->port = -1;
     srv->tls_port = -1;
     srv->raw_port = -1;
@@ -610,6 +612,7 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
         srv->loops[i].workers = srv->workers;
         srv->loops[i].lane = srv->lane;
     }
+    atomic_store_explicit(&srv->loops_ready, true, memory_order_release);
     f->started_ns = wsr__now_ns();
     log_listening(srv);
     return 0;

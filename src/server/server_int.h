@@ -41,6 +41,9 @@ struct wsr_server {
     /* the factory's node_id once the engine is open: read by loop_for on the
      * engine's thread, which may already run when it is stored */
     _Atomic unsigned node_id;
+    /* Set (release) once the loops are made: the engine's thread, started
+     * before them, reads `loops` only after seeing it (loop_for). */
+    atomic_bool loops_ready;
 };
 
 /* A snapshot of every counter (the `stats` route, /_/stats, /_/metrics).

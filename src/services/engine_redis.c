@@ -61,7 +61,8 @@ typedef struct redis_engine {
     wsr__engine_t base;
     wsr__redis_url_t url;
     unsigned node;
-    pthread_mutex_t lock; /* the topics below, and delivery */
+    char lease[WSR__EPOCH_MAX + 1]; /* the value of wsr:node:NODE: who holds the id */
+    pthread_mutex_t lock;           /* the topics below, and delivery */
     rtopic_t *buckets[BUCKETS];
     pthread_mutex_t cmd_lock;
     redisContext *cmd; /* under cmd_lock; NULL while down */
@@ -90,7 +91,9 @@ static const char publish_lua[] =
     "redis.call('PUBLISH','wsr:pub',msg)\n"
     "local n=0\n"
     "for _,node in ipairs(redis.call('SMEMBERS',KEYS[3])) do\n"
-    "  n=n+redis.call('HLEN',ARGV[6]..node)\n"
+    "  local h=redis.call('HLEN',ARGV[6]..node)\n"
+    "  if h==0 then redis.call('SREM',KEYS[3],node) end\n"
+    "  n=n+h\n"
     "end\n"
     "return {off,epoch,n}\n";
 
@@ -402,6 +405,10 @@ static long replay_range(redis_engine_t *r, const char *topic, uint64_t from, ui
     wsr__free(hk);
     if (rep == NULL)
         return -1;
+    if (rep->type == REDIS_REPLY_ERROR) { /* refused (NOPERM, LOADING...): nothing read */
+        freeReplyObject(rep);
+        return -1;
+    }
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
         const redisReply *e = rep->element[i], *fields;
         wsr__wire_pub_t p;
@@ -442,9 +449,13 @@ static void on_publication(redis_engine_t *r, const char *m, size_t n)
             memcpy(t->epoch, p.epoch, sizeof(t->epoch));
             t->delivered = 0;
         }
-        if (p.offset > t->delivered + 1)
-            (void)replay_range(r, topic, t->delivered, p.offset - 1, 0);
-        if (p.offset > t->delivered) {
+        if (p.offset > t->delivered + 1 &&
+            replay_range(r, topic, t->delivered, p.offset - 1, 0) < 0) {
+            /* The gap could not be read: nothing goes out past it. The
+             * engine counts as down, and the catch-up after reconnecting
+             * delivers the gap and this publication in order. */
+            atomic_store(&r->up, false);
+        } else if (p.offset > t->delivered) {
             deliver_one(r, topic, &p, 0);
             t->delivered = p.offset;
         }
@@ -514,7 +525,8 @@ static int presence_write(redis_engine_t *r, const char *topic)
     }
     redisAppendCommand(r->cmd, "SADD %s %s", prn, node);
     redisAppendCommand(r->cmd, "PEXPIRE %s %s", pk, ttl);
-    rc = drain(r, json_object_size(members) + 3) ? 0 : WSR_ECONNECT;
+    redisAppendCommand(r->cmd, "PEXPIRE %s %s", prn, ttl);
+    rc = drain(r, json_object_size(members) + 4) ? 0 : WSR_ECONNECT;
     pthread_mutex_unlock(&r->cmd_lock);
 done:
     json_decref(members);
@@ -570,9 +582,13 @@ static int catch_up(redis_engine_t *r)
                 t->delivered = 0;
             }
             if (pos.offset > t->delivered) {
+                /* A failed read keeps `delivered`: the next catch-up (after
+                 * the backoff) tries the same range again, and nothing is
+                 * skipped. What the history no longer holds is lost. */
                 if (replay_range(r, t->name, t->delivered, pos.offset, 0) < 0)
                     rc = WSR_ECONNECT;
-                t->delivered = pos.offset; /* what the history no longer held is lost */
+                else
+                    t->delivered = pos.offset;
             }
             if (rc == 0)
                 rc = presence_write(r, t->name);
@@ -591,16 +607,24 @@ static void heartbeat(redis_engine_t *r)
     pthread_mutex_lock(&r->lock);
     pthread_mutex_lock(&r->cmd_lock);
     if (r->cmd != NULL && atomic_load(&r->up)) {
-        size_t n = 0;
+        size_t n = 1;
+
+        /* The node id's lease (claim_node): renewed, or taken back after
+         * an outage longer than it (SET, not NX: while this node lives the
+         * id is its own). */
+        redisAppendCommand(r->cmd, "SET wsr:node:%u %s PX %d", r->node, r->lease, PRESENCE_MS);
 
         for (size_t b = 0; b < BUCKETS; b++) {
             for (rtopic_t *t = r->buckets[b]; t != NULL; t = t->next) {
                 redisAppendCommand(r->cmd, "PEXPIRE wsr:pr:%s:%u %d", t->name, r->node,
                                    PRESENCE_MS);
                 redisAppendCommand(r->cmd, "SADD wsr:prn:%s %s", t->name, node);
+                /* The topic's node set lives as long as some node renews
+                 * it: once every node has left or died it goes. */
+                redisAppendCommand(r->cmd, "PEXPIRE wsr:prn:%s %d", t->name, PRESENCE_MS);
                 redisAppendCommand(r->cmd, "EXPIRE wsr:t:%s %u", t->name,
                                    r->base.f->settings.history_ttl_s);
-                n += 3;
+                n += 4;
             }
         }
         (void)drain(r, n);
@@ -1008,6 +1032,8 @@ static void redis_free(wsr__engine_t *e)
     }
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->cmd_lock);
+    /* The password was kept for reconnecting: wiped on every way out. */
+    OPENSSL_cleanse(&r->url, sizeof(r->url));
     wsr__free(r);
 }
 
@@ -1023,11 +1049,54 @@ static const wsr__engine_ops_t redis_ops = {
     .free = redis_free,
 };
 
+/*
+ * Takes this node's id (1 to WSR__NODE_MAX, carried in connection ids): the
+ * next of the `wsr:nodes` counter whose lease `wsr:node:N` is free, leased
+ * with `SET NX PX` and renewed by the heartbeat, so that no two live nodes
+ * share an id however many have started (the counter wraps at
+ * WSR__NODE_MAX). Returns 0, or WSR_ECONNECT with `err` set.
+ */
+static int claim_node(redis_engine_t *r, redisContext *c, wsr_error_t *err)
+{
+    for (unsigned tries = 0; tries < WSR__NODE_MAX; tries++) {
+        redisReply *rep = redisCommand(c, "INCR wsr:nodes");
+        unsigned node;
+        bool taken;
+
+        if (!is_int(rep)) {
+            wsr__error_set(err, WSR_ECONNECT, "engine: Redis at %s:%d refused INCR wsr:nodes: %s",
+                           r->url.host, r->url.port,
+                           rep != NULL && rep->type == REDIS_REPLY_ERROR ? rep->str : c->errstr);
+            if (rep != NULL)
+                freeReplyObject(rep);
+            return WSR_ECONNECT;
+        }
+        node = (unsigned)(((unsigned long long)rep->integer - 1) % WSR__NODE_MAX) + 1;
+        freeReplyObject(rep);
+        rep = redisCommand(c, "SET wsr:node:%u %s NX PX %d", node, r->lease, PRESENCE_MS);
+        if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+            wsr__error_set(err, WSR_ECONNECT, "engine: Redis at %s:%d refused SET wsr:node:%u: %s",
+                           r->url.host, r->url.port, node, rep != NULL ? rep->str : c->errstr);
+            if (rep != NULL)
+                freeReplyObject(rep);
+            return WSR_ECONNECT;
+        }
+        taken = rep->type == REDIS_REPLY_NIL;
+        freeReplyObject(rep);
+        if (!taken) {
+            r->node = node;
+            return 0;
+        }
+    }
+    wsr__error_set(err, WSR_ECONNECT, "engine: every node id (1 to %u) is leased by a live node",
+                   WSR__NODE_MAX);
+    return WSR_ECONNECT;
+}
+
 wsr__engine_t *wsr__engine_redis_new(wsr_factory_t *f, wsr_error_t *err)
 {
     redis_engine_t *r = wsr__calloc(1, sizeof(*r));
     redisContext *c;
-    redisReply *rep;
     char why[256];
 
     if (r == NULL) {
@@ -1044,6 +1113,10 @@ wsr__engine_t *wsr__engine_redis_new(wsr_factory_t *f, wsr_error_t *err)
     atomic_init(&r->received, 0);
     if (wsr__redis_url_parse(f->settings.engine, f->settings.engine_password, &r->url, err) != 0)
         goto fail;
+    if (new_epoch(r->lease) != 0) {
+        wsr__error_set(err, WSR_ENOMEM, "cannot draw the node's lease");
+        goto fail;
+    }
     c = dial(r, why, sizeof(why));
     if (c == NULL) {
         wsr__error_set(err, WSR_ECONNECT,
@@ -1051,18 +1124,10 @@ wsr__engine_t *wsr__engine_redis_new(wsr_factory_t *f, wsr_error_t *err)
                        r->url.host, r->url.port, why);
         goto fail;
     }
-    rep = redisCommand(c, "INCR wsr:nodes");
-    if (!is_int(rep)) {
-        wsr__error_set(err, WSR_ECONNECT, "engine: Redis at %s:%d refused INCR wsr:nodes: %s",
-                       r->url.host, r->url.port,
-                       rep != NULL && rep->type == REDIS_REPLY_ERROR ? rep->str : c->errstr);
-        if (rep != NULL)
-            freeReplyObject(rep);
+    if (claim_node(r, c, err) != 0) {
         redisFree(c);
         goto fail;
     }
-    r->node = (unsigned)(((unsigned long long)rep->integer - 1) % WSR__NODE_MAX) + 1;
-    freeReplyObject(rep);
     redisFree(c);
     if (connect_all(r, why, sizeof(why)) != 0) {
         wsr__error_set(err, WSR_ECONNECT,
@@ -1083,7 +1148,6 @@ wsr__engine_t *wsr__engine_redis_new(wsr_factory_t *f, wsr_error_t *err)
              r->node);
     return &r->base;
 fail:
-    OPENSSL_cleanse(r->url.password, sizeof(r->url.password));
     redis_free(&r->base);
     return NULL;
 }

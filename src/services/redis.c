@@ -94,22 +94,23 @@ static bool setup_command(redisContext *c, int argc, const char **argv, char *wh
     return ok;
 }
 
-/* Connects, authenticates and selects the database. Under lock; returns
- * true when the state changed. */
-static bool connect_now(wsr__redis_t *r)
+/* Connects, authenticates and selects the database: a context, or NULL with
+ * `why`. Under no lock: a connection attempt that takes its whole timeout
+ * (a Redis that accepts and never answers) holds up no command. */
+static redisContext *dial(const wsr__redis_t *r, char *why, size_t size)
 {
-    char why[WHY_MAX], db[12];
+    char db[12];
     const char *auth[3] = {"AUTH", r->url.user, r->url.password};
     const char *select[2] = {"SELECT", db};
     redisContext *c = redisConnectWithTimeout(r->url.host, r->url.port, tv_ms(r->opt.connect_ms));
     bool ok = c != NULL && c->err == 0;
 
     if (!ok) {
-        snprintf(why, sizeof(why), "cannot connect to %.60s:%d: %.120s", r->url.host, r->url.port,
+        snprintf(why, size, "cannot connect to %.60s:%d: %.120s", r->url.host, r->url.port,
                  c ? c->errstr : "out of memory");
     } else if (redisSetTimeout(c, tv_ms(r->opt.command_ms)) != REDIS_OK ||
                redisEnableKeepAlive(c) != REDIS_OK) {
-        snprintf(why, sizeof(why), "cannot set up the connection: %s", c->errstr);
+        snprintf(why, size, "cannot set up the connection: %s", c->errstr);
         ok = false;
     } else if (r->url.password[0] != '\0') {
         /* AUTH PASSWORD, or AUTH USER PASSWORD (Redis 6 ACLs). */
@@ -117,31 +118,53 @@ static bool connect_now(wsr__redis_t *r)
 
         if (n == 2)
             auth[1] = r->url.password;
-        ok = setup_command(c, n, auth, why, sizeof(why), "AUTH");
+        ok = setup_command(c, n, auth, why, size, "AUTH");
     }
     if (ok && r->url.db != 0) {
         snprintf(db, sizeof(db), "%d", r->url.db);
-        ok = setup_command(c, 2, select, why, sizeof(why), "SELECT");
+        ok = setup_command(c, 2, select, why, size, "SELECT");
     }
-    if (!ok) {
-        if (c != NULL)
-            redisFree(c);
-        r->ctx = NULL;
+    if (!ok && c != NULL) {
+        redisFree(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* Installs what dial() gave (NULL: it failed with `why`). Under lock;
+ * returns true when the state changed. */
+static bool install(wsr__redis_t *r, redisContext *c, const char *why)
+{
+    if (c == NULL)
         return drop(r, why);
-    }
+    if (r->ctx != NULL)
+        redisFree(r->ctx);
     r->ctx = c;
     r->backoff_ms = BACKOFF_MIN_MS;
     r->last_used_ms = wsr__mono_ms();
     return set_state(r, true, "");
 }
 
-/* Makes sure there is a context, connecting when the backoff allows.
- * Under lock. */
-static bool ensure(wsr__redis_t *r, bool *changed)
+/* Dials when down and the backoff allows, with the lock released meanwhile.
+ * Only the watching thread (and wsr__redis_new) call it: a command never
+ * waits for a connection attempt. Under lock; returns whether the state
+ * changed. */
+static bool reconnect(wsr__redis_t *r)
 {
-    if (r->ctx == NULL && wsr__mono_ms() >= r->next_try_ms)
-        *changed = connect_now(r);
-    return r->ctx != NULL;
+    char why[WHY_MAX] = "";
+    redisContext *c;
+
+    if (r->ctx != NULL || wsr__mono_ms() < r->next_try_ms)
+        return false;
+    pthread_mutex_unlock(&r->lock);
+    c = dial(r, why, sizeof(why));
+    pthread_mutex_lock(&r->lock);
+    if (r->stopping || r->ctx != NULL) {
+        if (c != NULL)
+            redisFree(c);
+        return false;
+    }
+    return install(r, c, why);
 }
 
 int wsr__redis_command(wsr__redis_t *r, int argc, const char **argv, const size_t *argvlen,
@@ -153,13 +176,22 @@ int wsr__redis_command(wsr__redis_t *r, int argc, const char **argv, const size_
 
     *reply = NULL;
     pthread_mutex_lock(&r->lock);
-    if (ensure(r, &changed)) {
+    if (r->ctx == NULL) {
+        /* Down: answered at once; the watching thread reconnects. */
+        pthread_cond_signal(&r->wake);
+    } else {
         *reply = redisCommandArgv(r->ctx, argc, argv, argvlen);
         r->last_used_ms = wsr__mono_ms();
         if (*reply != NULL) {
             rc = 0;
         } else if (r->ctx->err == REDIS_ERR_OOM) {
+            /* hiredis keeps the error in the context, which answers nothing
+             * more: dropped, and dialled again at once (our memory ran out,
+             * not Redis). */
             rc = WSR_ENOMEM;
+            changed = drop(r, "out of memory reading Redis's reply") || changed;
+            r->next_try_ms = wsr__mono_ms();
+            pthread_cond_signal(&r->wake);
         } else {
             snprintf(why, sizeof(why), "the connection to %.60s:%d failed: %.120s", r->url.host,
                      r->url.port, r->ctx->errstr);
@@ -184,7 +216,7 @@ static void *watch(void *arg)
         redisReply *rep = NULL;
 
         if (r->ctx == NULL) {
-            (void)ensure(r, &changed);
+            changed = reconnect(r);
         } else if (now - r->last_used_ms >= IDLE_PING_MS) {
             pthread_mutex_unlock(&r->lock);
             if (wsr__redis_command(r, 1, (const char *[]){"PING"}, NULL, &rep) == 0)
@@ -232,7 +264,7 @@ wsr__redis_t *wsr__redis_new(const wsr__redis_url_t *url, const wsr__redis_optio
     pthread_mutex_init(&r->why_lock, NULL);
     pthread_cond_init(&r->wake, NULL);
     pthread_mutex_lock(&r->lock);
-    changed = connect_now(r);
+    changed = reconnect(r);
     pthread_mutex_unlock(&r->lock);
     notify(r, changed);
     if (pthread_create(&r->thread, NULL, watch, r) != 0) {

@@ -89,6 +89,13 @@ async function startRedis({ port, dir } = {}) {
   }
 }
 
+/** The node id a node took (its start-up line "engine: Redis at ..., node N"). */
+function nodeId(node) {
+  const m = /engine: Redis at \S+, node (\d+)/.exec(node.stderr() + node.stdout());
+  assert.ok(m, `no node id in the output:\n${node.stderr()}`);
+  return Number(m[1]);
+}
+
 function nodeArgs(redis, more = []) {
   return ['--modules', 'all', '--set', `engine=redis://127.0.0.1:${redis.port}`,
     '--set', 'history_size=2000', ...more];
@@ -249,7 +256,7 @@ test('a push by connection id crosses nodes', async () => {
 });
 
 test('presence adds up across nodes and drops when a node is killed -9', async () => {
-  await withCluster(3, async ({ nodes }) => {
+  await withCluster(3, async ({ redis, nodes }) => {
     const peers = [await Peer.open(nodes[0].url), await Peer.open(`${nodes[0].url}/?token=${token('ann')}`),
       await Peer.open(nodes[1].url), await Peer.open(`${nodes[2].url}/?token=${token('zoe')}`)];
     for (const p of peers) assert.equal((await sub(p, 'room')).status, 200);
@@ -275,9 +282,12 @@ test('presence adds up across nodes and drops when a node is killed -9', async (
     } while (count !== 2 && Date.now() < deadline);
     assert.equal(count, 2, 'the dead node\'s subscriber expired');
     assert.deepEqual((await presence(asker, 'room')).data.users, ['zoe']);
-    // The survivors still get publications.
+    // The survivors still get publications, and that publication forgets
+    // the dead node in the topic's node set (it would stay there forever).
     const r = await pub(asker, 'room', 'still here');
     assert.equal(r.data.delivered, 2);
+    assert.equal(await redisCommand(redis.port, 'SISMEMBER', 'wsr:prn:room', String(nodeId(nodes[1]))), ':0');
+    assert.equal(await redisCommand(redis.port, 'SISMEMBER', 'wsr:prn:room', String(nodeId(nodes[0]))), ':1');
     await waitFor(() => peers[0].pubs.length === 1 && peers[3].pubs.length === 1, 10000, 'the survivors\' publication');
     // A node that stops cleanly withdraws its presence at once.
     const { code } = await nodes[2].stop();
@@ -472,6 +482,101 @@ test('the JS client behind nginx fails over to the other node when its own dies,
     } finally {
       await nginx.stop();
       rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+});
+
+test('a node id is leased: a starting node skips the ids live nodes hold, and the lease is renewed', async () => {
+  await withCluster(0, async ({ redis }) => {
+    // As if nodes 1 and 2 were live (the counter wrapped round to them).
+    assert.equal(await redisCommand(redis.port, 'SET', 'wsr:node:1', 'someone', 'PX', '60000'), '+OK');
+    assert.equal(await redisCommand(redis.port, 'SET', 'wsr:node:2', 'someone', 'PX', '60000'), '+OK');
+    const node = await startServer(nodeArgs(redis));
+    try {
+      assert.equal(nodeId(node), 3);
+      assert.equal(await redisCommand(redis.port, 'EXISTS', 'wsr:node:3'), ':1');
+      // Renewed by the heartbeat (every 3 s): the lease never runs out while the node lives.
+      const first = Number((await redisCommand(redis.port, 'PTTL', 'wsr:node:3')).slice(1));
+      assert.ok(first > 0 && first <= 10000, `a lease of at most 10 s (${first})`);
+      await waitFor(async () => Number((await redisCommand(redis.port, 'PTTL', 'wsr:node:3')).slice(1)) > first, 8000, 'the lease renewed');
+      // A second node takes the next free id.
+      const other = await startServer(nodeArgs(redis));
+      try {
+        assert.equal(nodeId(other), 4);
+      } finally {
+        assert.equal((await other.stop()).code, 0, other.stderr());
+      }
+    } finally {
+      assert.equal((await node.stop()).code, 0, node.stderr());
+    }
+  });
+});
+
+test('a catch-up Redis refuses (NOPERM on XRANGE) skips nothing: the publications missed come once the read is allowed', async () => {
+  await withCluster(0, async ({ redis }) => {
+    // Node A connects as a user of its own, whose rights the test changes.
+    assert.equal(await redisCommand(redis.port, 'ACL', 'SETUSER', 'nodea', 'on', '>pw-of-a', '~*', '&*', '+@all'), '+OK');
+    const a = await startServer(['--modules', 'all', '--set', `engine=redis://nodea:pw-of-a@127.0.0.1:${redis.port}`]);
+    const b = await startServer(nodeArgs(redis));
+    try {
+      const onA = await Peer.open(a.url), onB = await Peer.open(b.url);
+      assert.equal((await sub(onA, 'gap')).status, 200);
+      assert.equal((await pub(onB, 'gap', { n: 1 })).status, 200);
+      await waitFor(() => onA.pubs.length === 1, 10000, 'the first publication on A');
+      // A loses its subscription (Redis 7 disconnects a user's subscribers when
+      // its channels are taken away) and may not read the history either.
+      assert.equal(await redisCommand(redis.port, 'ACL', 'SETUSER', 'nodea', 'resetchannels', '-xrange'), '+OK');
+      await waitFor(async () => (await health(a)).body.engine?.state !== 'up', 10000, 'A\'s engine down');
+      for (const n of [2, 3]) assert.equal((await pub(onB, 'gap', { n })).status, 200);
+      // Channels back, history still refused: A reconnects but cannot catch up.
+      assert.equal(await redisCommand(redis.port, 'ACL', 'SETUSER', 'nodea', '&*'), '+OK');
+      await sleep(3000);
+      assert.deepEqual(onA.pubs.map((m) => m.offset), [1], 'nothing out of order, nothing skipped');
+      // Reading allowed again: the catch-up delivers what A missed, once, in order.
+      assert.equal(await redisCommand(redis.port, 'ACL', 'SETUSER', 'nodea', '+xrange'), '+OK');
+      await waitFor(() => onA.pubs.length >= 3, 15000, 'the missed publications on A');
+      assert.equal((await pub(onB, 'gap', { n: 4 })).status, 200);
+      await waitFor(() => onA.pubs.length >= 4, 10000, 'the next publication on A');
+      await sleep(200);
+      assert.deepEqual(onA.pubs.map((m) => m.offset), [1, 2, 3, 4]);
+      assert.deepEqual(onA.pubs.map((m) => m.data.n), [1, 2, 3, 4]);
+    } finally {
+      for (const node of [a, b]) assert.equal((await node.stop()).code, 0, node.stderr());
+    }
+  });
+});
+
+test('pushes flooding a node\'s channel while it starts touch nothing unmade (its loops come after its engine)', async () => {
+  await withCluster(0, async ({ redis }) => {
+    // The next node takes id 7; pushes to a connection id of node 7 flood in
+    // before, while and after it makes its event loops.
+    assert.equal(await redisCommand(redis.port, 'SET', 'wsr:nodes', '6'), '+OK');
+    const id = ((7n << 44n) | (1n << 32n)).toString();
+    const msg = `${id}\n{"event_name":"flood"}`;
+    const one = `*3\r\n$7\r\nPUBLISH\r\n$11\r\nwsr:push:7\r\n$${Buffer.byteLength(msg)}\r\n${msg}\r\n`;
+    const flooder = net.connect(redis.port, '127.0.0.1');
+    flooder.on('data', () => {});
+    flooder.on('error', () => {});
+    await once(flooder, 'connect');
+    let sent = 0;
+    const timer = setInterval(() => { if (sent < 200000) { flooder.write(one.repeat(100)); sent += 100; } }, 2);
+    let node;
+    try {
+      node = await startServer(nodeArgs(redis));
+      assert.equal(nodeId(node), 7);
+      await sleep(500);
+    } finally {
+      clearInterval(timer);
+      flooder.destroy();
+    }
+    try {
+      assert.ok(sent > 0);
+      const p = await Peer.open(node.url);
+      assert.equal((await pub(p, 'after', { ok: true })).status, 200);
+    } finally {
+      // A race on the loops (TSan) or a crash makes this exit non-zero.
+      const { code, signal } = await node.stop();
+      assert.deepEqual([code, signal], [0, null], node.stderr());
     }
   });
 });
