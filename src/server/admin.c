@@ -43,6 +43,7 @@ typedef struct gather {
     uint64_t target;    /* admin_disconnect: the id to close; 0 for a listing */
     bool found;         /* admin_disconnect: it was open and is closing now */
     int64_t now_ms;     /* wall clock at the request, for ages */
+    uint64_t self;      /* the connection that asked (marked "self": true) */
 } gather_t;
 
 static void gather_free(gather_t *g)
@@ -149,6 +150,8 @@ static void list_loop(wsr__loop_t *loop, gather_t *g)
         /* Described outside the lock: other loops add theirs meanwhile. */
         o = room ? describe_conn(c, g->f, g->now_ms) : NULL;
         pthread_mutex_lock(&g->lock);
+        if (o != NULL && c->id == g->self)
+            (void)json_object_set_new(o, "self", json_true());
         if (o != NULL && json_array_append_new(g->list, o) != 0)
             g->total--; /* out of memory: this one is not reported */
         pthread_mutex_unlock(&g->lock);
@@ -239,6 +242,7 @@ static int on_connections(wsr_request_t *req, wsr_response_t *res, void *user)
     if (g == NULL)
         return 0;
     g->max = (size_t)limit;
+    g->self = wsr_request_connection_id(req);
     /* Every note is counted in `pending` before the first is posted: a fast
      * loop cannot bring it to zero while the others are still to come. */
     for (unsigned i = 0; i < srv->nloops; i++)

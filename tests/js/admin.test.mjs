@@ -108,6 +108,8 @@ test('an admin lists every connection of both loops with address, user, transpor
     assert.equal(byId.get(id).user, user);
   }
   assert.equal(r.data.total, r.data.connections.length);
+  // The caller's own connection is marked, and only it.
+  assert.deepEqual(r.data.connections.filter((c) => c.self).map((c) => c.id), [await whoami(admin)]);
   assert.equal(r.data.truncated, false);
   const b = byId.get(await whoami(bob));
   assert.equal(b.address, `127.0.0.1:${bob.ws._socket.localPort}`);
