@@ -214,3 +214,34 @@ test('raw TCP connections are listed with their framing and can be disconnected'
   assert.ok(!after.data.connections.some((c) => c.id === raw[0].id));
   sock.destroy();
 });
+
+test('the admin view\'s quantiles are the histogram\'s bounds, never a bucket edge as a measurement', async () => {
+  const { quantile, fmtUs } = await import('../../www/latency.js');
+  const buckets = new Array(24).fill(0);
+  assert.equal(quantile(buckets, 0.5), null, 'no calls, no quantile');
+  // 99 calls of 16384 to 32767 µs (bucket 15), one of 4 to 7 µs (bucket 3).
+  buckets[15] = 99;
+  buckets[3] = 1;
+  assert.deepEqual(quantile(buckets, 0.5), { le_us: 32767, text: '≤ 33 ms' });
+  assert.deepEqual(quantile(buckets, 0.01), { le_us: 7, text: '≤ 7 µs' });
+  // The slowest call bounds it too: nothing was slower than 20 ms.
+  assert.deepEqual(quantile(buckets, 0.99, 20000), { le_us: 20000, text: '≤ 20 ms' });
+  // Bucket 0 holds calls under a microsecond.
+  assert.deepEqual(quantile([3, ...new Array(23).fill(0)], 0.99), { le_us: 0, text: '< 1 µs' });
+  // The last bucket is open-ended: a lower bound (rounded down), or the max.
+  const slow = new Array(24).fill(0);
+  slow[23] = 2;
+  assert.equal(quantile(slow, 0.5).text, '≥ 4.1 s');
+  assert.equal(quantile(slow, 0.5, 5123456).text, '≤ 5.2 s');
+  // Every bucket edge reads as two figures, rounded up, so it stays a bound.
+  const edges = Array.from({ length: 22 }, (_, i) => fmtUs(2 ** (i + 1) - 1));
+  assert.deepEqual(edges, ['1 µs', '3 µs', '7 µs', '15 µs', '31 µs', '63 µs', '130 µs', '260 µs', '520 µs',
+    '1.1 ms', '2.1 ms', '4.1 ms', '8.2 ms', '17 ms', '33 ms', '66 ms', '140 ms', '270 ms', '530 ms',
+    '1.1 s', '2.1 s', '4.2 s']);
+  // The same figures from a real server's stats.
+  const c = await client();
+  for (let i = 0; i < 20; i++) assert.equal((await c.request({ cmd: 'ping' })).status, 200);
+  const s = (await c.request({ cmd: 'stats' })).data.routes.ping;
+  const q = quantile(s.latency_us.buckets, 0.99, Math.round(s.max_ms * 1000));
+  assert.ok(q.le_us >= s.p99_ms * 1000 / 2 && q.le_us <= Math.round(s.max_ms * 1000), JSON.stringify({ q, s }));
+});
