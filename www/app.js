@@ -600,7 +600,7 @@ function renderConnections(list) {
     h('td', { class: 'mono' }, c.address),
     h('td', {}, c.user ?? h('span', { class: 'muted' }, 'anonymous')),
     h('td', {}, `${c.transport}${c.tls ? ' (TLS)' : ''}${c.protocol === 'jsonrpc2.0' ? ', JSON-RPC' : ''}`),
-    h('td', { class: 'mono' }, c.subscriptions.length ? c.subscriptions.join(', ') : h('span', { class: 'muted' }, 'none')),
+    h('td', { class: 'mono subs' }, c.subscriptions.length ? c.subscriptions.join(', ') : h('span', { class: 'muted' }, 'none')),
     h('td', { class: 'num' }, fmtBytes(c.bytes_in)),
     h('td', { class: 'num' }, fmtBytes(c.bytes_out)),
     h('td', { class: 'num' }, fmtUptime(c.connected_s)),
@@ -670,7 +670,7 @@ async function pollAdmin(force = false) {
   } catch (e) {
     if (e.status === 401 || e.status === 403) {
       // The session lost its role or its login (logged out elsewhere, expired).
-      admin.isAdmin = e.status === 403 && admin.user !== null ? false : admin.isAdmin;
+      admin.isAdmin = false;
       if (e.status === 401) admin.user = null;
       renderAdminState();
       showAdminError(e.detail);

@@ -329,6 +329,15 @@ test('the admin view: an admin sees a second client, disconnects it and sees it 
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await admin.locator('#admin').screenshot({ path: join(ARTIFACTS, 'browser-admin.png') });
+    // On a phone the tables scroll inside their box; the page does not scroll sideways.
+    await admin.setViewportSize({ width: 390, height: 844 });
+    await admin.locator('#admin').screenshot({ path: join(ARTIFACTS, 'browser-admin-narrow.png') });
+    const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const wide = await admin.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !e.closest('.table-wrap'))
+      .slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`));
+    assert.ok(overflow <= 0, `the narrow admin view scrolls sideways by ${overflow}px: ${wide.join(', ')}`);
+    await admin.setViewportSize({ width: 1280, height: 900 });
 
     // Disconnect: the client is closed 1008 and its row goes.
     await admin.getByRole('button', { name: `Disconnect connection ${id}` }).click();
