@@ -8,13 +8,14 @@
 // without the admin role 403.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WSRD, startServer, connect, waitFor, withTimeout } from './harness.mjs';
+import { WSRD, startServer, connect, freePort, waitFor, withTimeout } from './harness.mjs';
 
 const PW = { alice: 'alice-admin-pass-1', bob: 'bob-plain-pass-22' };
 let dir;
@@ -244,4 +245,79 @@ test('the admin view\'s quantiles are the histogram\'s bounds, never a bucket ed
   const s = (await c.request({ cmd: 'stats' })).data.routes.ping;
   const q = quantile(s.latency_us.buckets, 0.99, Math.round(s.max_ms * 1000));
   assert.ok(q.le_us >= s.p99_ms * 1000 / 2 && q.le_us <= Math.round(s.max_ms * 1000), JSON.stringify({ q, s }));
+});
+
+const REDIS = process.env.REDIS_SERVER ??
+  (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server');
+
+/** A real redis-server on a free port, in a directory of its own. */
+async function startRedis() {
+  const rdir = mkdtempSync(join(tmpdir(), 'wsrd-admin-redis-'));
+  const port = await freePort();
+  const proc = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--dir', rdir, '--save', '',
+    '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout.on('data', (d) => { log += d; });
+  const exited = once(proc, 'exit');
+  await waitFor(() => /Ready to accept connections/.test(log) || proc.exitCode !== null, 10000, 'redis-server');
+  assert.equal(proc.exitCode, null, `redis-server did not start:\n${log}`);
+  return {
+    port,
+    async remove() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await withTimeout(exited, 10000, 'redis-server to exit');
+      rmSync(rdir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('on two nodes sharing Redis, each node lists and disconnects its own connections only', async () => {
+  const secret = randomBytes(32).toString('hex');
+  const b64u = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+  const iat = Math.floor(Date.now() / 1000);
+  const input = `${b64u({ alg: 'HS256', typ: 'JWT' })}.${b64u({ sub: 'root', iat, exp: iat + 600, jti: randomBytes(8).toString('hex'), roles: 'admin' })}`;
+  const token = `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+  const redis = await startRedis();
+  const nodes = [];
+  const clients = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      nodes.push(await startServer(['--modules', 'all', '--set', `engine=redis://127.0.0.1:${redis.port}`,
+        '--set', `jwt_secret=${secret}`]));
+    }
+    const admins = [];
+    for (const n of nodes) {
+      const c = await connect(`${n.url}/?token=${token}`);
+      clients.push(c);
+      admins.push(c);
+    }
+    const onB = await connect(`${nodes[1].url}/`);
+    clients.push(onB);
+    const id = (await onB.request({ cmd: 'whoami' })).data.connection;
+    const [listA, listB] = await Promise.all(admins.map((a) => a.request({ cmd: 'admin_connections' })));
+    assert.equal(listA.status, 200, listA.detail);
+    assert.ok(!listA.data.connections.some((c) => c.id === id), 'node A does not list node B\'s connection');
+    assert.ok(listB.data.connections.some((c) => c.id === id && c.user === null));
+    assert.ok(listA.data.connections.every((c) => c.user === 'root' || c.user === null));
+    // Node A does not hold it: 404, and the connection stays open.
+    const fromA = await admins[0].request({ cmd: 'admin_disconnect', args: { id } });
+    assert.equal(fromA.status, 404);
+    assert.equal(fromA.detail, `no open connection with id ${id} on this node`);
+    assert.equal((await onB.request({ cmd: 'ping' })).data, 'PONG');
+    // Node B does.
+    const fromB = await admins[1].request({ cmd: 'admin_disconnect', args: { id } });
+    assert.equal(fromB.status, 200, fromB.detail);
+    assert.equal((await withTimeout(onB.closed, 5000, 'the close')).code, 1008);
+    // The engine's state, as the admin view shows it, comes with `stats`.
+    const st = await admins[0].request({ cmd: 'stats' });
+    assert.equal(st.data.engine.kind, 'redis');
+    assert.equal(st.data.engine.state, 'up');
+  } finally {
+    for (const c of clients) c.terminate();
+    for (const n of nodes) {
+      const { code } = await n.stop();
+      assert.equal(code, 0, n.stderr());
+    }
+    await redis.remove();
+  }
 });
