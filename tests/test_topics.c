@@ -615,6 +615,33 @@ static void test_topics__members_and_conn_topics(void **state)
     json_decref(m);
 }
 
+/* The admin view's listing: every topic with its subscriber count, at most
+ * `max` of them, the total counted either way. */
+static void test_topics__list_counts_subscribers(void **state)
+{
+    fixture_t *f = *state;
+    json_t *o = json_object();
+
+    assert_int_equal(wsr__topics_list(f->t, o, 10), 0);
+    assert_int_equal(json_object_size(o), 0);
+    for (uint64_t id = 1; id <= 3; id++)
+        assert_int_equal(wsr__topics_subscribe(f->t, "three", id), 0);
+    assert_int_equal(wsr__topics_subscribe(f->t, "one", 7), 0);
+    assert_int_equal(wsr__topics_list(f->t, o, 10), 2);
+    assert_int_equal(json_integer_value(json_object_get(o, "three")), 3);
+    assert_int_equal(json_integer_value(json_object_get(o, "one")), 1);
+    json_object_clear(o);
+    assert_int_equal(wsr__topics_list(f->t, o, 1), 2);
+    assert_int_equal(json_object_size(o), 1);
+    json_object_clear(o);
+    wsr__topics_drop_conn(f->t, 7);
+    assert_int_equal(wsr__topics_list(f->t, o, 10), 1);
+    assert_null(json_object_get(o, "one"));
+    for (uint64_t id = 1; id <= 3; id++)
+        wsr__topics_drop_conn(f->t, id);
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -640,6 +667,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test(test_topics__allocation_failures_in_new_leave_nothing),
         cmocka_unit_test_setup_teardown(test_topics__members_and_conn_topics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_topics__list_counts_subscribers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topics__four_threads_share_the_registry, setup,
                                         teardown),
     };

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The demo page: an API explorer built from /_/commands, live counters over the
-// `counters` topic, and live statistics from /_/stats. Everything goes through
-// one wsrouter.js client, exposed as `window.wsr` for the console.
+// `counters` topic, live statistics from /_/stats, and an admin view behind a
+// login with the admin role. Everything goes through one wsrouter.js client,
+// exposed as `window.wsr` for the console.
 import { WsRouter } from './wsrouter.js';
+import { quantile, fmtUs } from './latency.js';
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -50,6 +52,7 @@ client.addEventListener('open', async (ev) => {
   loadCommands();
   loadCounters();
   pollStats();
+  pollAdmin();
   try {
     const ms = await client.ping({ timeout: 3000 });
     connInfo.textContent = `${client.url} · ${ev.detail.protocol || 'no subprotocol'} · ping ${ms.toFixed(1)} ms`;
@@ -468,7 +471,7 @@ function renderStats(s) {
     h('td', { class: 'num' }, fmt(r.count)),
     h('td', { class: 'num' }, fmt(r.errors)),
     h('td', { class: 'num' }, r.mean_ms.toFixed(3)),
-    h('td', { class: 'num' }, r.p99_ms.toFixed(3)))) : [h('tr', {}, h('td', { colspan: '5', class: 'muted' }, 'No calls yet.'))]));
+    h('td', { class: 'num' }, quantileText(r, 0.99)))) : [h('tr', {}, h('td', { colspan: '5', class: 'muted' }, 'No calls yet.'))]));
 }
 
 async function pollStats() {
@@ -491,3 +494,198 @@ setInterval(() => {
     if (age > 4) $('#stats').dataset.fresh = 'false';
   }
 }, 2000);
+
+
+// ---- the admin view -----------------------------------------------------------------
+
+/** A route's q-quantile from its histogram, as the bound it is ("≤ 33 ms"). */
+function quantileText(r, q) {
+  const hist = r.latency_us?.buckets;
+  const maxUs = typeof r.max_ms === 'number' ? Math.round(r.max_ms * 1000) : undefined;
+  const got = Array.isArray(hist) ? quantile(hist, q, maxUs) : null;
+  return got ? got.text : '–';
+}
+
+/** The slowest call: a measurement (whole µs), shown to two figures, rounded up. */
+function fmtMax(ms) {
+  if (typeof ms !== 'number') return '–';
+  const us = Math.round(ms * 1000);
+  return us < 1 ? '< 1 µs' : fmtUs(us);
+}
+
+const admin = {
+  user: null, // who logged in here, or null
+  isAdmin: false,
+  busy: false,
+  at: 0, // when the view was last refreshed (ms)
+  prev: null, // { at, counts: {route: count} } of the refresh before
+};
+const adminBox = $('#admin');
+
+function fmtBytes(n) {
+  if (typeof n !== 'number') return '–';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+function showAdminError(text) {
+  const err = $('#admin-error');
+  err.textContent = text || '';
+  err.hidden = !text;
+}
+
+/** Shows the login form, the refusal or the view, from what `admin` says. */
+function renderAdminState() {
+  $('#admin-login').hidden = admin.user !== null;
+  $('#admin-session').hidden = admin.user === null;
+  $('#admin-who').textContent = admin.user || '';
+  const refused = $('#admin-refused');
+  refused.hidden = admin.user === null || admin.isAdmin;
+  refused.textContent = admin.user !== null && !admin.isAdmin
+    ? `The admin view needs the admin role, which ${admin.user} does not have.` : '';
+  $('#admin-view').hidden = !admin.isAdmin;
+}
+
+$('#admin-login').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const user = $('#admin-user');
+  const pass = $('#admin-pass');
+  if (!user.value.trim() || !pass.value) {
+    showAdminError('Give a username and a password.');
+    (user.value.trim() ? pass : user).focus();
+    return;
+  }
+  showAdminError('');
+  try {
+    const got = await client.login(user.value.trim(), pass.value, { timeout: 5000 });
+    pass.value = '';
+    admin.user = got.user || user.value.trim();
+    admin.isAdmin = Array.isArray(got.roles) && got.roles.includes('admin');
+    admin.prev = null;
+    renderAdminState();
+    pollAdmin();
+  } catch (e) {
+    showAdminError(`Login failed: ${e.detail || e.message}`);
+  }
+});
+
+$('#admin-logout').addEventListener('click', async () => {
+  try {
+    await client.logout({ timeout: 5000 });
+  } catch { /* the token is forgotten either way */ }
+  client.token = undefined;
+  admin.user = null;
+  admin.isAdmin = false;
+  renderAdminState();
+  showAdminError('');
+});
+
+async function disconnect(id) {
+  try {
+    await client.call('admin_disconnect', { id }, { timeout: 5000 });
+    showAdminError('');
+  } catch (e) {
+    showAdminError(`Could not disconnect ${id}: ${e.detail}`);
+  }
+  pollAdmin(true);
+}
+
+function renderConnections(list) {
+  const rows = [...list.connections].sort((a, b) => a.id - b.id).map((c) => h('tr', { 'data-id': String(c.id), 'data-self': c.self ? 'true' : null },
+    h('td', { class: 'mono' }, String(c.id)),
+    h('td', { class: 'mono' }, c.address),
+    h('td', {}, c.user ?? h('span', { class: 'muted' }, 'anonymous')),
+    h('td', {}, `${c.transport}${c.tls ? ' (TLS)' : ''}${c.protocol === 'jsonrpc2.0' ? ', JSON-RPC' : ''}`),
+    h('td', { class: 'mono subs' }, c.subscriptions.length ? c.subscriptions.join(', ') : h('span', { class: 'muted' }, 'none')),
+    h('td', { class: 'num' }, fmtBytes(c.bytes_in)),
+    h('td', { class: 'num' }, fmtBytes(c.bytes_out)),
+    h('td', { class: 'num' }, fmtUptime(c.connected_s)),
+    h('td', {}, c.self ? h('span', { class: 'small muted' }, 'this page')
+      : h('button', { type: 'button', class: 'danger', 'aria-label': `Disconnect connection ${c.id}`, onclick: () => disconnect(c.id) }, 'Disconnect'))));
+  $('#ad-conns tbody').replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '9', class: 'muted' }, 'No connections.'))]));
+  $('#ad-conns-note').textContent = list.truncated ? `Showing ${list.connections.length} of ${list.total}.` : '';
+}
+
+function renderTopics(t) {
+  const rows = Object.entries(t.topics).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1)).map(([name, n]) => h('tr', { 'data-topic': name },
+    h('th', { scope: 'row' }, name), h('td', { class: 'num' }, fmt(n))));
+  $('#ad-topics tbody').replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '2', class: 'muted' }, 'No topic has a subscriber.'))]));
+  $('#ad-ntopics').textContent = fmt(t.total);
+}
+
+function renderAdminStats(s, now) {
+  const e = s.engine || {};
+  $('#ad-engine').textContent = e.kind || '–';
+  const st = $('#ad-engine-state');
+  st.textContent = e.state || '–';
+  st.dataset.state = e.state || '';
+  const more = [];
+  if (e.node !== undefined) more.push(`node ${e.node}`);
+  if (e.reconnects !== undefined) more.push(`${fmt(e.reconnects)} reconnection(s)`);
+  if (e.received !== undefined) more.push(`${fmt(e.received)} message(s) received from the engine`);
+  $('#ad-engine-more').textContent = more.join(' · ');
+  $('#ad-open').textContent = fmt(s.connections?.open);
+
+  const counts = {};
+  const dt = admin.prev ? (now - admin.prev.at) / 1000 : 0;
+  const routes = Object.entries(s.routes || {}).filter(([, r]) => r.count > 0).sort(([, a], [, b]) => b.count - a.count);
+  const rows = routes.map(([name, r]) => {
+    counts[name] = r.count;
+    const before = admin.prev?.counts[name] ?? 0;
+    const rate = dt > 0 ? ((r.count - before) / dt).toFixed(1) : '–';
+    return h('tr', { 'data-route': name },
+      h('th', { scope: 'row' }, name),
+      h('td', { class: 'num' }, fmt(r.count)),
+      h('td', { class: 'num' }, rate),
+      h('td', { class: 'num' }, fmt(r.errors)),
+      h('td', { class: 'num p50' }, quantileText(r, 0.5)),
+      h('td', { class: 'num p90' }, quantileText(r, 0.9)),
+      h('td', { class: 'num p99' }, quantileText(r, 0.99)),
+      h('td', { class: 'num max' }, fmtMax(r.max_ms)));
+  });
+  $('#ad-routes tbody').replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '8', class: 'muted' }, 'No calls yet.'))]));
+  admin.prev = { at: now, counts };
+}
+
+/** Refreshes the admin view (every 2 s while an admin is logged in here). */
+async function pollAdmin(force = false) {
+  if (!admin.isAdmin || client.state !== 'open' || (admin.busy && !force)) return;
+  admin.busy = true;
+  try {
+    const [conns, topics, stats] = await Promise.all([
+      client.call('admin_connections', undefined, { timeout: 4000 }),
+      client.call('admin_topics', undefined, { timeout: 4000 }),
+      client.call('stats', undefined, { timeout: 4000 }),
+    ]);
+    const now = Date.now();
+    renderConnections(conns);
+    renderTopics(topics);
+    renderAdminStats(stats, now);
+    admin.at = now;
+    adminBox.dataset.fresh = 'true';
+  } catch (e) {
+    if (e.status === 401 || e.status === 403) {
+      // The session lost its role or its login (logged out elsewhere, expired).
+      admin.isAdmin = false;
+      if (e.status === 401) admin.user = null;
+      renderAdminState();
+      showAdminError(e.detail);
+    }
+  } finally {
+    admin.busy = false;
+  }
+}
+
+setInterval(() => {
+  pollAdmin();
+  if (admin.isAdmin && admin.at) {
+    const age = Math.round((Date.now() - admin.at) / 1000);
+    $('#admin-age').textContent = age > 4 ? `Last update ${age} s ago.` : '';
+    if (age > 4) adminBox.dataset.fresh = 'false';
+  }
+}, 2000);
+renderAdminState();

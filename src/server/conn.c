@@ -300,6 +300,7 @@ static wsr__msg_t *take_sent(wsr__conn_t *c)
     c->out_bytes -= m->len;
     wsr__count(&c->loop->stats->messages_out, 1);
     wsr__count(&c->loop->stats->bytes_out, m->len);
+    c->bytes_out += m->len;
     return m;
 }
 
@@ -496,6 +497,7 @@ static int on_receive(wsr__conn_t *c, const unsigned char *in, size_t len)
     c->last_rx_ms = wsr__mono_ms();
     c->ping_due = PING_NONE;
     wsr__count(&c->loop->stats->bytes_in, len);
+    c->bytes_in += len;
     if (!c->in_message && final) {
         /* The whole message in one piece: serve it straight from lws's buffer. */
         c->rx_deflated = 0;

@@ -60,6 +60,10 @@ typedef struct wsr__conn {
     uint8_t echo;        /* a wsrouter.echo connection: messages come back as they are */
     uint8_t rx_deflated; /* the message coming in is compressed */
     wsr__msg_t *tx_held; /* owned: the compressed message lws may still be reading */
+    /* The connection's own traffic, for the admin view (admin.c): message
+     * bytes as the stats count them, received and sent. */
+    uint64_t bytes_in;
+    uint64_t bytes_out;
 } wsr__conn_t;
 
 /* The per-connection receive chunk lws allocates (server.c). */

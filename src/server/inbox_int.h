@@ -45,6 +45,7 @@ enum {
     WSR__MSG_RELOAD,   /* the loop reloads its TLS certificate */
     WSR__MSG_SESSION,  /* conn_id is authenticated as `session` (or detached from it) */
     WSR__MSG_PROGRESS, /* a progress message of the call `reply` (its ref) for conn_id */
+    WSR__MSG_ADMIN,    /* an admin request's note; its payload says which (admin.c) */
 };
 
 #define WSR__MSG_HEAD 64 /* >= sizeof(wsr__msg_t) + LWS_PRE, checked in inbox.c */

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "server/admin_int.h"
 #include "server/conn_int.h"
 #include "server/listener_int.h"
 #include "server/reply_int.h"
@@ -143,6 +144,8 @@ static void handle(wsr__loop_t *loop, wsr__msg_t *m)
     m->next = NULL;
     if (m->kind == WSR__MSG_PROGRESS)
         wsr__stream_arrived(loop, m);
+    else if (m->kind == WSR__MSG_ADMIN)
+        wsr__admin_arrived(loop, m);
     else if (m->kind != WSR__MSG_DATA)
         handle_note(loop, m);
     else if (m->reply != NULL)

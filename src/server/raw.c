@@ -349,6 +349,7 @@ static int on_rx(wsr__conn_t *c, const unsigned char *in, size_t len)
     c->last_rx_ms = wsr__mono_ms();
     c->ping_due = 0;
     wsr__count(&c->loop->stats->bytes_in, len);
+    c->bytes_in += len;
     if (c->framing == 0) {
         c->framing = (uint8_t)wsr__framing_detect(in[0]);
         wsr__count(&c->loop->stats->transport_opened[c->framing], 1);

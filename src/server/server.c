@@ -26,6 +26,7 @@
 
 #include "core/json_int.h"
 #include "core/router_int.h"
+#include "server/admin_int.h"
 #include "server/conn_int.h"
 #include "server/idle_int.h"
 #include "server/limits_int.h"
@@ -576,6 +577,8 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
         rc = wsr__builtins_add(f->router, &srv->stats, err);
         if (rc == 0)
             rc = wsr__stream_add_routes(f->router, srv, err);
+        if (rc == 0)
+            rc = wsr__admin_add_routes(f->router, srv, err);
         if (rc != 0)
             return rc;
     }

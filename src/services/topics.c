@@ -533,6 +533,19 @@ size_t wsr__topics_conn_topics(wsr__topics_t *t, uint64_t conn_id, char ***names
     return n;
 }
 
+size_t wsr__topics_list(wsr__topics_t *t, json_t *into, size_t max)
+{
+    size_t listed = 0, total;
+
+    pthread_mutex_lock(&t->lock);
+    total = t->ntopics;
+    for (size_t b = 0; b < t->nbuckets && listed < max; b++)
+        for (const topic_t *tp = t->buckets[b]; tp != NULL && listed < max; tp = tp->next)
+            listed += json_object_set_new(into, tp->name, json_integer((json_int_t)tp->set.n)) == 0;
+    pthread_mutex_unlock(&t->lock);
+    return total;
+}
+
 size_t wsr__topics_conn_count(wsr__topics_t *t, uint64_t conn_id)
 {
     const conn_t *c;

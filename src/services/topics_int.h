@@ -69,6 +69,11 @@ size_t wsr__topics_members(wsr__topics_t *t, const char *topic, json_t *members)
  * each name and the array, wsr__free; NULL when none). Returns how many. */
 size_t wsr__topics_conn_topics(wsr__topics_t *t, uint64_t conn_id, char ***names);
 
+/* Sets in the JSON object `into` (borrowed) each topic's name to its number
+ * of subscribers on this node, at most `max` topics (in no order). Returns
+ * how many topics there are in all, listed or not. */
+size_t wsr__topics_list(wsr__topics_t *t, json_t *into, size_t max);
+
 /* How many topics connection `conn_id` subscribes to. */
 size_t wsr__topics_conn_count(wsr__topics_t *t, uint64_t conn_id);
 

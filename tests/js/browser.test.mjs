@@ -3,18 +3,22 @@
 // playwright-core; playwright's own browser download is not used): wsrouterd serves
 // www/ and the WebSocket on one port; the demo page connects, the API explorer sends
 // requests, the counters demo stays in step across two pages, the client library
-// runs with the browser's own WebSocket, and the page reconnects after a restart.
+// runs with the browser's own WebSocket, the admin view lists and disconnects
+// connections for an admin and refuses anyone else, and the page reconnects after
+// a restart.
 // A screenshot is kept in tests/artifacts/ for people to look at.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { chromium } from 'playwright-core';
-import { startServer, withTimeout } from './harness.mjs';
+import { WSRD, startServer, connect, withTimeout } from './harness.mjs';
 import { WsRouter } from '../../www/wsrouter.js';
+import { quantile } from '../../www/latency.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SOURCE = process.env.WSR_SOURCE_DIR ?? join(HERE, '..', '..');
@@ -27,6 +31,8 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 let srv;
 let context;
 let userDataDir;
+let storeDir; // the first server's store, with an admin and a plain user
+const PW = { alice: 'alice-admin-pass-1', bob: 'bob-plain-pass-22' };
 let page;
 let node; // a Node client of the same server
 const problems = []; // console errors, page errors, requests that leave the server
@@ -53,7 +59,14 @@ async function openDemo() {
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  srv = await startServer(['--modules', 'all', '--www', WWW]);
+  storeDir = mkdtempSync(join(tmpdir(), 'wsrd-browser-store-'));
+  const store = join(storeDir, 'wsrouter.db');
+  for (const [name, roles] of [['alice', ['--role', 'admin']], ['bob', []]]) {
+    const r = spawnSync(WSRD, ['user', 'add', name, ...roles, '--store', store],
+      { input: `${PW[name]}\n`, encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  srv = await startServer(['--store', store, '--modules', 'all', '--www', WWW]);
   userDataDir = mkdtempSync(join(tmpdir(), 'wsrd-chromium-'));
   // playwright passes --user-data-dir itself for a persistent context: a fresh one.
   context = await withTimeout(chromium.launchPersistentContext(userDataDir, {
@@ -81,6 +94,7 @@ after(async () => {
     }
   }
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true });
 });
 
 test('the demo is served by wsrouterd, connects, and lists every route', async () => {
@@ -260,6 +274,100 @@ test('the client library runs in the browser with its native WebSocket', async (
   assert.deepEqual(got.timeout, { status: 408, local: true, detail: 'request timed out on the client after 50 ms with no reply' });
   assert.equal(got.manyOk, true);
   assert.equal(got.state, 'closed');
+});
+
+test('the admin view: an admin sees a second client, disconnects it and sees it gone; others are refused', async () => {
+  const admin = await openDemo();
+  let plain;
+  // A second client, outside the browser: logged in as bob, subscribed to a topic.
+  const other = await connect(`${srv.url}/`);
+  try {
+    assert.equal((await other.request({ method: 'POST', url: '/auth/login', data: { username: 'bob', password: PW.bob } })).status, 200);
+    assert.equal((await other.request({ method: 'POST', url: '/_/subscribe', args: { topic: 'admin-browser' } })).status, 200);
+    const id = (await other.request({ cmd: 'whoami' })).data.connection;
+
+    // Before a login: the form, no view.
+    assert.equal(await admin.locator('#admin-login').isVisible(), true);
+    assert.equal(await admin.locator('#admin-view').isVisible(), false);
+    await admin.locator('#admin-user').fill('alice');
+    await admin.locator('#admin-pass').fill(PW.alice);
+    await admin.getByRole('button', { name: 'Log in' }).click();
+    await admin.locator('#admin-who', { hasText: 'alice' }).waitFor();
+    const row = admin.locator(`#ad-conns tr[data-id="${id}"]`);
+    await row.waitFor();
+    const cells = await row.locator('td').allTextContents();
+    assert.equal(cells[0], String(id));
+    assert.equal(cells[1], `127.0.0.1:${other.ws._socket.localPort}`);
+    assert.equal(cells[2], 'bob');
+    assert.equal(cells[3], 'websocket');
+    assert.equal(cells[4], 'admin-browser');
+    assert.match(cells[5], /^\d+ B$|^\d+\.\d KiB$/);
+    assert.notEqual(cells[5], '0 B');
+    // The page's own connection is marked and has no button.
+    const self = admin.locator('#ad-conns tr[data-self]');
+    assert.equal(await self.count(), 1);
+    assert.match(await self.textContent(), /alice.*this page/);
+    assert.equal(await self.locator('button').count(), 0);
+    await admin.locator('#ad-topics tr[data-topic="admin-browser"] td', { hasText: /^1$/ }).waitFor();
+    assert.equal(await admin.locator('#ad-engine').textContent(), 'memory');
+    assert.equal(await admin.locator('#ad-engine-state').textContent(), 'up');
+
+    // Routes: honest quantiles, the bounds the histogram gives (no bucket edge
+    // printed as a measurement), the same as computed here from the same stats.
+    const login = admin.locator('#ad-routes tr[data-route="login"]');
+    await login.waitFor();
+    const shown = {
+      p50: await login.locator('td.p50').textContent(),
+      p99: await login.locator('td.p99').textContent(),
+    };
+    for (const t of Object.values(shown)) assert.match(t, /^(≤ \d+(\.\d)? (µs|ms|s)|< 1 µs)$/);
+    const r = (await node.get('/_/stats')).routes.login;
+    const maxUs = Math.round(r.max_ms * 1000);
+    assert.equal(shown.p50, quantile(r.latency_us.buckets, 0.5, maxUs).text);
+    assert.equal(shown.p99, quantile(r.latency_us.buckets, 0.99, maxUs).text);
+    assert.doesNotMatch(await admin.locator('#ad-routes').textContent(), /\d\.\d{3}/);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await admin.locator('#admin').screenshot({ path: join(ARTIFACTS, 'browser-admin.png') });
+    // On a phone the tables scroll inside their box; the page does not scroll sideways.
+    await admin.setViewportSize({ width: 390, height: 844 });
+    await admin.locator('#admin').screenshot({ path: join(ARTIFACTS, 'browser-admin-narrow.png') });
+    const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const wide = await admin.evaluate(() => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !e.closest('.table-wrap'))
+      .slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`));
+    assert.ok(overflow <= 0, `the narrow admin view scrolls sideways by ${overflow}px: ${wide.join(', ')}`);
+    await admin.setViewportSize({ width: 1280, height: 900 });
+
+    // Disconnect: the client is closed 1008 and its row goes.
+    await admin.getByRole('button', { name: `Disconnect connection ${id}` }).click();
+    const closed = await withTimeout(other.closed, 5000, 'the disconnected client to close');
+    assert.deepEqual(closed, { code: 1008, reason: 'disconnected by an administrator' });
+    await row.waitFor({ state: 'detached' });
+    assert.equal(await admin.locator('#admin-error').isVisible(), false);
+    assert.equal((await node.call('ping')), 'PONG', 'other clients keep working');
+
+    // A user without the role: logged in, refused, no view; the server refuses too.
+    plain = await openDemo();
+    await plain.locator('#admin-user').fill('bob');
+    await plain.locator('#admin-pass').fill(PW.bob);
+    await plain.getByRole('button', { name: 'Log in' }).click();
+    await plain.locator('#admin-refused', { hasText: 'The admin view needs the admin role, which bob does not have.' }).waitFor();
+    assert.equal(await plain.locator('#admin-view').isVisible(), false);
+    const status = await plain.evaluate(() => window.wsr.call('admin_connections').then(() => 200, (e) => e.status));
+    assert.equal(status, 403);
+    // A wrong password says so, and shows nothing.
+    await plain.getByRole('button', { name: 'Log out' }).click();
+    await plain.locator('#admin-pass').fill('not-the-password');
+    await plain.locator('#admin-user').fill('alice');
+    await plain.getByRole('button', { name: 'Log in' }).click();
+    await plain.locator('#admin-error', { hasText: /^Login failed: / }).waitFor();
+    assert.equal(await plain.locator('#admin-view').isVisible(), false);
+  } finally {
+    other.terminate();
+    await admin.close();
+    if (plain) await plain.close();
+  }
 });
 
 test('the page shows reconnecting while the server is down, and recovers', async () => {
