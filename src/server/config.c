@@ -716,6 +716,18 @@ static int apply_object(wsr_config_t *c, target_t *tmp, json_t *root, const char
     return 0;
 }
 
+/* jansson's message quotes the file's text ("near '...'") as it was: its
+ * control characters and bytes past ASCII become '?', so the message is one
+ * printable line wherever it goes (the start-up error, SIGHUP's log line). */
+static void printable_json_error(const char *text, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0' && n + 1 < size; p++)
+        out[n++] = *p < 0x20 || *p >= 0x7f ? '?' : (char)*p;
+    out[n] = '\0';
+}
+
 int wsr_config_load_file(wsr_config_t *c, const char *path, wsr_error_t *err)
 {
     target_t tmp = c->now;
@@ -733,12 +745,15 @@ int wsr_config_load_file(wsr_config_t *c, const char *path, wsr_error_t *err)
         return config_error(err, rc, path, NULL, 0, NULL, "file too large or out of memory");
     root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        rc = config_error(err, WSR_EPARSE, path, NULL, 0, NULL, "not valid JSON: %s", jerr.text);
+        char why[sizeof(jerr.text)];
+
+        printable_json_error(jerr.text, why, sizeof(why));
+        rc = config_error(err, WSR_EPARSE, path, NULL, 0, NULL, "not valid JSON: %s", why);
         if (err != NULL) {
             err->line = jerr.line;
             err->column = jerr.column;
             wsr__error_set(err, WSR_EPARSE, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
-                           jerr.column, jerr.text);
+                           jerr.column, why);
         }
         goto out;
     }
