@@ -121,6 +121,11 @@ typedef struct wsr_server_config {
     bool compression;               /* offer it (false) */
     unsigned compression_min_bytes; /* replies shorter than this go uncompressed (1024) */
     bool echo_mode; /* accept the wsrouter.echo subprotocol: whole messages echoed (false) */
+    /* A listener of its own for the ops endpoints (/_/health, /_/ready,
+     * /_/stats, /_/metrics): plain HTTP on ops_host (NULL: `host`) and
+     * ops_port; the other ports then answer them 404. */
+    const char *ops_host; /* address of the ops listener (NULL: host); needs ops_port */
+    int ops_port;         /* -1 (default): the ops endpoints on every port; 0: any free port */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed) and records its size. Never
@@ -252,6 +257,9 @@ WSR_API int wsr_server_raw_port(const wsr_server_t *srv);
 
 /* Returns the port of the raw TCP over TLS listener (after start), or -1. */
 WSR_API int wsr_server_raw_tls_port(const wsr_server_t *srv);
+
+/* Returns the port of the ops listener (ops_port; after start), or -1. */
+WSR_API int wsr_server_ops_port(const wsr_server_t *srv);
 
 /*
  * Changes the log level (WSR_LOG_*) and the access log's switch of a

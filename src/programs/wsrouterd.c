@@ -485,6 +485,9 @@ static int serve(daemon_state_t *d, wsr_config_t *conf)
     print_url("wss", cfg->host, wsr_server_tls_port(d->srv));
     print_url("tcp", cfg->host, wsr_server_raw_port(d->srv));
     print_url("tcp+tls", cfg->host, wsr_server_raw_tls_port(d->srv));
+    /* The ops endpoints' own listener (ops_port): plain HTTP. */
+    print_url("http", cfg->ops_host != NULL ? cfg->ops_host : cfg->host,
+              wsr_server_ops_port(d->srv));
     fflush(stdout);
     if (pthread_create(&sig_thread, NULL, signal_thread, d) != 0) {
         fprintf(stderr, "wsrouterd: cannot start the signal thread\n");

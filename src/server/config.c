@@ -112,6 +112,8 @@ static const option_t options[] = {
     OPT("compression", OPT_BOOL, compression, 0, 1),
     OPT("compression_min_bytes", OPT_UINT, compression_min_bytes, 0, 8192),
     OPT("echo_mode", OPT_BOOL, echo_mode, 0, 1),
+    OPT("ops_host", OPT_STRING, ops_host, 0, 0),
+    OPT("ops_port", OPT_INT, ops_port, -1, 65535),
 };
 
 #define EXTRA_MAX     16

@@ -210,8 +210,10 @@ static void accept_some(wsr__loop_t *loop, wsr__listener_t *l)
                 pause_accepting(loop, errno);
             return;
         }
+        /* The ops listener's connections (health checks, scrapes) are not
+         * counted in the limits: a server full of clients still answers them. */
         if (fcntl(c, F_SETFL, O_NONBLOCK) != 0 || loop->draining ||
-            (token = admit(loop, &ss)) == NULL) {
+            (l != &loop->listeners[WSR__LISTENER_OPS] && (token = admit(loop, &ss)) == NULL)) {
             wsr__count(&loop->stats->refused, 1);
             close(c);
             continue;

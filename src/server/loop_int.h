@@ -38,11 +38,12 @@ struct wsr__workers;
 #define WSR__MAX_LOOPS 256
 
 /* A listening socket of a loop and the vhost it feeds. */
-#define WSR__LISTENERS     4
+#define WSR__LISTENERS     5
 #define WSR__LISTENER_WS   0
 #define WSR__LISTENER_WSS  1
 #define WSR__LISTENER_RAW  2 /* raw TCP (PROTOCOL.md section 8) */
 #define WSR__LISTENER_RAWS 3 /* raw TCP over TLS */
+#define WSR__LISTENER_OPS  4 /* the ops endpoints alone (ops_port), loop 0 only */
 typedef struct wsr__listener {
     int fd;                  /* owned until adopted by lws, then lws's; -1 when none */
     struct lws *wsi;         /* borrowed: lws; NULL once closed */
@@ -60,7 +61,7 @@ typedef struct wsr__loop {
     wsr_factory_t *factory; /* borrowed: the server's */
     unsigned index;
     struct lws_context *ctx;                   /* owned */
-    wsr__listener_t listeners[WSR__LISTENERS]; /* ws://, wss://, raw, raw TLS */
+    wsr__listener_t listeners[WSR__LISTENERS]; /* ws://, wss://, raw, raw TLS, ops */
     void *tls_ctx;                   /* borrowed: lws; the wss:// vhost's SSL_CTX, or NULL */
     void *raw_tls_ctx;               /* borrowed: lws; the raw TLS vhost's SSL_CTX, or NULL */
     struct lws *pending_wsi;         /* the handshake that just passed the filter */

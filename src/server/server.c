@@ -89,6 +89,7 @@ void wsr_server_config_init_size(wsr_server_config_t *cfg, size_t size)
     cfg->history_ttl_s = 300;
     cfg->access_log = true;
     cfg->compression_min_bytes = 1024;
+    cfg->ops_port = -1;
 }
 
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
@@ -123,6 +124,12 @@ static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
     if (cfg->compression_min_bytes > WSR__DEFLATE_MIN_MAX)
         return wsr__error_set(err, WSR_EINVAL, "compression_min_bytes must be at most %d",
                               WSR__DEFLATE_MIN_MAX);
+    if (cfg->ops_port < -1 || cfg->ops_port > 65535)
+        return wsr__error_set(err, WSR_EINVAL, "ops_port %d is not between -1 (none) and 65535",
+                              cfg->ops_port);
+    if (cfg->ops_host != NULL && cfg->ops_port < 0)
+        return wsr__error_set(err, WSR_EINVAL,
+                              "ops_host needs ops_port: the port of the ops listener");
     if (cfg->history_ttl_s < 1)
         return wsr__error_set(err, WSR_EINVAL, "history_ttl_s must be at least 1");
     if (cfg->engine != NULL && strcmp(cfg->engine, "memory") != 0) {
@@ -245,6 +252,7 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
     srv->tls_port = -1;
     srv->raw_port = -1;
     srv->raw_tls_port = -1;
+    srv->ops_port = -1;
     srv->factory = f = wsr__factory_new(cfg, err);
     if (f == NULL || wsr__origins_parse(cfg->origins, &srv->origins, err) != 0 ||
         wsr__proxies_parse(cfg->trusted_proxies, &srv->proxies, err) != 0) {
@@ -298,6 +306,11 @@ int wsr_server_raw_tls_port(const wsr_server_t *srv)
     return srv->raw_tls_port;
 }
 
+int wsr_server_ops_port(const wsr_server_t *srv)
+{
+    return srv->ops_port;
+}
+
 void wsr_server_set_logging(wsr_server_t *srv, int log_level, bool access_log)
 {
     atomic_store_explicit(&srv->factory->log_level, log_level, memory_order_relaxed);
@@ -338,11 +351,10 @@ int wsr_server_reload_keys(wsr_server_t *srv)
     return 0;
 }
 
-/* Resolves the configured host to a numeric address: lws binds to an
+/* Resolves `host` to a numeric address into `out`: lws binds to an
  * interface name or a literal address, not a host name. */
-static int resolve_host(wsr_server_t *srv, wsr_error_t *err)
+static int resolve_one(const char *host, char *out, size_t size, wsr_error_t *err)
 {
-    const char *host = srv->factory->settings.host;
     struct addrinfo hints, *res = NULL;
     int rc;
 
@@ -355,13 +367,23 @@ static int resolve_host(wsr_server_t *srv, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL, "cannot resolve host %s: %s", host,
                               gai_strerror(rc));
     if (res->ai_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, srv->bind_addr,
-                  sizeof(srv->bind_addr));
+        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out, (socklen_t)size);
     else
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, srv->bind_addr,
-                  sizeof(srv->bind_addr));
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, out,
+                  (socklen_t)size);
     freeaddrinfo(res);
     return 0;
+}
+
+/* The numeric addresses of `host` and, when there is one, of the ops listener. */
+static int resolve_host(wsr_server_t *srv, wsr_error_t *err)
+{
+    const wsr__settings_t *s = &srv->factory->settings;
+    int rc = resolve_one(s->host, srv->bind_addr, sizeof(srv->bind_addr), err);
+
+    if (rc == 0 && s->ops_host != NULL)
+        rc = resolve_one(s->ops_host, srv->ops_addr, sizeof(srv->ops_addr), err);
+    return rc;
 }
 
 /* The protocols list and the HTTP mounts every vhost shares. */
@@ -404,6 +426,9 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
         srv->protocols[5] = srv->protocols[0];
         srv->protocols[5].name = WSR__ECHO_PROTOCOL;
     }
+    memset(srv->ops_protocols, 0, sizeof(srv->ops_protocols));
+    srv->ops_protocols[0] = srv->protocols[1];
+    srv->ops_protocols[1] = srv->protocols[2];
     if (www != NULL) {
         real = realpath(www, NULL);
         if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -421,7 +446,7 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
 
 /* One vhost of a loop's context: plain, or TLS. Neither listens itself:
  * listener.c accepts on the loop's sockets and adopts into them. */
-static const char *const vhost_names[WSR__LISTENERS] = {"ws", "wss", "raw", "raws"};
+static const char *const vhost_names[WSR__LISTENERS] = {"ws", "wss", "raw", "raws", "ops"};
 
 static struct lws_vhost *create_vhost(wsr_server_t *srv, wsr__loop_t *loop, unsigned k)
 {
@@ -431,9 +456,13 @@ static struct lws_vhost *create_vhost(wsr_server_t *srv, wsr__loop_t *loop, unsi
 
     memset(&info, 0, sizeof(info));
     info.vhost_name = vhost_names[k];
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.protocols = srv->protocols;
-    info.mounts = wsr__http_mounts(&srv->mounts);
+    /* lws moves an HTTP request to the first vhost of the same listen_port
+     * its Host header does not name: the ops vhost has a port value of its
+     * own (it listens no more than the others), so it keeps its requests
+     * and the others never get its protocols. */
+    info.port = k == WSR__LISTENER_OPS ? CONTEXT_PORT_NO_LISTEN : CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.protocols = k == WSR__LISTENER_OPS ? srv->ops_protocols : srv->protocols;
+    info.mounts = k == WSR__LISTENER_OPS ? &srv->mounts.ops : wsr__http_mounts(&srv->mounts);
     info.user = loop;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = (s->handshake_timeout_ms + 999) / 1000;
@@ -541,6 +570,10 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
         rc = wsr__error_set(err, WSR_EINVAL, "raw_tls_port needs tls_cert and tls_key");
     if (rc == 0 && s->raw_tls_port >= 0)
         rc = open_listeners(srv, WSR__LISTENER_RAWS, s->raw_tls_port, &srv->raw_tls_port, err);
+    /* The ops listener: one socket, on loop 0 (health checks and scrapes). */
+    if (rc == 0 && s->ops_host != NULL)
+        rc = wsr__listen_open(srv->ops_addr, s->ops_port, 1,
+                              &srv->loops[0].listeners[WSR__LISTENER_OPS].fd, &srv->ops_port, err);
     for (i = 0; rc == 0 && i < srv->nloops; i++)
         rc = create_context(srv, &srv->loops[i], err);
     return rc;
@@ -549,9 +582,9 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
 /* The start-up line: the listeners there are (none shown as port -1). */
 static void log_listening(const wsr_server_t *srv)
 {
-    static const char *const names[] = {"ws", "wss", "tcp", "tcp+tls"};
-    const int ports[] = {srv->port, srv->tls_port, srv->raw_port, srv->raw_tls_port};
-    char list[128] = "";
+    static const char *const names[] = {"ws", "wss", "tcp", "tcp+tls", "ops"};
+    const int ports[] = {srv->port, srv->tls_port, srv->raw_port, srv->raw_tls_port, srv->ops_port};
+    char list[160] = "";
     size_t n = 0;
 
     for (size_t i = 0; i < WSR__ARRAY_SIZE(names); i++)

@@ -18,6 +18,9 @@
 struct wsr_server {
     struct lws_protocols protocols[7]; /* wsrouter.v1, /_/, listeners, jsonrpc2.0, raw,
                                           wsrouter.echo or end, end */
+    /* The ops listener's vhost: HTTP and the listening socket only, so no
+     * WebSocket upgrade and no www there. */
+    struct lws_protocols ops_protocols[3];
     wsr__http_mounts_t mounts;
     char *www_path;         /* owned: the absolute path of www, or NULL */
     wsr_factory_t *factory; /* owned */
@@ -34,7 +37,9 @@ struct wsr_server {
     int tls_port;                 /* wss://, or -1 */
     int raw_port;                 /* raw TCP, or -1 */
     int raw_tls_port;             /* raw TCP over TLS, or -1 */
+    int ops_port;                 /* the ops endpoints' own listener, or -1 */
     char bind_addr[INET6_ADDRSTRLEN];
+    char ops_addr[INET6_ADDRSTRLEN]; /* the ops listener's numeric address */
     bool started;
     bool ran;
     bool workers_stuck; /* run left a handler running: the pool and factory stay */
