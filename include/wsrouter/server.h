@@ -289,6 +289,22 @@ WSR_API void wsr_server_reload_certs(wsr_server_t *srv);
  */
 WSR_API int wsr_server_reload_keys(wsr_server_t *srv);
 
+/*
+ * Changes on a running server what may change without a restart: the
+ * Origin allow-list (origins), the trusted proxies (trusted_proxies), the
+ * connection limits (max_connections, max_connections_per_ip) and the
+ * request rate limits (rate_limit_connection, rate_limit_address,
+ * rate_limit_user, rate_burst), read from `cfg` (borrowed; initialised with
+ * wsr_server_config_init; its other fields are ignored). Everything is
+ * validated first: on an error nothing changed, and `err` says why (its
+ * key names the setting). Connections already open keep working (one past
+ * a lower limit stays); new handshakes and requests get the new values.
+ * Thread-safe (wsrouterd calls it on SIGHUP). Returns 0, WSR_EINVAL or
+ * WSR_ENOMEM.
+ */
+WSR_API int wsr_server_reconfigure(wsr_server_t *srv, const wsr_server_config_t *cfg,
+                                   wsr_error_t *err);
+
 /* Frees the server (after run returned, or if it never started). NULL ignored. */
 WSR_API void wsr_server_free(wsr_server_t *srv);
 

@@ -77,9 +77,10 @@ static void usage(FILE *out)
             "      --version           the version\n"
             "\n"
             "Flags override the configuration file. SIGINT or SIGTERM drain and exit 0;\n"
-            "SIGHUP reads the configuration again: the log settings change, keys that\n"
-            "need a restart are named; the TLS certificate and identity-provider keys\n"
-            "are read again.\n"
+            "SIGHUP reads the configuration again: the log settings, origins,\n"
+            "trusted_proxies, the connection and rate limits change together (or,\n"
+            "when one is wrong, nothing does), keys that need a restart are named;\n"
+            "the TLS certificate and identity-provider keys are read again.\n"
             "\n"
             "usage: wsrouterd user add NAME [--role ROLE]... [--store FILE | --engine URL | "
             "--config FILE]\n"
@@ -179,8 +180,21 @@ static int parse_args(int argc, char **argv, wsr_config_t *conf, wsr_error_t *fi
 static wsr_config_t *config_new(const char *default_store);
 
 /* The keys SIGHUP changes on the running server; any other that differs in
- * the file read again needs a restart. */
-static const char *const live_keys[] = {"log_level", "log_format", "access_log", "log_lws"};
+ * the file read again needs a restart. The log's first (the sink's and
+ * lws's), then those of wsr_server_reconfigure. */
+static const char *const live_keys[] = {"log_level",
+                                        "log_format",
+                                        "access_log",
+                                        "log_lws",
+                                        "origins",
+                                        "trusted_proxies",
+                                        "max_connections",
+                                        "max_connections_per_ip",
+                                        "rate_limit_connection",
+                                        "rate_limit_address",
+                                        "rate_limit_user",
+                                        "rate_burst"};
+#define LOG_KEYS 4 /* live_keys[0..3]: the log's */
 
 static bool is_live(const char *key, size_t n)
 {
@@ -214,23 +228,58 @@ static void split_diff(const char *diff, char *live, char *restart, size_t size)
 
 static const char *const format_names[] = {"text", "json"};
 
-/* Applies the live keys of `fresh` to the server, the sink and lws, and
- * records them in the configuration in force. */
+/* Applies the log keys of `fresh` to the server, the sink and lws, and
+ * records every live key in the configuration in force (the server's were
+ * applied by wsr_server_reconfigure). */
 static void apply_live(daemon_state_t *d, const wsr_server_config_t *fresh)
 {
+    char nums[6][32];
     wsr_error_t err;
 
     atomic_store(&d->level, fresh->log_level);
     atomic_store(&d->format, fresh->log_format);
     wsr_server_set_logging(d->srv, fresh->log_level, fresh->access_log);
     lws_set_log_level(lws_mask_for(fresh->log_level, fresh->log_lws), lws_log_sink);
-    const char *values[] = {
-        wsr_log_level_name(fresh->log_level), format_names[fresh->log_format != 0],
-        fresh->access_log ? "true" : "false", fresh->log_lws ? "true" : "false"};
+    snprintf(nums[0], sizeof(nums[0]), "%u", fresh->max_connections);
+    snprintf(nums[1], sizeof(nums[1]), "%u", fresh->max_connections_per_ip);
+    snprintf(nums[2], sizeof(nums[2]), "%.17g", fresh->rate_limit_connection);
+    snprintf(nums[3], sizeof(nums[3]), "%.17g", fresh->rate_limit_address);
+    snprintf(nums[4], sizeof(nums[4]), "%.17g", fresh->rate_limit_user);
+    snprintf(nums[5], sizeof(nums[5]), "%u", fresh->rate_burst);
+    const char *values[] = {wsr_log_level_name(fresh->log_level),
+                            format_names[fresh->log_format != 0],
+                            fresh->access_log ? "true" : "false",
+                            fresh->log_lws ? "true" : "false",
+                            fresh->origins != NULL ? fresh->origins : "",
+                            fresh->trusted_proxies != NULL ? fresh->trusted_proxies : "",
+                            nums[0],
+                            nums[1],
+                            nums[2],
+                            nums[3],
+                            nums[4],
+                            nums[5]};
 
+    _Static_assert(sizeof(values) / sizeof(values[0]) == sizeof(live_keys) / sizeof(live_keys[0]),
+                   "a value for every live key");
     for (size_t i = 0; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
         if (wsr_config_set(d->conf, live_keys[i], values[i], &err) != 0) /* names of its own */
             dlog(d, WSR_LOG_ERR, "SIGHUP: %s", err.text);
+}
+
+/* True when a key of wsr_server_reconfigure is in the comma-separated `live`. */
+static bool server_keys_changed(const char *live)
+{
+    for (const char *p = live; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+
+        for (size_t i = LOG_KEYS; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+            if (strlen(live_keys[i]) == n && memcmp(live_keys[i], p, n) == 0)
+                return true;
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return false;
 }
 
 /*
@@ -256,6 +305,21 @@ static void reload(daemon_state_t *d)
     }
     wsr_config_diff(d->conf, fresh, diff, sizeof(diff));
     split_diff(diff, live, restart, sizeof(live));
+    /* The server's keys are validated and applied first, all of them or
+     * none: when they are refused, nothing changes (the log keys neither). */
+    if (server_keys_changed(live) &&
+        wsr_server_reconfigure(d->srv, wsr_config_settings(fresh), &err) != 0) {
+        char where[256];
+
+        if (err.key[0] != '\0' && wsr_config_where(fresh, err.key, where, sizeof(where)) == 0)
+            dlog(d, WSR_LOG_ERR, "SIGHUP: configuration not reloaded, nothing changed: %s: %s",
+                 where, err.text);
+        else
+            dlog(d, WSR_LOG_ERR, "SIGHUP: configuration not reloaded, nothing changed: %s",
+                 err.text);
+        wsr_config_free(fresh);
+        return;
+    }
     if (restart[0] != '\0')
         dlog(d, WSR_LOG_WARN, "SIGHUP: %s changed in the configuration and need%s a restart: kept",
              restart, strchr(restart, ',') != NULL ? "" : "s");

@@ -732,17 +732,18 @@ static int handshake_token(wsr__loop_t *loop, struct lws *wsi)
  * list, or no Origin: not a browser). A long Origin never matches. */
 static bool origin_ok(wsr__loop_t *loop, struct lws *wsi)
 {
+    char *const *allowed = wsr__loop_policy(loop)->origins; /* one read: SIGHUP swaps it */
     char origin[512] = "", shown[201];
     int n;
 
-    if (loop->origins == NULL)
+    if (allowed == NULL)
         return true;
     n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
     if (n == 0)
         return true;
     if (n < (int)sizeof(origin) &&
         lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
-        wsr__origin_allowed(loop->origins, origin))
+        wsr__origin_allowed(allowed, origin))
         return true;
     /* The client's text, printable: a newline in it cannot forge a log line. */
     wsr__copy_printable(shown, sizeof(shown), n < (int)sizeof(origin) ? origin : "(too long)");

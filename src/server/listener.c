@@ -174,7 +174,7 @@ static void *admit(wsr__loop_t *loop, const struct sockaddr_storage *ss)
     wsr__admit_t rc;
 
     (void)wsr__addr_of_sockaddr(ss, &peer);
-    via_proxy = wsr__proxies_trusted(loop->proxies, &peer);
+    via_proxy = wsr__proxies_trusted(wsr__loop_policy(loop)->proxies, &peer);
     rc = wsr__limits_admit(loop->limits, via_proxy ? NULL : &peer, &token);
     if (rc != WSR__ADMIT_OK) {
         wsr__addr_format(&peer, text, sizeof(text));

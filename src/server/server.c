@@ -92,6 +92,63 @@ void wsr_server_config_init_size(wsr_server_config_t *cfg, size_t size)
     cfg->ops_port = -1;
 }
 
+/* Names the configuration key an error is about (wsr_config_where places it). */
+static void name_key(wsr_error_t *err, const char *key)
+{
+    if (err != NULL)
+        snprintf(err->key, sizeof(err->key), "%s", key);
+}
+
+/* Parses the allow-list and the proxies of `cfg` into a new policy (owned),
+ * or NULL with `err`. */
+static wsr__policy_t *policy_new(const wsr_server_config_t *cfg, wsr_error_t *err)
+{
+    wsr__policy_t *p = wsr__calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        wsr__error_set(err, WSR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (wsr__origins_parse(cfg->origins, &p->origins, err) != 0) {
+        name_key(err, "origins");
+        wsr__free(p);
+        return NULL;
+    }
+    if (wsr__proxies_parse(cfg->trusted_proxies, &p->proxies, err) != 0) {
+        name_key(err, "trusted_proxies");
+        wsr__origins_free(p->origins);
+        wsr__free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Frees a policy and every one it replaced. */
+static void policy_free(wsr__policy_t *p)
+{
+    while (p != NULL) {
+        wsr__policy_t *older = p->older;
+
+        wsr__origins_free(p->origins);
+        wsr__proxies_free(p->proxies);
+        wsr__free(p);
+        p = older;
+    }
+}
+
+/* The rate limits' check of check_config, on its own: SIGHUP runs it too. */
+static int check_rates(const wsr_server_config_t *cfg, wsr_error_t *err)
+{
+    /* Written so that NaN fails too. */
+    if (!(cfg->rate_limit_connection >= 0 && cfg->rate_limit_connection <= 1e9) ||
+        !(cfg->rate_limit_address >= 0 && cfg->rate_limit_address <= 1e9) ||
+        !(cfg->rate_limit_user >= 0 && cfg->rate_limit_user <= 1e9))
+        return wsr__error_set(err, WSR_EINVAL,
+                              "rate_limit_connection, rate_limit_address and rate_limit_user "
+                              "must be from 0 (none) to 1e9 requests a second");
+    return 0;
+}
+
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
 {
     if (cfg->port < 0 || cfg->port > 65535)
@@ -100,13 +157,8 @@ static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL, "max_message must be at least 16 bytes");
     if (cfg->max_outbound < 1024)
         return wsr__error_set(err, WSR_EINVAL, "max_outbound must be at least 1024 bytes");
-    /* Written so that NaN fails too. */
-    if (!(cfg->rate_limit_connection >= 0 && cfg->rate_limit_connection <= 1e9) ||
-        !(cfg->rate_limit_address >= 0 && cfg->rate_limit_address <= 1e9) ||
-        !(cfg->rate_limit_user >= 0 && cfg->rate_limit_user <= 1e9))
-        return wsr__error_set(err, WSR_EINVAL,
-                              "rate_limit_connection, rate_limit_address and rate_limit_user "
-                              "must be from 0 (none) to 1e9 requests a second");
+    if (check_rates(cfg, err) != 0)
+        return WSR_EINVAL;
     if (cfg->max_depth < 1 || cfg->max_depth > WSR__JSON_MAX_DEPTH)
         return wsr__error_set(err, WSR_EINVAL, "max_depth must be from 1 to %u",
                               WSR__JSON_MAX_DEPTH);
@@ -248,14 +300,21 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
         return NULL;
     }
     atomic_init(&srv->node_id, 0);
+    atomic_init(&srv->policy, NULL);
+    if (pthread_mutex_init(&srv->reconfigure_lock, NULL) != 0) {
+        wsr__free(srv);
+        wsr__error_set(err, WSR_ENOMEM, "out of memory creating the server");
+        return NULL;
+    }
     srv->port = -1;
     srv->tls_port = -1;
     srv->raw_port = -1;
     srv->raw_tls_port = -1;
     srv->ops_port = -1;
     srv->factory = f = wsr__factory_new(cfg, err);
-    if (f == NULL || wsr__origins_parse(cfg->origins, &srv->origins, err) != 0 ||
-        wsr__proxies_parse(cfg->trusted_proxies, &srv->proxies, err) != 0) {
+    if (f != NULL)
+        atomic_init(&srv->policy, policy_new(cfg, err));
+    if (f == NULL || atomic_load(&srv->policy) == NULL) {
         wsr_server_free(srv);
         return NULL;
     }
@@ -348,6 +407,39 @@ int wsr_server_reload_keys(wsr_server_t *srv)
         wsr__log(f, WSR_LOG_WARN, "identity-provider keys: %s", notes);
     if (count > 0)
         wsr__log(f, WSR_LOG_NOTICE, "identity-provider keys reloaded: %zu in force", count);
+    return 0;
+}
+
+int wsr_server_reconfigure(wsr_server_t *srv, const wsr_server_config_t *given, wsr_error_t *err)
+{
+    wsr_server_config_t cfg;
+    wsr__policy_t *p;
+    int rc;
+
+    if (given->size < offsetof(wsr_server_config_t, host) + sizeof(given->host) ||
+        given->size > sizeof(cfg))
+        return wsr__error_set(err, WSR_EINVAL,
+                              "the configuration was not initialised with wsr_server_config_init");
+    wsr_server_config_init(&cfg);
+    memcpy(&cfg, given, given->size);
+    /* Everything is checked, and everything that can fail is made, before
+     * anything changes: the new values all, or none. */
+    if (check_rates(&cfg, err) != 0)
+        return WSR_EINVAL;
+    p = policy_new(&cfg, err);
+    if (p == NULL)
+        return err != NULL ? err->code : WSR_EINVAL;
+    pthread_mutex_lock(&srv->reconfigure_lock);
+    rc = wsr__ratelimit_set(srv->rate, &cfg);
+    if (rc != 0) {
+        pthread_mutex_unlock(&srv->reconfigure_lock);
+        policy_free(p);
+        return wsr__error_set(err, rc, "out of memory");
+    }
+    wsr__limits_set(srv->limits, cfg.max_connections, cfg.max_connections_per_ip);
+    p->older = atomic_load_explicit(&srv->policy, memory_order_relaxed);
+    atomic_store_explicit(&srv->policy, p, memory_order_release);
+    pthread_mutex_unlock(&srv->reconfigure_lock);
     return 0;
 }
 
@@ -557,8 +649,7 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
         loop->factory = f;
         loop->limits = srv->limits;
         loop->rate = srv->rate;
-        loop->origins = srv->origins;
-        loop->proxies = srv->proxies;
+        loop->policy = &srv->policy;
     }
     if (!s->tls_only)
         rc = open_listeners(srv, WSR__LISTENER_WS, s->port, &srv->port, err);
@@ -798,8 +889,8 @@ void wsr_server_free(wsr_server_t *srv)
     }
     wsr__free(srv->loops);
     wsr__free(srv->www_path);
-    wsr__origins_free(srv->origins);
-    wsr__proxies_free(srv->proxies);
+    policy_free(atomic_load(&srv->policy));
+    pthread_mutex_destroy(&srv->reconfigure_lock);
     wsr__limits_free(srv->limits);
     wsr__ratelimit_free(srv->rate);
     wsr__factory_free(srv->factory);
