@@ -230,40 +230,32 @@ static const char *const format_names[] = {"text", "json"};
 
 /* Applies the log keys of `fresh` to the server, the sink and lws, and
  * records every live key in the configuration in force (the server's were
- * applied by wsr_server_reconfigure). */
+ * applied by wsr_server_reconfigure): the strings through wsr_config_set,
+ * which keeps its own copies, the numbers as they are. */
 static void apply_live(daemon_state_t *d, const wsr_server_config_t *fresh)
 {
-    char nums[6][32];
+    wsr_server_config_t *now = wsr_config_settings(d->conf);
+    const char *values[] = {wsr_log_level_name(fresh->log_level),
+                            format_names[fresh->log_format != 0],
+                            fresh->access_log ? "true" : "false",
+                            fresh->log_lws ? "true" : "false",
+                            fresh->origins != NULL ? fresh->origins : "",
+                            fresh->trusted_proxies != NULL ? fresh->trusted_proxies : ""};
     wsr_error_t err;
 
     atomic_store(&d->level, fresh->log_level);
     atomic_store(&d->format, fresh->log_format);
     wsr_server_set_logging(d->srv, fresh->log_level, fresh->access_log);
     lws_set_log_level(lws_mask_for(fresh->log_level, fresh->log_lws), lws_log_sink);
-    snprintf(nums[0], sizeof(nums[0]), "%u", fresh->max_connections);
-    snprintf(nums[1], sizeof(nums[1]), "%u", fresh->max_connections_per_ip);
-    snprintf(nums[2], sizeof(nums[2]), "%.17g", fresh->rate_limit_connection);
-    snprintf(nums[3], sizeof(nums[3]), "%.17g", fresh->rate_limit_address);
-    snprintf(nums[4], sizeof(nums[4]), "%.17g", fresh->rate_limit_user);
-    snprintf(nums[5], sizeof(nums[5]), "%u", fresh->rate_burst);
-    const char *values[] = {wsr_log_level_name(fresh->log_level),
-                            format_names[fresh->log_format != 0],
-                            fresh->access_log ? "true" : "false",
-                            fresh->log_lws ? "true" : "false",
-                            fresh->origins != NULL ? fresh->origins : "",
-                            fresh->trusted_proxies != NULL ? fresh->trusted_proxies : "",
-                            nums[0],
-                            nums[1],
-                            nums[2],
-                            nums[3],
-                            nums[4],
-                            nums[5]};
-
-    _Static_assert(sizeof(values) / sizeof(values[0]) == sizeof(live_keys) / sizeof(live_keys[0]),
-                   "a value for every live key");
-    for (size_t i = 0; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         if (wsr_config_set(d->conf, live_keys[i], values[i], &err) != 0) /* names of its own */
             dlog(d, WSR_LOG_ERR, "SIGHUP: %s", err.text);
+    now->max_connections = fresh->max_connections;
+    now->max_connections_per_ip = fresh->max_connections_per_ip;
+    now->rate_limit_connection = fresh->rate_limit_connection;
+    now->rate_limit_address = fresh->rate_limit_address;
+    now->rate_limit_user = fresh->rate_limit_user;
+    now->rate_burst = fresh->rate_burst;
 }
 
 /* True when a key of wsr_server_reconfigure is in the comma-separated `live`. */

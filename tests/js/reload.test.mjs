@@ -105,10 +105,12 @@ test('SIGHUP changes origins, trusted proxies, connection and rate limits togeth
     // 1: all four change at once.
     writeFileSync(path, JSON.stringify({
       log_level: 'info', origins: B, trusted_proxies: '127.0.0.1', max_connections_per_ip: 2,
-      rate_limit_connection: 2, rate_burst: 2,
+      rate_limit_connection: 2, rate_burst: 2, rate_limit_user: 0.00001,
     }, null, 2));
-    assert.match(await hup('the reload'), /\[notice\] SIGHUP: applied max_connections_per_ip, origins, trusted_proxies, rate_limit_connection, rate_burst$/);
+    assert.match(await hup('the reload'), /\[notice\] SIGHUP: applied max_connections_per_ip, origins, trusted_proxies, rate_limit_connection, rate_limit_user, rate_burst$/);
     assert.ok(!srv.stderr().includes('need a restart'), srv.stderr());
+    // What was applied is what is in force now: the same file again changes nothing.
+    assert.match(await hup('the same file again'), /\[notice\] SIGHUP: configuration read again, nothing to apply$/);
     // The connection opened under Origin a keeps working...
     assert.equal((await c.request({ cmd: 'ping' })).data, 'PONG');
     // ...new handshakes get the new allow-list...
