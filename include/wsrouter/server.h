@@ -299,11 +299,11 @@ WSR_API int wsr_server_reload_keys(wsr_server_t *srv);
  * validated first: on an error nothing changed, and `err` says why (its
  * key names the setting). Connections already open keep working (one past
  * a lower limit stays); new handshakes and requests get the new values.
- * Thread-safe (wsrouterd calls it on SIGHUP). Returns 0, WSR_EINVAL or
- * WSR_ENOMEM.
+ * Thread-safe (wsrouterd calls it on SIGHUP); `srv` is borrowed. Returns 0,
+ * WSR_EINVAL or WSR_ENOMEM.
  */
-WSR_API int wsr_server_reconfigure(wsr_server_t *srv, const wsr_server_config_t *cfg,
-                                   wsr_error_t *err);
+WSR_API WSR_NODISCARD int wsr_server_reconfigure(wsr_server_t *srv, const wsr_server_config_t *cfg,
+                                                 wsr_error_t *err);
 
 /* Frees the server (after run returned, or if it never started). NULL ignored. */
 WSR_API void wsr_server_free(wsr_server_t *srv);
