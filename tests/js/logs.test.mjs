@@ -146,3 +146,25 @@ test('a token whose alg holds a newline and escapes is logged as one printable l
   assert.match(refused, /\[notice\] handshake from 127\.0\.0\.1 refused 401: token algorithm x\?\[err\] forged\?\?\? is not accepted \(only HS256\)$/);
   assert.ok(!srv0.stderr().includes('\u001b'), 'no escape character reaches the log');
 });
+
+test('a refused Origin with an escape, a quote and a backslash is logged printable', async () => {
+  const srv0 = await withServer(['--log-level', 'info', '--origins', 'http://ok.example'], async (srv) => {
+    // A raw handshake: ws and fetch would not send these bytes in a header.
+    const answer = await withTimeout(new Promise((resolve, reject) => {
+      const s = net.connect(srv.port, '127.0.0.1', () => s.write(
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+        + 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+        + 'Origin: http://evil\u001b[31m"x\\\r\n\r\n'));
+      let got = '';
+      s.on('data', (d) => { got += d; });
+      s.on('close', () => resolve(got));
+      s.on('error', reject);
+    }), 5000, 'the refusal');
+    assert.match(answer, /^HTTP\/1\.[01] 403 /);
+    await waitFor(() => srv.stderr().includes('handshake refused: Origin'), 5000, 'the log line');
+    return srv;
+  });
+  const line = srv0.stderr().split('\n').find((l) => l.includes('handshake refused: Origin'));
+  assert.match(line, /\[info\] handshake refused: Origin http:\/\/evil\?\[31m\?x\? is not allowed$/);
+  assert.ok(!srv0.stderr().includes('\u001b'), 'no escape character reaches the log');
+});
