@@ -313,7 +313,7 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
     srv->ops_port = -1;
     srv->factory = f = wsr__factory_new(cfg, err);
     if (f != NULL)
-        atomic_init(&srv->policy, policy_new(cfg, err));
+        atomic_store(&srv->policy, policy_new(cfg, err));
     if (f == NULL || atomic_load(&srv->policy) == NULL) {
         wsr_server_free(srv);
         return NULL;
