@@ -124,7 +124,6 @@ test('SIGHUP changes origins, trusted proxies, connection and rate limits togeth
     assert.match(third.detail ?? third.error ?? JSON.stringify(third), /at most 2 requests a second per connection/);
     // The trusted proxy's client is believed now, and counted against its own address.
     const p1 = await connect(srv.url, { origin: B, ...xff });
-    await new Promise((r) => setTimeout(r, 1100)); // p1's first second of tokens
     assert.match(await accessOf(p1), /access conn#\S+ 203\.0\.113\.7 - /);
     // 127.0.0.1 holds c and d: a third from it is past max_connections_per_ip.
     await assert.rejects(connect(srv.url, { origin: B }), /HTTP 429/);
@@ -137,7 +136,6 @@ test('SIGHUP changes origins, trusted proxies, connection and rate limits togeth
     const refused = await hup('the refused reload');
     assert.match(refused, new RegExp(`\\[err\\] SIGHUP: configuration not reloaded, nothing changed: ${path}:5:3: .*127\\.0\\.0\\.1/99`));
     await assert.rejects(connect(srv.url, { origin: A }), /HTTP 403/);
-    await new Promise((r) => setTimeout(r, 1100));
     const e = await connect(srv.url, { origin: B, ...xff });
     assert.match(await accessOf(e), /access conn#\S+ 203\.0\.113\.7 - /, 'log_level stayed info, the proxy trusted');
     await e.close();
