@@ -67,6 +67,30 @@ static void test_limits__zero_means_no_limit(void **state)
     assert_int_equal(wsr__limits_total(fx->l), 0);
 }
 
+static void test_limits__new_limits_apply_to_the_next_admission(void **state)
+{
+    tu_net_fixture_t *fx = *state;
+    wsr__addr_t a = tu_addr("192.0.2.1"), b = tu_addr("192.0.2.2");
+    void *t[4], *refused = (void *)1;
+
+    fx->l = wsr__limits_new(0, 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(wsr__limits_admit(fx->l, &a, &t[i]), WSR__ADMIT_OK);
+    /* Lower than what is open: the three stay, a fourth is refused. */
+    wsr__limits_set(fx->l, 0, 2);
+    assert_int_equal(wsr__limits_count(fx->l, &a), 3);
+    assert_int_equal(wsr__limits_admit(fx->l, &a, &refused), WSR__ADMIT_PER_ADDRESS);
+    assert_null(refused);
+    wsr__limits_set(fx->l, 3, 0);
+    assert_int_equal(wsr__limits_admit(fx->l, &b, &refused), WSR__ADMIT_TOTAL);
+    /* Raised again: room at once. */
+    wsr__limits_set(fx->l, 4, 0);
+    assert_int_equal(wsr__limits_admit(fx->l, &b, &t[3]), WSR__ADMIT_OK);
+    for (int i = 0; i < 4; i++)
+        wsr__limits_release(fx->l, t[i]);
+    assert_int_equal(wsr__limits_total(fx->l), 0);
+}
+
 static void test_limits__mapped_ipv6_is_its_ipv4_address(void **state)
 {
     tu_net_fixture_t *fx = *state;
@@ -234,6 +258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_limits__per_address_and_total),
         T(test_limits__zero_means_no_limit),
+        T(test_limits__new_limits_apply_to_the_next_admission),
         T(test_limits__mapped_ipv6_is_its_ipv4_address),
         T(test_limits__proxied_counts_in_the_total_then_against_its_client),
         T(test_limits__out_of_memory_counts_nothing),

@@ -7,7 +7,8 @@
  * carries it; 0 is no limit; rates are read from "N/s", "N/min", "N/h"; a
  * flood of distinct addresses or users grows the tables no further than
  * their cap, leaves a bucket in debt in debt, and gets one budget together
- * for those the tables have no room for.
+ * for those the tables have no room for; new rates (SIGHUP) apply from the
+ * next request, the buckets capped at the new burst.
  */
 #include "testutil.h"
 
@@ -240,6 +241,43 @@ static void test_ratelimit__rates_read(void **state)
         assert_false(wsr__rate_parse(bad[i], &r));
 }
 
+static void test_ratelimit__new_rates_from_the_next_request(void **state)
+{
+    wsr__ratelimit_t *rl = limiter(100, 0, 0, 0);
+    wsr__bucket_t b = {0}, other[3] = {{0}};
+    wsr__rate_refusal_t why;
+    wsr_server_config_t cfg;
+    int64_t t = SEC;
+
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(wsr__ratelimit_take(rl, &b, "1.2.3.4", "ann", t, &why), WSR__RATE_OK);
+    /* Now 2 a second per connection, burst 2, and 1 a second per user. */
+    wsr_server_config_init(&cfg);
+    cfg.rate_limit_connection = 2;
+    cfg.rate_limit_user = 1;
+    cfg.rate_burst = 2;
+    assert_int_equal(wsr__ratelimit_set(rl, &cfg), 0);
+    /* The old bucket (97 tokens) is capped at the new burst: 2 more. */
+    assert_int_equal(wsr__ratelimit_take(rl, &b, NULL, NULL, t, &why), WSR__RATE_OK);
+    assert_int_equal(wsr__ratelimit_take(rl, &b, NULL, NULL, t, &why), WSR__RATE_OK);
+    assert_int_equal(wsr__ratelimit_take(rl, &b, NULL, NULL, t, &why), WSR__RATE_REFUSED);
+    assert_string_equal(why.limit, "connection");
+    assert_true(why.rate == 2);
+    /* The user limit applies now: ann's burst of 2, whatever the connection. */
+    assert_int_equal(wsr__ratelimit_take(rl, &other[0], NULL, "ann", t, &why), WSR__RATE_OK);
+    assert_int_equal(wsr__ratelimit_take(rl, &other[1], NULL, "ann", t, &why), WSR__RATE_OK);
+    assert_int_equal(wsr__ratelimit_take(rl, &other[2], NULL, "ann", t, &why), WSR__RATE_REFUSED);
+    assert_string_equal(why.limit, "user");
+    /* Off again: no refusal at all. */
+    cfg.rate_limit_connection = 0;
+    cfg.rate_limit_user = 0;
+    assert_int_equal(wsr__ratelimit_set(rl, &cfg), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(wsr__ratelimit_take(rl, &b, NULL, "ann", t, &why), WSR__RATE_OK);
+    wsr__ratelimit_free(rl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit__a_flood_of_keys_is_bounded),
         cmocka_unit_test(test_ratelimit__rates_read),
         cmocka_unit_test(test_ratelimit__a_route_bucket),
+        cmocka_unit_test(test_ratelimit__new_rates_from_the_next_request),
     };
 
     tu_install_allocator();

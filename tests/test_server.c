@@ -2,7 +2,9 @@
 /*
  * Tests for what src/server.c and src/util.c decide before any socket opens:
  * configurations wsr_server_new refuses (with the sentence it gives), and the
- * stack every thread the library starts gets, whatever the process default.
+ * stack every thread the library starts gets, whatever the process default;
+ * what wsr_server_reconfigure refuses (naming the key) before changing
+ * anything, and ops_host without ops_port.
  * (The running server is tested by tests/js against the real wsrouterd.)
  */
 #define _GNU_SOURCE /* pthread_getattr_np, pthread_setattr_default_np */
@@ -58,6 +60,62 @@ static void *report_stack(void *arg)
     return NULL;
 }
 
+static void test_server__reconfigure_validates_before_it_changes(void **state)
+{
+    wsr_server_config_t cfg, next;
+    wsr_server_t *srv;
+    wsr_error_t err;
+
+    (void)state;
+    wsr_server_config_init(&cfg);
+    cfg.port = 0;
+    srv = wsr_server_new(&cfg, &err);
+    assert_non_null(srv);
+    next = cfg;
+    next.origins = "https://a.example, not an origin";
+    assert_int_equal(wsr_server_reconfigure(srv, &next, &err), WSR_EINVAL);
+    assert_string_equal(err.key, "origins");
+    assert_non_null(strstr(err.text, "not an origin"));
+    next = cfg;
+    next.trusted_proxies = "10.0.0.0/99";
+    assert_int_equal(wsr_server_reconfigure(srv, &next, &err), WSR_EINVAL);
+    assert_string_equal(err.key, "trusted_proxies");
+    next = cfg;
+    next.rate_limit_user = -1;
+    assert_int_equal(wsr_server_reconfigure(srv, &next, &err), WSR_EINVAL);
+    assert_non_null(strstr(err.text, "rate_limit_user"));
+    /* Good values, twice (the second replaces the first, both freed at the end). */
+    next = cfg;
+    next.origins = "https://a.example";
+    next.trusted_proxies = "127.0.0.1";
+    next.max_connections_per_ip = 3;
+    next.rate_limit_address = 10;
+    assert_int_equal(wsr_server_reconfigure(srv, &next, &err), 0);
+    next.origins = NULL;
+    assert_int_equal(wsr_server_reconfigure(srv, &next, &err), 0);
+    /* An uninitialised struct is refused. */
+    next.size = 3;
+    assert_int_equal(wsr_server_reconfigure(srv, &next, &err), WSR_EINVAL);
+    wsr_server_free(srv);
+}
+
+static void test_server__ops_host_needs_ops_port(void **state)
+{
+    wsr_server_config_t cfg;
+    wsr_error_t err;
+
+    (void)state;
+    wsr_server_config_init(&cfg);
+    cfg.port = 0;
+    assert_int_equal(cfg.ops_port, -1);
+    cfg.ops_host = "127.0.0.1";
+    assert_null(wsr_server_new(&cfg, &err));
+    assert_string_equal(err.text, "ops_host needs ops_port: the port of the ops listener");
+    cfg.ops_port = 70000;
+    assert_null(wsr_server_new(&cfg, &err));
+    assert_string_equal(err.text, "ops_port 70000 is not between -1 (none) and 65535");
+}
+
 static void test_server__threads_get_a_large_enough_stack(void **state)
 {
     pthread_attr_t attr;
@@ -89,6 +147,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_server__max_depth_is_bounded),
         cmocka_unit_test(test_server__threads_get_a_large_enough_stack),
+        cmocka_unit_test(test_server__reconfigure_validates_before_it_changes),
+        cmocka_unit_test(test_server__ops_host_needs_ops_port),
     };
 
     tu_install_allocator();

@@ -121,6 +121,11 @@ typedef struct wsr_server_config {
     bool compression;               /* offer it (false) */
     unsigned compression_min_bytes; /* replies shorter than this go uncompressed (1024) */
     bool echo_mode; /* accept the wsrouter.echo subprotocol: whole messages echoed (false) */
+    /* A listener of its own for the ops endpoints (/_/health, /_/ready,
+     * /_/stats, /_/metrics): plain HTTP on ops_host (NULL: `host`) and
+     * ops_port; the other ports then answer them 404. */
+    const char *ops_host; /* address of the ops listener (NULL: host); needs ops_port */
+    int ops_port;         /* -1 (default): the ops endpoints on every port; 0: any free port */
 } wsr_server_config_t;
 
 /* Writes every default into `cfg` (borrowed) and records its size. Never
@@ -253,6 +258,9 @@ WSR_API int wsr_server_raw_port(const wsr_server_t *srv);
 /* Returns the port of the raw TCP over TLS listener (after start), or -1. */
 WSR_API int wsr_server_raw_tls_port(const wsr_server_t *srv);
 
+/* Returns the port of the ops listener (ops_port; after start), or -1. */
+WSR_API int wsr_server_ops_port(const wsr_server_t *srv);
+
 /*
  * Changes the log level (WSR_LOG_*) and the access log's switch of a
  * running server: every thread sees them from its next line on.
@@ -280,6 +288,22 @@ WSR_API void wsr_server_reload_certs(wsr_server_t *srv);
  * configured), or the error of the load (WSR_EIO, WSR_EINVAL, WSR_ENOMEM).
  */
 WSR_API int wsr_server_reload_keys(wsr_server_t *srv);
+
+/*
+ * Changes on a running server what may change without a restart: the
+ * Origin allow-list (origins), the trusted proxies (trusted_proxies), the
+ * connection limits (max_connections, max_connections_per_ip) and the
+ * request rate limits (rate_limit_connection, rate_limit_address,
+ * rate_limit_user, rate_burst), read from `cfg` (borrowed; initialised with
+ * wsr_server_config_init; its other fields are ignored). Everything is
+ * validated first: on an error nothing changed, and `err` says why (its
+ * key names the setting). Connections already open keep working (one past
+ * a lower limit stays); new handshakes and requests get the new values.
+ * Thread-safe (wsrouterd calls it on SIGHUP); `srv` is borrowed. Returns 0,
+ * WSR_EINVAL or WSR_ENOMEM.
+ */
+WSR_API WSR_NODISCARD int wsr_server_reconfigure(wsr_server_t *srv, const wsr_server_config_t *cfg,
+                                                 wsr_error_t *err);
 
 /* Frees the server (after run returned, or if it never started). NULL ignored. */
 WSR_API void wsr_server_free(wsr_server_t *srv);

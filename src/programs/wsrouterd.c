@@ -77,9 +77,10 @@ static void usage(FILE *out)
             "      --version           the version\n"
             "\n"
             "Flags override the configuration file. SIGINT or SIGTERM drain and exit 0;\n"
-            "SIGHUP reads the configuration again: the log settings change, keys that\n"
-            "need a restart are named; the TLS certificate and identity-provider keys\n"
-            "are read again.\n"
+            "SIGHUP reads the configuration again: the log settings, origins,\n"
+            "trusted_proxies, the connection and rate limits change together (or,\n"
+            "when one is wrong, nothing does), keys that need a restart are named;\n"
+            "the TLS certificate and identity-provider keys are read again.\n"
             "\n"
             "usage: wsrouterd user add NAME [--role ROLE]... [--store FILE | --engine URL | "
             "--config FILE]\n"
@@ -179,8 +180,21 @@ static int parse_args(int argc, char **argv, wsr_config_t *conf, wsr_error_t *fi
 static wsr_config_t *config_new(const char *default_store);
 
 /* The keys SIGHUP changes on the running server; any other that differs in
- * the file read again needs a restart. */
-static const char *const live_keys[] = {"log_level", "log_format", "access_log", "log_lws"};
+ * the file read again needs a restart. The log's first (the sink's and
+ * lws's), then those of wsr_server_reconfigure. */
+static const char *const live_keys[] = {"log_level",
+                                        "log_format",
+                                        "access_log",
+                                        "log_lws",
+                                        "origins",
+                                        "trusted_proxies",
+                                        "max_connections",
+                                        "max_connections_per_ip",
+                                        "rate_limit_connection",
+                                        "rate_limit_address",
+                                        "rate_limit_user",
+                                        "rate_burst"};
+#define LOG_KEYS 4 /* live_keys[0..3]: the log's */
 
 static bool is_live(const char *key, size_t n)
 {
@@ -214,23 +228,50 @@ static void split_diff(const char *diff, char *live, char *restart, size_t size)
 
 static const char *const format_names[] = {"text", "json"};
 
-/* Applies the live keys of `fresh` to the server, the sink and lws, and
- * records them in the configuration in force. */
+/* Applies the log keys of `fresh` to the server, the sink and lws, and
+ * records every live key in the configuration in force (the server's were
+ * applied by wsr_server_reconfigure): the strings through wsr_config_set,
+ * which keeps its own copies, the numbers as they are. */
 static void apply_live(daemon_state_t *d, const wsr_server_config_t *fresh)
 {
+    wsr_server_config_t *now = wsr_config_settings(d->conf);
+    const char *values[] = {wsr_log_level_name(fresh->log_level),
+                            format_names[fresh->log_format != 0],
+                            fresh->access_log ? "true" : "false",
+                            fresh->log_lws ? "true" : "false",
+                            fresh->origins != NULL ? fresh->origins : "",
+                            fresh->trusted_proxies != NULL ? fresh->trusted_proxies : ""};
     wsr_error_t err;
 
     atomic_store(&d->level, fresh->log_level);
     atomic_store(&d->format, fresh->log_format);
     wsr_server_set_logging(d->srv, fresh->log_level, fresh->access_log);
     lws_set_log_level(lws_mask_for(fresh->log_level, fresh->log_lws), lws_log_sink);
-    const char *values[] = {
-        wsr_log_level_name(fresh->log_level), format_names[fresh->log_format != 0],
-        fresh->access_log ? "true" : "false", fresh->log_lws ? "true" : "false"};
-
-    for (size_t i = 0; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
         if (wsr_config_set(d->conf, live_keys[i], values[i], &err) != 0) /* names of its own */
             dlog(d, WSR_LOG_ERR, "SIGHUP: %s", err.text);
+    now->max_connections = fresh->max_connections;
+    now->max_connections_per_ip = fresh->max_connections_per_ip;
+    now->rate_limit_connection = fresh->rate_limit_connection;
+    now->rate_limit_address = fresh->rate_limit_address;
+    now->rate_limit_user = fresh->rate_limit_user;
+    now->rate_burst = fresh->rate_burst;
+}
+
+/* True when a key of wsr_server_reconfigure is in the comma-separated `live`. */
+static bool server_keys_changed(const char *live)
+{
+    for (const char *p = live; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+
+        for (size_t i = LOG_KEYS; i < sizeof(live_keys) / sizeof(live_keys[0]); i++)
+            if (strlen(live_keys[i]) == n && memcmp(live_keys[i], p, n) == 0)
+                return true;
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return false;
 }
 
 /*
@@ -256,6 +297,21 @@ static void reload(daemon_state_t *d)
     }
     wsr_config_diff(d->conf, fresh, diff, sizeof(diff));
     split_diff(diff, live, restart, sizeof(live));
+    /* The server's keys are validated and applied first, all of them or
+     * none: when they are refused, nothing changes (the log keys neither). */
+    if (server_keys_changed(live) &&
+        wsr_server_reconfigure(d->srv, wsr_config_settings(fresh), &err) != 0) {
+        char where[256];
+
+        if (err.key[0] != '\0' && wsr_config_where(fresh, err.key, where, sizeof(where)) == 0)
+            dlog(d, WSR_LOG_ERR, "SIGHUP: configuration not reloaded, nothing changed: %s: %s",
+                 where, err.text);
+        else
+            dlog(d, WSR_LOG_ERR, "SIGHUP: configuration not reloaded, nothing changed: %s",
+                 err.text);
+        wsr_config_free(fresh);
+        return;
+    }
     if (restart[0] != '\0')
         dlog(d, WSR_LOG_WARN, "SIGHUP: %s changed in the configuration and need%s a restart: kept",
              restart, strchr(restart, ',') != NULL ? "" : "s");
@@ -485,6 +541,9 @@ static int serve(daemon_state_t *d, wsr_config_t *conf)
     print_url("wss", cfg->host, wsr_server_tls_port(d->srv));
     print_url("tcp", cfg->host, wsr_server_raw_port(d->srv));
     print_url("tcp+tls", cfg->host, wsr_server_raw_tls_port(d->srv));
+    /* The ops endpoints' own listener (ops_port): plain HTTP. */
+    print_url("http", cfg->ops_host != NULL ? cfg->ops_host : cfg->host,
+              wsr_server_ops_port(d->srv));
     fflush(stdout);
     if (pthread_create(&sig_thread, NULL, signal_thread, d) != 0) {
         fprintf(stderr, "wsrouterd: cannot start the signal thread\n");

@@ -112,6 +112,8 @@ static const option_t options[] = {
     OPT("compression", OPT_BOOL, compression, 0, 1),
     OPT("compression_min_bytes", OPT_UINT, compression_min_bytes, 0, 8192),
     OPT("echo_mode", OPT_BOOL, echo_mode, 0, 1),
+    OPT("ops_host", OPT_STRING, ops_host, 0, 0),
+    OPT("ops_port", OPT_INT, ops_port, -1, 65535),
 };
 
 #define EXTRA_MAX     16
@@ -716,6 +718,18 @@ static int apply_object(wsr_config_t *c, target_t *tmp, json_t *root, const char
     return 0;
 }
 
+/* jansson's message quotes the file's text ("near '...'") as it was: its
+ * control characters and bytes past ASCII become '?', so the message is one
+ * printable line wherever it goes (the start-up error, SIGHUP's log line). */
+static void printable_json_error(const char *text, char *out, size_t size)
+{
+    size_t n = 0;
+
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0' && n + 1 < size; p++)
+        out[n++] = *p < 0x20 || *p >= 0x7f ? '?' : (char)*p;
+    out[n] = '\0';
+}
+
 int wsr_config_load_file(wsr_config_t *c, const char *path, wsr_error_t *err)
 {
     target_t tmp = c->now;
@@ -733,12 +747,15 @@ int wsr_config_load_file(wsr_config_t *c, const char *path, wsr_error_t *err)
         return config_error(err, rc, path, NULL, 0, NULL, "file too large or out of memory");
     root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        rc = config_error(err, WSR_EPARSE, path, NULL, 0, NULL, "not valid JSON: %s", jerr.text);
+        char why[sizeof(jerr.text)];
+
+        printable_json_error(jerr.text, why, sizeof(why));
+        rc = config_error(err, WSR_EPARSE, path, NULL, 0, NULL, "not valid JSON: %s", why);
         if (err != NULL) {
             err->line = jerr.line;
             err->column = jerr.column;
             wsr__error_set(err, WSR_EPARSE, "%s:%d:%d: not valid JSON: %s", path, jerr.line,
-                           jerr.column, jerr.text);
+                           jerr.column, why);
         }
         goto out;
     }

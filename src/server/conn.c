@@ -734,10 +734,12 @@ static int handshake_token(wsr__loop_t *loop, struct lws *wsi)
         return 0;
     if (wsr__auth_verify(loop->factory->auth, token, strlen(token), &s, detail, sizeof(detail)) !=
         0) {
-        char peer[WSR__PEER_MAX];
+        char peer[WSR__PEER_MAX], shown[sizeof(detail)];
 
         lws_get_peer_simple(wsi, peer, sizeof(peer));
-        wsr__log(loop->factory, WSR_LOG_NOTICE, "handshake from %s refused 401: %s", peer, detail);
+        /* The detail may quote the token's own text: printable in the log. */
+        wsr__copy_printable(shown, sizeof(shown), detail);
+        wsr__log(loop->factory, WSR_LOG_NOTICE, "handshake from %s refused 401: %s", peer, shown);
         wsr__count(&loop->stats->refused, 1);
         (void)lws_return_http_status(wsi, HTTP_STATUS_UNAUTHORIZED, detail);
         rc = -1;
@@ -754,20 +756,22 @@ static int handshake_token(wsr__loop_t *loop, struct lws *wsi)
  * list, or no Origin: not a browser). A long Origin never matches. */
 static bool origin_ok(wsr__loop_t *loop, struct lws *wsi)
 {
-    char origin[512] = "";
+    char *const *allowed = wsr__loop_policy(loop)->origins; /* one read: SIGHUP swaps it */
+    char origin[512] = "", shown[201];
     int n;
 
-    if (loop->origins == NULL)
+    if (allowed == NULL)
         return true;
     n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
     if (n == 0)
         return true;
     if (n < (int)sizeof(origin) &&
         lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
-        wsr__origin_allowed(loop->origins, origin))
+        wsr__origin_allowed(allowed, origin))
         return true;
-    wsr__log(loop->factory, WSR_LOG_INFO, "handshake refused: Origin %.200s is not allowed",
-             n < (int)sizeof(origin) ? origin : "(too long)");
+    /* The client's text, printable: a newline in it cannot forge a log line. */
+    wsr__copy_printable(shown, sizeof(shown), n < (int)sizeof(origin) ? origin : "(too long)");
+    wsr__log(loop->factory, WSR_LOG_INFO, "handshake refused: Origin %s is not allowed", shown);
     return false;
 }
 

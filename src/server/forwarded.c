@@ -71,16 +71,15 @@ static char *copy_header(struct lws *wsi, int h, size_t *len, bool *failed)
 /* The client of a trusted proxy's handshake; `peer` when the headers name
  * none, or cannot be believed (the log says why). Returns true when the
  * client is one the headers named. */
-static bool find_client(wsr__loop_t *loop, struct lws *wsi, const wsr__addr_t *peer,
-                        wsr__addr_t *client)
+static bool find_client(wsr__loop_t *loop, const wsr__proxies_t *proxies, struct lws *wsi,
+                        const wsr__addr_t *peer, wsr__addr_t *client)
 {
     size_t xff_len = 0, fwd_len = 0;
     bool failed = false;
     char *xff = copy_header(wsi, WSI_TOKEN_X_FORWARDED_FOR, &xff_len, &failed);
     char *fwd = copy_header(wsi, -1, &fwd_len, &failed);
-    wsr__forwarded_t rc =
-        failed ? WSR__FORWARDED_MALFORMED
-               : wsr__proxies_client(loop->proxies, xff, xff_len, fwd, fwd_len, client);
+    wsr__forwarded_t rc = failed ? WSR__FORWARDED_MALFORMED
+                                 : wsr__proxies_client(proxies, xff, xff_len, fwd, fwd_len, client);
     char text[WSR__ADDR_TEXT_MAX];
 
     if (rc != WSR__FORWARDED_OK)
@@ -127,15 +126,16 @@ void wsr__http_refuse(struct lws *wsi, unsigned status, const char *reason, cons
 bool wsr__forwarded_admit(wsr__loop_t *loop, struct lws *wsi)
 {
     void *token = lws_get_opaque_user_data(wsi);
+    const wsr__proxies_t *proxies = wsr__loop_policy(loop)->proxies; /* one read: SIGHUP swaps it */
     char text[WSR__ADDR_TEXT_MAX];
     wsr__addr_t peer, client;
     wsr__admit_t rc;
     bool forwarded;
 
-    if (loop->proxies == NULL || !wsr__limits_is_pending(loop->limits, token) ||
-        !peer_of(wsi, &peer) || !wsr__proxies_trusted(loop->proxies, &peer))
+    if (proxies == NULL || !wsr__limits_is_pending(loop->limits, token) || !peer_of(wsi, &peer) ||
+        !wsr__proxies_trusted(proxies, &peer))
         return true;
-    forwarded = find_client(loop, wsi, &peer, &client);
+    forwarded = find_client(loop, proxies, wsi, &peer, &client);
     rc = wsr__limits_admit_client(loop->limits, &token, &client);
     if (rc == WSR__ADMIT_OK) {
         lws_set_opaque_user_data(wsi, token); /* WSI_DESTROY releases the client's count */

@@ -243,7 +243,11 @@ static unsigned ready_body(wsr__loop_t *loop, wsr__buf_t *body)
 static unsigned build_body(struct lws *wsi, wsr__loop_t *loop, const char *method, const char *path,
                            wsr__buf_t *body, const char **type)
 {
-    unsigned ep = find_endpoint(path);
+    /* With an ops listener of their own (ops_port), the endpoints are
+     * there only: any other port answers them as unknown paths. */
+    const struct lws_vhost *ops = loop->listeners[WSR__LISTENER_OPS].vhost;
+    bool elsewhere = loop->server->ops_port >= 0 && (ops == NULL || lws_get_vhost(wsi) != ops);
+    unsigned ep = elsewhere ? EP_NONE : find_endpoint(path);
     json_t *snap;
     int rc;
 

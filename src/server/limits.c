@@ -45,6 +45,14 @@ wsr__limits_t *wsr__limits_new(unsigned max_total, unsigned max_per_ip)
     return l;
 }
 
+void wsr__limits_set(wsr__limits_t *l, unsigned max_total, unsigned max_per_ip)
+{
+    pthread_mutex_lock(&l->lock);
+    l->max_total = max_total;
+    l->max_per_ip = max_per_ip;
+    pthread_mutex_unlock(&l->lock);
+}
+
 void wsr__limits_free(wsr__limits_t *l)
 {
     if (l == NULL)

@@ -26,6 +26,9 @@ typedef enum wsr__admit {
  * memory ran out. */
 wsr__limits_t *wsr__limits_new(unsigned max_total, unsigned max_per_ip);
 void wsr__limits_free(wsr__limits_t *l);
+/* Changes the two limits (0: none) for the connections admitted from now
+ * on; those open past a lower limit stay. Any thread. */
+void wsr__limits_set(wsr__limits_t *l, unsigned max_total, unsigned max_per_ip);
 
 /*
  * Counts a new connection from `addr`, or refuses it. A NULL `addr` counts it

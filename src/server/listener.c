@@ -174,7 +174,7 @@ static void *admit(wsr__loop_t *loop, const struct sockaddr_storage *ss)
     wsr__admit_t rc;
 
     (void)wsr__addr_of_sockaddr(ss, &peer);
-    via_proxy = wsr__proxies_trusted(loop->proxies, &peer);
+    via_proxy = wsr__proxies_trusted(wsr__loop_policy(loop)->proxies, &peer);
     rc = wsr__limits_admit(loop->limits, via_proxy ? NULL : &peer, &token);
     if (rc != WSR__ADMIT_OK) {
         wsr__addr_format(&peer, text, sizeof(text));
@@ -210,8 +210,10 @@ static void accept_some(wsr__loop_t *loop, wsr__listener_t *l)
                 pause_accepting(loop, errno);
             return;
         }
+        /* The ops listener's connections (health checks, scrapes) are not
+         * counted in the limits: a server full of clients still answers them. */
         if (fcntl(c, F_SETFL, O_NONBLOCK) != 0 || loop->draining ||
-            (token = admit(loop, &ss)) == NULL) {
+            (l != &loop->listeners[WSR__LISTENER_OPS] && (token = admit(loop, &ss)) == NULL)) {
             wsr__count(&loop->stats->refused, 1);
             close(c);
             continue;

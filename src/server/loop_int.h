@@ -38,16 +38,30 @@ struct wsr__workers;
 #define WSR__MAX_LOOPS 256
 
 /* A listening socket of a loop and the vhost it feeds. */
-#define WSR__LISTENERS     4
+#define WSR__LISTENERS     5
 #define WSR__LISTENER_WS   0
 #define WSR__LISTENER_WSS  1
 #define WSR__LISTENER_RAW  2 /* raw TCP (PROTOCOL.md section 8) */
 #define WSR__LISTENER_RAWS 3 /* raw TCP over TLS */
+#define WSR__LISTENER_OPS  4 /* the ops endpoints alone (ops_port), loop 0 only */
 typedef struct wsr__listener {
     int fd;                  /* owned until adopted by lws, then lws's; -1 when none */
     struct lws *wsi;         /* borrowed: lws; NULL once closed */
     struct lws_vhost *vhost; /* borrowed: the loop's context */
 } wsr__listener_t;
+
+/*
+ * What SIGHUP may change about handshakes and accepts: the Origin
+ * allow-list and the trusted proxies, parsed. Immutable once published; the
+ * server publishes a new one atomically (wsr_server_reconfigure), and keeps
+ * the ones it replaced until it is freed, since a loop may still be reading
+ * one (a few hundred bytes a reload).
+ */
+typedef struct wsr__policy {
+    char **origins;               /* owned: the normalised allow-list, or NULL: no check */
+    struct wsr__proxies *proxies; /* owned: trusted_proxies, or NULL: none */
+    struct wsr__policy *older;    /* owned: the one this replaced, or NULL */
+} wsr__policy_t;
 
 typedef struct wsr__slot {
     struct wsr__conn *conn; /* borrowed: lws owns it; NULL when free */
@@ -60,7 +74,7 @@ typedef struct wsr__loop {
     wsr_factory_t *factory; /* borrowed: the server's */
     unsigned index;
     struct lws_context *ctx;                   /* owned */
-    wsr__listener_t listeners[WSR__LISTENERS]; /* ws://, wss://, raw, raw TLS */
+    wsr__listener_t listeners[WSR__LISTENERS]; /* ws://, wss://, raw, raw TLS, ops */
     void *tls_ctx;                   /* borrowed: lws; the wss:// vhost's SSL_CTX, or NULL */
     void *raw_tls_ctx;               /* borrowed: lws; the raw TLS vhost's SSL_CTX, or NULL */
     struct lws *pending_wsi;         /* the handshake that just passed the filter */
@@ -77,12 +91,11 @@ typedef struct wsr__loop {
     struct wsr__ratelimit *rate;  /* borrowed: the server's request rate limits */
     struct wsr__workers *workers; /* borrowed: the server's, or NULL before start */
     struct wsr__workers *lane;    /* borrowed: the server's lane, or NULL before start */
-    char *const *origins;         /* borrowed: the server's allow-list, or NULL */
-    struct wsr__proxies *proxies; /* borrowed: the server's trusted proxies, or NULL */
-    wsr__slot_t *slots;           /* owned: connection registry, loop thread only */
-    uint32_t nslots;              /* slots ever used */
-    uint32_t slots_cap;           /* slots allocated */
-    uint32_t free_head;           /* first free slot + 1, 0 when none */
+    _Atomic(wsr__policy_t *) *policy; /* borrowed: the server's; read with wsr__loop_policy */
+    wsr__slot_t *slots;               /* owned: connection registry, loop thread only */
+    uint32_t nslots;                  /* slots ever used */
+    uint32_t slots_cap;               /* slots allocated */
+    uint32_t free_head;               /* first free slot + 1, 0 when none */
     unsigned nconns;
     struct wsr_reply *pending; /* deferred replies in flight, loop thread only */
     wsr__buf_t scratch;        /* base64 work buffer, loop thread only */
@@ -95,6 +108,12 @@ typedef struct wsr__loop {
     bool drain_timed_out;
     bool finished;
 } wsr__loop_t;
+
+/* The policy in force (never NULL once the loops exist). Any thread. */
+static inline const wsr__policy_t *wsr__loop_policy(const wsr__loop_t *loop)
+{
+    return atomic_load_explicit(loop->policy, memory_order_acquire);
+}
 
 /* Prepares `loop` (zeroed by the caller) for `server`. Returns 0 or WSR_ENOMEM. */
 int wsr__loop_init(wsr__loop_t *loop, wsr_server_t *server, unsigned index, wsr__stats_t *stats);

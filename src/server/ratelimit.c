@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +33,25 @@ typedef struct limit {
     double burst; /* the bucket's size */
 } limit_t;
 
-struct wsr__ratelimit {
+/* The limits in force: immutable once published (SIGHUP publishes new
+ * ones); the ones replaced are kept until the limiter is freed, since a
+ * request on another thread may still be reading them. */
+typedef struct rates {
     limit_t conn, addr, user;
-    pthread_mutex_t lock;           /* guards both tables */
+    struct rates *older; /* owned: the ones these replaced, or NULL */
+} rates_t;
+
+/* Which limit a table's sweep asks about. */
+typedef struct kind {
+    struct wsr__ratelimit *rl;
+    bool user; /* the user table's, else the address table's */
+} kind_t;
+
+struct wsr__ratelimit {
+    _Atomic(rates_t *) rates;       /* owned: the limits in force */
+    pthread_mutex_t lock;           /* guards both tables, and publishing */
     wsr__strtable_t *addrs, *users; /* owned: buckets by address, by user name */
+    kind_t addr_kind, user_kind;
 };
 
 static bool is_full(void *value, int64_t now_ns, void *user);
@@ -49,20 +65,44 @@ static limit_t limit_of(double rate, unsigned burst)
     return l;
 }
 
+static rates_t *rates_of(const wsr_server_config_t *cfg)
+{
+    rates_t *r = wsr__calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->conn = limit_of(cfg->rate_limit_connection, cfg->rate_burst);
+    r->addr = limit_of(cfg->rate_limit_address, cfg->rate_burst);
+    r->user = limit_of(cfg->rate_limit_user, cfg->rate_burst);
+    return r;
+}
+
+static void free_rates(rates_t *r)
+{
+    while (r != NULL) {
+        rates_t *older = r->older;
+
+        wsr__free(r);
+        r = older;
+    }
+}
+
 wsr__ratelimit_t *wsr__ratelimit_new(const wsr_server_config_t *cfg)
 {
     wsr__ratelimit_t *rl = wsr__calloc(1, sizeof(*rl));
 
     if (rl == NULL)
         return NULL;
-    rl->conn = limit_of(cfg->rate_limit_connection, cfg->rate_burst);
-    rl->addr = limit_of(cfg->rate_limit_address, cfg->rate_burst);
-    rl->user = limit_of(cfg->rate_limit_user, cfg->rate_burst);
+    atomic_init(&rl->rates, rates_of(cfg));
+    rl->addr_kind = (kind_t){rl, false};
+    rl->user_kind = (kind_t){rl, true};
     rl->addrs = wsr__strtable_new(sizeof(wsr__bucket_t), WSR__RATELIMIT_TABLE_MAX, SWEEP_NS,
-                                  is_full, &rl->addr);
+                                  is_full, &rl->addr_kind);
     rl->users = wsr__strtable_new(sizeof(wsr__bucket_t), WSR__RATELIMIT_TABLE_MAX, SWEEP_NS,
-                                  is_full, &rl->user);
-    if (rl->addrs == NULL || rl->users == NULL || pthread_mutex_init(&rl->lock, NULL) != 0) {
+                                  is_full, &rl->user_kind);
+    if (atomic_load(&rl->rates) == NULL || rl->addrs == NULL || rl->users == NULL ||
+        pthread_mutex_init(&rl->lock, NULL) != 0) {
+        free_rates(atomic_load(&rl->rates));
         wsr__strtable_free(rl->addrs);
         wsr__strtable_free(rl->users);
         wsr__free(rl);
@@ -71,12 +111,26 @@ wsr__ratelimit_t *wsr__ratelimit_new(const wsr_server_config_t *cfg)
     return rl;
 }
 
+int wsr__ratelimit_set(wsr__ratelimit_t *rl, const wsr_server_config_t *cfg)
+{
+    rates_t *r = rates_of(cfg);
+
+    if (r == NULL)
+        return WSR_ENOMEM;
+    pthread_mutex_lock(&rl->lock);
+    r->older = atomic_load_explicit(&rl->rates, memory_order_relaxed);
+    atomic_store_explicit(&rl->rates, r, memory_order_release);
+    pthread_mutex_unlock(&rl->lock);
+    return 0;
+}
+
 void wsr__ratelimit_free(wsr__ratelimit_t *rl)
 {
     if (rl == NULL)
         return;
     wsr__strtable_free(rl->addrs);
     wsr__strtable_free(rl->users);
+    free_rates(atomic_load(&rl->rates));
     pthread_mutex_destroy(&rl->lock);
     wsr__free(rl);
 }
@@ -88,6 +142,8 @@ static void refill(const limit_t *l, wsr__bucket_t *b, int64_t now_ns)
         b->tokens = l->burst;
     else if (now_ns > b->last_ns)
         b->tokens = fmin(l->burst, b->tokens + (double)(now_ns - b->last_ns) / 1e9 * l->rate);
+    else if (b->tokens > l->burst) /* a burst lowered by SIGHUP */
+        b->tokens = l->burst;
     b->last_ns = now_ns;
 }
 
@@ -95,7 +151,9 @@ static void refill(const limit_t *l, wsr__bucket_t *b, int64_t now_ns)
  * different from none, so the table may drop it. */
 static bool is_full(void *value, int64_t now_ns, void *user)
 {
-    const limit_t *l = user;
+    const kind_t *k = user;
+    const rates_t *r = atomic_load_explicit(&k->rl->rates, memory_order_acquire);
+    const limit_t *l = k->user ? &r->user : &r->addr;
     wsr__bucket_t *b = value;
 
     refill(l, b, now_ns);
@@ -148,21 +206,23 @@ static uint64_t use_table(use_t *use, wsr__strtable_t *tab, const limit_t *l, co
 wsr__rate_t wsr__ratelimit_take(wsr__ratelimit_t *rl, wsr__bucket_t *conn, const char *addr,
                                 const char *user, int64_t now_ns, wsr__rate_refusal_t *why)
 {
-    bool by_addr = rl->addr.rate > 0 && addr != NULL && addr[0] != '\0';
-    bool by_user = rl->user.rate > 0 && user != NULL;
+    /* One read of the limits in force: SIGHUP may publish new ones. */
+    const rates_t *r = atomic_load_explicit(&rl->rates, memory_order_acquire);
+    bool by_addr = r->addr.rate > 0 && addr != NULL && addr[0] != '\0';
+    bool by_user = r->user.rate > 0 && user != NULL;
     use_t use[3];
     size_t n = 0, by = 0; /* by: the bucket of the worst verdict */
     wsr__rate_t worst = WSR__RATE_OK;
     uint64_t untracked = 0, u = 0;
 
-    if (rl->conn.rate > 0)
-        use[n++] = (use_t){&rl->conn, conn, "connection", false};
+    if (r->conn.rate > 0)
+        use[n++] = (use_t){&r->conn, conn, "connection", false};
     if (by_addr || by_user)
         pthread_mutex_lock(&rl->lock);
     if (by_addr)
-        untracked = use_table(&use[n++], rl->addrs, &rl->addr, "client address", addr, now_ns);
+        untracked = use_table(&use[n++], rl->addrs, &r->addr, "client address", addr, now_ns);
     if (by_user)
-        u = use_table(&use[n++], rl->users, &rl->user, "user", user, now_ns);
+        u = use_table(&use[n++], rl->users, &r->user, "user", user, now_ns);
     /* An accepted request costs a token of every bucket; a refused one is a
      * debt of the buckets that refused it, so that a client that goes on
      * reaches twice its budget (the burst accepted, then as many refused).

@@ -65,6 +65,10 @@ typedef struct wsr__rate_refusal {
  * wsr__ratelimit_free), or NULL when memory ran out. */
 wsr__ratelimit_t *wsr__ratelimit_new(const wsr_server_config_t *cfg);
 void wsr__ratelimit_free(wsr__ratelimit_t *rl);
+/* Takes the rates and the burst of `cfg` from the next request on (the
+ * buckets keep their tokens, capped at the new burst). Returns 0 or
+ * WSR_ENOMEM (nothing changed). Any thread. */
+WSR_NODISCARD int wsr__ratelimit_set(wsr__ratelimit_t *rl, const wsr_server_config_t *cfg);
 
 /* Takes one token for a request at `now_ns` (monotonic) from `conn` (the
  * connection's bucket, the caller's), from the bucket of client address

@@ -90,6 +90,64 @@ void wsr_server_config_init_size(wsr_server_config_t *cfg, size_t size)
     cfg->history_ttl_s = 300;
     cfg->access_log = true;
     cfg->compression_min_bytes = 1024;
+    cfg->ops_port = -1;
+}
+
+/* Names the configuration key an error is about (wsr_config_where places it). */
+static void name_key(wsr_error_t *err, const char *key)
+{
+    if (err != NULL)
+        snprintf(err->key, sizeof(err->key), "%s", key);
+}
+
+/* Parses the allow-list and the proxies of `cfg` into a new policy (owned),
+ * or NULL with `err`. */
+static wsr__policy_t *policy_new(const wsr_server_config_t *cfg, wsr_error_t *err)
+{
+    wsr__policy_t *p = wsr__calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        wsr__error_set(err, WSR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (wsr__origins_parse(cfg->origins, &p->origins, err) != 0) {
+        name_key(err, "origins");
+        wsr__free(p);
+        return NULL;
+    }
+    if (wsr__proxies_parse(cfg->trusted_proxies, &p->proxies, err) != 0) {
+        name_key(err, "trusted_proxies");
+        wsr__origins_free(p->origins);
+        wsr__free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Frees a policy and every one it replaced. */
+static void policy_free(wsr__policy_t *p)
+{
+    while (p != NULL) {
+        wsr__policy_t *older = p->older;
+
+        wsr__origins_free(p->origins);
+        wsr__proxies_free(p->proxies);
+        wsr__free(p);
+        p = older;
+    }
+}
+
+/* The rate limits' check of check_config, on its own: SIGHUP runs it too. */
+static int check_rates(const wsr_server_config_t *cfg, wsr_error_t *err)
+{
+    /* Written so that NaN fails too. */
+    if (!(cfg->rate_limit_connection >= 0 && cfg->rate_limit_connection <= 1e9) ||
+        !(cfg->rate_limit_address >= 0 && cfg->rate_limit_address <= 1e9) ||
+        !(cfg->rate_limit_user >= 0 && cfg->rate_limit_user <= 1e9))
+        return wsr__error_set(err, WSR_EINVAL,
+                              "rate_limit_connection, rate_limit_address and rate_limit_user "
+                              "must be from 0 (none) to 1e9 requests a second");
+    return 0;
 }
 
 static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
@@ -100,13 +158,8 @@ static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL, "max_message must be at least 16 bytes");
     if (cfg->max_outbound < 1024)
         return wsr__error_set(err, WSR_EINVAL, "max_outbound must be at least 1024 bytes");
-    /* Written so that NaN fails too. */
-    if (!(cfg->rate_limit_connection >= 0 && cfg->rate_limit_connection <= 1e9) ||
-        !(cfg->rate_limit_address >= 0 && cfg->rate_limit_address <= 1e9) ||
-        !(cfg->rate_limit_user >= 0 && cfg->rate_limit_user <= 1e9))
-        return wsr__error_set(err, WSR_EINVAL,
-                              "rate_limit_connection, rate_limit_address and rate_limit_user "
-                              "must be from 0 (none) to 1e9 requests a second");
+    if (check_rates(cfg, err) != 0)
+        return WSR_EINVAL;
     if (cfg->max_depth < 1 || cfg->max_depth > WSR__JSON_MAX_DEPTH)
         return wsr__error_set(err, WSR_EINVAL, "max_depth must be from 1 to %u",
                               WSR__JSON_MAX_DEPTH);
@@ -124,6 +177,12 @@ static int check_config(const wsr_server_config_t *cfg, wsr_error_t *err)
     if (cfg->compression_min_bytes > WSR__DEFLATE_MIN_MAX)
         return wsr__error_set(err, WSR_EINVAL, "compression_min_bytes must be at most %d",
                               WSR__DEFLATE_MIN_MAX);
+    if (cfg->ops_port < -1 || cfg->ops_port > 65535)
+        return wsr__error_set(err, WSR_EINVAL, "ops_port %d is not between -1 (none) and 65535",
+                              cfg->ops_port);
+    if (cfg->ops_host != NULL && cfg->ops_port < 0)
+        return wsr__error_set(err, WSR_EINVAL,
+                              "ops_host needs ops_port: the port of the ops listener");
     if (cfg->history_ttl_s < 1)
         return wsr__error_set(err, WSR_EINVAL, "history_ttl_s must be at least 1");
     if (cfg->engine != NULL && strcmp(cfg->engine, "memory") != 0) {
@@ -244,13 +303,21 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
     }
     atomic_init(&srv->node_id, 0);
     atomic_init(&srv->loops_ready, false);
+    atomic_init(&srv->policy, NULL);
+    if (pthread_mutex_init(&srv->reconfigure_lock, NULL) != 0) {
+        wsr__free(srv);
+        wsr__error_set(err, WSR_ENOMEM, "out of memory creating the server");
+        return NULL;
+    }
     srv->port = -1;
     srv->tls_port = -1;
     srv->raw_port = -1;
     srv->raw_tls_port = -1;
+    srv->ops_port = -1;
     srv->factory = f = wsr__factory_new(cfg, err);
-    if (f == NULL || wsr__origins_parse(cfg->origins, &srv->origins, err) != 0 ||
-        wsr__proxies_parse(cfg->trusted_proxies, &srv->proxies, err) != 0) {
+    if (f != NULL)
+        atomic_store(&srv->policy, policy_new(cfg, err));
+    if (f == NULL || atomic_load(&srv->policy) == NULL) {
         wsr_server_free(srv);
         return NULL;
     }
@@ -301,6 +368,11 @@ int wsr_server_raw_tls_port(const wsr_server_t *srv)
     return srv->raw_tls_port;
 }
 
+int wsr_server_ops_port(const wsr_server_t *srv)
+{
+    return srv->ops_port;
+}
+
 void wsr_server_set_logging(wsr_server_t *srv, int log_level, bool access_log)
 {
     atomic_store_explicit(&srv->factory->log_level, log_level, memory_order_relaxed);
@@ -341,11 +413,43 @@ int wsr_server_reload_keys(wsr_server_t *srv)
     return 0;
 }
 
-/* Resolves the configured host to a numeric address: lws binds to an
- * interface name or a literal address, not a host name. */
-static int resolve_host(wsr_server_t *srv, wsr_error_t *err)
+int wsr_server_reconfigure(wsr_server_t *srv, const wsr_server_config_t *given, wsr_error_t *err)
 {
-    const char *host = srv->factory->settings.host;
+    wsr_server_config_t cfg;
+    wsr__policy_t *p;
+    int rc;
+
+    if (given->size < offsetof(wsr_server_config_t, host) + sizeof(given->host) ||
+        given->size > sizeof(cfg))
+        return wsr__error_set(err, WSR_EINVAL,
+                              "the configuration was not initialised with wsr_server_config_init");
+    wsr_server_config_init(&cfg);
+    memcpy(&cfg, given, given->size);
+    /* Everything is checked, and everything that can fail is made, before
+     * anything changes: the new values all, or none. */
+    if (check_rates(&cfg, err) != 0)
+        return WSR_EINVAL;
+    p = policy_new(&cfg, err);
+    if (p == NULL)
+        return err != NULL ? err->code : WSR_EINVAL;
+    pthread_mutex_lock(&srv->reconfigure_lock);
+    rc = wsr__ratelimit_set(srv->rate, &cfg);
+    if (rc != 0) {
+        pthread_mutex_unlock(&srv->reconfigure_lock);
+        policy_free(p);
+        return wsr__error_set(err, rc, "out of memory");
+    }
+    wsr__limits_set(srv->limits, cfg.max_connections, cfg.max_connections_per_ip);
+    p->older = atomic_load_explicit(&srv->policy, memory_order_relaxed);
+    atomic_store_explicit(&srv->policy, p, memory_order_release);
+    pthread_mutex_unlock(&srv->reconfigure_lock);
+    return 0;
+}
+
+/* Resolves `host` to a numeric address into `out`: lws binds to an
+ * interface name or a literal address, not a host name. */
+static int resolve_one(const char *host, char *out, size_t size, wsr_error_t *err)
+{
     struct addrinfo hints, *res = NULL;
     int rc;
 
@@ -358,13 +462,23 @@ static int resolve_host(wsr_server_t *srv, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL, "cannot resolve host %s: %s", host,
                               gai_strerror(rc));
     if (res->ai_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, srv->bind_addr,
-                  sizeof(srv->bind_addr));
+        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out, (socklen_t)size);
     else
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, srv->bind_addr,
-                  sizeof(srv->bind_addr));
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, out,
+                  (socklen_t)size);
     freeaddrinfo(res);
     return 0;
+}
+
+/* The numeric addresses of `host` and, when there is one, of the ops listener. */
+static int resolve_host(wsr_server_t *srv, wsr_error_t *err)
+{
+    const wsr__settings_t *s = &srv->factory->settings;
+    int rc = resolve_one(s->host, srv->bind_addr, sizeof(srv->bind_addr), err);
+
+    if (rc == 0 && s->ops_host != NULL)
+        rc = resolve_one(s->ops_host, srv->ops_addr, sizeof(srv->ops_addr), err);
+    return rc;
 }
 
 /* The protocols list and the HTTP mounts every vhost shares. */
@@ -407,6 +521,9 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
         srv->protocols[5] = srv->protocols[0];
         srv->protocols[5].name = WSR__ECHO_PROTOCOL;
     }
+    memset(srv->ops_protocols, 0, sizeof(srv->ops_protocols));
+    srv->ops_protocols[0] = srv->protocols[1];
+    srv->ops_protocols[1] = srv->protocols[2];
     if (www != NULL) {
         real = realpath(www, NULL);
         if (real == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -424,7 +541,7 @@ static int setup_http(wsr_server_t *srv, wsr_error_t *err)
 
 /* One vhost of a loop's context: plain, or TLS. Neither listens itself:
  * listener.c accepts on the loop's sockets and adopts into them. */
-static const char *const vhost_names[WSR__LISTENERS] = {"ws", "wss", "raw", "raws"};
+static const char *const vhost_names[WSR__LISTENERS] = {"ws", "wss", "raw", "raws", "ops"};
 
 static struct lws_vhost *create_vhost(wsr_server_t *srv, wsr__loop_t *loop, unsigned k)
 {
@@ -434,9 +551,13 @@ static struct lws_vhost *create_vhost(wsr_server_t *srv, wsr__loop_t *loop, unsi
 
     memset(&info, 0, sizeof(info));
     info.vhost_name = vhost_names[k];
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    info.protocols = srv->protocols;
-    info.mounts = wsr__http_mounts(&srv->mounts);
+    /* lws moves an HTTP request to the first vhost of the same listen_port
+     * its Host header does not name: the ops vhost has a port value of its
+     * own (it listens no more than the others), so it keeps its requests
+     * and the others never get its protocols. */
+    info.port = k == WSR__LISTENER_OPS ? CONTEXT_PORT_NO_LISTEN : CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.protocols = k == WSR__LISTENER_OPS ? srv->ops_protocols : srv->protocols;
+    info.mounts = k == WSR__LISTENER_OPS ? &srv->mounts.ops : wsr__http_mounts(&srv->mounts);
     info.user = loop;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.timeout_secs = (s->handshake_timeout_ms + 999) / 1000;
@@ -531,8 +652,7 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
         loop->factory = f;
         loop->limits = srv->limits;
         loop->rate = srv->rate;
-        loop->origins = srv->origins;
-        loop->proxies = srv->proxies;
+        loop->policy = &srv->policy;
     }
     if (!s->tls_only)
         rc = open_listeners(srv, WSR__LISTENER_WS, s->port, &srv->port, err);
@@ -544,6 +664,10 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
         rc = wsr__error_set(err, WSR_EINVAL, "raw_tls_port needs tls_cert and tls_key");
     if (rc == 0 && s->raw_tls_port >= 0)
         rc = open_listeners(srv, WSR__LISTENER_RAWS, s->raw_tls_port, &srv->raw_tls_port, err);
+    /* The ops listener: one socket, on loop 0 (health checks and scrapes). */
+    if (rc == 0 && s->ops_host != NULL)
+        rc = wsr__listen_open(srv->ops_addr, s->ops_port, 1,
+                              &srv->loops[0].listeners[WSR__LISTENER_OPS].fd, &srv->ops_port, err);
     for (i = 0; rc == 0 && i < srv->nloops; i++)
         rc = create_context(srv, &srv->loops[i], err);
     return rc;
@@ -552,9 +676,9 @@ static int create_loops(wsr_server_t *srv, wsr_error_t *err)
 /* The start-up line: the listeners there are (none shown as port -1). */
 static void log_listening(const wsr_server_t *srv)
 {
-    static const char *const names[] = {"ws", "wss", "tcp", "tcp+tls"};
-    const int ports[] = {srv->port, srv->tls_port, srv->raw_port, srv->raw_tls_port};
-    char list[128] = "";
+    static const char *const names[] = {"ws", "wss", "tcp", "tcp+tls", "ops"};
+    const int ports[] = {srv->port, srv->tls_port, srv->raw_port, srv->raw_tls_port, srv->ops_port};
+    char list[160] = "";
     size_t n = 0;
 
     for (size_t i = 0; i < WSR__ARRAY_SIZE(names); i++)
@@ -771,8 +895,8 @@ void wsr_server_free(wsr_server_t *srv)
     }
     wsr__free(srv->loops);
     wsr__free(srv->www_path);
-    wsr__origins_free(srv->origins);
-    wsr__proxies_free(srv->proxies);
+    policy_free(atomic_load(&srv->policy));
+    pthread_mutex_destroy(&srv->reconfigure_lock);
     wsr__limits_free(srv->limits);
     wsr__ratelimit_free(srv->rate);
     wsr__factory_free(srv->factory);

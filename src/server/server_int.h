@@ -18,6 +18,9 @@
 struct wsr_server {
     struct lws_protocols protocols[7]; /* wsrouter.v1, /_/, listeners, jsonrpc2.0, raw,
                                           wsrouter.echo or end, end */
+    /* The ops listener's vhost: HTTP and the listening socket only, so no
+     * WebSocket upgrade and no www there. */
+    struct lws_protocols ops_protocols[3];
     wsr__http_mounts_t mounts;
     char *www_path;         /* owned: the absolute path of www, or NULL */
     wsr_factory_t *factory; /* owned */
@@ -27,14 +30,18 @@ struct wsr_server {
     struct wsr__workers *lane;    /* owned: WSR_ROUTE_LANE's pool, or NULL before start */
     struct wsr__limits *limits;   /* owned */
     struct wsr__ratelimit *rate;  /* owned: the request rate limits */
-    char **origins;               /* owned: the normalised allow-list, or NULL: no check */
-    struct wsr__proxies *proxies; /* owned: trusted_proxies, or NULL: none */
-    wsr__stats_source_t stats;    /* what the `stats` route reads */
-    int port;                     /* ws://, or -1 */
-    int tls_port;                 /* wss://, or -1 */
-    int raw_port;                 /* raw TCP, or -1 */
-    int raw_tls_port;             /* raw TCP over TLS, or -1 */
+    /* owned: the Origin allow-list and trusted proxies in force, and those
+     * they replaced (wsr_server_reconfigure publishes a new one) */
+    _Atomic(wsr__policy_t *) policy;
+    pthread_mutex_t reconfigure_lock; /* one wsr_server_reconfigure at a time */
+    wsr__stats_source_t stats;        /* what the `stats` route reads */
+    int port;                         /* ws://, or -1 */
+    int tls_port;                     /* wss://, or -1 */
+    int raw_port;                     /* raw TCP, or -1 */
+    int raw_tls_port;                 /* raw TCP over TLS, or -1 */
+    int ops_port;                     /* the ops endpoints' own listener, or -1 */
     char bind_addr[INET6_ADDRSTRLEN];
+    char ops_addr[INET6_ADDRSTRLEN]; /* the ops listener's numeric address */
     bool started;
     bool ran;
     bool workers_stuck; /* run left a handler running: the pool and factory stay */

@@ -45,7 +45,9 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
         copy_opt(&s->engine,
                  cfg->engine != NULL && strcmp(cfg->engine, "memory") != 0 ? cfg->engine : NULL) ||
         copy_opt(&s->engine_password, cfg->engine_password) ||
-        copy_opt(&s->ops_token, cfg->ops_token))
+        copy_opt(&s->ops_token, cfg->ops_token) ||
+        copy_opt(&s->ops_host,
+                 cfg->ops_port >= 0 ? (cfg->ops_host ? cfg->ops_host : s->host) : NULL))
         return WSR_ENOMEM;
     s->port = cfg->port;
     s->max_message = cfg->max_message;
@@ -79,6 +81,7 @@ static int copy_settings(wsr__settings_t *s, const wsr_server_config_t *cfg)
     s->compression = cfg->compression;
     s->compression_min_bytes = cfg->compression_min_bytes;
     s->echo_mode = cfg->echo_mode;
+    s->ops_port = cfg->ops_port;
     return 0;
 }
 
@@ -124,6 +127,7 @@ void wsr__factory_free(wsr_factory_t *f)
     wsr__free(f->settings.tls_key);
     wsr__free(f->settings.tls_client_ca);
     wsr__free(f->settings.origins);
+    wsr__free(f->settings.ops_host);
     wsr__free(f->settings.trusted_proxies);
     wsr__free(f->settings.jwt_keys);
     wsr__free(f->settings.jwt_jwks);

@@ -71,6 +71,8 @@ typedef struct wsr__settings {
     bool compression;
     unsigned compression_min_bytes;
     bool echo_mode;
+    char *ops_host; /* owned: the ops listener's address, or NULL: none */
+    int ops_port;   /* -1: the ops endpoints on every port */
 } wsr__settings_t;
 
 /*

@@ -184,9 +184,13 @@ static int check_header(const char *p, size_t n, unsigned accepted, wsr__jwt_hea
     else if (strlen(alg) != json_string_length(json_object_get(h, "alg")))
         rc = refuse(detail, size, "token algorithm holds U+0000 (only %s %s accepted)", names,
                     count == 1 ? "is" : "are");
-    else if (out->alg == 0)
-        rc = refuse(detail, size, "token algorithm %.20s is not accepted (only %s)", alg, names);
-    else if (json_object_get(h, "crit") != NULL)
+    else if (out->alg == 0) {
+        /* The client's text: quoted as printable, so it cannot forge a log line. */
+        char shown[21];
+
+        wsr__copy_printable(shown, sizeof(shown), alg);
+        rc = refuse(detail, size, "token algorithm %s is not accepted (only %s)", shown, names);
+    } else if (json_object_get(h, "crit") != NULL)
         rc = refuse(detail, size, "token header has critical parameters this server ignores");
     else
         rc = read_kid(h, out, detail, size);

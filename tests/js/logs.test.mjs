@@ -7,7 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { connect, withServer, withTimeout } from './harness.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, waitFor, withServer, withTimeout } from './harness.mjs';
 
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(err|warn|notice|info|debug)\] /;
 
@@ -119,4 +122,49 @@ test('the start-up line names only the listeners there are', async () => {
     assert.match(line, /\[notice\] listening on 127\.0\.0\.1, ws port \d+, \d+ event loop\(s\), \d+ worker\(s\)$/);
     assert.ok(!line.includes('port -1'), line);
   });
+});
+
+test('a token whose alg holds a newline and escapes is logged as one printable line', async () => {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  // What a client chose: a newline that would start a forged line, ESC, a quote, a backslash.
+  const alg = 'x\n[err] forged\u001b"\\';
+  const token = `${b64({ alg, typ: 'JWT' })}.${b64({ sub: 'a' })}.c2ln`;
+  const dir = mkdtempSync(join(tmpdir(), 'wsrd-logs-'));
+  let srv0;
+  try {
+    srv0 = await withServer(['--log-level', 'info', '--store', join(dir, 'w.db'), '--set', `jwt_secret=${'s'.repeat(40)}`], async (srv) => {
+      await assert.rejects(connect(`${srv.url}/?token=${token}`), /HTTP 401/);
+      await waitFor(() => srv.stderr().includes('refused 401'), 5000, 'the refusal in the log');
+      return srv;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const lines = srv0.stderr().trim().split('\n');
+  for (const l of lines) assert.match(l, STAMP, `a line without stamp or level: ${l}`);
+  const refused = lines.find((l) => l.includes('refused 401'));
+  assert.match(refused, /\[notice\] handshake from 127\.0\.0\.1 refused 401: token algorithm x\?\[err\] forged\?\?\? is not accepted \(only HS256\)$/);
+  assert.ok(!srv0.stderr().includes('\u001b'), 'no escape character reaches the log');
+});
+
+test('a refused Origin with an escape, a quote and a backslash is logged printable', async () => {
+  const srv0 = await withServer(['--log-level', 'info', '--origins', 'http://ok.example'], async (srv) => {
+    // A raw handshake: ws and fetch would not send these bytes in a header.
+    const answer = await withTimeout(new Promise((resolve, reject) => {
+      const s = net.connect(srv.port, '127.0.0.1', () => s.write(
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+        + 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+        + 'Origin: http://evil\u001b[31m"x\\\r\n\r\n'));
+      let got = '';
+      s.on('data', (d) => { got += d; });
+      s.on('close', () => resolve(got));
+      s.on('error', reject);
+    }), 5000, 'the refusal');
+    assert.match(answer, /^HTTP\/1\.[01] 403 /);
+    await waitFor(() => srv.stderr().includes('handshake refused: Origin'), 5000, 'the log line');
+    return srv;
+  });
+  const line = srv0.stderr().split('\n').find((l) => l.includes('handshake refused: Origin'));
+  assert.match(line, /\[info\] handshake refused: Origin http:\/\/evil\?\[31m\?x\? is not allowed$/);
+  assert.ok(!srv0.stderr().includes('\u001b'), 'no escape character reaches the log');
 });

@@ -165,3 +165,55 @@ test('connections are counted by transport in /_/metrics and /_/stats, open ones
     await a.close();
   });
 });
+
+/** The ops listener's port, from the start-up output. */
+async function opsPort(srv) {
+  await waitFor(() => /listening on http:\/\/\S+?:\d+\//.test(srv.stdout()), 5000, 'the ops listener line');
+  return Number(/listening on http:\/\/\S+?:(\d+)\//.exec(srv.stdout())[1]);
+}
+
+test('ops_port: the ops endpoints on their own listener only; the main port answers them 404', async () => {
+  // Every loop: the main port's 404 must not depend on which loop took the connection.
+  await withServer(['--set', 'ops_port=0', '--io-threads', '2'], async (srv) => {
+    const ops = await opsPort(srv);
+    assert.notEqual(ops, srv.port);
+    assert.match(srv.stderr(), new RegExp(`listening on 127\\.0\\.0\\.1, ws port ${srv.port}, ops port ${ops}, `));
+    const at = (port, path, init) => fetch(`http://127.0.0.1:${port}${path}`, init);
+    for (const path of ['/_/health', '/_/ready', '/_/stats', '/_/metrics']) {
+      const o = await at(ops, path);
+      assert.equal(o.status, 200, path);
+      await o.arrayBuffer();
+      for (let i = 0; i < 4; i++) { // several connections: both loops of the main port
+        const m = await at(srv.port, path);
+        assert.equal(m.status, 404, `${path} on the main port`);
+        assert.deepEqual(await m.json(), { status: 404, detail: `no endpoint ${path}` });
+      }
+    }
+    assert.match(await (await at(ops, '/_/metrics')).text(), /^wsrouter_build_info\{version="[^"]+"\} 1$/m);
+    // The ops listener serves nothing else: no WebSocket, no other path.
+    assert.equal((await at(ops, '/')).status, 404);
+    await assert.rejects(connect(`ws://127.0.0.1:${ops}/`), /HTTP|socket hang up|ECONNRESET|Unexpected/);
+    const post = await at(ops, '/_/ready', { method: 'POST', body: 'x' });
+    assert.equal(post.status, 405);
+    await post.arrayBuffer();
+    // The main port still does its work.
+    const c = await connect(srv.url);
+    assert.equal((await c.request({ cmd: 'ping' })).data, 'PONG');
+    await c.close();
+  });
+});
+
+test('ops_port answers health checks when max_connections is reached; ops_host alone is refused', async () => {
+  await withServer(['--set', 'ops_port=0', '--set', 'max_connections=1', '--io-threads', '1'], async (srv) => {
+    const ops = await opsPort(srv);
+    const c = await connect(srv.url);
+    await assert.rejects(connect(srv.url), /HTTP|socket hang up|ECONNRESET|closed/);
+    const h = await fetch(`http://127.0.0.1:${ops}/_/health`);
+    assert.equal(h.status, 200);
+    assert.equal((await h.json()).status, 'ok');
+    await c.close();
+  });
+  const bad = await startServer(['--set', 'ops_host=127.0.0.1']).then((s) => s.stop().then(() => null), (e) => e);
+  assert.ok(bad instanceof Error, 'ops_host without ops_port must be refused');
+  assert.match(bad.message, /ops_host needs ops_port: the port of the ops listener/);
+});
