@@ -981,6 +981,8 @@ static void begin_login(cli_t *cli, const char *user)
     fflush(stdout);
     if (read_password(user, password, sizeof(password)) == 0)
         (void)session_login(cli, user, password);
+    else
+        cli->interrupts_seen = cli_interrupt_count(); /* a Ctrl-C there gave up the login */
     wipe(password, sizeof(password));
 }
 

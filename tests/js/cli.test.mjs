@@ -909,6 +909,38 @@ describe('subscribe TOPIC...', () => {
     }
   });
 
+  test('after a server restart it reconnects, says so on stderr, and goes on following', async () => {
+    let s = await startServer(['--modules', 'all']);
+    const su = `${s.url}/`;
+    const io = spawnCli(['-u', su, 'subscribe', 'fr', '--count', '2']);
+    let p2 = null;
+    const count = async () => (await p2.request({ method: 'GET', url: '/_/presence', args: { topic: 'fr' } })).data.count;
+    const pub = async (data) => assert.equal((await p2.request({ method: 'POST', url: '/_/publish', args: { topic: 'fr' }, data })).status, 200);
+    try {
+      p2 = await connect(s.url);
+      await until('the subscription', async () => (await count()) === 1);
+      await pub(1);
+      await until('the first line', () => io.out.endsWith('\n'));
+      await p2.close();
+      p2 = null;
+      await stopClean(s);
+      s = await startServer(['--modules', 'all', '--port', String(s.port)]);
+      p2 = await connect(s.url);
+      await until('the subscription again', async () => (await count()) === 1);
+      await pub(2);
+      const [code, signal] = await withDeadline(io.exited, 'the exit after 2');
+      assert.deepEqual([code, signal], [0, null], io.err);
+      assert.deepEqual(io.out.trimEnd().split('\n').map((l) => JSON.parse(l).data), [1, 2]);
+      const port = String(s.port);
+      assert.equal(io.err, `-- the server closed the connection to ws://127.0.0.1:${port}/ (1001: server shutting down) (reconnecting)\n` +
+        `-- reconnected to ${su}\n-- resubscribed fr (not recovered: publications were missed)\n`);
+    } finally {
+      io.child.kill('SIGKILL');
+      if (p2) await p2.close();
+      await stopClean(s);
+    }
+  });
+
   test('bad arguments and a refused topic: one line on stderr, a non-zero exit', async () => {
     let r = await cli(['-u', url, 'subscribe']);
     assert.deepEqual(r, { code: 2, stdout: '', stderr: 'wsrouter-cli: subscribe needs at least one topic (subscribe TOPIC...)\n' });
