@@ -1134,7 +1134,7 @@ describe('login and --token-file', () => {
       }
     };
 
-    test('login asks for the password without echo and keeps the token', async () => {
+    test('login asks for the password without echo and keeps the token; Ctrl-C there gives it up', async () => {
       tmux('new-session', '-d', '-s', 'l', '-x', '120', '-y', '40', `'${CLI}' -u ${surl}`);
       await waitPane('the prompt', (t) => t.includes('wsrouter> '));
       tmux('send-keys', '-t', 'l', '-l', 'login lena');
@@ -1152,6 +1152,16 @@ describe('login and --token-file', () => {
       text = await waitPane('the history', (t) => /wsrouter> login lena\s*$/.test(t.trimEnd()));
       assert.ok(!text.includes(PW));
       tmux('send-keys', '-t', 'l', 'C-u');
+      // Ctrl-C at the password prompt gives the login up: one line, one fresh prompt.
+      tmux('send-keys', '-t', 'l', '-l', 'login milo');
+      tmux('send-keys', '-t', 'l', 'Enter');
+      await waitPane('the second password prompt', (t) => t.includes('password for milo: '));
+      tmux('send-keys', '-t', 'l', 'C-c');
+      text = await waitPane('the login given up', (t) => /no password given for milo *\nwsrouter>$/.test(t.trimEnd()));
+      assert.ok(!text.includes('^C'), `one prompt, no second one:\n${text}`);
+      tmux('send-keys', '-t', 'l', '-l', 'profile');
+      tmux('send-keys', '-t', 'l', 'Enter');
+      await waitPane('the profile, still lena', (t) => t.trimEnd().endsWith('{"user":"lena","admin":true}\nwsrouter>'));
       tmux('send-keys', '-t', 'l', '-l', 'quit');
       tmux('send-keys', '-t', 'l', 'Enter');
     });
