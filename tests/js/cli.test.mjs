@@ -354,6 +354,16 @@ describe('interactive without a terminal', () => {
   });
 });
 
+describe('interactive session without a terminal, server not reachable', () => {
+  test('commands piped in: exit 2 with the reason at once, nothing run', async () => {
+    const port = await freePort();
+    const r = await cli(['-u', `ws://127.0.0.1:${port}/`], { input: 'ping\n' });
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`^wsrouter-cli: cannot connect to ws://127\\.0\\.0\\.1:${port}/: [^\\n]+\\n$`));
+  });
+});
+
 describe('interactive session across a server restart', () => {
   test('after a reconnection it says so and subscribes to its topics again', async () => {
     let s = await startServer(['--modules', 'all']);
