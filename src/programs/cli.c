@@ -41,20 +41,25 @@
 /* libedit's line callback takes no user pointer; this is its only way back. */
 static cli_t *the_cli;
 
+static void on_line(char *line);
+
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: " PROG " [options] [METHOD PATH [KEY=VALUE...] | call NAME [KEY=VALUE...] |\n"
-            "                    login USER]\n"
+            "                    login USER | subscribe TOPIC... [--count N]]\n"
             "\n"
             "Sends one request to a wsrouter server and prints the reply's data, or, with no\n"
             "request, opens an interactive session (NAME ARGS..., METHOD /path [JSON], help,\n"
             "help NAME, login USER, quit). login asks for the password (without echo on a\n"
             "terminal; else it is the next line of standard input); the session keeps the\n"
             "token, renews it, and uses it again after a reconnection. Progress of a call is\n"
-            "printed as it comes; Ctrl-C while a call runs cancels it (a second Ctrl-C, or one\n"
-            "at the prompt, quits). Lines typed at a running call's \"> \" prompt are its\n"
-            "input (without a terminal: the lines '> VALUE' that follow it).\n"
+            "printed as it comes; Ctrl-C while a call runs cancels it (a second Ctrl-C quits),\n"
+            "Ctrl-C at the prompt clears the line, Ctrl-D leaves. Lines typed at a running\n"
+            "call's \"> \" prompt are its input (without a terminal: the lines '> VALUE' that\n"
+            "follow it). The prompt is \"not connected> \" while the server cannot be reached;\n"
+            "each command then tries again. subscribe TOPIC... prints each publication as a\n"
+            "JSON line until Ctrl-C (exit 0) or --count N publications.\n"
             "\n"
             "  -u, --url URL        server (default $WSROUTER_URL, else " DEFAULT_URL ")\n"
             "  -d, --data JSON      the request's data\n"
@@ -70,6 +75,7 @@ static void usage(FILE *out)
             "                       each reconnection and before the token expires); a\n"
             "                       file others may read is warned about\n"
             "  -t, --timeout SECS   connect and call timeout (default 30)\n"
+            "  -n, --count N        subscribe: exit 0 after N publications\n"
             "      --cacert FILE    CA bundle for wss://\n"
             "      --cert FILE      client certificate for wss://\n"
             "      --key FILE       client key for wss://\n"
@@ -332,10 +338,13 @@ static ssize_t read_line_fd0(char *buf, size_t size)
 {
     size_t n = 0;
     char ch;
+    unsigned long interrupts = cli_interrupt_count();
 
     for (;;) {
         ssize_t r = read(0, &ch, 1);
 
+        if (r < 0 && errno == EINTR && cli_interrupt_count() != interrupts)
+            return -1; /* Ctrl-C: no password */
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -426,11 +435,11 @@ static int session_login(cli_t *cli, const char *user, char *password)
     return status;
 }
 
-/* Creates and connects the client. Returns 0, or EXIT_CONN after saying why. */
-static int open_client(cli_t *cli, bool interactive)
+int cli_open_client(cli_t *cli, int mode)
 {
     wsr_client_config_t cfg;
     wsr_error_t err;
+    bool interactive = mode == OPEN_SESSION;
 
     wsr_client_config_init(&cfg);
     cfg.url = cli->o.url;
@@ -448,19 +457,25 @@ static int open_client(cli_t *cli, bool interactive)
     cfg.cert_file = cli->o.cert;
     cfg.key_file = cli->o.key;
     cfg.insecure = cli->o.insecure;
-    cfg.reconnect = interactive;
+    cfg.reconnect = mode != OPEN_ONCE;
     cfg.on_message = on_message;
-    cfg.on_state = interactive ? on_state : NULL;
+    cfg.on_state = mode != OPEN_ONCE ? on_state : NULL;
     cfg.on_resubscribed = on_resubscribed;
     cfg.user = cli;
     cfg.log = on_log;
     cfg.log_level = cli->o.verbose ? WSR_LOG_INFO : WSR_LOG_WARN;
     cli->c = wsr_client_new(&cfg, &err);
-    if (cli->c == NULL || wsr_client_connect(cli->c, &err) != 0) {
-        fprintf(stderr, PROG ": %s\n", err.text);
-        return EXIT_CONN;
+    if (cli->c != NULL && wsr_client_connect(cli->c, &err) == 0) {
+        cli->online = true;
+        return 0;
     }
-    return 0;
+    if (cli->c != NULL && interactive && cli->tty) {
+        /* A session on a terminal starts anyway: each command tries again. */
+        printf("-- %s (not connected: each command tries again)\n", err.text);
+        return 0;
+    }
+    fprintf(stderr, PROG ": %s\n", err.text);
+    return EXIT_CONN;
 }
 
 /* ---- one shot ---- */
@@ -493,7 +508,7 @@ static int one_shot_login(cli_t *cli, const char *user)
 
     if (read_password(user, password, sizeof(password)) != 0)
         return EXIT_CONN;
-    rc = open_client(cli, false);
+    rc = cli_open_client(cli, OPEN_ONCE);
     if (rc != 0) {
         wipe(password, sizeof(password));
         return rc;
@@ -562,7 +577,7 @@ static int one_shot(cli_t *cli, int argc, char **argv)
     }
     req.args = json_object_size(cli->o.args) ? cli->o.args : NULL;
     req.data = data;
-    rc = open_client(cli, false);
+    rc = cli_open_client(cli, OPEN_ONCE);
     if (rc == 0) {
         /* Progress is printed as it comes; Ctrl-C cancels the call. */
         cli->one_shot = true;
@@ -706,9 +721,14 @@ static void print_event(cli_t *cli, event_t *e)
                 detail ? detail : "(no detail)");
     } else if (e->kind == EV_STATE && e->rc == (int)WSR_CLIENT_OPEN) {
         /* The client subscribes to the session's topics again by itself. */
-        printf("-- reconnected to %s\n", cli->o.url);
+        if (!cli->online)
+            printf("-- reconnected to %s\n", cli->o.url);
+        cli->online = true;
     } else if (e->kind == EV_STATE) {
-        printf("-- %s\n", e->text ? e->text : "");
+        /* Once: the attempts that fail after it are not told (the prompt says it). */
+        if (cli->online)
+            printf("-- %s\n", e->text ? e->text : "");
+        cli->online = false;
     } else if (e->rc >= 0) { /* EV_RESUB */
         printf("-- resubscribed %s (%s)\n", e->text, e->rc ? "recovered" : "not recovered: reload");
     } else {
@@ -716,12 +736,10 @@ static void print_event(cli_t *cli, event_t *e)
     }
 }
 
-/* Prints every queued event; a reply ends the current wait. */
-void cli_drain_events(cli_t *cli)
+event_t *cli_take_events(cli_t *cli)
 {
     char buf[256];
     event_t *e;
-    bool redraw = cli->tty && (!cli->waiting || cli->editing);
 
     while (read(cli->wake[0], buf, sizeof(buf)) > 0)
         ;
@@ -729,6 +747,34 @@ void cli_drain_events(cli_t *cli)
     e = cli->head;
     cli->head = cli->tail = NULL;
     pthread_mutex_unlock(&cli->lock);
+    return e;
+}
+
+void cli_free_events(event_t *e)
+{
+    event_t *next;
+
+    for (; e != NULL; e = next) {
+        next = e->next;
+        json_decref(e->msg);
+        wsr_free(e->text);
+        wsr_free(e);
+    }
+}
+
+const char *cli_prompt(const cli_t *cli)
+{
+    return cli->online ? PROMPT : OFFLINE_PROMPT;
+}
+
+/* Prints every queued event; a reply ends the current wait. */
+void cli_drain_events(cli_t *cli)
+{
+    event_t *e = cli_take_events(cli);
+    /* The prompt is drawn again below what is printed: the session's (not
+     * while a line is handled), or a running call's input prompt. */
+    bool redraw = cli->tty && (cli->editing || (!cli->waiting && !cli->handling));
+
     if (e == NULL)
         return;
     if (redraw)
@@ -756,6 +802,8 @@ void cli_drain_events(cli_t *cli)
         e = next;
     }
     fflush(stdout);
+    if (redraw && !cli->editing)
+        (void)rl_set_prompt(cli_prompt(cli)); /* "not connected> " or back */
     if (redraw)
         rl_forced_update_display();
 }
@@ -933,7 +981,53 @@ static void begin_login(cli_t *cli, const char *user)
     fflush(stdout);
     if (read_password(user, password, sizeof(password)) == 0)
         (void)session_login(cli, user, password);
+    else
+        cli->interrupts_seen = cli_interrupt_count(); /* a Ctrl-C there gave up the login */
     wipe(password, sizeof(password));
+}
+
+/* Fetches the server's command list (help, Tab) once there is a connection. */
+static void load_commands(cli_t *cli)
+{
+    wsr_client_reply_t r;
+    wsr_error_t err;
+
+    if (cli->commands != NULL)
+        return;
+    if (wsr_client_execute(cli->c, "commands", NULL, &r, &err) == 0 && json_is_array(r.data))
+        cli->commands = json_incref(r.data);
+    wsr_client_reply_dispose(&r);
+    if (cli->tty)
+        cli_completion_install(cli->commands);
+}
+
+/*
+ * Before a command: when the connection is down, one attempt now rather
+ * than at the client's next retry (they wait longer and longer). Its one
+ * line "-- reconnected to URL" comes before the command's answer; a failure
+ * is one -ERR line, and the prompt stays "not connected> ".
+ */
+static bool ensure_connected(cli_t *cli)
+{
+    wsr_error_t err;
+
+    if (wsr_client_state(cli->c) == WSR_CLIENT_OPEN)
+        return true;
+    if (wsr_client_connect(cli->c, &err) != 0) {
+        cli_drain_events(cli); /* the drop's own line first, when it is still queued */
+        printf("-ERR not connected: %s\n", err.text);
+        return false;
+    }
+    /* The service thread tells of the connection just after it opened: at
+     * most a second for its line. */
+    for (int i = 0; i < 100 && !cli->online; i++) {
+        struct pollfd p = {cli->wake[0], POLLIN, 0};
+
+        (void)poll(&p, 1, 10);
+        cli_drain_events(cli);
+    }
+    load_commands(cli);
+    return true;
 }
 
 static void handle_line(cli_t *cli, char *line)
@@ -945,7 +1039,9 @@ static void handle_line(cli_t *cli, char *line)
 
     if (cli->login_user[0] != '\0') {
         /* Without a terminal, the line after `login USER` is the password, as it is. */
-        (void)session_login(cli, cli->login_user, line);
+        if (ensure_connected(cli))
+            (void)session_login(cli, cli->login_user, line);
+        wipe(line, strlen(line));
         cli->login_user[0] = '\0';
         return;
     }
@@ -955,7 +1051,8 @@ static void handle_line(cli_t *cli, char *line)
     if (cli->tty)
         cli_history_add(line);
     if (is_method_line(line)) {
-        method_line(cli, line);
+        if (ensure_connected(cli))
+            method_line(cli, line);
         return;
     }
     if (*line == '>') {
@@ -968,9 +1065,12 @@ static void handle_line(cli_t *cli, char *line)
         return;
     }
     if (strcmp(words[0], "help") == 0) {
-        print_help(cli, n > 1 ? words[1] : NULL);
+        if (cli->commands != NULL || ensure_connected(cli))
+            print_help(cli, n > 1 ? words[1] : NULL);
         return;
     }
+    if (!ensure_connected(cli))
+        return;
     if (strcmp(words[0], "login") == 0 && n == 2) {
         begin_login(cli, words[1]);
         return;
@@ -1002,14 +1102,26 @@ static void on_line(char *line)
         the_cli->quit = true; /* EOF */
         printf("\n");
     } else {
+        the_cli->handling = true;
         handle_line(the_cli, line);
+        the_cli->handling = false;
     }
     fflush(stdout);
     free(line); /* libedit's, from its allocator */
     /* libedit 3.1 leaves line-at-a-time mode after a line; this turns it back
      * on (raw terminal, one character per call) and draws the next prompt. */
     if (!the_cli->quit)
-        rl_callback_handler_install(PROMPT, on_line);
+        rl_callback_handler_install(cli_prompt(the_cli), on_line);
+}
+
+void cli_clear_line(cli_t *cli)
+{
+    /* The line typed stays on the screen, marked, as bash and redis-cli leave it. */
+    fputs("^C\n", stdout);
+    fflush(stdout);
+    /* Installing the handler again empties libedit's line and draws the prompt. */
+    rl_callback_handler_remove();
+    rl_callback_handler_install(cli_prompt(cli), on_line);
 }
 
 /* Without a terminal: reads what is there and handles each complete line
@@ -1037,21 +1149,19 @@ static void read_lines(cli_t *cli)
 
 static int interactive(cli_t *cli)
 {
-    wsr_client_reply_t r;
-    wsr_error_t err;
-
-    if (open_client(cli, true) != 0)
-        return EXIT_CONN;
-    if (wsr_client_execute(cli->c, "commands", NULL, &r, &err) == 0 && json_is_array(r.data))
-        cli->commands = json_incref(r.data);
-    wsr_client_reply_dispose(&r);
     cli->tty = isatty(0) && isatty(1);
+    /* On a terminal a server not reachable yet is no end: "not connected> ". */
+    if (cli_open_client(cli, OPEN_SESSION) != 0)
+        return EXIT_CONN;
+    if (cli->online)
+        load_commands(cli);
     the_cli = cli;
     if (cli->tty) {
-        printf("connected to %s; help lists the commands, quit leaves\n", cli->o.url);
+        if (cli->online)
+            printf("connected to %s; help lists the commands, quit leaves\n", cli->o.url);
         cli_history_open();
         cli_completion_install(cli->commands);
-        rl_callback_handler_install(PROMPT, on_line);
+        rl_callback_handler_install(cli_prompt(cli), on_line);
     }
     while (!cli->quit) {
         struct pollfd p[2] = {{0, POLLIN, 0}, {cli->wake[0], POLLIN, 0}};
@@ -1076,14 +1186,7 @@ static int interactive(cli_t *cli)
 /* Releases events nobody printed (the session ended first). */
 static void drop_events(cli_t *cli)
 {
-    event_t *e = cli->head, *next;
-
-    for (; e != NULL; e = next) {
-        next = e->next;
-        json_decref(e->msg);
-        wsr_free(e->text);
-        wsr_free(e);
-    }
+    cli_free_events(cli->head);
     cli->head = cli->tail = NULL;
 }
 
@@ -1100,6 +1203,7 @@ static const struct option long_options[] = {
     {"token", required_argument, NULL, 'T'},
     {"token-file", required_argument, NULL, 'F'},
     {"timeout", required_argument, NULL, 't'},
+    {"count", required_argument, NULL, 'n'},
     {"cacert", required_argument, NULL, 'C'},
     {"cert", required_argument, NULL, 'E'},
     {"key", required_argument, NULL, 'K'},
@@ -1160,6 +1264,19 @@ static int apply_option(options_t *o, int ch, const char *arg)
         o->timeout_ms = (int)(secs * 1000) > 0 ? (int)(secs * 1000) : 1;
         return 0;
     }
+    if (ch == 'n') {
+        long long n = strtoll(arg, &end, 10);
+
+        if (end == arg || *end != '\0' || n < 1 || n > 1000000000) {
+            fprintf(stderr,
+                    PROG ": --count needs a whole number of publications, from 1 to "
+                         "1000000000 (got \"%s\")\n",
+                    arg);
+            return -1;
+        }
+        o->count = (long)n;
+        return 0;
+    }
     if (ch == 'V') {
         printf(PROG " %s (protocol v%d)\n", WSR_VERSION, WSR_PROTOCOL_VERSION);
         return 1;
@@ -1182,6 +1299,12 @@ static int field_without_request(void)
     return EXIT_CONN;
 }
 
+static int count_without_subscribe(void)
+{
+    fprintf(stderr, PROG ": --count goes with subscribe TOPIC...\n");
+    return EXIT_CONN;
+}
+
 int main(int argc, char **argv)
 {
     cli_t cli;
@@ -1196,7 +1319,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&cli.lock, NULL);
     signal(SIGPIPE, SIG_IGN);
     opterr = 0; /* what it refuses is said below, in one line */
-    while (rc == 0 && (ch = getopt_long(argc, argv, ":u:d:a:f:t:vh", long_options, NULL)) != -1)
+    while (rc == 0 && (ch = getopt_long(argc, argv, ":u:d:a:f:t:n:vh", long_options, NULL)) != -1)
         rc = apply_option(&cli.o, ch, ch == '?' || ch == ':' ? argv[optind - 1] : optarg);
     if (rc == 0 && cli.o.token != NULL && cli.o.token_file != NULL) {
         fprintf(stderr, PROG ": --token and --token-file cannot be used together\n");
@@ -1214,9 +1337,13 @@ int main(int argc, char **argv)
             (void)set_nonblock(cli.wake[0]);
             (void)set_nonblock(cli.wake[1]);
             cli_catch_interrupts(cli.wake[1]);
-            rc = optind < argc ? one_shot(&cli, argc - optind, argv + optind)
-                 : cli.o.field ? field_without_request()
-                               : interactive(&cli);
+            bool follow = optind < argc && strcmp(argv[optind], "subscribe") == 0;
+
+            rc = follow                ? cli_follow(&cli, argc - optind, argv + optind)
+                 : cli.o.count != 0    ? count_without_subscribe()
+                 : optind < argc       ? one_shot(&cli, argc - optind, argv + optind)
+                 : cli.o.field != NULL ? field_without_request()
+                                       : interactive(&cli);
         }
     } else {
         rc = rc > 0 ? EXIT_OK : EXIT_CONN;

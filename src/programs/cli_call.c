@@ -3,8 +3,9 @@
  * wsrouter-cli's call in flight (see cli_int.h): its progress printed as it
  * comes, lines sent to it as input while it runs ("> VALUE" without a
  * terminal; on one, every line typed at its "> " prompt), and Ctrl-C, which cancels it on the
- * server rather than ending the session; a second Ctrl-C, or one at the prompt, ends the program as
- * SIGINT always did. The signal handler only counts and wakes the main
+ * server rather than ending the session; a second Ctrl-C ends the program as SIGINT always did.
+ * At a terminal's prompt Ctrl-C clears the line being typed; without a terminal it ends the
+ * program. The signal handler only counts and wakes the main
  * thread, which does the rest.
  */
 #include "cli_int.h"
@@ -68,6 +69,12 @@ void cli_on_interrupts(cli_t *cli)
 
     if (n == cli->interrupts_seen)
         return;
+    if (!cli->waiting && cli->tty && !cli->one_shot) {
+        /* At the session's prompt on a terminal: a fresh line, the session goes on. */
+        cli->interrupts_seen = n;
+        cli_clear_line(cli);
+        return;
+    }
     if (!cli->waiting || cli->cancelling || n - cli->interrupts_seen > 1)
         die_of_interrupt(cli);
     cli->interrupts_seen = n;
@@ -79,6 +86,11 @@ void cli_on_interrupts(cli_t *cli)
     fflush(out);
     if (cli->editing)
         rl_forced_update_display();
+}
+
+unsigned long cli_interrupt_count(void)
+{
+    return (unsigned long)interrupts;
 }
 
 void cli_fill_input(cli_t *cli)

@@ -16,12 +16,14 @@
 
 #include "wsrouter/wsrouter.h"
 
-#define PROG        "wsrouter-cli"
-#define PROMPT      "wsrouter> "
-#define DEFAULT_URL "ws://127.0.0.1:8080/"
-#define EXIT_OK     0
-#define EXIT_STATUS 1
-#define EXIT_CONN   2
+#define PROG   "wsrouter-cli"
+#define PROMPT "wsrouter> "
+/* The prompt while the session is not connected (as redis-cli's). */
+#define OFFLINE_PROMPT "not connected> "
+#define DEFAULT_URL    "ws://127.0.0.1:8080/"
+#define EXIT_OK        0
+#define EXIT_STATUS    1
+#define EXIT_CONN      2
 /* The longest line read without a terminal, its newline not counted. */
 #define LINE_MAX_BYTES 8191
 /* The longest token read from --token-file, and the longest password. */
@@ -41,6 +43,7 @@ typedef struct options {
     const char *cacert, *cert, *key;
     bool insecure;
     bool verbose;
+    long count; /* subscribe --count N: stop after N publications; 0: until Ctrl-C */
 } options_t;
 
 /* Something the service thread hands to the main thread to print. */
@@ -71,7 +74,9 @@ typedef struct cli {
     int last_status;               /* the status of the last reply printed, 0 for a failure */
     const char *topic; /* borrowed: the topic of the subscribe or unsubscribe being sent, or NULL */
     bool quit;
-    bool dropped; /* service thread only: the connection dropped since it opened */
+    bool online;   /* main thread: connected, as the state events last said (the prompt) */
+    bool handling; /* main thread, on a terminal: a line is being handled, no prompt drawn */
+    bool dropped;  /* service thread only: the connection dropped since it opened */
     pthread_mutex_t lock;
     event_t *head, *tail;        /* guarded by lock */
     int wake[2];                 /* the service thread writes a byte per event */
@@ -83,7 +88,23 @@ typedef struct cli {
     char token_buf[TOKEN_MAX_BYTES + 1]; /* --token-file's token (service thread after start) */
 } cli_t;
 
+/* How cli_open_client connects. */
+enum { OPEN_ONCE, OPEN_SESSION, OPEN_FOLLOW };
+
 /* ---- cli.c ---- */
+
+/* Creates and connects the client (`mode`: OPEN_*). Returns 0, or EXIT_CONN
+ * after saying why on stderr; a session on a terminal starts anyway, not
+ * connected (cli->online false), after one line saying why. */
+int cli_open_client(cli_t *cli, int mode);
+/* Takes every queued event (a list the caller frees with cli_free_events). */
+event_t *cli_take_events(cli_t *cli);
+void cli_free_events(event_t *e);
+/* The session's prompt now: PROMPT, or OFFLINE_PROMPT when not connected. */
+const char *cli_prompt(const cli_t *cli);
+/* Ctrl-C at the session's prompt on a terminal: the line typed is dropped
+ * and a fresh prompt drawn, as in bash and redis-cli. */
+void cli_clear_line(cli_t *cli);
 
 /* Queues an event for the main thread (any thread); takes `msg`, copies `text`. */
 void cli_queue_event(cli_t *cli, int kind, int rc, json_t *msg, const char *text);
@@ -98,8 +119,11 @@ json_t *cli_json_or_string(const char *text);
 
 /* Catches SIGINT from now on: a press writes a byte to `wake_fd`. */
 void cli_catch_interrupts(int wake_fd);
+/* The Ctrl-Cs pressed so far (any thread). */
+unsigned long cli_interrupt_count(void);
 /* Handles the Ctrl-Cs pressed since the last look: during a call the first
- * cancels it, any other ends the program as SIGINT always did. */
+ * cancels it; at a terminal's prompt each clears the line; any other ends
+ * the program as SIGINT always did. */
 void cli_on_interrupts(cli_t *cli);
 /* Sends `req` and prints what arrives (progress on the way) until its reply;
  * one shot, the reply is kept in cli->reply instead. */
@@ -113,6 +137,12 @@ void cli_fill_input(cli_t *cli);
  * newline, so that no part of it runs as a command of its own.
  */
 bool cli_take_line(cli_t *cli, char *line);
+
+/* ---- cli_follow.c ---- */
+
+/* `subscribe TOPIC...` on the command line (argv[0] is "subscribe"): prints
+ * each publication as a JSON line until Ctrl-C or --count. Returns the exit status. */
+int cli_follow(cli_t *cli, int argc, char **argv);
 
 /* ---- cli_edit.c (main thread, on a terminal) ---- */
 
