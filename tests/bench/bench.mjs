@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { machine, markdownReport, problems, terminalReport } from './bench-report.mjs';
+import { RAW_CASES, runRawCases } from './bench-raw.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const HARD_LIMIT_MS = 15 * 60 * 1000; // the whole benchmark, whatever happens
@@ -58,9 +59,11 @@ function parseArgs(argv) {
   if (o.only) {
     const ids = o.only.split(',');
     for (const id of ids)
-      if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`no scenario ${id}`);
+      if (!SCENARIOS.some((s) => s.id === id) && !RAW_CASES.some((s) => s.id === id))
+        throw new Error(`no scenario ${id}`);
     o.only = ids;
   }
+  o.respRequests = Math.round(100000 * o.seconds); // redis-benchmark -n, for each of its two tests
   return o;
 }
 
@@ -345,12 +348,16 @@ async function main() {
       }
     }
   }
+  const rawIds = RAW_CASES.map((c) => c.id).filter((id) => !o.only || o.only.includes(id));
+  const raw = rawIds.length
+    ? await runRawCases({ ROOT, PDEATH, track, runLoad }, o, rawIds)
+    : null;
   const profile = await runProfile(o);
   const seconds = (Date.now() - started) / 1000;
   const summary = {};
   for (const sc of scenarios)
     summary[sc.id] = Object.fromEntries(SERVERS.map((sv) => [sv.id, summarize(runs[sc.id][sv.id])]));
-  const ctx = { o, scenarios, servers: SERVERS, runs, summary, skipped, seconds, profile,
+  const ctx = { o, scenarios, servers: SERVERS, runs, summary, skipped, seconds, profile, raw,
                 machine: machine(o) };
   process.stdout.write('\n' + terminalReport(ctx));
   if (o.out !== '-') {
