@@ -405,7 +405,11 @@ export function rawMarkdown(raw, mdTable, o) {
 wsrouterd's raw TCP port (\`--raw-port 0\`) against its own WebSocket port and against
 redis-server, measured in this same run. Every round starts each server afresh on CPU 0,
 with the load on CPU 1, in an order that alternates from round to round; the ratios are
-of the medians of the ${o.rounds} rounds, and every round is listed.
+of the medians of the ${o.rounds} rounds, and every round is listed. On a shared machine
+the throughput depends on what the other tenants leave (*others CPUs*, as above): when they
+keep both CPUs busy neither side runs flat out, and the ratios move by tens of per cent
+from round to round; the CPU per request is steadier. Instructions per request for the
+raw path, and what changed them: \`tests/bench/README.md\`, "Raw TCP".
 
 ${mdTable(TARGET_HEAD, s.targets)}`;
   if (s.ndjsonRounds.length)
