@@ -7,6 +7,8 @@
  * generator (build-bench/wsr-load) pinned to CPU 1. It keeps the median of
  * the rounds, prints a table with wsrouterd's ratios to the baselines
  * (minimal-lws, node-ws) next to the issue's targets, and writes BENCHMARKS.md.
+ * Then the raw TCP cases of issue 13 (bench-raw.mjs: raw NDJSON against
+ * WebSocket, and redis-benchmark's PING against redis-server and wsrouterd).
  * It talks to 127.0.0.1 only, bounds every step in time, and stops every
  * process it started, on failure and on SIGINT too. It never tunes anything.
  */
@@ -283,7 +285,7 @@ async function measure(o, sc, sv) {
   const run = await runLoad(o, sc, server);
   const problem = await stopServer(server);
   const log = (problem ? server.log : server.logBeforeStop)
-    .replace(/^.*listening on .*$/gm, '').trim();
+    .replace(/^.*(listening on|store:) .*$/gm, '').trim(); // start-up lines, no complaint
   const m = { failed: run.failed ?? null, serverProblem: problem, serverLog: log || null,
               note: run.note ?? null, raw: run.result };
   if (run.result && !run.failed) m.figures = figures(run.result);
