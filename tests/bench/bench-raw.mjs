@@ -421,7 +421,7 @@ checked), on \`wsrouterd --port 0 --raw-port 0 --io-threads 1 --modules examples
 ${mdTable(NDJSON_HEAD, s.ndjsonRounds)}`;
   if (s.respRounds.length)
     t += `
-**RESP.** \`redis-benchmark -t ping -c ${RESP_CLIENTS} -n ${int(raw.respRequests)} --csv\` on CPU 1, against
+**RESP.** \`redis-benchmark -t ping -c ${RESP_CLIENTS} -n ${raw.respRequests} --csv\` on CPU 1, against
 redis-server ${redisVersion()} (\`--save "" --appendonly no\`, its own free port and temporary
 directory) and against the same wsrouterd's raw port; each must first answer a RESP and an
 inline \`PING\` with \`+PONG\`, and an error reply makes redis-benchmark stop and the run
