@@ -11,6 +11,7 @@
  */
 #include "server/raw_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,16 +96,71 @@ void wsr__raw_close(wsr__conn_t *c, int code, const char *why)
     lws_callback_on_writable(c->wsi);
 }
 
+/* NDJSON: `m` itself, grown by its '\n' in place (realloc seldom moves so
+ * small a block), when it holds no reference a copy would have to drop;
+ * else NULL and *m is left alone. What it returns is what the copy below
+ * makes: a plain DATA message of the payload and '\n'. */
+static wsr__msg_t *ndjson_in_place(wsr__msg_t *m)
+{
+    size_t len = m->len;
+    wsr__msg_t *g;
+
+    if (m->session != NULL || m->reply != NULL || len > SIZE_MAX - WSR__MSG_HEAD - 1)
+        return NULL;
+    g = wsr__realloc(m, WSR__MSG_HEAD + len + 1);
+    if (g == NULL)
+        return NULL;
+    memset(g, 0, sizeof(*g));
+    wsr__msg_payload(g)[len] = '\n';
+    g->len = len + 1;
+    return g;
+}
+
+/*
+ * The JSON value of a queued message, to re-encode. The messages are the
+ * server's own JSON, so src/jsonparse.c (about a tenth of json_loadb's
+ * instructions) reads them; where it could read a text differently from
+ * json_loadb, which read them before (a `\u0000` escape, that jansson
+ * refuses; anything it refuses itself, a duplicate key say), json_loadb
+ * decides, as it did.
+ */
+static bool has_nul_escape(const unsigned char *p, size_t n)
+{
+    const unsigned char *q = p, *end = p + n;
+
+    while ((q = memchr(q, '\\', (size_t)(end - q))) != NULL) {
+        if (end - q >= 6 && memcmp(q, "\\u0000", 6) == 0)
+            return true;
+        q += q + 1 < end ? 2 : 1; /* an escape is two bytes at least */
+        if (q >= end)
+            break;
+    }
+    return false;
+}
+
+static json_t *message_value(const unsigned char *p, size_t n)
+{
+    wsr__json_error_t err;
+    json_t *v = NULL;
+
+    if (!has_nul_escape(p, n))
+        v = wsr__json_parse(p, n, WSR__JSON_MAX_DEPTH, &err);
+    return v != NULL ? v : json_loadb((const char *)p, n, JSON_DECODE_ANY, NULL);
+}
+
 wsr__msg_t *wsr__raw_transcode(wsr__conn_t *c, wsr__msg_t *m)
 {
     wsr__buf_t b;
     json_t *v;
+    wsr__msg_t *g;
     int rc;
 
+    if (c->framing == WSR__FRAMING_NDJSON && (g = ndjson_in_place(m)) != NULL)
+        return g; /* the usual reply: no copy */
     wsr__buf_init(&b, WSR__MSG_HEAD, 0);
     if (c->framing == WSR__FRAMING_RESP || c->framing == WSR__FRAMING_TEXT ||
         c->framing == WSR__FRAMING_TCPY) {
-        v = json_loadb((const char *)wsr__msg_payload(m), m->len, JSON_DECODE_ANY, NULL);
+        v = message_value(wsr__msg_payload(m), m->len);
         if (v == NULL)
             rc = WSR_EINVAL;
         else if (c->framing == WSR__FRAMING_TCPY)

@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { rawMarkdown, rawSummary, rawTerminal } from './bench-raw.mjs';
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NOISY = 0.25; // CPUs of other work during a run that mark it noisy
 
@@ -182,7 +184,7 @@ function noise(ctx) {
 }
 
 export function problems(ctx) {
-  const out = [];
+  const out = [...rawSummary(ctx.raw).problems];
   for (const [id, why] of Object.entries(ctx.skipped)) out.push(`${id}: skipped: ${why}`);
   for (const sc of ctx.scenarios) {
     for (const sv of ctx.servers) {
@@ -276,6 +278,7 @@ export function terminalReport(ctx) {
   if (f.load.rows.length)
     s += '\nAll figures (medians of the rounds)\n' + textTable(f.load.head, f.load.rows, 2);
   if (f.idle.rows.length) s += '\n' + textTable(f.idle.head, f.idle.rows, 2);
+  s += rawTerminal(ctx.raw, textTable);
   const tg = timeGoes(ctx);
   if (tg.rows) {
     s += '\nWhere the time goes (instructions per request, callgrind)\n' +
@@ -337,6 +340,7 @@ ${f.idle.rows.length ? mdTable(f.idle.head, f.idle.rows, 2) : ''}
 ${noise(ctx)} Rounds with ${NOISY} CPUs or more of other work show how much.
 
 ${mdTable(rt.head, rt.rows, 2)}
+${rawMarkdown(ctx.raw, mdTable, o)}
 ${timeGoesMarkdown(ctx)}
 ## Problems
 

@@ -7,6 +7,8 @@
  * generator (build-bench/wsr-load) pinned to CPU 1. It keeps the median of
  * the rounds, prints a table with wsrouterd's ratios to the baselines
  * (minimal-lws, node-ws) next to the issue's targets, and writes BENCHMARKS.md.
+ * Then the raw TCP cases of issue 13 (bench-raw.mjs: raw NDJSON against
+ * WebSocket, and redis-benchmark's PING against redis-server and wsrouterd).
  * It talks to 127.0.0.1 only, bounds every step in time, and stops every
  * process it started, on failure and on SIGINT too. It never tunes anything.
  */
@@ -16,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { machine, markdownReport, problems, terminalReport } from './bench-report.mjs';
+import { RAW_CASES, runRawCases } from './bench-raw.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const HARD_LIMIT_MS = 15 * 60 * 1000; // the whole benchmark, whatever happens
@@ -58,9 +61,11 @@ function parseArgs(argv) {
   if (o.only) {
     const ids = o.only.split(',');
     for (const id of ids)
-      if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`no scenario ${id}`);
+      if (!SCENARIOS.some((s) => s.id === id) && !RAW_CASES.some((s) => s.id === id))
+        throw new Error(`no scenario ${id}`);
     o.only = ids;
   }
+  o.respRequests = Math.round(100000 * o.seconds); // redis-benchmark -n, for each of its two tests
   return o;
 }
 
@@ -280,7 +285,7 @@ async function measure(o, sc, sv) {
   const run = await runLoad(o, sc, server);
   const problem = await stopServer(server);
   const log = (problem ? server.log : server.logBeforeStop)
-    .replace(/^.*listening on .*$/gm, '').trim();
+    .replace(/^.*(listening on|store:) .*$/gm, '').trim(); // start-up lines, no complaint
   const m = { failed: run.failed ?? null, serverProblem: problem, serverLog: log || null,
               note: run.note ?? null, raw: run.result };
   if (run.result && !run.failed) m.figures = figures(run.result);
@@ -345,12 +350,16 @@ async function main() {
       }
     }
   }
+  const rawIds = RAW_CASES.map((c) => c.id).filter((id) => !o.only || o.only.includes(id));
+  const raw = rawIds.length
+    ? await runRawCases({ ROOT, PDEATH, track, runLoad }, o, rawIds)
+    : null;
   const profile = await runProfile(o);
   const seconds = (Date.now() - started) / 1000;
   const summary = {};
   for (const sc of scenarios)
     summary[sc.id] = Object.fromEntries(SERVERS.map((sv) => [sv.id, summarize(runs[sc.id][sv.id])]));
-  const ctx = { o, scenarios, servers: SERVERS, runs, summary, skipped, seconds, profile,
+  const ctx = { o, scenarios, servers: SERVERS, runs, summary, skipped, seconds, profile, raw,
                 machine: machine(o) };
   process.stdout.write('\n' + terminalReport(ctx));
   if (o.out !== '-') {

@@ -7,6 +7,8 @@
  * binary, masked or malformed frames refused). It hands each reply to the
  * checks and tops each connection up to P requests in flight; it never
  * blocks, never retries, and owns nothing but its connections' buffers.
+ * On tcp:// (wsrouterd's raw TCP port) there is no handshake and no framing:
+ * each request is one NDJSON line, and each line read is one reply.
  */
 #include "wsr-load.h"
 
@@ -275,6 +277,15 @@ static int tls_begin(wsr_load_t *L, wsr_conn_t *c)
     return 0;
 }
 
+/* A connection is ready for requests. */
+static void conn_opened(wsr_load_t *L, wsr_conn_t *c)
+{
+    c->st = CS_OPEN;
+    L->nconnecting--;
+    L->nopen++;
+    wsr_open_more(L);
+}
+
 /* The socket of a connection in progress became writable: connected, or not. */
 static void on_connected(wsr_load_t *L, wsr_conn_t *c)
 {
@@ -283,6 +294,11 @@ static void on_connected(wsr_load_t *L, wsr_conn_t *c)
 
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
         wsr_conn_close(L, c, &L->err.connect, soerr ? strerror(soerr) : "getsockopt failed");
+        return;
+    }
+    if (L->opt.raw) { /* no handshake: open at once */
+        conn_opened(L, c);
+        conn_events(L, c, false);
         return;
     }
     rc = L->tls ? tls_begin(L, c) : send_upgrade(L, c);
@@ -399,10 +415,16 @@ int wsr_conn_send_request(wsr_load_t *L, wsr_conn_t *c)
     char xs[24], is[24];
     size_t xn = u64_to_text(xs, (uint64_t)x), in = u64_to_text(is, id);
     size_t n = t->fixed + t->nx * xn + t->ni * in + t->ns * L->payload_len;
-    unsigned char *payload = frame_begin(L, c, 0x1, n), *p = payload;
+    unsigned char *payload, *p;
 
+    if (L->opt.raw) /* one NDJSON line: the text and '\n' */
+        payload =
+            wsr_buf_reserve(&c->out, n + 1) == 0 ? (unsigned char *)c->out.p + c->out.len : NULL;
+    else
+        payload = frame_begin(L, c, 0x1, n);
     if (payload == NULL)
         return -1;
+    p = payload;
     for (unsigned s = 0; s < t->nsegs; s++) {
         const wsr_seg_t *g = &t->segs[s];
 
@@ -418,7 +440,12 @@ int wsr_conn_send_request(wsr_load_t *L, wsr_conn_t *c)
         memcpy(p, src, len);
         p += len;
     }
-    frame_end(c, payload, n);
+    if (L->opt.raw) {
+        *p = '\n';
+        c->out.len += n + 1;
+    } else {
+        frame_end(c, payload, n);
+    }
     c->fl[c->nfl++] = (wsr_inflight_t){.id = id, .x = x, .t0 = wsr_now_ns()};
     L->inflight++;
     L->sent++;
@@ -576,6 +603,39 @@ static void on_frames(wsr_load_t *L, wsr_conn_t *c, uint64_t t)
         b->off = b->len = 0;
 }
 
+/* tcp://: consumes every complete line in the input buffer; each is a reply
+ * (a '\r' before the '\n' is dropped). A line over MAX_MESSAGE is a bad frame. */
+static void on_lines(wsr_load_t *L, wsr_conn_t *c, uint64_t t)
+{
+    wsr_buf_t *b = &c->in;
+
+    while (c->st == CS_OPEN && b->off < b->len) {
+        const char *p = b->p + b->off;
+        const char *nl = memchr(p, '\n', b->len - b->off);
+        size_t n;
+
+        if (nl == NULL) {
+            if (b->len - b->off > MAX_MESSAGE) {
+                L->err.bad_frame++;
+                wsr_conn_close(L, c, &L->err.closed, "a line over the message cap");
+            }
+            return;
+        }
+        n = (size_t)(nl - p);
+        b->off += n + 1;
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (n > MAX_MESSAGE) {
+            L->err.bad_frame++;
+            wsr_conn_close(L, c, &L->err.closed, "a line over the message cap");
+            return;
+        }
+        on_message(L, c, p, n, t);
+    }
+    if (c->st == CS_OPEN && b->off == b->len)
+        b->off = b->len = 0;
+}
+
 /* Reads the 101 response: the upgrade succeeded when its accept key is right. */
 static void on_upgrade(wsr_load_t *L, wsr_conn_t *c, uint64_t t)
 {
@@ -608,10 +668,7 @@ static void on_upgrade(wsr_load_t *L, wsr_conn_t *c, uint64_t t)
         return;
     }
     b->off = (size_t)(end - b->p);
-    c->st = CS_OPEN;
-    L->nconnecting--;
-    L->nopen++;
-    wsr_open_more(L);
+    conn_opened(L, c);
     on_frames(L, c, t); /* a server may speak first */
 }
 
@@ -640,6 +697,8 @@ static void on_readable(wsr_load_t *L, wsr_conn_t *c)
         c->in.len += (size_t)n;
         if (c->st == CS_UPGRADE)
             on_upgrade(L, c, wsr_now_ns());
+        else if (L->opt.raw)
+            on_lines(L, c, wsr_now_ns());
         else
             on_frames(L, c, wsr_now_ns());
     }

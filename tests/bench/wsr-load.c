@@ -181,7 +181,8 @@ static int run(wsr_load_t *L)
 
 static void usage(FILE *f)
 {
-    fputs("usage: wsr-load [options] ws://127.0.0.1:PORT/ | wss://localhost:PORT/\n"
+    fputs("usage: wsr-load [options] ws://127.0.0.1:PORT/ | wss://localhost:PORT/ |\n"
+          "                          tcp://127.0.0.1:PORT/ (wsrouterd's raw port: NDJSON lines)\n"
           "  -c, --connections N      connections (default 1)\n"
           "  -p, --pipeline N         requests in flight per connection (default 1)\n"
           "  -d, --duration SEC       measured interval (default 5)\n"
@@ -214,9 +215,10 @@ static int parse_url(wsr_opts_t *o)
     size_t hlen;
 
     o->tls = strncmp(u, "wss://", 6) == 0;
-    if (!o->tls && strncmp(u, "ws://", 5) != 0)
+    o->raw = strncmp(u, "tcp://", 6) == 0;
+    if (!o->tls && !o->raw && strncmp(u, "ws://", 5) != 0)
         return -1;
-    hp = u + (o->tls ? 6 : 5);
+    hp = u + (o->tls || o->raw ? 6 : 5);
     slash = strchr(hp, '/');
     if (slash == NULL)
         slash = hp + strlen(hp);
@@ -423,13 +425,19 @@ static int setup(wsr_load_t *L)
     wsr_conn_t *conns;
 
     if (parse_url(&L->opt) != 0) {
-        fprintf(stderr, "wsr-load: bad URL %s (ws://HOST:PORT/ or wss://HOST:PORT/)\n", L->opt.url);
+        fprintf(stderr,
+                "wsr-load: bad URL %s (ws://HOST:PORT/, wss://HOST:PORT/ or tcp://HOST:PORT/)\n",
+                L->opt.url);
         return -1;
     }
     if (L->opt.template == NULL)
         L->opt.template = def[L->opt.mode == WSR_MODE_ECHO];
     if (wsr_tpl_compile(&L->tpl, L->opt.template) != 0) {
         fprintf(stderr, "wsr-load: bad template (one %%i; %%x %%s %%%% only)\n");
+        return -1;
+    }
+    if (L->opt.raw && strchr(L->opt.template, '\n') != NULL) {
+        fprintf(stderr, "wsr-load: on tcp:// a request is one line: no newline in the template\n");
         return -1;
     }
     if (resolve(L) != 0 || setup_tls(L) != 0 || raise_nofile(L->opt.connections) != 0)

@@ -61,6 +61,7 @@ typedef struct wsr_opts {
     const char *path; /* owned */
     uint16_t port;
     bool tls, idle, json, verbose;
+    bool raw; /* tcp://: wsrouterd's raw TCP port, NDJSON lines instead of frames */
     unsigned connections, pipeline, connect_window;
     double duration, warmup, hold, drain, timeout;
     const char *template; /* borrowed: argv or a literal */
