@@ -614,7 +614,7 @@ void wsr__conn_gone(wsr__loop_t *loop, wsr__conn_t *c)
     c->registered = 0;
     wsr__reply_conn_closed(loop, c);
     wsr__serve_conn_closed(c);
-    wsr__pubsub_drop_conn(f->pubsub, c->id);
+    wsr__serve_drop_conn(loop, c->id);
     for (m = c->out_head; m != NULL; m = next) {
         next = m->next;
         wsr__msg_free(m);

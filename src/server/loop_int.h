@@ -91,6 +91,8 @@ typedef struct wsr__loop {
     struct wsr__ratelimit *rate;  /* borrowed: the server's request rate limits */
     struct wsr__workers *workers; /* borrowed: the server's, or NULL before start */
     struct wsr__workers *lane;    /* borrowed: the server's lane, or NULL before start */
+    /* borrowed: the Redis engine's queue (serve.c), or NULL (memory engine) */
+    struct wsr__workers *engine_pool;
     _Atomic(wsr__policy_t *) *policy; /* borrowed: the server's; read with wsr__loop_policy */
     wsr__slot_t *slots;               /* owned: connection registry, loop thread only */
     uint32_t nslots;                  /* slots ever used */

@@ -29,6 +29,7 @@
 #include "server/stream_int.h"
 #include "server/workers_int.h"
 #include "services/auth_int.h"
+#include "services/pubsub_int.h"
 
 /* The most messages held behind a barrier; their bytes together are held
  * to max_message. Past either the connection closes 1008. */
@@ -206,6 +207,9 @@ static bool run(struct serve_ctx *ctx, wsr_response_t *res)
      * barrier does. */
     ctx->barrier = (req->route->flags & WSR_ROUTE_BARRIER) != 0 ||
                    (ctx->conn->framing != 0 && ctx->conn->framing != WSR__FRAMING_NDJSON);
+    if (rc == WSR__DISPATCH_RUN && (req->route->flags & WSR__ROUTE_ENGINE) &&
+        ctx->loop->engine_pool != NULL)
+        return offload(ctx, res, ctx->loop->engine_pool);
     if (rc == WSR__DISPATCH_BLOCKING && ctx->loop->workers != NULL)
         return offload(ctx, res,
                        (req->route->flags & WSR_ROUTE_LANE) && ctx->loop->lane != NULL
@@ -473,4 +477,43 @@ void wsr__serve_conn_closed(wsr__conn_t *c)
     c->held_bytes = 0;
     c->held = 0;
     wsr__batch_free_all(c);
+}
+
+/* A closed connection's subscriptions and presence, dropped on the engine's
+ * queue when there is one: after whatever the connection had queued there
+ * (a subscribe still waiting would otherwise come after the drop and leave
+ * a subscription behind), and without Redis round trips on the loop. */
+typedef struct drop_job {
+    wsr_factory_t *f;
+    uint64_t id;
+} drop_job_t;
+
+static void drop_run(void *arg)
+{
+    drop_job_t *job = arg;
+
+    wsr__pubsub_drop_conn(job->f->pubsub, job->id);
+    wsr__free(job);
+}
+
+/* The pool stops (the server does) before it ran: dropped here and now, so
+ * that a node stopping withdraws its presence at once. */
+static void drop_cancel(void *arg)
+{
+    drop_run(arg);
+}
+
+void wsr__serve_drop_conn(wsr__loop_t *loop, uint64_t id)
+{
+    drop_job_t *job = loop->engine_pool != NULL ? wsr__malloc(sizeof(*job)) : NULL;
+
+    if (job != NULL) {
+        job->f = loop->factory;
+        job->id = id;
+        if (wsr__workers_submit(loop->engine_pool, drop_run, drop_cancel, job) == 0)
+            return;
+        wsr__free(job);
+    }
+    /* No queue, or it is full: at once, here. */
+    wsr__pubsub_drop_conn(loop->factory->pubsub, id);
 }

@@ -26,4 +26,8 @@ void wsr__serve_resume(wsr__conn_t *c);
  * Loop thread, after its replies were cancelled (wsr__reply_conn_closed). */
 void wsr__serve_conn_closed(wsr__conn_t *c);
 
+/* Drops closed connection `id`'s subscriptions and presence (on the Redis
+ * engine's queue when there is one, else at once). Loop thread. */
+void wsr__serve_drop_conn(wsr__loop_t *loop, uint64_t id);
+
 #endif /* WSR_SERVER_SERVE_INT_H */

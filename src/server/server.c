@@ -735,9 +735,17 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
     if (srv->workers == NULL || srv->lane == NULL)
         return wsr__error_set(err, WSR_ENOMEM, "cannot start %u worker threads",
                               f->settings.threads);
+    /* One thread, so that a connection's subscribe, publish and close reach
+     * Redis in the order they came (node_id: the Redis engine is on). */
+    if (f->node_id != 0) {
+        srv->engine_pool = wsr__workers_new(1, f->settings.queue_size);
+        if (srv->engine_pool == NULL)
+            return wsr__error_set(err, WSR_ENOMEM, "cannot start the engine's worker thread");
+    }
     for (unsigned i = 0; i < srv->nloops; i++) {
         srv->loops[i].workers = srv->workers;
         srv->loops[i].lane = srv->lane;
+        srv->loops[i].engine_pool = srv->engine_pool;
     }
     atomic_store_explicit(&srv->loops_ready, true, memory_order_release);
     f->started_ns = wsr__now_ns();
@@ -756,7 +764,7 @@ static void *loop_main(void *arg)
 
 int wsr_server_run(wsr_server_t *srv)
 {
-    bool timed_out = false, stuck, lane_stuck;
+    bool timed_out = false, stuck, lane_stuck, engine_stuck;
     unsigned deadline;
     unsigned i;
 
@@ -780,6 +788,11 @@ int wsr_server_run(wsr_server_t *srv)
     deadline = WSR__MAX(srv->factory->settings.shutdown_timeout_ms, 1u);
     stuck = wsr__workers_free(srv->workers, deadline) == WSR_ETIMEDOUT;
     lane_stuck = wsr__workers_free(srv->lane, deadline) == WSR_ETIMEDOUT;
+    engine_stuck = wsr__workers_free(srv->engine_pool, deadline) == WSR_ETIMEDOUT;
+    if (engine_stuck)
+        wsr__workers_abandon(srv->engine_pool);
+    else
+        srv->engine_pool = NULL;
     if (stuck)
         wsr__workers_abandon(srv->workers);
     else
@@ -788,7 +801,7 @@ int wsr_server_run(wsr_server_t *srv)
         wsr__workers_abandon(srv->lane);
     else
         srv->lane = NULL;
-    if (stuck || lane_stuck) {
+    if (stuck || lane_stuck || engine_stuck) {
         wsr__log(srv->factory, WSR_LOG_ERR,
                  "a handler is still running past the shutdown deadline; leaving it");
         srv->workers_stuck = true;
@@ -879,8 +892,10 @@ void wsr_server_free(wsr_server_t *srv)
     } else {
         (void)wsr__workers_free(srv->workers, 0);
         (void)wsr__workers_free(srv->lane, 0);
+        (void)wsr__workers_free(srv->engine_pool, 0);
         srv->workers = NULL;
         srv->lane = NULL;
+        srv->engine_pool = NULL;
     }
     /* In reverse, so loop 0 (which owns OpenSSL's global state) goes last. */
     for (unsigned i = srv->loops != NULL ? srv->nloops : 0; i-- > 0;) {

@@ -28,6 +28,9 @@ struct wsr_server {
     unsigned nloops;
     struct wsr__workers *workers; /* owned, or NULL before start */
     struct wsr__workers *lane;    /* owned: WSR_ROUTE_LANE's pool, or NULL before start */
+    /* owned: one thread running the Redis engine's requests in the order
+     * they came (pubsub routes, dropped connections), or NULL */
+    struct wsr__workers *engine_pool;
     struct wsr__limits *limits;   /* owned */
     struct wsr__ratelimit *rate;  /* owned: the request rate limits */
     /* owned: the Origin allow-list and trusted proxies in force, and those

@@ -46,6 +46,11 @@ int wsr__pubsub_publish(wsr_factory_t *f, const char *topic, const char *event_n
                         size_t *delivered);
 
 /* The /_/subscribe, /_/unsubscribe, /_/publish and /_/presence routes. */
+/* The flag of the routes above (not public): with the Redis engine they make
+ * Redis round trips, so they run on the server's engine queue (one thread, in
+ * order) instead of on an event loop, which a slow Redis would hold up. */
+#define WSR__ROUTE_ENGINE (1u << 30)
+
 WSR_NODISCARD int wsr__pubsub_add_routes(wsr_router_t *router, wsr_error_t *err);
 
 #endif /* WSR_SRC_PUBSUB_INT_H */

@@ -580,3 +580,33 @@ test('pushes flooding a node\'s channel while it starts touch nothing unmade (it
     }
   });
 });
+
+test('a Redis that stalls holds up no event loop: pubsub requests wait on the engine\'s queue, the rest is answered meanwhile', async () => {
+  await withCluster(1, async ({ redis, nodes }) => {
+    const a = await Peer.open(nodes[0].url), b = await Peer.open(nodes[0].url);
+    assert.equal((await sub(a, 'slow')).status, 200);
+    // Redis answers nothing for 1 s (CLIENT PAUSE: every client, every command).
+    assert.equal(await redisCommand(redis.port, 'CLIENT', 'PAUSE', '1000', 'ALL'), '+OK');
+    const order = [];
+    const published = pub(a, 'slow', { n: 1 }).then((r) => { order.push('publish'); return r; });
+    await sleep(50);
+    // One event loop (io_threads=1): the ping shares it with the publish.
+    const pong = await b.request({ cmd: 'ping' });
+    order.push('ping');
+    assert.equal(pong.data, 'PONG');
+    const r = await published;
+    assert.equal(r.status, 200, JSON.stringify(r));
+    assert.deepEqual(order, ['ping', 'publish'], 'the ping was not held behind Redis');
+    await waitFor(() => a.pubs.length === 1, 10000, 'the publication');
+    // A connection closing while its subscribe waits on the queue leaves no
+    // subscription behind (its drop runs after it, in order).
+    assert.equal(await redisCommand(redis.port, 'CLIENT', 'PAUSE', '500', 'ALL'), '+OK');
+    const c = await Peer.open(nodes[0].url);
+    c.c.send(JSON.stringify({ method: 'POST', url: '/_/subscribe', args: { topic: 'slow' }, id: 1 }));
+    await sleep(50);
+    await c.c.close();
+    await sleep(1000);
+    const count = (await presence(b, 'slow')).data.count;
+    assert.equal(count, 1, 'only a\'s subscription is left');
+  }, ['--set', 'io_threads=1']);
+});
