@@ -31,8 +31,8 @@ struct wsr_server {
     /* owned: one thread running the Redis engine's requests in the order
      * they came (pubsub routes, dropped connections), or NULL */
     struct wsr__workers *engine_pool;
-    struct wsr__limits *limits;   /* owned */
-    struct wsr__ratelimit *rate;  /* owned: the request rate limits */
+    struct wsr__limits *limits;  /* owned */
+    struct wsr__ratelimit *rate; /* owned: the request rate limits */
     /* owned: the Origin allow-list and trusted proxies in force, and those
      * they replaced (wsr_server_reconfigure publishes a new one) */
     _Atomic(wsr__policy_t *) policy;
