@@ -720,6 +720,9 @@ describe('interactive session in tmux', () => {
     const lines = pane();
     const at = lines.lastIndexOf('-ERR 499 the call was cancelled by the client');
     assert.equal(lines[at - 1], '-- cancelling the call (Ctrl-C again to quit)');
+    // The next line is typed at the fresh prompt, once it is there (typed
+    // before, its echo was looked for at the call's line: failed once).
+    await poll(() => (pane().filter((l) => l !== '').at(-1) === PROMPT.trimEnd() ? true : undefined), 'the prompt after the 499');
     assert.deepEqual(await line('ping'), ['PONG']);
   });
 
