@@ -359,8 +359,16 @@ test('Redis stopped mid-traffic: 503 for engine requests, the rest works, health
       }
       assert.equal(readyAgain, 200, 'ready again once Redis is back');
       const before = [a.pubs.length, b.pubs.length];
-      assert.equal(before[0], before[1], 'both saw the same publications before the outage');
-      assert.ok(before[0] >= 20 && before[0] <= 20 + accepted);
+      // Redis killed -9 and back empty: a publication it had taken when it
+      // died may have reached one node's subscriber and not the other's (its
+      // output buffers were not all written), and its 200 may have been lost
+      // with it; Redis kept no history to catch up from. So each node saw
+      // the same publications in the same order, up to the last one or two.
+      const seen = [a, b].map((p) => p.pubs.map((m) => m.data.i));
+      const common = Math.min(before[0], before[1]);
+      assert.deepEqual(seen[0].slice(0, common), seen[1].slice(0, common), 'the same publications, in order');
+      assert.ok(Math.abs(before[0] - before[1]) <= 2, `the nodes differ by at most the publications in flight at the kill (${before})`);
+      for (const n of before) assert.ok(n >= 20 && n <= 20 + accepted + 1, `${n} publications seen, ${accepted} accepted during the outage`);
       for (let i = 100; i < 110; i++) assert.equal((await pub(i % 2 ? b : a, 't', { i })).status, 200);
       await waitFor(() => a.pubs.length >= before[0] + 10 && b.pubs.length >= before[1] + 10, 10000, 'the publications after recovery');
       await sleep(300);
