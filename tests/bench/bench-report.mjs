@@ -217,7 +217,10 @@ const CLUSTER_TARGETS = [
   { name: 'publish-to-delivery p50 (ms)', key: 'p50', fmt: (v) => (v == null ? 'n/a' : nf(v, 1)) },
   { name: 'publish-to-delivery p99 (ms)', key: 'p99', fmt: (v) => (v == null ? 'n/a' : nf(v, 1)),
     target: '≤ 0.5× Socket.IO', met: (w, s) => w / s <= 0.5 },
+  { name: 'publications all answered after (s)', key: 'pub_s', fmt: fmt.cpu },
+  { name: 'delivering took (s)', key: 'seconds', fmt: fmt.cpu },
   { name: 'server CPU, both nodes (s)', key: 'cpu_s', fmt: fmt.cpu },
+  { name: 'subscriber processes\' CPU (s)', key: 'sub_cpu_s', fmt: fmt.cpu },
 ];
 
 function clusterTable(ctx) {
@@ -248,6 +251,19 @@ function clusterProblems(ctx) {
       for (const e of m.errorList ?? []) out.push(`${where}: ${e}`);
     });
   return out;
+}
+
+// The cluster's section, between markers: a run without the cluster keeps the
+// last one, a run of the cluster alone (--only cluster) replaces only it.
+export function clusterSection(ctx) {
+  const p = clusterProblems(ctx), m = ctx.machine;
+  return `<!-- cluster: written by \`make bench\` (tests/bench/cluster.mjs); kept by runs without it -->
+${clusterMarkdown(ctx)}
+- Measured ${m.date} by \`${ctx.o.command}\`, commit ${m.commit}${m.dirty ? ' (with uncommitted changes)' : ''};
+  redis-server ${m.redisServer}, Node ${m.node}, ws ${m.ws}.
+${p.length ? p.map((x) => `- Problem: ${x}`).join('\n') : '- No problems: every subscriber got every publication once.'}
+<!-- /cluster -->
+`;
 }
 
 function clusterMarkdown(ctx) {
@@ -415,7 +431,7 @@ ${f.idle.rows.length ? mdTable(f.idle.head, f.idle.rows, 2) : ''}
 ${noise(ctx)} Rounds with ${NOISY} CPUs or more of other work show how much.
 
 ${mdTable(rt.head, rt.rows, 2)}
-${clusterMarkdown(ctx)}
+${ctx.cluster ? clusterSection(ctx) : '<!-- cluster: none --><!-- /cluster -->\n'}
 ${timeGoesMarkdown(ctx)}
 ## Problems
 

@@ -12,12 +12,15 @@
 // node answers it: wsrouterd's reply to POST /_/publish, Socket.IO's ack).
 // Measures publications delivered per second over all subscribers (from the
 // first publication to the last delivery) and publish-to-delivery latency
-// p50/p99 (the publisher's wall-clock timestamp in the data). Every delivery
+// p50/p99 (the publisher's wall-clock timestamp in the data), how long the
+// publisher took to have all answered, and the CPU of the nodes and of the
+// subscriber processes over the publishing and delivering. Every delivery
 // is counted per subscriber: a lost or doubled one is an error. Prints one
 // JSON line per side. Every process it starts is stopped by pid when it ends.
 //
 //   node tests/bench/cluster.mjs [--server both|wsrouter|socketio] [--first wsrouter|socketio]
-//                                [--subs N] [--pubs N] [--window N] [--workers N]
+//                                [--subs N] [--pubs N] [--window N] [--workers N] [--drain S]
+// (--drain: how long to wait for the last deliveries after the last answer; 60 s)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +31,7 @@ import WebSocket from 'ws';
 import { freePort } from '../js/nginx.mjs';
 
 const HERE = new URL('.', import.meta.url).pathname;
-const opts = { server: 'both', first: 'wsrouter', subs: '1000', pubs: '2000', window: '16', workers: '2' };
+const opts = { server: 'both', first: 'wsrouter', subs: '1000', pubs: '300', window: '16', workers: '4', drain: '60' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
   if (!(k in opts) || v === undefined) {
@@ -38,10 +41,10 @@ for (let i = 2; i < process.argv.length; i += 2) {
   opts[k] = v;
 }
 const SUBS = Number(opts.subs), PUBS = Number(opts.pubs), WINDOW = Number(opts.window);
-const WORKERS = Number(opts.workers);
+const WORKERS = Number(opts.workers), DRAIN_MS = 1000 * Number(opts.drain);
 const KINDS = ['wsrouter', 'socketio'];
 for (const [k, v, lo, hi] of [['subs', SUBS, 1, 20000], ['pubs', PUBS, 1, 1e6], ['window', WINDOW, 1, 10000],
-                              ['workers', WORKERS, 1, 16]])
+                              ['workers', WORKERS, 1, 16], ['drain', DRAIN_MS / 1000, 1, 600]])
   if (!Number.isInteger(v) || v < lo || v > hi) {
     process.stderr.write(`cluster.mjs: --${k} must be an integer from ${lo} to ${hi}\n`);
     process.exit(2);
@@ -55,7 +58,7 @@ if (WORKERS > 1 && (WORKERS % 2 !== 0 || SUBS % (WORKERS / 2) !== 0)) {
   process.exit(2);
 }
 const WSRD = process.env.WSRD ?? new URL('../../build/wsrouterd', import.meta.url).pathname;
-const START_MS = 15000, DRAIN_MS = 60000, STOP_MS = 5000;
+const START_MS = 15000, STOP_MS = 5000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
@@ -231,8 +234,9 @@ async function side(kind, rport, dir) {
   }
   const workers = await startWorkers(kind, nodes, dir);
   await sleep(300); // let the last subscriptions settle everywhere
-  const cpu0 = pids.map((p) => cpuSeconds(p.pid));
+  const cpu0 = pids.map((p) => cpuSeconds(p.pid)), ccpu0 = workers.map((w) => cpuSeconds(w.p.pid));
   const { t0, failed } = await publish(kind, nodes[0]);
+  const answeredAt = now();
   const want = PUBS * SUBS * 2;
   // Each worker is asked once its share arrived or DRAIN_MS after the last answer.
   const perWorker = want / WORKERS;
@@ -252,7 +256,9 @@ async function side(kind, rport, dir) {
     await next(w, 10000);
     reports.push(w.msgs.shift() ?? null);
   }
-  const cpu1 = pids.map((p) => cpuSeconds(p.pid));
+  const cpu1 = pids.map((p) => cpuSeconds(p.pid)), ccpu1 = workers.map((w) => cpuSeconds(w.p.pid));
+  const cpuSum = (a, b) => (a.concat(b).every((x) => x != null)
+    ? +b.reduce((acc, x, i) => acc + x - a[i], 0).toFixed(2) : null);
   const lost = reports.some((r) => !r);
   const delivered = reports.reduce((a, r) => a + (r ? r.delivered : 0), 0);
   const last = Math.max(...reports.filter(Boolean).map((r) => r.last));
@@ -288,7 +294,8 @@ async function side(kind, rport, dir) {
     delivered, expected: want, seconds: +secs.toFixed(3),
     deliveries_per_s: delivered && secs > 0 ? Math.round(delivered / secs) : null,
     p50_ms: pct(0.5), p99_ms: pct(0.99), max_ms: pct(1),
-    server_cpu_s: cpu0.every((x) => x != null) ? +cpu1.reduce((a, x, i) => a + x - cpu0[i], 0).toFixed(2) : null,
+    publish_s: +((answeredAt - t0) / 1000).toFixed(3),
+    server_cpu_s: cpuSum(cpu0, cpu1), subscriber_cpu_s: cpuSum(ccpu0, ccpu1),
     errors,
   };
 }
