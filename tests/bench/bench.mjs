@@ -9,6 +9,10 @@
  * (minimal-lws, node-ws) next to the issue's targets, and writes BENCHMARKS.md.
  * It talks to 127.0.0.1 only, bounds every step in time, and stops every
  * process it started, on failure and on SIGINT too. It never tunes anything.
+ * The cluster scenario (issue 14) is tests/bench/cluster.mjs, once per round
+ * for both sides (wsrouterd and Socket.IO on one redis-server, the side that
+ * goes first alternating), unpinned; its section of BENCHMARKS.md is kept by
+ * runs that leave it out and is all that `--only cluster` rewrites.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
