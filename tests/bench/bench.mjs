@@ -342,7 +342,7 @@ async function measure(o, sc, sv) {
   const run = await runLoad(o, sc, server);
   const problem = await stopServer(server);
   const log = (problem ? server.log : server.logBeforeStop)
-    .replace(/^.*listening on .*$/gm, '').trim();
+    .replace(/^.*listening on .*$/gm, '').replace(/^wsrouterd store: .*$/gm, '').trim();
   const m = { failed: run.failed ?? null, serverProblem: problem, serverLog: log || null,
               note: run.note ?? null, raw: run.result };
   if (run.result && !run.failed) m.figures = figures(run.result);
