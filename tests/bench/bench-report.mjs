@@ -31,12 +31,14 @@ function sh(cmd, args) {
 export function machine(o) {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
   const dpkg = (p) => sh('dpkg-query', ['-W', '-f=${Version}', p]);
-  let ws = 'unknown';
-  try {
-    ws = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/node_modules/ws/package.json'))).version;
-  } catch {
-    /* reported as unknown */
-  }
+  const npmVersion = (name) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(ROOT, 'tests/node_modules', name, 'package.json'))).version;
+    } catch {
+      return 'unknown';
+    }
+  };
+  const ws = npmVersion('ws');
   const dirty = sh('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no', '--',
                            'src', 'include', 'routes', 'CMakeLists.txt']);
   return {
@@ -49,6 +51,10 @@ export function machine(o) {
     openssl: sh('openssl', ['version']),
     node: process.version,
     ws,
+    socketio: npmVersion('socket.io'),
+    redisAdapter: npmVersion('@socket.io/redis-adapter'),
+    redis: npmVersion('redis'),
+    redisServer: sh('redis-server', ['--version']).replace(/^Redis server v=(\S+).*$/, '$1'),
     commit: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
     dirty: dirty !== '' && dirty !== 'unknown',
     wsrouterd: o.wsrouterd,
@@ -184,7 +190,7 @@ function noise(ctx) {
 }
 
 export function problems(ctx) {
-  const out = [...rawSummary(ctx.raw).problems];
+  const out = [...rawSummary(ctx.raw).problems, ...clusterProblems(ctx)];
   for (const [id, why] of Object.entries(ctx.skipped)) out.push(`${id}: skipped: ${why}`);
   for (const sc of ctx.scenarios) {
     for (const sv of ctx.servers) {
@@ -203,6 +209,88 @@ export function problems(ctx) {
     }
   }
   return out;
+}
+
+/* --- the cluster scenario (issue 14) ---------------------------------------------------- */
+
+// Issue 14's targets: wsrouterd against Socket.IO v4 with its Redis adapter.
+const CLUSTER_TARGETS = [
+  { name: 'deliveries per second', key: 'dps', fmt: fmt.int, target: '≥ 3× Socket.IO', met: (w, s) => w / s >= 3 },
+  { name: 'publish-to-delivery p50 (ms)', key: 'p50', fmt: (v) => (v == null ? 'n/a' : nf(v, 1)) },
+  { name: 'publish-to-delivery p99 (ms)', key: 'p99', fmt: (v) => (v == null ? 'n/a' : nf(v, 1)),
+    target: '≤ 0.5× Socket.IO', met: (w, s) => w / s <= 0.5 },
+  { name: 'publications all answered after (s)', key: 'pub_s', fmt: fmt.cpu },
+  { name: 'delivering took (s)', key: 'seconds', fmt: fmt.cpu },
+  { name: 'server CPU, both nodes (s)', key: 'cpu_s', fmt: fmt.cpu },
+  { name: 'subscriber processes\' CPU (s)', key: 'sub_cpu_s', fmt: fmt.cpu },
+];
+
+function clusterTable(ctx) {
+  const head = ['', 'wsrouterd', 'Socket.IO', 'wsr/sio', 'target', 'met'];
+  const S = ctx.cluster.summary;
+  const rows = CLUSTER_TARGETS.map((t) => {
+    const w = S.wsrouter[t.key], x = S.socketio[t.key];
+    const ok = !t.met ? '' : w == null || x == null ? 'n/a' : t.met(w, x) ? 'met' : 'NOT met';
+    return [t.name, t.fmt(w), t.fmt(x), fmtRatio(ratio(w, x)), t.target ?? '', ok];
+  });
+  return { head, rows };
+}
+
+function clusterRounds(ctx) {
+  const head = ['server', ...Array.from({ length: ctx.o.rounds }, (_, i) => `round ${i + 1}`)];
+  const rows = ctx.cluster.servers.map((sv) => [sv.title, ...ctx.cluster.runs[sv.id].map((m) => (!m.figures
+    ? 'failed' : `${fmt.int(m.figures.dps)}/s, p99 ${nf(m.figures.p99, 0)} ms`))]);
+  return { head, rows };
+}
+
+function clusterProblems(ctx) {
+  const out = [];
+  if (!ctx.cluster) return out;
+  for (const sv of ctx.cluster.servers)
+    ctx.cluster.runs[sv.id].forEach((m, i) => {
+      const where = `cluster, ${sv.title}, round ${i + 1}`;
+      if (m.failed) out.push(`${where}: run failed: ${m.failed}`);
+      for (const e of m.errorList ?? []) out.push(`${where}: ${e}`);
+    });
+  return out;
+}
+
+// The cluster's section, between markers: a run without the cluster keeps the
+// last one, a run of the cluster alone (--only cluster) replaces only it.
+export function clusterSection(ctx) {
+  const p = clusterProblems(ctx), m = ctx.machine;
+  return `<!-- cluster: written by \`make bench\` (tests/bench/cluster.mjs); kept by runs without it -->
+${clusterMarkdown(ctx)}
+- Measured ${m.date} by \`${ctx.o.command}\`, commit ${m.commit}${m.dirty ? ' (with uncommitted changes)' : ''};
+  redis-server ${m.redisServer}, Node ${m.node}, ws ${m.ws}.
+${p.length ? p.map((x) => `- Problem: ${x}`).join('\n') : '- No problems: every subscriber got every publication once.'}
+<!-- /cluster -->
+`;
+}
+
+function clusterMarkdown(ctx) {
+  if (!ctx.cluster) return '';
+  const c = ctx.cluster, t = clusterTable(ctx), r = clusterRounds(ctx);
+  return `## Cluster: wsrouterd and Socket.IO on Redis (issue 14)
+
+${c.title}: on each side two server nodes share one redis-server (the same
+redis-server for both sides, started by \`tests/bench/cluster.mjs\` on a free port):
+wsrouterd with \`engine=redis://…\`, and Socket.IO ${ctx.machine.socketio} with
+@socket.io/redis-adapter ${ctx.machine.redisAdapter} over node-redis ${ctx.machine.redis}
+(\`tests/bench/socketio-node.mjs\`, subscribers joined to a room). 1000 subscribers
+per node, held by ${c.workers} subscriber processes (\`tests/bench/cluster-subs.mjs\`, the
+same for both sides: Node's \`ws\` without compression, one \`JSON.parse\` per
+delivery; each process on one node). One publisher on node A sends ${c.pubs}
+publications, 16 in flight (until the node answers: wsrouterd's reply to
+\`POST /_/publish\`, Socket.IO's ack), so ${fmt.int(c.pubs * 2000)} deliveries a
+side. Deliveries per second: all deliveries over the time from the first
+publication to the last delivery. Latency: from the publisher's timestamp to
+the subscriber's receipt, every delivery. Any lost or doubled delivery is a
+problem below. Medians of ${ctx.o.rounds} rounds, the side that goes first
+alternating; nothing is pinned to a CPU (5 to 9 processes on ${ctx.machine.nproc} CPUs).
+
+${mdTable(t.head, t.rows)}
+${mdTable(r.head, r.rows)}`;
 }
 
 /* --- where the time goes ------------------------------------------------------------- */
@@ -272,13 +360,19 @@ libwebsockets' own share (reading, unmasking, framing, and a logging check on ea
 
 export function terminalReport(ctx) {
   const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx);
-  let s = 'Headline (medians; the targets of issue 8 are about wsrouterd)\n' + textTable(h.head, h.rows);
-  s += '\nRatios wsrouterd / baseline (req/s: higher is better; the rest: lower)\n' +
-       textTable(r.head, r.rows);
+  let s = '';
+  if (h.rows.length) s += 'Headline (medians; the targets of issue 8 are about wsrouterd)\n' + textTable(h.head, h.rows);
+  if (r.rows.length)
+    s += '\nRatios wsrouterd / baseline (req/s: higher is better; the rest: lower)\n' + textTable(r.head, r.rows);
   if (f.load.rows.length)
     s += '\nAll figures (medians of the rounds)\n' + textTable(f.load.head, f.load.rows, 2);
   if (f.idle.rows.length) s += '\n' + textTable(f.idle.head, f.idle.rows, 2);
   s += rawTerminal(ctx.raw, textTable);
+  if (ctx.cluster) {
+    const c = clusterTable(ctx);
+    s += `\nCluster (issue 14): ${ctx.cluster.title}, ${ctx.cluster.pubs} publications (medians)\n` +
+         textTable(c.head, c.rows);
+  }
   const tg = timeGoes(ctx);
   if (tg.rows) {
     s += '\nWhere the time goes (instructions per request, callgrind)\n' +
@@ -312,7 +406,7 @@ This file is written by the benchmark; run it again rather than editing it.
 - Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${m.kernel}. A shared virtual
   machine: expect several per cent of noise between rounds (see Rounds).
 - Software: libwebsockets ${m.lws} (Debian), jansson ${m.jansson}, ${m.openssl},
-  Node ${m.node}, ws ${m.ws}.
+  Node ${m.node}, ws ${m.ws}${ctx.cluster ? `; cluster: redis-server ${m.redisServer}, socket.io ${m.socketio}, @socket.io/redis-adapter ${m.redisAdapter}, redis ${m.redis}` : ''}.
 - wsrouter: commit ${m.commit}${m.dirty ? ' plus uncommitted changes in src/, include/ or routes/' : ''}, \`${m.wsrouterd}\`.
 
 ## Headline
@@ -341,6 +435,7 @@ ${noise(ctx)} Rounds with ${NOISY} CPUs or more of other work show how much.
 
 ${mdTable(rt.head, rt.rows, 2)}
 ${rawMarkdown(ctx.raw, mdTable, o)}
+${ctx.cluster ? clusterSection(ctx) : '<!-- cluster: none --><!-- /cluster -->\n'}
 ${timeGoesMarkdown(ctx)}
 ## Problems
 

@@ -11,17 +11,22 @@
  * WebSocket, and redis-benchmark's PING against redis-server and wsrouterd).
  * It talks to 127.0.0.1 only, bounds every step in time, and stops every
  * process it started, on failure and on SIGINT too. It never tunes anything.
+ * The cluster scenario (issue 14) is tests/bench/cluster.mjs, once per round
+ * for both sides (wsrouterd and Socket.IO on one redis-server, the side that
+ * goes first alternating), unpinned; its section of BENCHMARKS.md is kept by
+ * runs that leave it out and is all that `--only cluster` rewrites.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { machine, markdownReport, problems, terminalReport } from './bench-report.mjs';
+import { clusterSection, machine, markdownReport, problems, terminalReport } from './bench-report.mjs';
 import { RAW_CASES, runRawCases } from './bench-raw.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const HARD_LIMIT_MS = 15 * 60 * 1000; // the whole benchmark, whatever happens
+const HARD_LIMIT_MS = 20 * 60 * 1000; // the whole benchmark, whatever happens
+const CLUSTER_RUN_MS = 5 * 60 * 1000; // one round of the cluster scenario (both sides)
 const START_TIMEOUT_MS = 10000;
 const STOP_TIMEOUT_MS = 5000;
 const IDLE_CONNECTIONS = 10000;
@@ -36,6 +41,15 @@ const SCENARIOS = [
     args: ['-c', '10', '-p', '1', '-m', 'echo', '-s', '65536'] },
   { id: 'wss', title: '1000 connections × 1 over wss://', tls: true,
     args: ['-c', '1000', '-p', '1'] },
+  // Issue 14: wsrouterd against Socket.IO v4 + @socket.io/redis-adapter, by
+  // tests/bench/cluster.mjs (its own redis-server, 2 nodes per side).
+  { id: 'cluster', title: '2 nodes on Redis, 1000 subscribers per node, 1 publisher × 16', cluster: true },
+];
+
+// The sides of the cluster scenario.
+const CLUSTER_SERVERS = [
+  { id: 'wsrouter', title: 'wsrouterd' },
+  { id: 'socketio', title: 'Socket.IO' },
 ];
 
 const SERVERS = [
@@ -48,12 +62,18 @@ const SERVERS = [
 
 function parseArgs(argv) {
   const o = { rounds: 3, seconds: 2, warmup: 0.5, only: null, out: 'BENCHMARKS.md', profile: 'yes',
-              wsrouterd: 'build/wsrouterd', build: 'build-bench', command: 'tests/bench/run-bench' };
+              wsrouterd: 'build/wsrouterd', build: 'build-bench', command: 'tests/bench/run-bench',
+              'cluster-pubs': 300, 'cluster-workers': 4 };
+  const numeric = ['rounds', 'seconds', 'warmup', 'cluster-pubs', 'cluster-workers'];
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, ''), v = argv[i + 1];
     if (!(k in o) || v === undefined) throw new Error(`unknown option or missing value: ${argv[i]}`);
-    o[k] = ['rounds', 'seconds', 'warmup'].includes(k) ? Number(v) : v;
+    o[k] = numeric.includes(k) ? Number(v) : v;
   }
+  if (!(Number.isInteger(o['cluster-pubs']) && o['cluster-pubs'] >= 1 && o['cluster-pubs'] <= 100000) ||
+      !(Number.isInteger(o['cluster-workers']) && o['cluster-workers'] >= 2 && o['cluster-workers'] <= 8 &&
+        o['cluster-workers'] % 2 === 0))
+    throw new Error('--cluster-pubs 1..100000, --cluster-workers 2, 4, 6 or 8');
   if (o.profile !== 'yes' && o.profile !== 'no') throw new Error('--profile yes|no');
   if (!(o.rounds >= 1 && o.rounds <= 20) || !(o.seconds > 0 && o.seconds <= 60) ||
       !(o.warmup >= 0 && o.warmup <= 60))
@@ -232,6 +252,48 @@ function runProfile(o) {
   });
 }
 
+// One round of the cluster scenario: both sides on one redis-server, `first`
+// measured first. Resolves with { wsrouter: m, socketio: m } (m as measure()'s).
+function runCluster(o, first) {
+  const args = ['tests/bench/cluster.mjs', '--server', 'both', '--first', first, '--subs', '1000',
+                '--pubs', String(o['cluster-pubs']), '--window', '16', '--workers', String(o['cluster-workers'])];
+  const argv = [...PDEATH, 'node', ...args];
+  const child = track(spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+                                                      env: { ...process.env, WSRD: path.resolve(ROOT, o.wsrouterd) } }));
+  let out = '', err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGTERM'), CLUSTER_RUN_MS);
+  return new Promise((resolve) => {
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      const got = {};
+      for (const line of out.trim().split('\n')) {
+        try {
+          const r = JSON.parse(line);
+          if (r && r.server) got[r.server] = r;
+        } catch {
+          /* not a result */
+        }
+      }
+      const why = sig ? `killed (${sig}) after ${CLUSTER_RUN_MS / 1000} s` : `exit ${code}`;
+      const res = {};
+      for (const sv of CLUSTER_SERVERS) {
+        const r = got[sv.id];
+        if (!r) {
+          res[sv.id] = { failed: `tests/bench/cluster.mjs ${why}: ${err.trim().slice(0, 300)}` };
+          continue;
+        }
+        res[sv.id] = { failed: null, raw: r, errorList: r.errors,
+                       figures: { dps: r.deliveries_per_s, p50: r.p50_ms, p99: r.p99_ms,
+                                  cpu_s: r.server_cpu_s, sub_cpu_s: r.subscriber_cpu_s,
+                                  pub_s: r.publish_s, seconds: r.seconds, errors: r.errors.length } };
+      }
+      resolve(res);
+    });
+  });
+}
+
 /* --- statistics ------------------------------------------------------------------- */
 
 function median(xs) {
@@ -329,7 +391,8 @@ async function main() {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
     process.on(sig, () => process.exit(130));
 
-  const scenarios = SCENARIOS.filter((s) => !o.only || o.only.includes(s.id));
+  const scenarios = SCENARIOS.filter((s) => !s.cluster && (!o.only || o.only.includes(s.id)));
+  const withCluster = !o.only || o.only.includes('cluster');
   const runs = {}, skipped = {};
   process.stdout.write(`wsrouter benchmark: ${o.rounds} rounds x ${o.seconds} s (after ${o.warmup} s ` +
                        `of warm-up); servers on CPU 0, load on CPU 1\n`);
@@ -354,21 +417,58 @@ async function main() {
   const raw = rawIds.length
     ? await runRawCases({ ROOT, PDEATH, track, runLoad }, o, rawIds)
     : null;
+  let cluster = null;
+  if (withCluster) {
+    const sc = SCENARIOS.find((s) => s.cluster);
+    cluster = { title: sc.title, servers: CLUSTER_SERVERS, pubs: o['cluster-pubs'], workers: o['cluster-workers'],
+                runs: Object.fromEntries(CLUSTER_SERVERS.map((sv) => [sv.id, []])) };
+    for (let r = 0; r < o.rounds; r++) {
+      const first = CLUSTER_SERVERS[r % CLUSTER_SERVERS.length].id; // alternate who goes first
+      process.stdout.write(`  cluster round ${r + 1}: ${o['cluster-pubs']} publications to 2 × 1000 ` +
+                           `subscribers on each side, ${first} first\n`);
+      const res = await runCluster(o, first);
+      for (const sv of CLUSTER_SERVERS) {
+        const m = res[sv.id];
+        cluster.runs[sv.id].push(m);
+        const f = m.figures;
+        const what = !f ? `FAILED: ${m.failed}`
+          : `${f.dps} deliveries/s, p50 ${f.p50} ms, p99 ${f.p99} ms, all answered in ${f.pub_s} s, ` +
+            `CPU: nodes ${f.cpu_s} s, subscribers ${f.sub_cpu_s} s` +
+            (f.errors ? `, ERRORS: ${m.errorList.join('; ')}` : '');
+        process.stdout.write(`  cluster round ${r + 1}  ${sv.title.padEnd(12)} ${what}\n`);
+      }
+    }
+    cluster.summary = Object.fromEntries(CLUSTER_SERVERS.map((sv) => [sv.id, summarize(cluster.runs[sv.id])]));
+  }
   const profile = await runProfile(o);
   const seconds = (Date.now() - started) / 1000;
   const summary = {};
   for (const sc of scenarios)
     summary[sc.id] = Object.fromEntries(SERVERS.map((sv) => [sv.id, summarize(runs[sc.id][sv.id])]));
-  const ctx = { o, scenarios, servers: SERVERS, runs, summary, skipped, seconds, profile, raw,
+  const ctx = { o, scenarios, servers: SERVERS, runs, summary, skipped, seconds, profile, raw, cluster,
                 machine: machine(o) };
   process.stdout.write('\n' + terminalReport(ctx));
   if (o.out !== '-') {
     // The soak's section (`make soak`, tests/bench/soak.mjs) is kept.
+    // So is the cluster's (issue 14) when this run did not measure it, and a
+    // run of the cluster alone (--only cluster) replaces only that section.
     const file = path.resolve(ROOT, o.out);
-    const soak = fs.existsSync(file)
-      ? /<!-- soak:[\s\S]*?<!-- \/soak -->\n?/.exec(fs.readFileSync(file, 'utf8'))
-      : null;
-    fs.writeFileSync(file, markdownReport(ctx) + (soak ? `\n${soak[0]}` : ''));
+    const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    const soak = /<!-- soak:[\s\S]*?<!-- \/soak -->\n?/.exec(old);
+    const CLUSTER_RE = /<!-- cluster:[\s\S]*?<!-- \/cluster -->\n?/;
+    const oldCluster = CLUSTER_RE.exec(old);
+    let text;
+    if (o.only && o.only.length === 1 && cluster && old) {
+      const at = old.indexOf('## Where the time goes');
+      text = oldCluster ? old.replace(CLUSTER_RE, () => clusterSection(ctx))
+        : at >= 0 ? `${old.slice(0, at)}${clusterSection(ctx)}\n${old.slice(at)}`
+        : `${old}\n${clusterSection(ctx)}`;
+    } else {
+      text = markdownReport(ctx);
+      if (!cluster && oldCluster) text = text.replace(CLUSTER_RE, () => oldCluster[0]);
+      text += soak ? `\n${soak[0]}` : '';
+    }
+    fs.writeFileSync(file, text);
     process.stdout.write(`\nwrote ${o.out} (${seconds.toFixed(0)} s)\n`);
   }
   const bad = problems(ctx);

@@ -1,111 +1,323 @@
 // SPDX-License-Identifier: MIT
-// The cluster scenario (issue 14): a redis-server of its own on a free
-// loopback port, two wsrouterd nodes on it, SUBS subscribers per node (ws
-// clients in this process), one publisher on node A sending PUBS
-// publications at full speed (WINDOW in flight). Measures publications
-// delivered per second across all subscribers and publish-to-delivery
-// latency (p50/p99, the publisher's timestamp in the data). Every process it
-// starts is stopped by pid when it ends.
+// The cluster scenario (issue 14), wsrouterd side by side with Socket.IO v4
+// and its Redis adapter. One redis-server of its own on a free loopback port;
+// for each side in turn (--server both, the default: wsrouterd then
+// Socket.IO, or the other way round with --first socketio) two server nodes
+// on that redis-server (wsrouterd with engine=redis://…, or
+// tests/bench/socketio-node.mjs with @socket.io/redis-adapter), SUBS
+// subscribers per node spread over WORKERS subscriber processes
+// (tests/bench/cluster-subs.mjs, the same for both sides: Node's ws, one
+// JSON.parse per delivery), and one publisher on node A sending PUBS
+// publications with WINDOW in flight (a publication is in flight until the
+// node answers it: wsrouterd's reply to POST /_/publish, Socket.IO's ack).
+// Measures publications delivered per second over all subscribers (from the
+// first publication to the last delivery) and publish-to-delivery latency
+// p50/p99 (the publisher's wall-clock timestamp in the data), how long the
+// publisher took to have all answered, and the CPU of the nodes and of the
+// subscriber processes over the publishing and delivering. Every delivery
+// is counted per subscriber: a lost or doubled one is an error. Prints one
+// JSON line per side. Every process it starts is stopped by pid when it ends.
 //
-//   node tests/bench/cluster.mjs [--subs N] [--pubs N] [--window N]
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+//   node tests/bench/cluster.mjs [--server both|wsrouter|socketio] [--first wsrouter|socketio]
+//                                [--subs N] [--pubs N] [--window N] [--workers N] [--drain S]
+// (--drain: how long to wait for the last deliveries after the last answer; 60 s)
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import WebSocket from '../node_modules/ws/index.js';
+import { io as ioClient } from 'socket.io-client';
+import WebSocket from 'ws';
 import { freePort } from '../js/nginx.mjs';
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const SUBS = arg('subs', 1000);
-const PUBS = arg('pubs', 2000);
-const WINDOW = arg('window', 16);
+const HERE = new URL('.', import.meta.url).pathname;
+const opts = { server: 'both', first: 'wsrouter', subs: '1000', pubs: '300', window: '16', workers: '4', drain: '60' };
+for (let i = 2; i < process.argv.length; i += 2) {
+  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
+  if (!(k in opts) || v === undefined) {
+    process.stderr.write(`cluster.mjs: unknown option or missing value: ${process.argv[i]}\n`);
+    process.exit(2);
+  }
+  opts[k] = v;
+}
+const SUBS = Number(opts.subs), PUBS = Number(opts.pubs), WINDOW = Number(opts.window);
+const WORKERS = Number(opts.workers), DRAIN_MS = 1000 * Number(opts.drain);
+const KINDS = ['wsrouter', 'socketio'];
+for (const [k, v, lo, hi] of [['subs', SUBS, 1, 20000], ['pubs', PUBS, 1, 1e6], ['window', WINDOW, 1, 10000],
+                              ['workers', WORKERS, 1, 16], ['drain', DRAIN_MS / 1000, 1, 600]])
+  if (!Number.isInteger(v) || v < lo || v > hi) {
+    process.stderr.write(`cluster.mjs: --${k} must be an integer from ${lo} to ${hi}\n`);
+    process.exit(2);
+  }
+if (!['both', ...KINDS].includes(opts.server) || !KINDS.includes(opts.first)) {
+  process.stderr.write('cluster.mjs: --server both|wsrouter|socketio, --first wsrouter|socketio\n');
+  process.exit(2);
+}
+if (WORKERS > 1 && (WORKERS % 2 !== 0 || SUBS % (WORKERS / 2) !== 0)) {
+  process.stderr.write('cluster.mjs: --workers must be 1, or even and share --subs out evenly on each node\n');
+  process.exit(2);
+}
 const WSRD = process.env.WSRD ?? new URL('../../build/wsrouterd', import.meta.url).pathname;
+const START_MS = 15000, STOP_MS = 5000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.timeOrigin + performance.now();
 
-const procs = [];
+// setpriv --pdeathsig: should this script be killed outright, its children die too.
+const PDEATH = (() => {
+  try {
+    execFileSync('setpriv', ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore' });
+    return ['setpriv', '--pdeathsig', 'KILL'];
+  } catch {
+    return [];
+  }
+})();
+const run = (cmd, args, o) => spawn(PDEATH.length ? PDEATH[0] : cmd, [...PDEATH.slice(1), ...(PDEATH.length ? [cmd] : []), ...args], o);
+
+const procs = new Set();
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(sig, () => {
+    for (const p of procs) p.kill('SIGKILL');
+    process.exit(130);
+  });
+function track(p) {
+  procs.add(p);
+  p.on('exit', () => procs.delete(p));
+  return p;
+}
+
+// Starts a server process; resolves with the match of `ready` in its output.
 function start(cmd, args, ready) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(p);
+  const p = track(run(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   return new Promise((resolve, reject) => {
-    const on = (d) => { out += d; const m = ready.exec(out); if (m) resolve({ p, m }); };
+    const t = setTimeout(() => reject(new Error(`${cmd} did not start within 15 s:\n${out}`)), START_MS);
+    const on = (d) => {
+      out += d;
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ p, m });
+      }
+    };
     p.stdout.on('data', on);
     p.stderr.on('data', on);
-    p.on('exit', (code) => reject(new Error(`${cmd} exited ${code}:\n${out}`)));
-    setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 15000);
+    p.on('exit', (code, sig) => {
+      clearTimeout(t);
+      reject(new Error(`${cmd} exited (${sig ?? code}):\n${out}`));
+    });
   });
 }
 
-function open(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
+async function stop(p) {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  if (await Promise.race([gone.then(() => true), sleep(STOP_MS).then(() => false)])) return;
+  p.kill('SIGKILL');
+  await gone;
+}
+
+// /proc/PID/stat utime + stime, in seconds.
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+function startNode(kind, rport) {
+  if (kind === 'wsrouter')
+    return start(WSRD, ['--port', '0', '--store', '', '--log-level', 'err', '--set', `engine=redis://127.0.0.1:${rport}`,
+                        '--set', 'max_connections_per_ip=0', '--set', 'rate_limit_connection=off'],
+                 /listening on (ws:\/\/127\.0\.0\.1:\d+\/)/);
+  return start('node', [join(HERE, 'socketio-node.mjs'), '--port', '0', '--redis', `redis://127.0.0.1:${rport}`],
+               /listening on (ws:\/\/127\.0\.0\.1:\d+\/)/);
+}
+
+// Subscriber processes: each holds SUBS × 2 / WORKERS subscribers; with 2 or
+// more workers each one talks to one node, with 1 it talks to both.
+async function startWorkers(kind, nodes, dir) {
+  const perNode = WORKERS === 1 ? SUBS : (2 * SUBS) / WORKERS;
+  const ws = [];
+  for (let w = 0; w < WORKERS; w++) {
+    const urls = WORKERS === 1 ? nodes : [nodes[w % 2]];
+    const file = join(dir, `lat-${kind}-${w}`);
+    const p = track(run('node', [join(HERE, 'cluster-subs.mjs'), kind, String(perNode), String(PUBS), file, ...urls],
+                          { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    ws.push({ p, file, msgs: [], waiters: [] });
+  }
+  for (const w of ws) {
+    w.p.on('message', (m) => {
+      w.msgs.push(m);
+      for (const f of w.waiters.splice(0)) f();
+    });
+    w.p.on('exit', () => {
+      for (const f of w.waiters.splice(0)) f();
+    });
+  }
+  await Promise.all(ws.map((w) => next(w, 60000)));
+  for (const w of ws) {
+    const m = w.msgs.shift();
+    if (!m || !m.ready) throw new Error(`subscriber process: ${m ? m.error : 'no answer within 60 s'}`);
+  }
+  return ws;
+}
+
+function next(w, ms) {
+  if (w.msgs.length || w.p.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    w.waiters.push(() => {
+      clearTimeout(t);
+      resolve();
+    });
   });
+}
+
+// The publisher: resolves once PUBS publications are answered; returns the start time.
+async function publish(kind, url) {
+  let sent = 0, answered = 0, failed = 0;
+  const payload = () => ({ t: now(), i: sent });
+  if (kind === 'wsrouter') {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const t0 = now();
+    await new Promise((resolve) => {
+      const send = () => {
+        sent++;
+        ws.send(JSON.stringify({ method: 'POST', url: '/_/publish', args: { topic: 'bench' }, data: payload() }));
+      };
+      ws.on('message', (d) => {
+        if (JSON.parse(d).status !== 200) failed++;
+        answered++;
+        if (sent < PUBS) send();
+        if (answered === PUBS) resolve();
+      });
+      for (let i = 0; i < Math.min(WINDOW, PUBS); i++) send();
+    });
+    ws.terminate();
+    return { t0, failed };
+  }
+  const s = ioClient(url, { transports: ['websocket'], reconnection: false, perMessageDeflate: false });
+  await new Promise((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('connect_error', reject);
+  });
+  const t0 = now();
+  await new Promise((resolve) => {
+    const send = () => {
+      sent++;
+      s.emit('publish', 'bench', payload(), (r) => {
+        if (!r || !r.ok) failed++;
+        answered++;
+        if (sent < PUBS) send();
+        if (answered === PUBS) resolve();
+      });
+    };
+    for (let i = 0; i < Math.min(WINDOW, PUBS); i++) send();
+  });
+  s.close();
+  return { t0, failed };
+}
+
+async function side(kind, rport, dir) {
+  const nodes = [], pids = [];
+  for (let i = 0; i < 2; i++) {
+    const { p, m } = await startNode(kind, rport);
+    nodes.push(m[1]);
+    pids.push(p);
+  }
+  const workers = await startWorkers(kind, nodes, dir);
+  await sleep(300); // let the last subscriptions settle everywhere
+  const cpu0 = pids.map((p) => cpuSeconds(p.pid)), ccpu0 = workers.map((w) => cpuSeconds(w.p.pid));
+  const { t0, failed } = await publish(kind, nodes[0]);
+  const answeredAt = now();
+  const want = PUBS * SUBS * 2;
+  // Each worker is asked once its share arrived or DRAIN_MS after the last answer.
+  const perWorker = want / WORKERS;
+  const deadline = Date.now() + DRAIN_MS;
+  const reports = [];
+  for (const w of workers) {
+    while (Date.now() < deadline) {
+      w.p.send({ count: true });
+      await next(w, 5000);
+      const c = w.msgs.shift();
+      if (!c || c.delivered >= perWorker) break;
+      await sleep(20);
+    }
+  }
+  for (const w of workers) {
+    if (w.p.exitCode === null) w.p.send({ report: true });
+    await next(w, 10000);
+    reports.push(w.msgs.shift() ?? null);
+  }
+  const cpu1 = pids.map((p) => cpuSeconds(p.pid)), ccpu1 = workers.map((w) => cpuSeconds(w.p.pid));
+  const cpuSum = (a, b) => (a.concat(b).every((x) => x != null)
+    ? +b.reduce((acc, x, i) => acc + x - a[i], 0).toFixed(2) : null);
+  const lost = reports.some((r) => !r);
+  const delivered = reports.reduce((a, r) => a + (r ? r.delivered : 0), 0);
+  const last = Math.max(...reports.filter(Boolean).map((r) => r.last));
+  const all = [];
+  for (const w of workers) {
+    try {
+      all.push(new Float64Array(readFileSync(w.file).buffer.slice(0)));
+    } catch {
+      /* a worker that never reported */
+    }
+  }
+  const lat = new Float64Array(all.reduce((a, x) => a + x.length, 0));
+  let off = 0;
+  for (const x of all) {
+    lat.set(x, off);
+    off += x.length;
+  }
+  lat.sort();
+  const pct = (q) => (lat.length ? +lat[Math.min(lat.length - 1, Math.floor(q * lat.length))].toFixed(2) : null);
+  for (const w of workers) await stop(w.p);
+  for (const p of pids) await stop(p);
+  const secs = (last - t0) / 1000;
+  const errors = [];
+  if (failed) errors.push(`${failed} publications not answered with success`);
+  if (lost) errors.push('a subscriber process did not report');
+  if (delivered !== want) errors.push(`${delivered} of ${want} deliveries`);
+  for (const r of reports.filter(Boolean)) {
+    if (r.min !== PUBS || r.max !== PUBS) errors.push(`a subscriber got between ${r.min} and ${r.max} of ${PUBS}`);
+    if (r.bad) errors.push(`${r.bad} deliveries without the publisher's timestamp`);
+  }
+  return {
+    server: kind, nodes: 2, subscribers_per_node: SUBS, publications: PUBS, window: WINDOW, workers: WORKERS,
+    delivered, expected: want, seconds: +secs.toFixed(3),
+    deliveries_per_s: delivered && secs > 0 ? Math.round(delivered / secs) : null,
+    p50_ms: pct(0.5), p99_ms: pct(0.99), max_ms: pct(1),
+    publish_s: +((answeredAt - t0) / 1000).toFixed(3),
+    server_cpu_s: cpuSum(cpu0, cpu1), subscriber_cpu_s: cpuSum(ccpu0, ccpu1),
+    errors,
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'wsrd-bench-cluster-'));
+let status = 0;
 try {
   const rport = await freePort();
   await start('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--dir', dir,
     '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
-  const nodes = [];
-  for (let i = 0; i < 2; i++) {
-    const { m } = await start(WSRD, ['--port', '0', '--store', '', '--set', `engine=redis://127.0.0.1:${rport}`,
-      '--set', 'max_connections_per_ip=0', '--set', 'rate_limit_connection=off'], /listening on ws:\/\/\S+?:(\d+)\//);
-    nodes.push(`ws://127.0.0.1:${m[1]}/`);
+  const order = opts.server !== 'both' ? [opts.server]
+    : opts.first === 'wsrouter' ? KINDS : [...KINDS].reverse();
+  for (const kind of order) {
+    const r = await side(kind, rport, dir);
+    if (r.errors.length) status = 3;
+    console.log(JSON.stringify(r));
   }
-  const latencies = [];
-  let delivered = 0;
-  const subs = [];
-  for (let n = 0; n < 2; n++) {
-    for (let i = 0; i < SUBS; i++) {
-      const ws = await open(nodes[n]);
-      ws.on('message', (d) => {
-        const m = JSON.parse(d);
-        if (m.event_name !== 'publish') return;
-        delivered++;
-        latencies.push(performance.now() - m.data.t);
-      });
-      ws.send(JSON.stringify({ method: 'POST', url: '/_/subscribe', args: { topic: 'bench' } }));
-      subs.push(ws);
-    }
-  }
-  await sleep(500);
-  const pub = await open(nodes[0]);
-  let sent = 0, answered = 0, t0 = 0;
-  const done = new Promise((resolve) => {
-    pub.on('message', () => {
-      answered++;
-      if (sent < PUBS) send();
-      if (answered === PUBS) resolve();
-    });
-  });
-  const send = () => {
-    sent++;
-    pub.send(JSON.stringify({ method: 'POST', url: '/_/publish', args: { topic: 'bench' }, data: { t: performance.now(), i: sent } }));
-  };
-  t0 = performance.now();
-  for (let i = 0; i < WINDOW; i++) send();
-  await done;
-  const want = PUBS * SUBS * 2;
-  const deadline = Date.now() + 60000;
-  while (delivered < want && Date.now() < deadline) await sleep(5);
-  const secs = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  console.log(JSON.stringify({
-    nodes: 2, subscribers_per_node: SUBS, publications: PUBS, delivered, expected: want,
-    deliveries_per_s: Math.round(delivered / secs), p50_ms: +pct(0.5).toFixed(2), p99_ms: +pct(0.99).toFixed(2),
-  }));
-  for (const ws of subs) ws.terminate();
-  pub.terminate();
+} catch (e) {
+  process.stderr.write(`cluster.mjs: ${e.stack || e}\n`);
+  status = 1;
 } finally {
-  for (const p of procs.reverse()) if (p.exitCode === null) { p.kill('SIGTERM'); await once(p, 'exit'); }
+  for (const p of [...procs].reverse()) await stop(p);
   rmSync(dir, { recursive: true, force: true });
 }
+process.exit(status);
