@@ -452,6 +452,10 @@ static int on_writeable(wsr__conn_t *c)
                 : write_one(c);
         if (n < 0)
             return -1;
+        /* write_batch's fallback held a message for lws's deflater: nothing
+         * more in this callback, as for a compressed one above. */
+        if (c->tx_held != NULL)
+            return 0;
         /* More per callback, but never into a choked pipe. */
         if (lws_send_pipe_choked(c->wsi))
             break;

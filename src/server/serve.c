@@ -113,8 +113,11 @@ static void job_run(void *arg)
     int rc;
 
     wsr__response_init(&res);
-    if (wsr_reply_cancelled(job->reply)) {
-        /* Timed out or its connection closed while it waited: skip the work. */
+    /* Timed out or its connection closed while it waited: skip the work. But
+     * not an engine route's (a publish sent just before closing happens: it
+     * ran at once when those ran on the loop); a subscribe of a closed
+     * connection is undone by its drop, queued after it. */
+    if (wsr_reply_cancelled(job->reply) && !(job->req.route->flags & WSR__ROUTE_ENGINE)) {
         (void)wsr__reply_complete_response(job->reply, &res);
         job_free(job);
         return;
@@ -510,10 +513,12 @@ void wsr__serve_drop_conn(wsr__loop_t *loop, uint64_t id)
     if (job != NULL) {
         job->f = loop->factory;
         job->id = id;
-        if (wsr__workers_submit(loop->engine_pool, drop_run, drop_cancel, job) == 0)
+        /* Past the queue's bound too: run here instead, it would race a
+         * subscribe of this connection still running on the queue. */
+        if (wsr__workers_submit_always(loop->engine_pool, drop_run, drop_cancel, job) == 0)
             return;
         wsr__free(job);
     }
-    /* No queue, or it is full: at once, here. */
+    /* No queue (or no memory for the job): at once, here. */
     wsr__pubsub_drop_conn(loop->factory->pubsub, id);
 }

@@ -151,7 +151,8 @@ int wsr__workers_free(wsr__workers_t *w, unsigned timeout_ms)
     return 0;
 }
 
-int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cancel, void *arg)
+static int submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cancel, void *arg,
+                  bool bounded)
 {
     job_t *job = wsr__malloc(sizeof(*job));
     int rc = 0;
@@ -163,7 +164,7 @@ int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cance
     job->cancel = cancel;
     job->arg = arg;
     pthread_mutex_lock(&w->lock);
-    if (w->stopping || w->queued >= w->cap) {
+    if (w->stopping || (bounded && w->queued >= w->cap)) {
         rc = WSR_EBUSY;
     } else {
         w->queued++;
@@ -178,6 +179,16 @@ int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cance
     if (rc != 0)
         wsr__free(job);
     return rc;
+}
+
+int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cancel, void *arg)
+{
+    return submit(w, work, cancel, arg, true);
+}
+
+int wsr__workers_submit_always(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cancel, void *arg)
+{
+    return submit(w, work, cancel, arg, false);
 }
 
 void wsr__workers_abandon(wsr__workers_t *w)

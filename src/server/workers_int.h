@@ -41,6 +41,12 @@ int wsr__workers_free(wsr__workers_t *w, unsigned timeout_ms);
 WSR_NODISCARD int wsr__workers_submit(wsr__workers_t *w, wsr__work_fn work, wsr__work_fn cancel,
                                       void *arg);
 
+/* wsr__workers_submit past the queue's bound: refused only while the pool
+ * stops (WSR_EBUSY) or without memory. For work that must come after what
+ * is queued and cannot be refused (a closed connection's cleanup). */
+WSR_NODISCARD int wsr__workers_submit_always(wsr__workers_t *w, wsr__work_fn work,
+                                             wsr__work_fn cancel, void *arg);
+
 /* After wsr__workers_free returned WSR_ETIMEDOUT, for good: detaches the
  * threads and leaves the pool to the process's exit. Call once. */
 void wsr__workers_abandon(wsr__workers_t *w);

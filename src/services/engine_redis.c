@@ -71,6 +71,9 @@ typedef struct redis_engine {
     bool thread_started;
     atomic_bool stop;
     atomic_bool up;
+    /* Another node holds our id (taken while we could not renew it): the
+     * engine stays down for good, and the node is to be restarted. */
+    atomic_bool id_lost;
     atomic_uint_fast64_t reconnects, received;
 } redis_engine_t;
 
@@ -96,6 +99,15 @@ static const char publish_lua[] =
     "  n=n+h\n"
     "end\n"
     "return {off,epoch,n}\n";
+
+/* KEYS: wsr:node:N. ARGV: this node's lease, ms. Renews the lease when it is
+ * ours, takes it again when it lapsed (an outage), and returns 0 when another
+ * node holds it now. */
+static const char lease_lua[] =
+    "local v=redis.call('GET',KEYS[1])\n"
+    "if v==ARGV[1] then redis.call('PEXPIRE',KEYS[1],ARGV[2]) return 1 end\n"
+    "if not v then redis.call('SET',KEYS[1],ARGV[1],'PX',ARGV[2]) return 1 end\n"
+    "return 0\n";
 
 /* KEYS: t, h. ARGV: epoch candidate, ttl_s. Returns {offset, epoch}. */
 static const char position_lua[] =
@@ -598,6 +610,36 @@ static int catch_up(redis_engine_t *r)
     return rc;
 }
 
+/*
+ * Renews this node's id lease (lease_lua). Returns 1, -1 when Redis could not
+ * be asked, or 0 when another node took the id (it lapsed while this node
+ * could not renew it): connection ids made with it are live on both, so this
+ * node's engine stays down, for good, and says why. The caller holds cmd_lock.
+ */
+static int renew_lease(redis_engine_t *r)
+{
+    char k[32], ttl[16];
+    const char *argv[6] = {"EVAL", lease_lua, "1", k, r->lease, ttl};
+    redisReply *rep;
+    int ok;
+
+    snprintf(k, sizeof(k), "wsr:node:%u", r->node);
+    snprintf(ttl, sizeof(ttl), "%d", PRESENCE_MS);
+    rep = command(r, 6, argv, NULL);
+    if (rep == NULL)
+        return -1;
+    ok = rep->type == REDIS_REPLY_INTEGER ? rep->integer == 1 : -1;
+    freeReplyObject(rep);
+    if (ok == 0 && !atomic_exchange(&r->id_lost, true)) {
+        atomic_store(&r->up, false);
+        wsr__log(r->base.f, WSR_LOG_ERR,
+                 "engine: node id %u was taken by another node while this one could not renew "
+                 "it; the engine stays down (503) until this node is restarted",
+                 r->node);
+    }
+    return ok;
+}
+
 /* Refreshes this node's presence and its topics' positions. Under nothing. */
 static void heartbeat(redis_engine_t *r)
 {
@@ -606,13 +648,8 @@ static void heartbeat(redis_engine_t *r)
     snprintf(node, sizeof(node), "%u", r->node);
     pthread_mutex_lock(&r->lock);
     pthread_mutex_lock(&r->cmd_lock);
-    if (r->cmd != NULL && atomic_load(&r->up)) {
-        size_t n = 1;
-
-        /* The node id's lease (claim_node): renewed, or taken back after
-         * an outage longer than it (SET, not NX: while this node lives the
-         * id is its own). */
-        redisAppendCommand(r->cmd, "SET wsr:node:%u %s PX %d", r->node, r->lease, PRESENCE_MS);
+    if (r->cmd != NULL && atomic_load(&r->up) && renew_lease(r) == 1) {
+        size_t n = 0;
 
         for (size_t b = 0; b < BUCKETS; b++) {
             for (rtopic_t *t = r->buckets[b]; t != NULL; t = t->next) {
@@ -699,7 +736,14 @@ static void *engine_main(void *arg)
     while (!atomic_load(&r->stop)) {
         void *rep = NULL;
         struct pollfd pfd;
+        int lease;
 
+        if (atomic_load(&r->id_lost)) {
+            if (r->sub != NULL)
+                lose(r, "its node id was taken by another node");
+            nap(r, 1000);
+            continue;
+        }
         if (r->sub == NULL) {
             if (connect_all(r, why, sizeof(why)) != 0) {
                 nap(r, backoff);
@@ -713,6 +757,18 @@ static void *engine_main(void *arg)
                 lose(r, "catching up failed");
                 nap(r, backoff);
                 backoff = WSR__MIN(backoff * 2, BACKOFF_MAX);
+                continue;
+            }
+            /* The id may have lapsed during the outage: still ours? */
+            pthread_mutex_lock(&r->cmd_lock);
+            lease = renew_lease(r);
+            pthread_mutex_unlock(&r->cmd_lock);
+            if (lease != 1) {
+                if (lease < 0) {
+                    lose(r, "renewing the node id failed");
+                    nap(r, backoff);
+                    backoff = WSR__MIN(backoff * 2, BACKOFF_MAX);
+                }
                 continue;
             }
             backoff = BACKOFF_MIN;
@@ -1109,6 +1165,7 @@ wsr__engine_t *wsr__engine_redis_new(wsr_factory_t *f, wsr_error_t *err)
     pthread_mutex_init(&r->cmd_lock, NULL);
     atomic_init(&r->stop, false);
     atomic_init(&r->up, false);
+    atomic_init(&r->id_lost, false);
     atomic_init(&r->reconnects, 0);
     atomic_init(&r->received, 0);
     if (wsr__redis_url_parse(f->settings.engine, f->settings.engine_password, &r->url, err) != 0)

@@ -618,3 +618,35 @@ test('a Redis that stalls holds up no event loop: pubsub requests wait on the en
     assert.equal(count, 1, 'only a\'s subscription is left');
   }, ['--set', 'io_threads=1']);
 });
+
+test('a node whose id another node took (its lease lapsed) keeps its engine down and says why', async () => {
+  await withCluster(1, async ({ redis, nodes }) => {
+    const id = nodeId(nodes[0]);
+    // As if the lease had lapsed during an outage and another node had claimed it.
+    assert.equal(await redisCommand(redis.port, 'SET', `wsr:node:${id}`, 'another-node', 'PX', '60000'), '+OK');
+    await waitFor(async () => (await health(nodes[0])).body.engine.state === 'down', 10000, 'the engine down');
+    await waitFor(() => /node id \d+ was taken by another node/.test(nodes[0].stderr()), 5000, 'the log line');
+    assert.equal((await fetch(`http://127.0.0.1:${nodes[0].port}/_/ready`)).status, 503);
+    const p = await Peer.open(nodes[0].url);
+    assert.equal((await pub(p, 'x', 1)).status, 503, 'pubsub refused, not mixed with the other node');
+    assert.equal(await redisCommand(redis.port, 'GET', `wsr:node:${id}`), '$12', 'the other node\'s lease left alone');
+  });
+});
+
+test('a publish sent just before its connection closes still happens (it waits on the engine\'s queue)', async () => {
+  await withCluster(1, async ({ redis, nodes }) => {
+    const watcher = await Peer.open(nodes[0].url);
+    assert.equal((await sub(watcher, 'last-words')).status, 200);
+    const busy = await Peer.open(nodes[0].url);
+    // Redis stalls; a first publish holds the engine's queue meanwhile.
+    assert.equal(await redisCommand(redis.port, 'CLIENT', 'PAUSE', '700', 'ALL'), '+OK');
+    const first = pub(busy, 'other', 1);
+    await sleep(50);
+    const gone = await Peer.open(nodes[0].url);
+    gone.c.send(JSON.stringify({ method: 'POST', url: '/_/publish', args: { topic: 'last-words' }, data: 'bye', id: 1 }));
+    await gone.c.close();
+    assert.equal((await first).status, 200);
+    await waitFor(() => watcher.pubs.length === 1, 10000, 'the publication of the closed connection');
+    assert.equal(watcher.pubs[0].data, 'bye');
+  });
+});
