@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,7 +25,10 @@
 
 /* Ctrl-C presses, counted by the handler (any thread), which wakes the main
  * thread through the event pipe: during a call it cancels the call. */
-static volatile sig_atomic_t interrupts;
+/* Counted by the handler on whichever thread the signal lands (the
+ * client's lws thread as well as this one): a lock-free atomic, safe in a
+ * signal handler and race-free for the main thread's reads. */
+static atomic_uint interrupts;
 static int interrupt_fd = -1;
 /* The session waiting for its call on a terminal, for libedit's line
  * callback, which takes no user pointer. */
@@ -44,7 +48,7 @@ static void on_interrupt(int sig)
     char byte = 1;
 
     (void)sig;
-    interrupts++;
+    atomic_fetch_add_explicit(&interrupts, 1, memory_order_relaxed);
     if (write(interrupt_fd, &byte, 1) < 0)
         return; /* the main thread polls with a timeout as well */
 }
@@ -64,7 +68,7 @@ static void die_of_interrupt(cli_t *cli)
  * ends the wait), the next ends the program as it always did. */
 void cli_on_interrupts(cli_t *cli)
 {
-    unsigned long n = (unsigned long)interrupts;
+    unsigned long n = (unsigned long)atomic_load_explicit(&interrupts, memory_order_relaxed);
     FILE *out = cli->one_shot ? stderr : stdout;
 
     if (n == cli->interrupts_seen)
@@ -90,7 +94,7 @@ void cli_on_interrupts(cli_t *cli)
 
 unsigned long cli_interrupt_count(void)
 {
-    return (unsigned long)interrupts;
+    return (unsigned long)atomic_load_explicit(&interrupts, memory_order_relaxed);
 }
 
 void cli_fill_input(cli_t *cli)
