@@ -150,6 +150,12 @@ static void list_loop(wsr__loop_t *loop, gather_t *g)
         /* Described outside the lock: other loops add theirs meanwhile. */
         o = room ? describe_conn(c, g->f, g->now_ms) : NULL;
         pthread_mutex_lock(&g->lock);
+        /* Room is checked again: another loop may have filled the list
+         * while this one described its connection (limit 1 gave 2). */
+        if (o != NULL && json_array_size(g->list) >= g->max) {
+            json_decref(o);
+            o = NULL;
+        }
         if (o != NULL && c->id == g->self)
             (void)json_object_set_new(o, "self", json_true());
         if (o != NULL && json_array_append_new(g->list, o) != 0)
