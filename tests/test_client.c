@@ -1684,6 +1684,7 @@ static void test_client__cancel(void **state)
     uint64_t id = 0, raw_id = 0;
     wsr_client_reply_t r;
     size_t n;
+    int rc;
 
     wsr_client_request_init(&req);
     req.cmd = "later";
@@ -1699,7 +1700,10 @@ static void test_client__cancel(void **state)
     assert_int_equal(wsr_client_execute(f->c, "ping", NULL, &r, &err), 0);
     wsr_client_reply_dispose(&r);
     assert_int_equal(wsr_client_cancel(f->c, id), 0);
-    assert_int_equal(wsr_client_cancel(f->c, id), 0); /* already asked: nothing more is sent */
+    /* Already asked: nothing more is sent. The 499 may have ended the call
+     * in between (the server answers a cancel at once): WSR_ENOENT then. */
+    rc = wsr_client_cancel(f->c, id);
+    assert_true(rc == 0 || rc == WSR_ENOENT);
     assert_int_equal(wsr_client_cancel(f->c, raw_id), 0);
     assert_true(wait_for(f, done_at_least, 2, 5000));
     /* The written call was cancelled by the server: its reply is the 499. */
