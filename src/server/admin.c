@@ -298,6 +298,13 @@ static int on_topics(wsr_request_t *req, wsr_response_t *res, void *user)
                                                      total > json_object_size(topics)));
 }
 
+/* The listings' bound (limit_of checks it: 1 to LIST_MAX). */
+#define LIMIT_PARAM                                                                                \
+    {                                                                                              \
+        .name = "limit", .type = WSR_TYPE_INT, .def = "500",                                       \
+        .doc = "list at most this many (1 to 10000)"                                               \
+    }
+
 static const wsr_route_t admin_routes[] = {
     {.name = "admin_connections",
      .methods = WSR_GET,
@@ -305,10 +312,7 @@ static const wsr_route_t admin_routes[] = {
      .handler = on_connections,
      .flags = WSR_ROUTE_AUTH,
      .role = "admin",
-     .params = WSR_PARAMS({.name = "limit",
-                           .type = WSR_TYPE_INT,
-                           .def = "500",
-                           .doc = "list at most this many (1 to 10000)"}),
+     .params = WSR_PARAMS(LIMIT_PARAM),
      .doc = "This node's live connections: id, address, user, transport, subscriptions, bytes."},
     {.name = "admin_topics",
      .methods = WSR_GET,
@@ -316,10 +320,7 @@ static const wsr_route_t admin_routes[] = {
      .handler = on_topics,
      .flags = WSR_ROUTE_AUTH,
      .role = "admin",
-     .params = WSR_PARAMS({.name = "limit",
-                           .type = WSR_TYPE_INT,
-                           .def = "500",
-                           .doc = "list at most this many (1 to 10000)"}),
+     .params = WSR_PARAMS(LIMIT_PARAM),
      .doc = "This node's topics and how many of its connections subscribe to each."},
     {.name = "admin_disconnect",
      .methods = WSR_POST,
