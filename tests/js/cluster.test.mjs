@@ -89,11 +89,17 @@ async function startRedis({ port, dir } = {}) {
   }
 }
 
-/** The node id a node took (its start-up line "engine: Redis at ..., node N"). */
-function nodeId(node) {
-  const m = /engine: Redis at \S+, node (\d+)/.exec(node.stderr() + node.stdout());
-  assert.ok(m, `no node id in the output:\n${node.stderr()}`);
-  return Number(m[1]);
+/** The node id a node took (its start-up line "engine: Redis at ..., node N").
+ *  The line is on stderr, the "listening" line startServer waited for on
+ *  stdout: two pipes, so the first may still be on its way. */
+async function nodeId(node) {
+  const find = () => /engine: Redis at \S+, node (\d+)/.exec(node.stderr() + node.stdout());
+  try {
+    await waitFor(() => find() !== null, 5000, 'the start-up line naming the node id');
+  } catch {
+    assert.fail(`no node id in the output:\n${node.stderr()}`);
+  }
+  return Number(find()[1]);
 }
 
 function nodeArgs(redis, more = []) {
@@ -286,8 +292,8 @@ test('presence adds up across nodes and drops when a node is killed -9', async (
     // the dead node in the topic's node set (it would stay there forever).
     const r = await pub(asker, 'room', 'still here');
     assert.equal(r.data.delivered, 2);
-    assert.equal(await redisCommand(redis.port, 'SISMEMBER', 'wsr:prn:room', String(nodeId(nodes[1]))), ':0');
-    assert.equal(await redisCommand(redis.port, 'SISMEMBER', 'wsr:prn:room', String(nodeId(nodes[0]))), ':1');
+    assert.equal(await redisCommand(redis.port, 'SISMEMBER', 'wsr:prn:room', String(await nodeId(nodes[1]))), ':0');
+    assert.equal(await redisCommand(redis.port, 'SISMEMBER', 'wsr:prn:room', String(await nodeId(nodes[0]))), ':1');
     await waitFor(() => peers[0].pubs.length === 1 && peers[3].pubs.length === 1, 10000, 'the survivors\' publication');
     // A node that stops cleanly withdraws its presence at once.
     const { code } = await nodes[2].stop();
@@ -501,16 +507,23 @@ test('a node id is leased: a starting node skips the ids live nodes hold, and th
     assert.equal(await redisCommand(redis.port, 'SET', 'wsr:node:2', 'someone', 'PX', '60000'), '+OK');
     const node = await startServer(nodeArgs(redis));
     try {
-      assert.equal(nodeId(node), 3);
+      assert.equal(await nodeId(node), 3);
       assert.equal(await redisCommand(redis.port, 'EXISTS', 'wsr:node:3'), ':1');
       // Renewed by the heartbeat (every 3 s): the lease never runs out while the node lives.
       const first = Number((await redisCommand(redis.port, 'PTTL', 'wsr:node:3')).slice(1));
       assert.ok(first > 0 && first <= 10000, `a lease of at most 10 s (${first})`);
-      await waitFor(async () => Number((await redisCommand(redis.port, 'PTTL', 'wsr:node:3')).slice(1)) > first, 8000, 'the lease renewed');
+      // Between renewals the time to live only falls; a renewal raises it.
+      let last = first;
+      await waitFor(async () => {
+        const now = Number((await redisCommand(redis.port, 'PTTL', 'wsr:node:3')).slice(1));
+        const renewed = now > last;
+        last = now;
+        return renewed;
+      }, 8000, 'the lease renewed');
       // A second node takes the next free id.
       const other = await startServer(nodeArgs(redis));
       try {
-        assert.equal(nodeId(other), 4);
+        assert.equal(await nodeId(other), 4);
       } finally {
         assert.equal((await other.stop()).code, 0, other.stderr());
       }
@@ -571,7 +584,7 @@ test('pushes flooding a node\'s channel while it starts touch nothing unmade (it
     let node;
     try {
       node = await startServer(nodeArgs(redis));
-      assert.equal(nodeId(node), 7);
+      assert.equal(await nodeId(node), 7);
       await sleep(500);
     } finally {
       clearInterval(timer);
@@ -621,7 +634,7 @@ test('a Redis that stalls holds up no event loop: pubsub requests wait on the en
 
 test('a node whose id another node took (its lease lapsed) keeps its engine down and says why', async () => {
   await withCluster(1, async ({ redis, nodes }) => {
-    const id = nodeId(nodes[0]);
+    const id = await nodeId(nodes[0]);
     // As if the lease had lapsed during an outage and another node had claimed it.
     assert.equal(await redisCommand(redis.port, 'SET', `wsr:node:${id}`, 'another-node', 'PX', '60000'), '+OK');
     await waitFor(async () => (await health(nodes[0])).body.engine.state === 'down', 10000, 'the engine down');

@@ -37,7 +37,8 @@ export function withTimeout(promise, ms, what) {
  * (and stops polling: nothing is left running to keep the test alive). */
 export async function waitFor(cond, ms, what) {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  // cond may be async: its promise is awaited (a promise itself is truthy).
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
