@@ -93,6 +93,21 @@ static int on_push(wsr_request_t *req, wsr_response_t *res, void *user)
     return wsr_response_set_data_take(res, json_pack("{s:i}", "pushed", sent));
 }
 
+/* Publishes the request's data on `topic` from the event loop (a handler's
+ * wsr_publish, as opposed to the /_/publish route), then answers {published}. */
+static int on_announce(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    int rc = wsr_publish(wsr_request_factory(req), wsr_request_arg_string(req, "topic"),
+                         wsr_request_data(req));
+
+    (void)user;
+    if (rc == WSR_ECONNECT)
+        return wsr_response_error(res, 503, "the cluster engine is unavailable");
+    if (rc != 0)
+        return rc;
+    return wsr_response_set_data_take(res, json_pack("{s:b}", "published", 1));
+}
+
 typedef struct pusher {
     wsr_factory_t *factory; /* borrowed */
     uint64_t conn;
@@ -242,6 +257,14 @@ static const wsr_route_t diag_routes[] = {
           .doc = "the connection id to push to, on any node of a cluster (0: the caller)"}),
      .doc = "Push count events {seq, data} to the caller (or to connection `to`), then answer "
             "{pushed}."},
+    {.name = "announce",
+     .methods = WSR_POST,
+     .url = "/diag/announce",
+     .handler = on_announce,
+     .params = WSR_PARAMS(
+         {.name = "topic", .type = WSR_TYPE_STRING, .required = true, .doc = "the topic"}),
+     .doc = "Publish the request's data on topic from the event loop (wsr_publish in a "
+            "handler), then answer {published}."},
     {.name = "push_threads",
      .methods = WSR_POST,
      .url = "/diag/push_threads",

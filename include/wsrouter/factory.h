@@ -31,6 +31,10 @@ extern "C" {
  * cluster (the `engine` setting), a connection of another node is reached
  * through Redis: 0 then means its node took the push (the connection itself
  * may have closed meanwhile), and WSR_ECONNECT that Redis is unreachable.
+ * Called on an event loop (a handler without WSR_ROUTE_BLOCKING, a timer),
+ * such a push never waits on Redis: it is queued on the engine's queue, in
+ * order, and 0 means queued (WSR_EBUSY: that queue is full); if Redis then
+ * refuses it, the log says so.
  */
 WSR_API int wsr_push(wsr_factory_t *factory, wsr_conn_id_t connection_id, const char *event_name,
                      json_t *data);
@@ -44,6 +48,12 @@ WSR_API int wsr_push(wsr_factory_t *factory, wsr_conn_id_t connection_id, const 
  * cluster every node's subscribers receive it (PROTOCOL.md section 11).
  * Returns 0 (also when nobody listens), WSR_EINVAL, WSR_ECONNECT (the
  * cluster's Redis is unreachable: nothing was published) or WSR_ENOMEM.
+ * Called on an event loop of a cluster node (a handler without
+ * WSR_ROUTE_BLOCKING, a timer), it never waits on Redis: the publication
+ * is queued on the engine's queue, in order with the node's other pubsub
+ * work, and 0 means queued (WSR_ECONNECT when Redis is known to be down at
+ * the call, WSR_EBUSY when that queue is full); if Redis then refuses it,
+ * the log says so. Elsewhere (a worker, a thread of yours) it waits.
  */
 WSR_API int wsr_publish(wsr_factory_t *factory, const char *topic, json_t *data);
 

@@ -121,6 +121,7 @@ wsr_reply_t *wsr__reply_new(wsr__loop_t *loop, wsr__conn_t *c, const wsr_request
     atomic_init(&r->completed, false);
     atomic_init(&r->inflight, 0);
     atomic_init(&r->client_cancelled, false);
+    atomic_init(&r->timed_out, false);
     /* A quarter of the outbound cap: a few streams at once stay under it. */
     r->window = loop->factory->settings.max_outbound / 4;
     r->stats = loop->stats;
@@ -228,6 +229,7 @@ static void on_timeout(lws_sorted_usec_list_t *sul)
     /* Lost the race: the answer is already on its way through the inbox. */
     if (!claim(r))
         return;
+    atomic_store_explicit(&r->timed_out, true, memory_order_release);
     end_on_loop(r->loop, r, 408, "the handler did not answer in time");
 }
 
@@ -444,6 +446,14 @@ bool wsr_reply_cancelled(const wsr_reply_t *reply)
 {
     return reply == NULL || atomic_load_explicit(&((wsr_reply_t *)reply)->state,
                                                  memory_order_acquire) == WSR__REPLY_DONE;
+}
+
+bool wsr__reply_told_ended(const wsr_reply_t *reply)
+{
+    wsr_reply_t *r = (wsr_reply_t *)reply;
+
+    return atomic_load_explicit(&r->timed_out, memory_order_acquire) ||
+           atomic_load_explicit(&r->client_cancelled, memory_order_acquire);
 }
 
 bool wsr_reply_was_cancelled(const wsr_reply_t *reply)

@@ -52,6 +52,7 @@ struct wsr_reply {
     atomic_size_t inflight;
     size_t window;
     atomic_bool client_cancelled; /* the client cancelled it (499) */
+    atomic_bool timed_out;        /* the loop answered 408 for it */
     wsr__stats_t *stats;          /* borrowed: the loop's, read by completers */
     /* Call input (section 5.1), from the loop to the handler's thread. */
     pthread_mutex_t in_lock;
@@ -90,6 +91,10 @@ void wsr__reply_cancel_all(struct wsr__loop *loop);
 /* Completes `reply` with what `res` holds (its contents are taken). Any
  * thread. Returns 0 or WSR_EDONE like wsr_reply_complete_take. */
 int wsr__reply_complete_response(wsr_reply_t *reply, wsr_response_t *res);
+
+/* True when the loop ended the reply and told its client so: 408 (timed
+ * out) or 499 (cancelled by the client). Any thread. */
+bool wsr__reply_told_ended(const wsr_reply_t *reply);
 /* Loop thread: cancels the running call `id` (borrowed) of connection `c`
  * at the client's request: it is answered 499 now and its handler sees
  * wsr_reply_was_cancelled. Returns 0, or WSR_ENOENT when no call of `c`

@@ -114,10 +114,13 @@ static void job_run(void *arg)
 
     wsr__response_init(&res);
     /* Timed out or its connection closed while it waited: skip the work. But
-     * not an engine route's (a publish sent just before closing happens: it
-     * ran at once when those ran on the loop); a subscribe of a closed
-     * connection is undone by its drop, queued after it. */
-    if (wsr_reply_cancelled(job->reply) && !(job->req.route->flags & WSR__ROUTE_ENGINE)) {
+     * not an engine route's whose connection closed (a publish sent just
+     * before closing happens: it ran at once when those ran on the loop; a
+     * subscribe of a closed connection is undone by its drop, queued after
+     * it), unless its client was told it ended: after a 408 or a 499 the
+     * publish does not happen, so that a retry publishes it once. */
+    if (wsr_reply_cancelled(job->reply) &&
+        (!(job->req.route->flags & WSR__ROUTE_ENGINE) || wsr__reply_told_ended(job->reply))) {
         (void)wsr__reply_complete_response(job->reply, &res);
         job_free(job);
         return;

@@ -213,6 +213,24 @@ static bool transport_valid(void *ctx, uint64_t id)
     return loop_for(ctx, id) != NULL;
 }
 
+/* Set while the thread serves an event loop (serve_loop). */
+static _Thread_local bool on_loop_thread;
+
+static bool transport_on_loop(void)
+{
+    return on_loop_thread;
+}
+
+static int transport_offload(void *ctx, void (*run)(void *), void (*cancel)(void *), void *arg)
+{
+    wsr_server_t *srv = ctx;
+
+    /* Set before the loops start, cleared after they stopped. */
+    if (srv->engine_pool == NULL)
+        return WSR_ENOENT;
+    return wsr__workers_submit(srv->engine_pool, run, cancel, arg);
+}
+
 static int transport_push(void *ctx, uint64_t id, const void *json, size_t n)
 {
     wsr__loop_t *loop = loop_for(ctx, id);
@@ -334,6 +352,8 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
     f->transport.push = transport_push;
     f->transport.session = transport_session;
     f->transport.valid = transport_valid;
+    f->transport.on_loop = transport_on_loop;
+    f->transport.offload = transport_offload;
     f->transport.ctx = srv;
     return srv;
 }
@@ -753,11 +773,20 @@ int wsr_server_start(wsr_server_t *srv, wsr_error_t *err)
     return 0;
 }
 
+/* Serves `loop` on the calling thread, which is an event loop meanwhile
+ * (transport_on_loop). */
+static void serve_loop(wsr__loop_t *loop)
+{
+    on_loop_thread = true;
+    wsr__loop_service(loop);
+    on_loop_thread = false;
+}
+
 static void *loop_main(void *arg)
 {
     wsr__loop_t *loop = arg;
 
-    wsr__loop_service(loop);
+    serve_loop(loop);
     wsr__loop_finish(loop);
     return NULL;
 }
@@ -774,7 +803,7 @@ int wsr_server_run(wsr_server_t *srv)
     for (i = 1; i < srv->nloops; i++)
         srv->loops[i].thread_started =
             wsr__thread_start(&srv->loops[i].thread, loop_main, &srv->loops[i]) == 0;
-    wsr__loop_service(&srv->loops[0]);
+    serve_loop(&srv->loops[0]);
     for (i = 1; i < srv->nloops; i++) {
         if (srv->loops[i].thread_started)
             pthread_join(srv->loops[i].thread, NULL);

@@ -305,30 +305,122 @@ static redisReply *command_locked(redis_engine_t *r, int argc, const char **argv
 
 /* Runs `script` with `nkeys` keys then the other args (NUL-terminated strings but
  * for args[i] with lens[i] != 0). */
-static redisReply *eval(redis_engine_t *r, const char *script, int nkeys, int nargs,
-                        const char **args, const size_t *lens)
+static int eval_argv(const char *script, int nkeys, int nargs, const char **args,
+                     const size_t *lens, const char *argv[16], size_t l[16], char nk[8])
 {
-    const char *argv[16];
-    size_t l[16];
-    char nk[8];
-
-    snprintf(nk, sizeof(nk), "%d", nkeys);
+    nargs = WSR__MIN(nargs, 13);
+    snprintf(nk, 8, "%d", nkeys);
     argv[0] = "EVAL";
     argv[1] = script;
     argv[2] = nk;
-    for (int i = 0; i < nargs && i < 13; i++) {
+    for (int i = 0; i < nargs; i++) {
         argv[3 + i] = args[i];
         l[3 + i] = lens != NULL && lens[i] != 0 ? lens[i] : strlen(args[i]);
     }
     l[0] = 4;
     l[1] = strlen(script);
     l[2] = strlen(nk);
-    return command_locked(r, 3 + nargs, argv, l);
+    return 3 + nargs;
+}
+
+static redisReply *eval(redis_engine_t *r, const char *script, int nkeys, int nargs,
+                        const char **args, const size_t *lens)
+{
+    const char *argv[16];
+    size_t l[16];
+    char nk[8];
+    int argc = eval_argv(script, nkeys, nargs, args, lens, argv, l, nk);
+
+    return command_locked(r, argc, argv, l);
 }
 
 static bool is_int(const redisReply *rep)
 {
     return rep != NULL && rep->type == REDIS_REPLY_INTEGER;
+}
+
+/* ---- commands a handler on an event loop sends without waiting ---- */
+
+/* A command copied for the engine's queue (transport.offload): a handler
+ * running on an event loop must not wait on Redis (a stalled Redis would
+ * stall every connection of its loop), so its publication or push goes
+ * there, in order, and the handler goes on at once. */
+typedef struct later {
+    redis_engine_t *r;
+    bool publication; /* else a push */
+    int argc;
+    const char *argv[16];
+    size_t lens[16];
+    char bytes[]; /* the arguments, each followed by a NUL */
+} later_t;
+
+static void later_run(void *arg)
+{
+    later_t *l = arg;
+    redisReply *rep = command_locked(l->r, l->argc, l->argv, l->lens);
+    bool ok = rep != NULL && (l->publication ? rep->type == REDIS_REPLY_ARRAY && rep->elements == 3
+                                             : rep->type == REDIS_REPLY_INTEGER);
+
+    /* Nobody to tell but the log: the handler was answered long ago. */
+    if (!ok)
+        wsr__log(l->r->base.f, WSR_LOG_ERR, "engine: a %s sent from an event loop was lost: %s",
+                 l->publication ? "publication" : "push",
+                 rep == NULL                      ? "Redis is unreachable"
+                 : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                  : "unexpected reply");
+    if (rep != NULL)
+        freeReplyObject(rep);
+    wsr__free(l);
+}
+
+static void later_cancel(void *arg)
+{
+    later_t *l = arg;
+
+    wsr__log(l->r->base.f, WSR_LOG_WARN,
+             "engine: a %s sent from an event loop was dropped: "
+             "the server stopped first",
+             l->publication ? "publication" : "push");
+    wsr__free(l);
+}
+
+/*
+ * When the caller is an event loop, queues the command argv[0..argc) (lens:
+ * their lengths) on the engine's queue and returns 0, WSR_EBUSY (full) or
+ * WSR_ENOMEM; on any other thread returns WSR_ENOENT: the caller sends it
+ * itself and waits.
+ */
+static int send_later(redis_engine_t *r, bool publication, int argc, const char **argv,
+                      const size_t *lens)
+{
+    wsr_factory_t *f = r->base.f;
+    size_t total = 0;
+    later_t *l;
+    char *p;
+    int rc;
+
+    if (f->transport.on_loop == NULL || !f->transport.on_loop() || argc > 16)
+        return WSR_ENOENT;
+    for (int i = 0; i < argc; i++)
+        total += lens[i] + 1;
+    l = wsr__malloc(sizeof(*l) + total);
+    if (l == NULL)
+        return WSR_ENOMEM;
+    l->r = r;
+    l->publication = publication;
+    l->argc = argc;
+    p = l->bytes;
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i], lens[i]);
+        p[lens[i]] = '\0';
+        l->argv[i] = p;
+        l->lens[i] = lens[i];
+        p += lens[i] + 1;
+    }
+    rc = f->transport.offload(f->transport.ctx, later_run, later_cancel, l);
+    if (rc != 0)
+        wsr__free(l);
+    return rc;
 }
 
 static bool is_str(const redisReply *rep)
@@ -828,13 +920,21 @@ static int redis_publish(wsr__engine_t *e, const char *topic, const char *event_
              (data == NULL || wsr__json_dump(&body, data) == 0)) {
         const char *args[9] = {tk,    hk,    prn, cand, size, ttl, (const char *)body.data,
                                topic, prefix};
-        size_t lens[9] = {0};
+        size_t lens[9] = {0}, l[16];
+        const char *argv[16];
+        char nk[8];
+        int argc;
 
         lens[6] = body.len;
         snprintf(size, sizeof(size), "%u", e->f->settings.history_size);
         snprintf(ttl, sizeof(ttl), "%u", e->f->settings.history_ttl_s);
-        rep = eval(r, publish_lua, 3, 9, args, lens);
-        rc = WSR_ECONNECT;
+        argc = eval_argv(publish_lua, 3, 9, args, lens, argv, l, nk);
+        /* From an event loop: queued, its outcome logged (send_later). */
+        rc = send_later(r, true, argc, argv, l);
+        if (rc == WSR_ENOENT) {
+            rep = command_locked(r, argc, argv, l);
+            rc = WSR_ECONNECT;
+        }
     }
     if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
         is_int(rep->element[2])) {
@@ -992,6 +1092,12 @@ static int redis_push(wsr__engine_t *e, uint64_t id, const void *json, size_t n)
         const char *argv[3] = {"PUBLISH", channel, (const char *)msg.data};
         size_t lens[3] = {7, strlen(channel), msg.len};
 
+        /* From an event loop: queued, 0 meaning sent on (send_later). */
+        rc = send_later(r, false, 3, argv, lens);
+        if (rc != WSR_ENOENT) {
+            wsr__buf_dispose(&msg);
+            return rc;
+        }
         rep = command_locked(r, 3, argv, lens);
     }
     wsr__buf_dispose(&msg);

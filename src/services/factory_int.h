@@ -91,6 +91,15 @@ typedef struct wsr__transport {
     void (*session)(void *ctx, uint64_t id, wsr__session_t *s, bool detach);
     /* True when `id` could name a connection of this server at all. */
     bool (*valid)(void *ctx, uint64_t id);
+    /* True when the calling thread is one of the server's event loops (a
+     * handler running there must not wait on the network). */
+    bool (*on_loop)(void);
+    /* Queues run(arg) on the engine's queue (one thread, in the order
+     * queued; the one the pubsub routes run on); cancel(arg) instead when
+     * the server stops first. Returns 0, WSR_EBUSY (the queue is full),
+     * WSR_ENOENT (no engine queue: the memory engine) or WSR_ENOMEM;
+     * neither function is called then. */
+    int (*offload)(void *ctx, void (*run)(void *), void (*cancel)(void *), void *arg);
     void *ctx; /* borrowed: the server */
 } wsr__transport_t;
 

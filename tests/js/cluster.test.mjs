@@ -253,8 +253,10 @@ test('a push by connection id crosses nodes', async () => {
     const c = await Peer.open(nodes[1].url);
     await b.c.close();
     await a.request({ method: 'POST', url: '/diag/push', args: { to: id, event: 'lost' } });
-    const nowhere = await a.request({ method: 'POST', url: '/diag/push', args: { to: id + 2 ** 50 } });
-    assert.equal(nowhere.data.pushed, 0, 'no node 64 in this cluster');
+    // diag push runs on the event loop, where a push to another node is
+    // queued without waiting on Redis (factory.h): "pushed" counts it queued.
+    const nowhere = await a.request({ method: 'POST', url: '/diag/push', args: { to: id + 2 ** 50, event: 'nowhere' } });
+    assert.equal(nowhere.data.pushed, 1, 'queued for node 64 (not in this cluster)');
     await a.request({ method: 'POST', url: '/diag/push', args: { to: (await c.request({ cmd: 'whoami' })).data.connection, event: 'marker' } });
     await waitFor(() => c.pushes.length === 1, 10000, 'the marker push');
     assert.deepEqual(c.pushes.map((m) => m.event_name), ['marker']);
@@ -630,6 +632,64 @@ test('a Redis that stalls holds up no event loop: pubsub requests wait on the en
     const count = (await presence(b, 'slow')).data.count;
     assert.equal(count, 1, 'only a\'s subscription is left');
   }, ['--set', 'io_threads=1']);
+});
+
+test('a handler on an event loop publishing or pushing to another node waits on no stalled Redis: queued, in order, delivered once Redis answers', async () => {
+  await withCluster(2, async ({ redis, nodes }) => {
+    const a = await Peer.open(nodes[0].url), b = await Peer.open(nodes[0].url);
+    const watcher = await Peer.open(nodes[1].url), target = await Peer.open(nodes[1].url);
+    assert.equal((await sub(watcher, 'loopy')).status, 200);
+    const to = (await target.request({ cmd: 'whoami' })).data.connection;
+    // Redis answers nothing for 1.5 s (CLIENT PAUSE: every client, every
+    // command; under the engine's 2 s command timeout, past which Redis
+    // counts as down).
+    assert.equal(await redisCommand(redis.port, 'CLIENT', 'PAUSE', '1500', 'ALL'), '+OK');
+    const paused = Date.now();
+    const answers = [];
+    for (const n of [1, 2]) answers.push(await a.request({ method: 'POST', url: '/diag/announce', args: { topic: 'loopy' }, data: { n } }));
+    answers.push(await a.request({ method: 'POST', url: '/diag/push', args: { to, event: 'across' }, data: 'p' }));
+    // One event loop (io_threads=1): b shares it with a's handlers.
+    assert.equal((await b.request({ cmd: 'ping' })).data, 'PONG');
+    const answered = Date.now() - paused;
+    assert.deepEqual(answers.map((r) => r.status), [200, 200, 200], JSON.stringify(answers));
+    assert.equal(answers[2].data.pushed, 1);
+    assert.ok(answered < 1000, `answered while Redis was paused (${answered} ms of 1500)`);
+    assert.equal(watcher.pubs.length + target.pushes.length, 0, 'nothing could have crossed Redis yet');
+    await waitFor(() => watcher.pubs.length === 2 && target.pushes.length === 1, 15000, 'the publications and the push')
+      .catch((e) => { throw new Error(`${e.message}: ${JSON.stringify([watcher.pubs, target.pushes])}\n${nodes[0].stderr()}\n${nodes[1].stderr()}`); });
+    assert.deepEqual(watcher.pubs.map((m) => m.data.n), [1, 2], 'in order');
+    assert.deepEqual(target.pushes.map((m) => [m.event_name, m.data.data]), [['across', 'p']]);
+    // From a worker (a blocking route) the publication still waits for Redis:
+    // the counters route's publication reaches the other node as before.
+    assert.equal((await sub(watcher, 'counters')).status, 200);
+    assert.equal((await a.request({ method: 'POST', url: '/counters/k/increment' })).status, 200);
+    await waitFor(() => watcher.pubs.some((m) => m.topic === 'counters'), 10000, 'the counter\'s publication');
+    await sleep(300);
+    assert.equal(watcher.pubs.length, 3, 'each once');
+  }, ['--set', 'io_threads=1']);
+});
+
+test('a publish still queued when it timed out (408) does not happen later: a retry publishes it once', async () => {
+  await withCluster(1, async ({ redis, nodes }) => {
+    const watcher = await Peer.open(nodes[0].url), p = await Peer.open(nodes[0].url);
+    assert.equal((await sub(watcher, 'once')).status, 200);
+    assert.equal(await redisCommand(redis.port, 'CLIENT', 'PAUSE', '1200', 'ALL'), '+OK');
+    // The first holds the engine's queue (it is running, waiting on Redis);
+    // the second waits behind it and times out there.
+    const first = pub(p, 'once', 'first');
+    await sleep(50);
+    const second = await pub(p, 'once', 'second');
+    assert.equal(second.status, 408, JSON.stringify(second));
+    // The first was running: it happens (its 408 cannot say otherwise).
+    assert.equal((await first).status, 408);
+    await waitFor(() => watcher.pubs.length >= 1, 10000, 'the first publication');
+    await sleep(500);
+    assert.deepEqual(watcher.pubs.map((m) => m.data), ['first'], 'the timed-out queued one did not happen');
+    const retry = await pub(p, 'once', 'second');
+    assert.equal(retry.status, 200, JSON.stringify(retry));
+    await waitFor(() => watcher.pubs.length === 2, 10000, 'the retried publication');
+    assert.deepEqual(watcher.pubs.map((m) => m.data), ['first', 'second'], 'each once, in order');
+  }, ['--set', 'request_timeout_ms=400']);
 });
 
 test('a node whose id another node took (its lease lapsed) keeps its engine down and says why', async () => {
