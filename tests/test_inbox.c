@@ -253,6 +253,39 @@ static void test_inbox__post_keeps_fifo_order(void **state)
     free_list(list);
 }
 
+static void test_inbox__post_list_appends_in_order(void **state)
+{
+    fixture_t *fx = *state;
+    wsr__msg_t *a = note(2), *b = note(3), *c = note(4), *list, *m;
+    uint64_t want = 1;
+
+    assert_int_equal(wsr__inbox_post(fx->in, note(1)), 0);
+    a->next = b;
+    b->next = c;
+    c->next = a; /* a stale next on the tail is cleared */
+    assert_int_equal(wsr__inbox_post_list(fx->in, a, c), 0);
+    assert_int_equal(wsr__inbox_post(fx->in, note(5)), 0);
+    list = wsr__inbox_take(fx->in);
+    for (m = list; m != NULL; m = m->next)
+        assert_int_equal(m->conn_id, want++);
+    assert_int_equal(want, 6);
+    free_list(list);
+}
+
+static void test_inbox__post_list_to_closed_inbox_frees_them_all(void **state)
+{
+    fixture_t *fx = *state;
+    long before = tu_live_blocks();
+    wsr__msg_t *a = wsr__msg_copy("one", 3, false), *b = wsr__msg_copy("two", 3, false);
+
+    assert_non_null(a);
+    assert_non_null(b);
+    a->next = b;
+    wsr__inbox_close(fx->in);
+    assert_int_equal(wsr__inbox_post_list(fx->in, a, b), WSR_ECLOSED);
+    assert_int_equal(tu_live_blocks(), before);
+}
+
 static void test_inbox__post_clears_a_stale_next(void **state)
 {
     fixture_t *fx = *state;
@@ -584,6 +617,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbox__msg_free_releases_its_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inbox__msg_allocations_fail_cleanly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inbox__post_keeps_fifo_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inbox__post_list_appends_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inbox__post_list_to_closed_inbox_frees_them_all, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_inbox__post_clears_a_stale_next, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inbox__post_to_closed_inbox_frees_the_message, setup,
                                         teardown),

@@ -109,25 +109,35 @@ void wsr__inbox_set_ctx(wsr__inbox_t *in, struct lws_context *ctx)
 
 int wsr__inbox_post(wsr__inbox_t *in, wsr__msg_t *m)
 {
+    m->next = NULL;
+    return wsr__inbox_post_list(in, m, m);
+}
+
+int wsr__inbox_post_list(wsr__inbox_t *in, wsr__msg_t *head, wsr__msg_t *tail)
+{
     int rc = 0;
 
-    m->next = NULL;
+    tail->next = NULL;
     pthread_mutex_lock(&in->lock);
     if (in->closed) {
         rc = WSR_ECLOSED;
     } else {
         if (in->tail != NULL)
-            in->tail->next = m;
+            in->tail->next = head;
         else
-            in->head = m;
-        in->tail = m;
+            in->head = head;
+        in->tail = tail;
         /* Under the lock, so the context cannot be destroyed meanwhile. */
         if (in->ctx != NULL)
             lws_cancel_service(in->ctx);
     }
     pthread_mutex_unlock(&in->lock);
-    if (rc != 0)
-        wsr__msg_free(m);
+    if (rc != 0) {
+        for (wsr__msg_t *next; head != NULL; head = next) {
+            next = head->next;
+            wsr__msg_free(head);
+        }
+    }
     return rc;
 }
 

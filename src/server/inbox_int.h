@@ -83,6 +83,9 @@ void wsr__inbox_set_ctx(wsr__inbox_t *in, struct lws_context *ctx);
 /* Appends `m` (taken) and wakes the loop. Any thread. Returns 0, or
  * WSR_ECLOSED when the inbox is closed (then `m` is freed). */
 int wsr__inbox_post(wsr__inbox_t *in, wsr__msg_t *m);
+/* Appends the list head..tail (taken, linked by next) at once, waking the
+ * loop once. Any thread. Returns 0, or WSR_ECLOSED (then all are freed). */
+int wsr__inbox_post_list(wsr__inbox_t *in, wsr__msg_t *head, wsr__msg_t *tail);
 /* Wakes the loop without a message. Any thread. */
 void wsr__inbox_wake(wsr__inbox_t *in);
 /* True when no message waits. Any thread. */

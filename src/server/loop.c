@@ -176,6 +176,18 @@ int wsr__loop_post(wsr__loop_t *loop, wsr__msg_t *m)
     return wsr__inbox_post(loop->inbox, m) ? WSR_ENOENT : 0;
 }
 
+int wsr__loop_post_list(wsr__loop_t *loop, wsr__msg_t *head, wsr__msg_t *tail)
+{
+    if (wsr__loop_is_current(loop) && loop->drain_rest == NULL && wsr__inbox_empty(loop->inbox)) {
+        for (wsr__msg_t *next; head != NULL; head = next) {
+            next = head->next;
+            handle(loop, head);
+        }
+        return 0;
+    }
+    return wsr__inbox_post_list(loop->inbox, head, tail) ? WSR_ENOENT : 0;
+}
+
 void wsr__loop_drain_inbox(wsr__loop_t *loop)
 {
     wsr__msg_t *m, *next;

@@ -135,6 +135,9 @@ bool wsr__loop_is_current(wsr__loop_t *loop);
  * deferred reply (so a handler's push precedes its reply), else through the
  * inbox. Any thread. Returns 0, or WSR_ENOENT (the loop is gone). */
 int wsr__loop_post(wsr__loop_t *loop, wsr__msg_t *m);
+/* wsr__loop_post for the pushes head..tail (taken, linked by next; no
+ * deferred reply among them) at once: one lock and one wake for all. */
+int wsr__loop_post_list(wsr__loop_t *loop, wsr__msg_t *head, wsr__msg_t *tail);
 /* Loop thread: handles everything in the inbox. */
 void wsr__loop_drain_inbox(wsr__loop_t *loop);
 /* Loop thread: starts the graceful drain. */

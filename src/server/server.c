@@ -246,6 +246,53 @@ static int transport_push(void *ctx, uint64_t id, const void *json, size_t n)
     return wsr__loop_post(loop, m);
 }
 
+/* The lists push_many builds, one per loop (a loop's id has 8 bits). */
+typedef struct fan {
+    wsr__msg_t *head, *tail;
+} fan_t;
+
+static size_t transport_push_many(void *ctx, const uint64_t *ids, size_t n, const void *json,
+                                  size_t len, bool *nomem)
+{
+    wsr_server_t *srv = ctx;
+    fan_t fans[256] = {{0}};
+    size_t queued = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        wsr__loop_t *loop = loop_for(srv, ids[i]);
+        wsr__msg_t *m = loop != NULL ? wsr__msg_copy(json, len, false) : NULL;
+        fan_t *fan;
+
+        if (loop == NULL)
+            continue;
+        if (m == NULL) {
+            *nomem = true;
+            continue;
+        }
+        m->conn_id = ids[i];
+        m->json_push = 1;
+        m->next = NULL;
+        fan = &fans[loop - srv->loops];
+        if (fan->tail != NULL)
+            fan->tail->next = m;
+        else
+            fan->head = m;
+        fan->tail = m;
+        queued++;
+    }
+    for (unsigned li = 0; li < srv->nloops && li < 256; li++) {
+        size_t k = 0;
+
+        if (fans[li].head == NULL)
+            continue;
+        for (wsr__msg_t *m = fans[li].head; m != NULL; m = m->next)
+            k++;
+        if (wsr__loop_post_list(&srv->loops[li], fans[li].head, fans[li].tail) != 0)
+            queued -= k;
+    }
+    return queued;
+}
+
 static void transport_session(void *ctx, uint64_t id, wsr__session_t *s, bool detach)
 {
     wsr__loop_t *loop = loop_for(ctx, id);
@@ -350,6 +397,7 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
     srv->stats.admin_only = cfg->ops_token != NULL;
     srv->stats.ctx = srv;
     f->transport.push = transport_push;
+    f->transport.push_many = transport_push_many;
     f->transport.session = transport_session;
     f->transport.valid = transport_valid;
     f->transport.on_loop = transport_on_loop;

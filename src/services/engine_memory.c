@@ -33,12 +33,13 @@ int wsr__engine_fan_out(wsr_factory_t *f, const char *topic, const char *event_n
     if (rc != 0)
         return rc;
     n = wsr__topics_subscribers(wsr__pubsub_topics(f->pubsub), topic, &ids);
-    for (size_t i = 0; i < n; i++) {
-        int one = f->transport.push(f->transport.ctx, ids[i], keep->data, keep->len);
+    if (n > 0) {
+        bool nomem = false;
 
-        if (one == WSR_ENOMEM && *push_rc == 0)
-            *push_rc = one;
-        *sent += one == 0;
+        /* One post per event loop, however many subscribers it holds. */
+        *sent = f->transport.push_many(f->transport.ctx, ids, n, keep->data, keep->len, &nomem);
+        if (nomem && *push_rc == 0)
+            *push_rc = WSR_ENOMEM;
     }
     wsr__free(ids);
     return 0;

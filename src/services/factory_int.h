@@ -86,6 +86,11 @@ typedef struct wsr__transport {
      * the connection's own format. Returns 0, WSR_ENOENT (no such
      * connection) or WSR_ENOMEM. */
     int (*push)(void *ctx, uint64_t id, const void *json, size_t n);
+    /* push of the same JSON to the n connections ids[] (a publication's
+     * subscribers), one post per event loop. Returns how many it queued
+     * for; *nomem is set when memory ran out for some. */
+    size_t (*push_many)(void *ctx, const uint64_t *ids, size_t n, const void *json, size_t len,
+                        bool *nomem);
     /* Makes `s` (taken; may be NULL) the session of connection `id`; with
      * `detach`, drops the connection's session instead if it is `s`. */
     void (*session)(void *ctx, uint64_t id, wsr__session_t *s, bool detach);
