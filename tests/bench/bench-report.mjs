@@ -278,9 +278,10 @@ redis-server for both sides, started by \`tests/bench/cluster.mjs\` on a free po
 wsrouterd with \`engine=redis://…\`, and Socket.IO ${ctx.machine.socketio} with
 @socket.io/redis-adapter ${ctx.machine.redisAdapter} over node-redis ${ctx.machine.redis}
 (\`tests/bench/socketio-node.mjs\`, subscribers joined to a room). 1000 subscribers
-per node, held by ${c.workers} subscriber processes (\`tests/bench/cluster-subs.mjs\`, the
-same for both sides: Node's \`ws\` without compression, one \`JSON.parse\` per
-delivery; each process on one node). One publisher on node A sends ${c.pubs}
+per node, held by ${c.workers} subscriber processes (\`tests/bench/cluster-subs.c\`, the
+same for both sides: one epoll loop, no compression, the publisher's timestamp read
+from each delivery; each process on one node; in C so that the subscribers, which
+took most of the 2 CPUs as Node processes, leave them to the servers measured). One publisher on node A sends ${c.pubs}
 publications, 16 in flight (until the node answers: wsrouterd's reply to
 \`POST /_/publish\`, Socket.IO's ack), so ${fmt.int(c.pubs * 2000)} deliveries a
 side. Deliveries per second: all deliveries over the time from the first

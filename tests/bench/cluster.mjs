@@ -19,7 +19,7 @@
 // JSON line per side. Every process it starts is stopped by pid when it ends.
 //
 //   node tests/bench/cluster.mjs [--server both|wsrouter|socketio] [--first wsrouter|socketio]
-//                                [--subs N] [--pubs N] [--window N] [--workers N] [--drain S]
+//                                [--subs N] [--pubs N] [--window N | --rate R] [--workers N] [--drain S]
 // (--drain: how long to wait for the last deliveries after the last answer; 60 s)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,7 +31,8 @@ import WebSocket from 'ws';
 import { freePort } from '../js/nginx.mjs';
 
 const HERE = new URL('.', import.meta.url).pathname;
-const opts = { server: 'both', first: 'wsrouter', subs: '1000', pubs: '300', window: '16', workers: '4', drain: '60' };
+const opts = { server: 'both', first: 'wsrouter', subs: '1000', pubs: '300', window: '16', workers: '4', drain: '60',
+               rate: '0', subscribers: 'c' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
   if (!(k in opts) || v === undefined) {
@@ -41,14 +42,18 @@ for (let i = 2; i < process.argv.length; i += 2) {
   opts[k] = v;
 }
 const SUBS = Number(opts.subs), PUBS = Number(opts.pubs), WINDOW = Number(opts.window);
-const WORKERS = Number(opts.workers), DRAIN_MS = 1000 * Number(opts.drain);
+const WORKERS = Number(opts.workers), DRAIN_MS = 1000 * Number(opts.drain), RATE = Number(opts.rate);
 const KINDS = ['wsrouter', 'socketio'];
 for (const [k, v, lo, hi] of [['subs', SUBS, 1, 20000], ['pubs', PUBS, 1, 1e6], ['window', WINDOW, 1, 10000],
-                              ['workers', WORKERS, 1, 16], ['drain', DRAIN_MS / 1000, 1, 600]])
+                              ['workers', WORKERS, 1, 16], ['drain', DRAIN_MS / 1000, 1, 600], ['rate', RATE, 0, 10000]])
   if (!Number.isInteger(v) || v < lo || v > hi) {
     process.stderr.write(`cluster.mjs: --${k} must be an integer from ${lo} to ${hi}\n`);
     process.exit(2);
   }
+if (!['c', 'node'].includes(opts.subscribers)) {
+  process.stderr.write('cluster.mjs: --subscribers c|node\n');
+  process.exit(2);
+}
 if (!['both', ...KINDS].includes(opts.server) || !KINDS.includes(opts.first)) {
   process.stderr.write('cluster.mjs: --server both|wsrouter|socketio, --first wsrouter|socketio\n');
   process.exit(2);
@@ -138,18 +143,46 @@ function startNode(kind, rport) {
 
 // Subscriber processes: each holds SUBS × 2 / WORKERS subscribers; with 2 or
 // more workers each one talks to one node, with 1 it talks to both.
+// --subscribers c (the default): cluster-subs.c, built here with cc, which
+// takes a fraction of the CPU of Node's ws for the same work (on 2 CPUs the
+// subscribers would otherwise take most of what the servers are measured
+// on); --subscribers node: cluster-subs.mjs. Both speak the same commands:
+// the C one as JSON lines on its stdin and stdout, the Node one over IPC.
+function subscriberProgram(dir) {
+  if (opts.subscribers === 'node') return null;
+  const exe = join(dir, 'cluster-subs');
+  execFileSync(process.env.CC ?? 'cc', ['-std=c11', '-O2', '-o', exe, join(HERE, 'cluster-subs.c')],
+               { stdio: ['ignore', 'inherit', 'inherit'] });
+  return exe;
+}
+
+function startWorker(exe, args) {
+  if (!exe) {
+    const p = track(run('node', [join(HERE, 'cluster-subs.mjs'), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    return { p, on: (f) => p.on('message', f), send: (m) => p.send(m) };
+  }
+  const p = track(run(exe, args, { stdio: ['pipe', 'pipe', 'inherit'] }));
+  let buf = '';
+  const listeners = [];
+  p.stdout.on('data', (d) => {
+    buf += d;
+    for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1))
+      for (const f of listeners) f(JSON.parse(buf.slice(0, nl)));
+  });
+  p.stdin.on('error', () => {}); // a worker that exited: its exit is what counts
+  return { p, on: (f) => listeners.push(f), send: (m) => p.stdin.write(m.report ? 'report\n' : 'count\n') };
+}
+
 async function startWorkers(kind, nodes, dir) {
   const perNode = WORKERS === 1 ? SUBS : (2 * SUBS) / WORKERS;
   const ws = [];
   for (let w = 0; w < WORKERS; w++) {
     const urls = WORKERS === 1 ? nodes : [nodes[w % 2]];
     const file = join(dir, `lat-${kind}-${w}`);
-    const p = track(run('node', [join(HERE, 'cluster-subs.mjs'), kind, String(perNode), String(PUBS), file, ...urls],
-                          { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-    ws.push({ p, file, msgs: [], waiters: [] });
+    ws.push({ ...startWorker(subsExe, [kind, String(perNode), String(PUBS), file, ...urls]), file, msgs: [], waiters: [] });
   }
   for (const w of ws) {
-    w.p.on('message', (m) => {
+    w.on((m) => {
       w.msgs.push(m);
       for (const f of w.waiters.splice(0)) f();
     });
@@ -176,10 +209,40 @@ function next(w, ms) {
   });
 }
 
+// Calls send() PUBS times: WINDOW in flight (a call to answered() lets the
+// next go), or with --rate R at R a second on a fixed schedule whatever the
+// answers (an open loop: what latency is at a load both sides sustain).
+function pace(send, onDone) {
+  let sent = 0, answered = 0;
+  const one = () => {
+    sent++;
+    send();
+  };
+  const api = {
+    answered() {
+      answered++;
+      if (!RATE && sent < PUBS) one();
+      if (answered === PUBS) onDone();
+    },
+  };
+  if (!RATE) {
+    for (let i = 0; i < Math.min(WINDOW, PUBS); i++) one();
+    return api;
+  }
+  const t0 = performance.now();
+  const tick = () => {
+    // Every publication whose time has come (a late timer catches up).
+    while (sent < PUBS && performance.now() >= t0 + (sent * 1000) / RATE) one();
+    if (sent < PUBS) setTimeout(tick, Math.max(0, t0 + (sent * 1000) / RATE - performance.now()));
+  };
+  tick();
+  return api;
+}
+
 // The publisher: resolves once PUBS publications are answered; returns the start time.
 async function publish(kind, url) {
-  let sent = 0, answered = 0, failed = 0;
-  const payload = () => ({ t: now(), i: sent });
+  let sent = 0, failed = 0;
+  const payload = () => ({ t: now(), i: sent++ });
   if (kind === 'wsrouter') {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     await new Promise((resolve, reject) => {
@@ -188,17 +251,12 @@ async function publish(kind, url) {
     });
     const t0 = now();
     await new Promise((resolve) => {
-      const send = () => {
-        sent++;
-        ws.send(JSON.stringify({ method: 'POST', url: '/_/publish', args: { topic: 'bench' }, data: payload() }));
-      };
+      const p = pace(() => ws.send(JSON.stringify({ method: 'POST', url: '/_/publish', args: { topic: 'bench' },
+                                                     data: payload() })), resolve);
       ws.on('message', (d) => {
         if (JSON.parse(d).status !== 200) failed++;
-        answered++;
-        if (sent < PUBS) send();
-        if (answered === PUBS) resolve();
+        p.answered();
       });
-      for (let i = 0; i < Math.min(WINDOW, PUBS); i++) send();
     });
     ws.terminate();
     return { t0, failed };
@@ -210,16 +268,10 @@ async function publish(kind, url) {
   });
   const t0 = now();
   await new Promise((resolve) => {
-    const send = () => {
-      sent++;
-      s.emit('publish', 'bench', payload(), (r) => {
-        if (!r || !r.ok) failed++;
-        answered++;
-        if (sent < PUBS) send();
-        if (answered === PUBS) resolve();
-      });
-    };
-    for (let i = 0; i < Math.min(WINDOW, PUBS); i++) send();
+    const p = pace(() => s.emit('publish', 'bench', payload(), (r) => {
+      if (!r || !r.ok) failed++;
+      p.answered();
+    }), resolve);
   });
   s.close();
   return { t0, failed };
@@ -244,7 +296,7 @@ async function side(kind, rport, dir) {
   const reports = [];
   for (const w of workers) {
     while (Date.now() < deadline) {
-      w.p.send({ count: true });
+      w.send({ count: true });
       await next(w, 5000);
       const c = w.msgs.shift();
       if (!c || c.delivered >= perWorker) break;
@@ -252,7 +304,7 @@ async function side(kind, rport, dir) {
     }
   }
   for (const w of workers) {
-    if (w.p.exitCode === null) w.p.send({ report: true });
+    if (w.p.exitCode === null) w.send({ report: true });
     await next(w, 10000);
     reports.push(w.msgs.shift() ?? null);
   }
@@ -265,7 +317,9 @@ async function side(kind, rport, dir) {
   const all = [];
   for (const w of workers) {
     try {
-      all.push(new Float64Array(readFileSync(w.file).buffer.slice(0)));
+      // A small file's Buffer may sit in Node's shared pool, at any offset.
+      const b = readFileSync(w.file);
+      all.push(new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)));
     } catch {
       /* a worker that never reported */
     }
@@ -290,7 +344,8 @@ async function side(kind, rport, dir) {
     if (r.bad) errors.push(`${r.bad} deliveries without the publisher's timestamp`);
   }
   return {
-    server: kind, nodes: 2, subscribers_per_node: SUBS, publications: PUBS, window: WINDOW, workers: WORKERS,
+    server: kind, nodes: 2, subscribers_per_node: SUBS, publications: PUBS, window: RATE ? null : WINDOW,
+    rate: RATE || null, workers: WORKERS, subscribers: opts.subscribers,
     delivered, expected: want, seconds: +secs.toFixed(3),
     deliveries_per_s: delivered && secs > 0 ? Math.round(delivered / secs) : null,
     p50_ms: pct(0.5), p99_ms: pct(0.99), max_ms: pct(1),
@@ -301,8 +356,9 @@ async function side(kind, rport, dir) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'wsrd-bench-cluster-'));
-let status = 0;
+let status = 0, subsExe = null;
 try {
+  subsExe = subscriberProgram(dir);
   const rport = await freePort();
   await start('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--dir', dir,
     '--save', '', '--appendonly', 'no'], /Ready to accept connections/);

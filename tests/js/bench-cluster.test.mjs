@@ -36,6 +36,7 @@ test('both sides deliver every publication to every subscriber once', async () =
   assert.equal(r.code, 0, r.err);
   assert.deepEqual(r.lines.map((x) => x.server), ['socketio', 'wsrouter']);
   for (const x of r.lines) {
+    assert.equal(x.subscribers, 'c', 'the C subscribers by default');
     assert.deepEqual(x.errors, [], x.server);
     assert.equal(x.expected, 25 * 40 * 2);
     assert.equal(x.delivered, x.expected, x.server);
@@ -47,6 +48,20 @@ test('both sides deliver every publication to every subscriber once', async () =
     // Not ordered: the last delivery may come before the last answer.
     assert.ok(x.publish_s > 0 && x.seconds > 0, why);
     assert.ok(x.server_cpu_s >= 0 && x.subscriber_cpu_s >= 0, why);
+  }
+});
+
+test('the Node subscribers and a paced publisher (--rate) give the same counts', async () => {
+  const r = await run(['--subs', '20', '--pubs', '10', '--rate', '50', '--workers', '2', '--subscribers', 'node']);
+  assert.equal(r.code, 0, r.err);
+  for (const x of r.lines) {
+    assert.deepEqual(x.errors, [], x.server);
+    assert.equal(x.subscribers, 'node');
+    assert.equal(x.rate, 50);
+    assert.equal(x.window, null);
+    assert.equal(x.delivered, 10 * 20 * 2, x.server);
+    // Ten publications at 50 a second take at least the nine intervals between them.
+    assert.ok(x.publish_s >= 0.18, `${x.server}: paced (${x.publish_s} s)`);
   }
 });
 
@@ -94,6 +109,8 @@ test('bad options are refused with a sentence naming them', async () => {
     [['--pubs', '0'], /--pubs must be an integer from 1/],
     [['--server', 'nginx'], /--server both\|wsrouter\|socketio/],
     [['--rounds', '2'], /unknown option or missing value: --rounds/],
+    [['--subscribers', 'java'], /--subscribers c\|node/],
+    [['--rate', '-1'], /--rate must be an integer from 0/],
   ]) {
     const r = await run(args);
     assert.equal(r.code, 2, args.join(' '));
