@@ -461,6 +461,9 @@ static void on_established(wsr_client_t *c, struct lws *wsi)
     c->wsi = wsi;
     c->conn_open = true;
     c->deflate = c->cfg.compress && pmd_setup(wsi);
+    if (c->cfg.compress) /* before the state is OPEN: the line comes before any call */
+        wsr__client_log(c, WSR_LOG_INFO, "permessage-deflate %s",
+                        c->deflate ? "negotiated" : "not accepted by the server");
     c->retrying = false;
     c->attempts = 0;
     lws_sul_cancel(&c->sul_connect);
@@ -488,9 +491,6 @@ static void on_established(wsr_client_t *c, struct lws *wsi)
     snprintf(text, sizeof(text), "connected to %s", c->url_text);
     if (protocol[0] != '\0')
         wsr__client_log(c, WSR_LOG_INFO, "subprotocol %s", protocol);
-    if (c->cfg.compress)
-        wsr__client_log(c, WSR_LOG_INFO, "permessage-deflate %s",
-                        c->deflate ? "negotiated" : "not accepted by the server");
     notify_state(c, WSR_CLIENT_OPEN, 0, text);
     if (more)
         lws_callback_on_writable(wsi);
