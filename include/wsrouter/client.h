@@ -245,6 +245,20 @@ typedef const char *(*wsr_client_token_fn)(void *user);
  * host name) for development. The client then logs a warning at each
  * connection, whatever log_level says: to `log` when one is set, else to
  * stderr.
+ *
+ * Compression. With `compress` the client offers permessage-deflate (RFC
+ * 7692) at each connection, with client_no_context_takeover and
+ * server_no_context_takeover (neither side keeps a compressor or inflater
+ * between messages). A server that accepts it (wsrouterd with `compression`
+ * on) compresses its long replies, and the client then compresses every
+ * request; one that does not gets plain frames, and the calls work the same
+ * (the client logs "permessage-deflate negotiated" at WSR_LOG_INFO when it
+ * was). libwebsockets 4.1.6 aborts the whole process on some compressed
+ * messages (docs/protocol.md, "Compression"); the client predicts it and
+ * instead closes the connection (1011): the calls in flight fail with
+ * WSR_ECLOSED and a sentence that says so (the state handler gets
+ * WSR_EPROTO), and the next connection (a reconnection, or
+ * wsr_client_connect) works as before.
  */
 typedef struct wsr_client_config {
     const char *url;                /* ws://HOST[:PORT]/PATH or wss://...; "ws://127.0.0.1:8080/" */
@@ -274,6 +288,7 @@ typedef struct wsr_client_config {
     bool refresh;                 /* without token_cb: renew with POST /auth/refresh (false) */
     int refresh_percent;          /* renew at this % of the token's lifetime (80; 1 to 99) */
     wsr_client_resubscribed_fn on_resubscribed; /* each resumed topic, or NULL; gets `user` */
+    bool compress; /* offer permessage-deflate (false): see "Compression" above */
 } wsr_client_config_t;
 
 /*

@@ -112,6 +112,11 @@ static int check_config(const wsr_client_config_t *cfg, wsr_error_t *err)
         return wsr__error_set(err, WSR_EINVAL, "a client key needs its certificate (cert_file)");
     if (cfg->refresh_percent < 1 || cfg->refresh_percent > 99)
         return wsr__error_set(err, WSR_EINVAL, "refresh_percent must be from 1 to 99");
+    /* The guard around lws's inflater (service.c) knows 4.1's layout only. */
+    if (cfg->compress && (LWS_LIBRARY_VERSION_MAJOR != 4 || LWS_LIBRARY_VERSION_MINOR != 1))
+        return wsr__error_set(err, WSR_EINVAL,
+                              "compress needs libwebsockets 4.1 (this build has %s)",
+                              LWS_LIBRARY_VERSION);
     return 0;
 }
 
@@ -173,6 +178,7 @@ void wsr__client_destroy(wsr_client_t *c)
 {
     if (c->ctx != NULL)
         lws_context_destroy(c->ctx);
+    wsr__client_tx_release(c);
     wsr__buf_dispose(&c->rx);
     wsr__client_topics_free(c);
     wsr__url_dispose(&c->url);

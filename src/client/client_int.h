@@ -121,6 +121,7 @@ struct wsr_client {
     bool token_dirty;                 /* the token changed: the service thread reschedules */
     int64_t token_set_s;              /* when the token was set (seconds since the epoch) */
     char protocol[64];                /* the subprotocol the server chose, or "" */
+    bool compressed;                  /* the open connection negotiated permessage-deflate */
     wsr__ctopic_t *topics;            /* owned: wsr_client_subscribe's topics */
 
     /* Service thread only. */
@@ -142,6 +143,9 @@ struct wsr_client {
     uint64_t rng;         /* xorshift state for the jitter */
     bool in_message;      /* reassembling a fragmented message */
     bool rx_binary;
+    bool deflate;                       /* this connection negotiated permessage-deflate */
+    bool rx_deflated;                   /* the message coming in is compressed */
+    wsr__cmsg_t *tx_held;               /* owned: the frame lws's deflater still reads, or NULL */
     wsr__buf_t rx;                      /* owned: the message being reassembled */
     lws_sorted_usec_list_t sul_tick;    /* call deadlines */
     lws_sorted_usec_list_t sul_connect; /* the connection attempt's deadline */
@@ -307,5 +311,13 @@ void wsr__client_rx_reset(wsr_client_t *c);
 int wsr__client_on_receive(wsr_client_t *c, struct lws *wsi, const void *in, size_t len);
 /* LWS_CALLBACK_CLIENT_WRITEABLE: one frame, or the close. Returns 0, or -1 to drop. */
 int wsr__client_on_writeable(wsr_client_t *c, struct lws *wsi);
+/*
+ * Closes the connection with `code` from WRITEABLE, reading nothing more:
+ * the connection's end reports `rc` and `text` (fail_rc, fail_text). For a
+ * fault found while receiving. Returns 0.
+ */
+int wsr__client_close_because(wsr_client_t *c, struct lws *wsi, int rc, int code, const char *text);
+/* Frees the frame lws's deflater was reading; at the connection's end. */
+void wsr__client_tx_release(wsr_client_t *c);
 
 #endif /* WSR_SRC_CLIENT_CLIENT_INT_H */

@@ -19,6 +19,7 @@
 void wsr__client_rx_reset(wsr_client_t *c)
 {
     c->in_message = false;
+    c->rx_deflated = false;
     if (c->rx.cap > RX_KEEP_MAX)
         wsr__buf_dispose(&c->rx);
     else
@@ -91,19 +92,28 @@ static void deliver(wsr_client_t *c, const unsigned char *p, size_t n, bool bina
  * RECEIVE callback instead makes lws 4.1 close the connection twice (a double
  * free) when more input is buffered behind the frame.
  */
-static int too_large(wsr_client_t *c, struct lws *wsi)
+int wsr__client_close_because(wsr_client_t *c, struct lws *wsi, int rc, int code, const char *text)
 {
-    c->fail_rc = WSR_EOVERFLOW;
-    snprintf(c->fail_text, sizeof(c->fail_text),
-             "the connection to %s was closed: a message from the server was larger than "
-             "max_message (%zu bytes)",
-             c->url_text, c->cfg.max_message);
+    c->fail_rc = rc;
+    snprintf(c->fail_text, sizeof(c->fail_text), "%s", text);
     c->closing = true;
-    c->close_code = LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+    c->close_code = code;
     wsr__client_rx_reset(c);
     lws_rx_flow_control(wsi, 0);
     lws_callback_on_writable(wsi);
     return 0;
+}
+
+static int too_large(wsr_client_t *c, struct lws *wsi)
+{
+    char text[WSR__CLIENT_TEXT];
+
+    snprintf(text, sizeof(text),
+             "the connection to %s was closed: a message from the server was larger than "
+             "max_message (%zu bytes)",
+             c->url_text, c->cfg.max_message);
+    return wsr__client_close_because(c, wsi, WSR_EOVERFLOW, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                                     text);
 }
 
 int wsr__client_on_receive(wsr_client_t *c, struct lws *wsi, const void *in, size_t len)
@@ -112,6 +122,8 @@ int wsr__client_on_receive(wsr_client_t *c, struct lws *wsi, const void *in, siz
 
     if (c->closing)
         return 0;
+    if (final)
+        c->rx_deflated = false; /* the next message says again whether it is compressed */
     if (!c->in_message && final) {
         /* The whole message in one piece: decode it straight from lws's buffer. */
         if (len > c->cfg.max_message)
@@ -133,6 +145,19 @@ int wsr__client_on_receive(wsr_client_t *c, struct lws *wsi, const void *in, siz
     return 0;
 }
 
+/* The reason sent with the client's close frame. */
+static const char *close_text(int code)
+{
+    switch (code) {
+    case LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE:
+        return "message too large";
+    case LWS_CLOSE_STATUS_UNEXPECTED_CONDITION:
+        return "compressed message the client cannot inflate";
+    default:
+        return "client closing";
+    }
+}
+
 int wsr__client_on_writeable(wsr_client_t *c, struct lws *wsi)
 {
     wsr__cmsg_t *m;
@@ -140,9 +165,10 @@ int wsr__client_on_writeable(wsr_client_t *c, struct lws *wsi)
     bool more;
     int n;
 
+    /* A callback comes only once lws has written all of the last compressed frame. */
+    wsr__client_tx_release(c);
     if (c->closing) {
-        const char *why = c->close_code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ? "message too large"
-                                                                              : "client closing";
+        const char *why = close_text(c->close_code);
 
         lws_close_reason(wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
                          strlen(why));
@@ -157,8 +183,16 @@ int wsr__client_on_writeable(wsr_client_t *c, struct lws *wsi)
     len = wsr__buf_payload_len(&m->buf);
     n = lws_write(wsi, wsr__buf_payload(&m->buf), len,
                   m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-    wsr__cmsg_free(m);
-    if (n < 0 || (size_t)n < len) {
+    if (c->deflate) {
+        /* lws's deflater goes on reading the frame while it writes the rest
+         * of it from its own POLLOUT (tx_draining_ext), and calls back only
+         * when done: the frame is held until then. */
+        c->tx_held = m;
+        more = true;
+    } else {
+        wsr__cmsg_free(m);
+    }
+    if (n < 0 || (!c->deflate && (size_t)n < len)) {
         c->fail_rc = WSR_EIO;
         snprintf(c->fail_text, sizeof(c->fail_text), "writing to %s failed", c->url_text);
         return -1;
@@ -166,4 +200,10 @@ int wsr__client_on_writeable(wsr_client_t *c, struct lws *wsi)
     if (more)
         lws_callback_on_writable(wsi);
     return 0;
+}
+
+void wsr__client_tx_release(wsr_client_t *c)
+{
+    wsr__cmsg_free(c->tx_held);
+    c->tx_held = NULL;
 }

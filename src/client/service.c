@@ -18,6 +18,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "core/deflate_int.h"
+
 #define PROTOCOL_NAME "wsrouter-client"
 #define RX_CHUNK      65536
 /* How long the stop sequence waits for the server to answer a close. */
@@ -25,6 +27,128 @@
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len);
+
+/* ---- permessage-deflate (RFC 7692), lws's extension ---- */
+
+#define PMD "permessage-deflate"
+
+/* lws 4.1.6's struct lws_ext_pm_deflate_rx_ebufs (roles/ws/private-lib-roles-ws.h),
+ * what PAYLOAD_RX's `in` points to, and two values of its enum pmd_return
+ * (core-net/private-lib-core-net.h): wsr_client_new refuses
+ * `compress` with any other libwebsockets. */
+typedef struct pmd_rx_bufs {
+    struct lws_tokens in;
+    struct lws_tokens out;
+} pmd_rx_bufs_t;
+#define PMD_EMPTY_NONFINAL       3
+#define PMD_NOTHING_WE_SHOULD_DO 5
+/* lws inflates into chunks of 1 << 10 bytes (its default rx_buf_size, which
+ * only a protocol rx_buffer_size under it would lower), with the window the
+ * server's answer names (15 unless it says server_max_window_bits). */
+#define PMD_RX_OUT         1024u
+#define PMD_INFLATE_WINDOW 15
+_Static_assert(RX_CHUNK >= PMD_RX_OUT, "lws's inflate chunk is capped by rx_buffer_size");
+/* While it compresses a request (between messages it keeps nothing, since
+ * client_no_context_takeover): (1 << (11 + 2)) + (1 << (4 + 9)) bytes, 16 KiB. */
+#define PMD_WINDOW_BITS "11"
+#define PMD_MEM_LEVEL   "4"
+
+/* Takes the input lws would inflate, inflating nothing: the connection is closing. */
+static int pmd_swallow(pmd_rx_bufs_t *b)
+{
+    if (b->in.len > 0)
+        b->in.token += b->in.len;
+    b->in.len = 0;
+    b->out = b->in;
+    return PMD_EMPTY_NONFINAL;
+}
+
+/* Hands the input on as it is, used up: lws 4.1.6's client parser loops
+ * until it is (below). */
+static void pmd_pass(pmd_rx_bufs_t *b)
+{
+    b->out = b->in;
+    b->in.token += b->in.len;
+    b->in.len = 0;
+}
+
+/* The connection is closed 1011 for a message lws 4.1.6 would abort on. */
+static void pmd_refuse(wsr_client_t *c, struct lws *wsi)
+{
+    char text[WSR__CLIENT_TEXT];
+
+    snprintf(text, sizeof(text),
+             "the connection to %s was closed: the server sent a compressed message that "
+             "libwebsockets 4.1.6 cannot inflate (it would abort the process)",
+             c->url_text);
+    wsr__client_log(c, WSR_LOG_WARN, "%s", text);
+    (void)wsr__client_close_because(c, wsi, WSR_EPROTO, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+                                    text);
+}
+
+/*
+ * lws's permessage-deflate, with the server's guard (src/server/conn.c):
+ * at the last input of a compressed message's final frame, a message that
+ * would make lws 4.1.6 abort the process (src/core/deflate.c) closes the
+ * connection instead, and nothing more is inflated once it is closing.
+ * `user` is lws's per-connection state, whose first member is the
+ * inflater's z_stream (extension-permessage-deflate.h).
+ *
+ * And a fix: for a frame it does not inflate (an uncompressed message, which
+ * wsrouterd sends under compression_min_bytes, or a pong), lws's extension
+ * answers PMDR_NOTHING_WE_SHOULD_DO without touching the buffers, and lws
+ * 4.1.6's client parser (client-parser-ws.c) then hands the same input to
+ * the protocol callback again and again, for ever (the same reply delivered
+ * in a loop, at full CPU): it counts the input used only when the extension
+ * moved it. Such input is passed on here, used up.
+ */
+static int pmd_callback(struct lws_context *ctx, const struct lws_extension *ext, struct lws *wsi,
+                        enum lws_extension_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    wsr_client_t *c = reason == LWS_EXT_CB_PAYLOAD_RX ? lws_context_user(ctx) : NULL;
+    pmd_rx_bufs_t *b = in;
+    int n;
+
+    if (c != NULL && user != NULL && c->conn_open && c->wsi == wsi) {
+        if (lws_get_reserved_bits(wsi) & 0x40)
+            c->rx_deflated = true;
+        if (c->rx_deflated && c->closing)
+            return pmd_swallow(b);
+        /* Once per input chunk, as on the server: lws comes back for each
+         * output chunk with the rest of the input inside the stream. */
+        if (c->rx_deflated && lws_remaining_packet_payload(wsi) == 0 &&
+            lws_is_final_fragment(wsi) && ((z_stream *)user)->avail_in == 0 &&
+            wsr__deflate_would_abort(user, PMD_INFLATE_WINDOW, b->in.token,
+                                     b->in.len > 0 ? (size_t)b->in.len : 0, PMD_RX_OUT)) {
+            pmd_refuse(c, wsi);
+            return pmd_swallow(b);
+        }
+    }
+    n = lws_extension_callback_pm_deflate(ctx, ext, wsi, reason, user, in, len);
+    if (reason == LWS_EXT_CB_PAYLOAD_RX && n == PMD_NOTHING_WE_SHOULD_DO && b->in.len > 0)
+        pmd_pass(b);
+    return n;
+}
+
+/* Offered only with cfg.compress. Neither side keeps its compression state
+ * between messages: an idle connection holds no compressor and no inflater
+ * (wsrouterd ends its own compressor after each message anyway). */
+static const struct lws_extension client_extensions[] = {
+    {PMD, pmd_callback, PMD "; client_no_context_takeover; server_no_context_takeover"},
+    {NULL, NULL, NULL},
+};
+
+/* At CLIENT_ESTABLISHED: true when permessage-deflate is on for `wsi`, whose
+ * compressor is then bounded (lws names the client's own window
+ * client_max_window_bits). */
+static bool pmd_setup(struct lws *wsi)
+{
+    if (lws_set_extension_option(wsi, PMD, "mem_level", PMD_MEM_LEVEL) != 0)
+        return false;
+    (void)lws_set_extension_option(wsi, PMD, "client_max_window_bits", PMD_WINDOW_BITS);
+    return true;
+}
 
 /* The libwebsockets lines that a client's log_level lets through. Its errors
  * repeat what the client reports itself (a refused certificate, a failed
@@ -60,6 +184,7 @@ int wsr__client_service_init(wsr_client_t *c, wsr_error_t *err)
     /* lws's own deadlines stay behind ours, which are exact to the millisecond. */
     info.timeout_secs = secs < 5 ? 5 : secs;
     info.connect_timeout_secs = secs;
+    info.extensions = c->cfg.compress ? client_extensions : NULL;
     if (c->url.tls) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.client_ssl_ca_filepath = c->ca_file;
@@ -281,9 +406,10 @@ void wsr__client_conn_ended(wsr_client_t *c, int rc, const char *text)
 
     if (!c->conn_active)
         return;
-    c->conn_active = c->conn_open = c->closing = false;
+    c->conn_active = c->conn_open = c->closing = c->deflate = false;
     c->wsi = NULL;
     wsr__client_rx_reset(c);
+    wsr__client_tx_release(c);
     lws_sul_cancel(&c->sul_connect);
     describe_end(c, was_open, rc, text, why, sizeof(why));
     if (c->fail_rc != 0)
@@ -294,6 +420,7 @@ void wsr__client_conn_ended(wsr_client_t *c, int rc, const char *text)
     pthread_mutex_lock(&c->lock);
     wsr__calls_take_all(c, &calls);
     c->state = state;
+    c->compressed = false;
     if (!was_open) {
         c->attempt_gen++;
         c->attempt_rc = rc;
@@ -333,6 +460,10 @@ static void on_established(wsr_client_t *c, struct lws *wsi)
 
     c->wsi = wsi;
     c->conn_open = true;
+    c->deflate = c->cfg.compress && pmd_setup(wsi);
+    if (c->cfg.compress) /* before the state is OPEN: the line comes before any call */
+        wsr__client_log(c, WSR_LOG_INFO, "permessage-deflate %s",
+                        c->deflate ? "negotiated" : "not accepted by the server");
     c->retrying = false;
     c->attempts = 0;
     lws_sul_cancel(&c->sul_connect);
@@ -353,6 +484,7 @@ static void on_established(wsr_client_t *c, struct lws *wsi)
     c->attempt_rc = 0;
     c->attempt_text[0] = '\0';
     snprintf(c->protocol, sizeof(c->protocol), "%s", protocol);
+    c->compressed = c->deflate;
     more = c->out_head != NULL;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);

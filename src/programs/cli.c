@@ -80,6 +80,8 @@ static void usage(FILE *out)
             "      --cert FILE      client certificate for wss://\n"
             "      --key FILE       client key for wss://\n"
             "      --insecure       accept any server certificate (development only)\n"
+            "      --compress       offer permessage-deflate (a server with compression on\n"
+            "                       compresses its long replies, and this program its requests)\n"
             "  -v, --verbose        log the connection to stderr\n"
             "  -h, --help           this text\n"
             "      --version        the version\n"
@@ -457,6 +459,7 @@ int cli_open_client(cli_t *cli, int mode)
     cfg.cert_file = cli->o.cert;
     cfg.key_file = cli->o.key;
     cfg.insecure = cli->o.insecure;
+    cfg.compress = cli->o.compress;
     cfg.reconnect = mode != OPEN_ONCE;
     cfg.on_message = on_message;
     cfg.on_state = mode != OPEN_ONCE ? on_state : NULL;
@@ -1208,6 +1211,7 @@ static const struct option long_options[] = {
     {"cert", required_argument, NULL, 'E'},
     {"key", required_argument, NULL, 'K'},
     {"insecure", no_argument, NULL, 'I'},
+    {"compress", no_argument, NULL, 'Z'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -1225,7 +1229,7 @@ static const struct {
     {'F', offsetof(options_t, token_file), false}, {'C', offsetof(options_t, cacert), false},
     {'E', offsetof(options_t, cert), false},       {'K', offsetof(options_t, key), false},
     {'R', offsetof(options_t, raw), true},         {'I', offsetof(options_t, insecure), true},
-    {'v', offsetof(options_t, verbose), true},
+    {'v', offsetof(options_t, verbose), true},     {'Z', offsetof(options_t, compress), true},
 };
 
 /* Applies one option. Returns 0, 1 to exit 0 (help, version), or -1 on a usage error. */

@@ -42,6 +42,7 @@ typedef struct options {
     int timeout_ms;
     const char *cacert, *cert, *key;
     bool insecure;
+    bool compress;
     bool verbose;
     long count; /* subscribe --count N: stop after N publications; 0: until Ctrl-C */
 } options_t;

@@ -317,6 +317,72 @@ describe('on the wire', () => {
   });
 });
 
+describe('--compress', () => {
+  let csrv;
+
+  before(async () => {
+    csrv = await startServer(['--modules', 'all', '--set', 'compression=true']);
+  });
+
+  after(async () => {
+    await stopClean(csrv);
+  });
+
+  test('negotiated with a server with compression on: a large reply and a large request whole', async () => {
+    let r = await cli(['-u', `${csrv.url}/`, '--compress', '-v', 'GET', '/diag/big', 'bytes=300000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `"${'x'.repeat(300000)}"\n`);
+    assert.match(r.stderr, /permessage-deflate negotiated/);
+    // Text that compresses poorly, both ways (the server's reply is over compression_min_bytes).
+    let x = 7;
+    const text = Array.from({ length: 100000 }, () => String.fromCharCode(97 + ((x = (x * 1103515245 + 12345) >>> 0) >>> 16) % 26)).join('');
+    r = await cli(['-u', `${csrv.url}/`, '--compress', 'POST', '/echo', '-d', JSON.stringify({ text })]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { text });
+    // Without --compress nothing is offered.
+    r = await cli(['-u', `${csrv.url}/`, '-v', 'GET', '/diag/big', 'bytes=5000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /permessage-deflate/);
+  });
+
+  test('with a server without compression the frames stay plain', async () => {
+    const r = await cli(['-u', url, '--compress', '-v', 'GET', '/diag/big', 'bytes=5000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `"${'x'.repeat(5000)}"\n`);
+    assert.match(r.stderr, /permessage-deflate not accepted by the server/);
+  });
+
+  // wsrouterd's replies always end in a few rare literals (`"}`, `null}`), so
+  // none makes libwebsockets 4.1.6's client inflater abort; a run of one
+  // letter compressed by Node's zlib does (src/core/deflate.c). This server
+  // answers every request with such runs first, of growing lengths: the
+  // first that would abort the CLI ends its connection instead, with an
+  // error and exit 2, not SIGABRT.
+  test('a compressed message libwebsockets would abort on ends the connection with an error', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+    await once(wss, 'listening');
+    let extensions = '';
+    wss.on('connection', (ws, req) => {
+      extensions = req.headers['sec-websocket-extensions'] ?? '';
+      ws.on('message', (data) => {
+        const { id } = JSON.parse(data.toString());
+        for (let n = 1000; n < 61000; n += 3) ws.send('z'.repeat(n));
+        ws.send(JSON.stringify({ status: 200, data: 'survived', id, event_name: null }));
+      });
+    });
+    try {
+      const r = await cli(['-u', `ws://127.0.0.1:${wss.address().port}/`, '--compress', 'GET', '/x'], { timeout: 60000 });
+      assert.match(extensions, /^permessage-deflate; client_no_context_takeover; server_no_context_takeover/);
+      assert.equal(r.code, 2, `exit ${r.code}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /the server sent a compressed message that libwebsockets 4\.1\.6 cannot inflate/);
+    } finally {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    }
+  });
+});
+
 describe('interactive without a terminal', () => {
   test('reads lines from stdin and answers each like retopy', async () => {
     const r = await cli(['-u', url], { input: 'increment p\nincrement p\nget p\nrem p\nget p\nnosuch 1\n' });
