@@ -215,14 +215,13 @@ int wsr__codec_decode_element(wsr_request_t *req, json_t *elem, char detail[WSR_
 /* A JSON-RPC request or a v1 one: the "jsonrpc" member tells (section 10). */
 static int read_request(wsr_request_t *req, char *detail)
 {
-    if (json_object_get(req->root, "jsonrpc") != NULL) {
+    if (wsr__request_has(req, "jsonrpc")) {
         req->envelope = WSR__ENVELOPE_JSONRPC;
         return wsr__jsonrpc_read(req, detail);
     }
     req->envelope = WSR__ENVELOPE_V1;
-    if (json_object_get(req->root, "input") != NULL &&
-        json_object_get(req->root, "method") == NULL && json_object_get(req->root, "url") == NULL &&
-        json_object_get(req->root, "cmd") == NULL)
+    if (wsr__request_has(req, "input") && !wsr__request_has(req, "method") &&
+        !wsr__request_has(req, "url") && !wsr__request_has(req, "cmd"))
         return read_input(req, detail);
     return read_members(req, detail);
 }
@@ -230,6 +229,9 @@ static int read_request(wsr_request_t *req, char *detail)
 /* {"id":X,"input":...}: input for the running call X (section 5.1). */
 static int read_input(wsr_request_t *req, char *detail)
 {
+    /* The server reads the input from the object (serve.c). */
+    if (wsr__request_root(req) == NULL)
+        return WSR_ENOMEM;
     req->id = json_object_get(req->root, "id");
     req->event_name = json_object_get(req->root, "event_name");
     if (!json_is_string(req->id) && !json_is_number(req->id)) {
@@ -294,7 +296,7 @@ static int check_top(wsr_request_t *req, char *detail)
     json_t *root = req->root;
     size_t n;
 
-    if (json_is_object(root))
+    if (req->msg != NULL || json_is_object(root))
         return 0;
     if (!json_is_array(root) || req->format != WSR_FORMAT_JSON)
         return wsr__codec_bad(detail, "message must be a JSON object, not %s", kind_name(root));
@@ -316,6 +318,7 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
     wsr__buf_t raw;
     wsr__json_error_t jerr;
     json_t *root;
+    wsr__jmsg_t *flat;
     int rc = 0;
 
     while (p < end && wsr__is_blank(*p))
@@ -350,8 +353,9 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
             goto out;
         }
     }
-    root = wsr__json_parse(p, (size_t)(end - p), max_depth, &jerr);
-    if (root == NULL) {
+    /* An object is read flat (no jansson object), anything else as a value. */
+    root = wsr__json_parse_message(p, (size_t)(end - p), max_depth, &jerr, &flat);
+    if (root == NULL && flat == NULL) {
         switch (jerr.kind) {
         case WSR__JSON_NOMEM:
             rc = WSR_ENOMEM;
@@ -381,6 +385,7 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
         goto out;
     }
     req->root = root;
+    req->msg = flat;
     rc = check_top(req, detail);
 out:
     wsr__buf_dispose(&raw);
@@ -388,10 +393,10 @@ out:
 }
 
 /* Reads a member that must be a string without NUL bytes; NULL when absent. */
-static int string_member(json_t *root, const char *name, const char **out, size_t *len,
+static int string_member(const wsr_request_t *req, const char *name, const char **out, size_t *len,
                          char *detail)
 {
-    json_t *v = json_object_get(root, name);
+    json_t *v = wsr__request_get(req, name);
 
     *out = NULL;
     if (v == NULL)
@@ -406,6 +411,15 @@ static int string_member(json_t *root, const char *name, const char **out, size_
     return 0;
 }
 
+/* Sets `key` in `args` unless it is a reserved member. Returns 0 or -1. */
+static int add_unreserved(json_t *args, const char *key, json_t *value)
+{
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(reserved_members); i++)
+        if (strcmp(key, reserved_members[i]) == 0)
+            return 0;
+    return json_object_set(args, key, value);
+}
+
 /* For a `cmd` request without `args`: every non-reserved member is a parameter. */
 static int members_as_args(wsr_request_t *req)
 {
@@ -415,19 +429,21 @@ static int members_as_args(wsr_request_t *req)
 
     if (args == NULL)
         return WSR_ENOMEM;
+    /* Read flat, the message has no "args" here: every member has its value. */
+    for (size_t m = 0; req->root == NULL && m < req->msg->top.n; m++)
+        if (add_unreserved(args, req->msg->text + req->msg->top.m[m].key,
+                           req->msg->top.m[m].value) != 0)
+            goto oom;
     json_object_foreach(req->root, key, value)
     {
-        bool reserved = false;
-
-        for (size_t i = 0; i < WSR__ARRAY_SIZE(reserved_members); i++)
-            reserved = reserved || strcmp(key, reserved_members[i]) == 0;
-        if (!reserved && json_object_set(args, key, value) != 0) {
-            json_decref(args);
-            return WSR_ENOMEM;
-        }
+        if (add_unreserved(args, key, value) != 0)
+            goto oom;
     }
     req->args_in = args;
     return 0;
+oom:
+    json_decref(args);
+    return WSR_ENOMEM;
 }
 
 static int read_target(wsr_request_t *req, char *detail)
@@ -436,11 +452,11 @@ static int read_target(wsr_request_t *req, char *detail)
     size_t method_len = 0, url_len = 0, cmd_len = 0;
     int rc;
 
-    if ((rc = string_member(req->root, "method", &method, &method_len, detail)) != 0 ||
-        (rc = string_member(req->root, "url", &url, &url_len, detail)) != 0 ||
-        (rc = string_member(req->root, "cmd", &cmd, &cmd_len, detail)) != 0)
+    if ((rc = string_member(req, "method", &method, &method_len, detail)) != 0 ||
+        (rc = string_member(req, "url", &url, &url_len, detail)) != 0 ||
+        (rc = string_member(req, "cmd", &cmd, &cmd_len, detail)) != 0)
         return rc;
-    if (cmd == NULL && method == NULL && url == NULL && json_object_get(req->root, "cmdid"))
+    if (cmd == NULL && method == NULL && url == NULL && wsr__request_get(req, "cmdid"))
         return wsr__cmdid_read(req, detail);
     if (cmd != NULL && (method != NULL || url != NULL))
         return wsr__codec_bad(detail, "request must give either cmd or method and url, not both");
@@ -470,30 +486,33 @@ static int read_target(wsr_request_t *req, char *detail)
 
 static int read_members(wsr_request_t *req, char *detail)
 {
-    json_t *root = req->root, *v;
+    /* An "args" object read flat stays in req->msg: no args_in. */
+    bool flat_args = req->root == NULL && req->msg->args_flat;
+    json_t *v;
     int rc;
 
     /* event_name and id first, so every later error can echo them. event_name
      * may be anything, so it is set even when the id is refused: the reply to
      * that 400 still echoes it (PROTOCOL.md section 4, "always"). */
-    req->event_name = json_object_get(root, "event_name");
-    v = json_object_get(root, "id");
+    req->event_name = wsr__request_get(req, "event_name");
+    v = wsr__request_get(req, "id");
     if (v != NULL && !json_is_string(v) && !json_is_number(v))
         return wsr__codec_bad(detail, "member id must be a string or a number");
     req->id = v;
-    req->data = json_object_get(root, "data");
-    if ((rc = string_member(root, "token", &req->token, NULL, detail)) != 0)
+    req->data = wsr__request_get(req, "data");
+    if ((rc = string_member(req, "token", &req->token, NULL, detail)) != 0)
         return rc;
-    v = json_object_get(root, "args");
+    v = wsr__request_get(req, "args");
     if (v != NULL && !json_is_object(v))
         return wsr__codec_bad(detail, "member args must be an object");
     if ((rc = read_target(req, detail)) != 0)
         return rc;
-    if (v == NULL && req->cmdid != 0)
-        v = json_object_get(root, "params");
+    req->args_in_flat = flat_args;
+    if (v == NULL && !flat_args && req->cmdid != 0)
+        v = wsr__request_get(req, "params");
     if (v != NULL)
         req->args_in = json_incref(v);
-    else if (req->cmd != NULL)
+    else if (req->cmd != NULL && !flat_args)
         return members_as_args(req);
     return 0;
 }

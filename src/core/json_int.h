@@ -56,6 +56,61 @@ typedef struct wsr__json_error {
  */
 json_t *wsr__json_parse(const void *data, size_t n, unsigned max_depth, wsr__json_error_t *err);
 
+/*
+ * A message object read flat (wsr__json_parse_message): its members in order
+ * in an array, with no jansson object and no hash table, and the members of
+ * its top-level "args" object likewise, so that a small request builds only
+ * its scalar values. Keys are copied, NUL-terminated, into `text`. The values
+ * are owned; `args_obj` is the args as a jansson object once one was asked
+ * for (owned, built on demand by wsr__jmsg_args). One allocation, which the
+ * request that holds it frees (wsr__jmsg_free).
+ */
+#define WSR__FLAT_MEMBERS 12
+#define WSR__FLAT_TEXT    384
+
+typedef struct wsr__flat_member {
+    uint16_t key;  /* offset of the key in text */
+    uint16_t klen; /* its length */
+    json_t *value; /* owned; NULL for "args" when args_flat */
+} wsr__flat_member_t;
+
+typedef struct wsr__flat {
+    unsigned n;
+    wsr__flat_member_t m[WSR__FLAT_MEMBERS];
+} wsr__flat_t;
+
+typedef struct wsr__jmsg {
+    wsr__flat_t top;  /* the message's members */
+    wsr__flat_t args; /* the members of its "args" object, when args_flat */
+    bool args_flat;
+    json_t *args_obj; /* owned: args as an object, once asked for */
+    size_t used;      /* bytes of text used */
+    char text[WSR__FLAT_TEXT];
+} wsr__jmsg_t;
+
+/*
+ * wsr__json_parse for a message. When the value is an object of at most
+ * WSR__FLAT_MEMBERS members whose keys fit (and its "args" likewise, or
+ * args is read as a jansson value), returns NULL with err->kind
+ * WSR__JSON_OK and *msg set (owned); otherwise returns what
+ * wsr__json_parse would (with *msg NULL). Errors, their sentences and
+ * positions are exactly wsr__json_parse's.
+ */
+json_t *wsr__json_parse_message(const void *data, size_t n, unsigned max_depth,
+                                wsr__json_error_t *err, wsr__jmsg_t **msg);
+
+/* The value of member `name` of `f` (read flat in `msg`), or NULL. */
+json_t *wsr__jmsg_get(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *name);
+/* True when `f` has member `name` (even "args" read flat). */
+bool wsr__jmsg_has(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *name);
+/* A new jansson object of the members of `f` ("args" read flat as
+ * wsr__jmsg_args), in order; NULL when out of memory. */
+json_t *wsr__jmsg_object(wsr__jmsg_t *msg, const wsr__flat_t *f);
+/* The args read flat as an object (built once, borrowed), or NULL. */
+json_t *wsr__jmsg_args(wsr__jmsg_t *msg);
+/* Frees `msg` (NULL is fine) and its values. */
+void wsr__jmsg_free(wsr__jmsg_t *msg);
+
 /* Returns an owned compact encoding of `v` (wsr__free), or NULL. */
 char *wsr__json_to_string(const json_t *v);
 

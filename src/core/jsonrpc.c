@@ -39,9 +39,8 @@ static int read_params(wsr_request_t *req, json_t *params, char *detail)
 
 int wsr__jsonrpc_read(wsr_request_t *req, char *detail)
 {
-    json_t *root = req->root;
-    json_t *id = json_object_get(root, "id"), *version = json_object_get(root, "jsonrpc");
-    json_t *method = json_object_get(root, "method");
+    json_t *id = wsr__request_get(req, "id"), *version = wsr__request_get(req, "jsonrpc");
+    json_t *method = wsr__request_get(req, "method");
     size_t n;
     int rc;
 
@@ -67,7 +66,7 @@ int wsr__jsonrpc_read(wsr_request_t *req, char *detail)
     if (strlen(json_string_value(method)) != n)
         return wsr__codec_bad(detail, "member method must not contain a NUL character");
     req->cmd = json_string_value(method);
-    rc = read_params(req, json_object_get(root, "params"), detail);
+    rc = read_params(req, wsr__request_get(req, "params"), detail);
     if (rc != 0)
         return rc;
     /* Only a valid request without an id is a notification: an invalid one
