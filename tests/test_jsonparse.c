@@ -566,6 +566,35 @@ static void test_jsonparse__messages_read_flat_or_spilled(void **state)
     wsr__free(big);
 }
 
+/* Every envelope key, and only those, is found in its slot. */
+static void test_jsonparse__envelope_keys_have_their_slots(void **state)
+{
+    wsr__json_error_t e;
+    wsr__jmsg_t *msg;
+    char doc[64];
+
+    (void)state;
+    for (int k = 0; k < WSR__KEYS; k++) {
+        snprintf(doc, sizeof(doc), "{\"x\":0,\"%s\":1}", wsr__keys[k]);
+        assert_null(wsr__json_parse_message(doc, strlen(doc), 64, &e, &msg));
+        assert_non_null(msg);
+        for (int j = 0; j < WSR__KEYS; j++)
+            assert_int_equal(msg->slot[j], j == k ? 2 : 0);
+        wsr__jmsg_free(msg);
+    }
+    for (const char *const *near =
+             (const char *const[]){"ie", "urk", "args2", "dat", "tokens", "inpux", "cmdie",
+                                   "methoe", "param", "jsonrpd", "event_namf", "", NULL};
+         *near != NULL; near++) {
+        snprintf(doc, sizeof(doc), "{\"%s\":1}", *near);
+        assert_null(wsr__json_parse_message(doc, strlen(doc), 64, &e, &msg));
+        assert_non_null(msg);
+        for (int j = 0; j < WSR__KEYS; j++)
+            assert_int_equal(msg->slot[j], 0);
+        wsr__jmsg_free(msg);
+    }
+}
+
 /* A small deterministic generator (xorshift64*). */
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 
@@ -957,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_jsonparse__reads_only_n_bytes),
         cmocka_unit_test(test_jsonparse__allocation_failures),
         cmocka_unit_test(test_jsonparse__messages_read_flat_or_spilled),
+        cmocka_unit_test(test_jsonparse__envelope_keys_have_their_slots),
         cmocka_unit_test(test_jsonparse__agrees_with_jansson),
         cmocka_unit_test(test_jsonparse__token_streams_agree_with_jansson),
         cmocka_unit_test(test_jsonparse__numbers_ignore_the_process_locale),

@@ -215,13 +215,13 @@ int wsr__codec_decode_element(wsr_request_t *req, json_t *elem, char detail[WSR_
 /* A JSON-RPC request or a v1 one: the "jsonrpc" member tells (section 10). */
 static int read_request(wsr_request_t *req, char *detail)
 {
-    if (wsr__request_has(req, "jsonrpc")) {
+    if (wsr__request_has(req, WSR__KEY_JSONRPC)) {
         req->envelope = WSR__ENVELOPE_JSONRPC;
         return wsr__jsonrpc_read(req, detail);
     }
     req->envelope = WSR__ENVELOPE_V1;
-    if (wsr__request_has(req, "input") && !wsr__request_has(req, "method") &&
-        !wsr__request_has(req, "url") && !wsr__request_has(req, "cmd"))
+    if (wsr__request_has(req, WSR__KEY_INPUT) && !wsr__request_has(req, WSR__KEY_METHOD) &&
+        !wsr__request_has(req, WSR__KEY_URL) && !wsr__request_has(req, WSR__KEY_CMD))
         return read_input(req, detail);
     return read_members(req, detail);
 }
@@ -393,10 +393,11 @@ out:
 }
 
 /* Reads a member that must be a string without NUL bytes; NULL when absent. */
-static int string_member(const wsr_request_t *req, const char *name, const char **out, size_t *len,
+static int string_member(const wsr_request_t *req, int k, const char **out, size_t *len,
                          char *detail)
 {
-    json_t *v = wsr__request_get(req, name);
+    json_t *v = wsr__request_get(req, k);
+    const char *name = wsr__keys[k];
 
     *out = NULL;
     if (v == NULL)
@@ -452,11 +453,11 @@ static int read_target(wsr_request_t *req, char *detail)
     size_t method_len = 0, url_len = 0, cmd_len = 0;
     int rc;
 
-    if ((rc = string_member(req, "method", &method, &method_len, detail)) != 0 ||
-        (rc = string_member(req, "url", &url, &url_len, detail)) != 0 ||
-        (rc = string_member(req, "cmd", &cmd, &cmd_len, detail)) != 0)
+    if ((rc = string_member(req, WSR__KEY_METHOD, &method, &method_len, detail)) != 0 ||
+        (rc = string_member(req, WSR__KEY_URL, &url, &url_len, detail)) != 0 ||
+        (rc = string_member(req, WSR__KEY_CMD, &cmd, &cmd_len, detail)) != 0)
         return rc;
-    if (cmd == NULL && method == NULL && url == NULL && wsr__request_get(req, "cmdid"))
+    if (cmd == NULL && method == NULL && url == NULL && wsr__request_get(req, WSR__KEY_CMDID))
         return wsr__cmdid_read(req, detail);
     if (cmd != NULL && (method != NULL || url != NULL))
         return wsr__codec_bad(detail, "request must give either cmd or method and url, not both");
@@ -494,22 +495,22 @@ static int read_members(wsr_request_t *req, char *detail)
     /* event_name and id first, so every later error can echo them. event_name
      * may be anything, so it is set even when the id is refused: the reply to
      * that 400 still echoes it (PROTOCOL.md section 4, "always"). */
-    req->event_name = wsr__request_get(req, "event_name");
-    v = wsr__request_get(req, "id");
+    req->event_name = wsr__request_get(req, WSR__KEY_EVENT_NAME);
+    v = wsr__request_get(req, WSR__KEY_ID);
     if (v != NULL && !json_is_string(v) && !json_is_number(v))
         return wsr__codec_bad(detail, "member id must be a string or a number");
     req->id = v;
-    req->data = wsr__request_get(req, "data");
-    if ((rc = string_member(req, "token", &req->token, NULL, detail)) != 0)
+    req->data = wsr__request_get(req, WSR__KEY_DATA);
+    if ((rc = string_member(req, WSR__KEY_TOKEN, &req->token, NULL, detail)) != 0)
         return rc;
-    v = wsr__request_get(req, "args");
+    v = wsr__request_get(req, WSR__KEY_ARGS);
     if (v != NULL && !json_is_object(v))
         return wsr__codec_bad(detail, "member args must be an object");
     if ((rc = read_target(req, detail)) != 0)
         return rc;
     req->args_in_flat = flat_args;
     if (v == NULL && !flat_args && req->cmdid != 0)
-        v = wsr__request_get(req, "params");
+        v = wsr__request_get(req, WSR__KEY_PARAMS);
     if (v != NULL)
         req->args_in = json_incref(v);
     else if (req->cmd != NULL && !flat_args)

@@ -66,7 +66,26 @@ json_t *wsr__json_parse(const void *data, size_t n, unsigned max_depth, wsr__jso
  * request that holds it frees (wsr__jmsg_free).
  */
 #define WSR__FLAT_MEMBERS 12
-#define WSR__FLAT_TEXT    384
+/* The members of the envelopes (PROTOCOL.md sections 3, 5.1, 8 and 10),
+ * which a message read flat finds without a search: wsr__keys[k] is the
+ * name of WSR__KEY_k. */
+enum {
+    WSR__KEY_METHOD,
+    WSR__KEY_URL,
+    WSR__KEY_CMD,
+    WSR__KEY_ARGS,
+    WSR__KEY_DATA,
+    WSR__KEY_ID,
+    WSR__KEY_EVENT_NAME,
+    WSR__KEY_TOKEN,
+    WSR__KEY_JSONRPC,
+    WSR__KEY_INPUT,
+    WSR__KEY_CMDID,
+    WSR__KEY_PARAMS,
+    WSR__KEYS
+};
+extern const char *const wsr__keys[WSR__KEYS];
+#define WSR__FLAT_TEXT 384
 
 typedef struct wsr__flat_member {
     uint16_t key;  /* offset of the key in text */
@@ -83,8 +102,9 @@ typedef struct wsr__jmsg {
     wsr__flat_t top;  /* the message's members */
     wsr__flat_t args; /* the members of its "args" object, when args_flat */
     bool args_flat;
-    json_t *args_obj; /* owned: args as an object, once asked for */
-    size_t used;      /* bytes of text used */
+    uint8_t slot[WSR__KEYS]; /* 1 + the index in top of member WSR__KEY_k; 0: absent */
+    json_t *args_obj;        /* owned: args as an object, once asked for */
+    size_t used;             /* bytes of text used */
     char text[WSR__FLAT_TEXT];
 } wsr__jmsg_t;
 
@@ -101,8 +121,6 @@ json_t *wsr__json_parse_message(const void *data, size_t n, unsigned max_depth,
 
 /* The value of member `name` of `f` (read flat in `msg`), or NULL. */
 json_t *wsr__jmsg_get(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *name);
-/* True when `f` has member `name` (even "args" read flat). */
-bool wsr__jmsg_has(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *name);
 /* A new jansson object of the members of `f` ("args" read flat as
  * wsr__jmsg_args), in order; NULL when out of memory. */
 json_t *wsr__jmsg_object(wsr__jmsg_t *msg, const wsr__flat_t *f);

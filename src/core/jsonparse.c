@@ -577,6 +577,39 @@ static json_t *parse_value(parser_t *ps)
 
 /* The flat reading of a message object (json_int.h's wsr__jmsg_t). */
 
+const char *const wsr__keys[WSR__KEYS] = {"method",  "url",   "cmd",        "args",
+                                          "data",    "id",    "event_name", "token",
+                                          "jsonrpc", "input", "cmdid",      "params"};
+
+/* The WSR__KEY_ of `key` (klen bytes), or WSR__KEYS: by its length first,
+ * then one or two comparisons of constant length. */
+static size_t key_index(const char *key, size_t klen)
+{
+#define KEY_IS(lit) (memcmp(key, lit, sizeof(lit) - 1) == 0)
+    switch (klen) {
+    case 2:
+        return KEY_IS("id") ? WSR__KEY_ID : WSR__KEYS;
+    case 3:
+        return KEY_IS("url") ? WSR__KEY_URL : KEY_IS("cmd") ? WSR__KEY_CMD : WSR__KEYS;
+    case 4:
+        return KEY_IS("args") ? WSR__KEY_ARGS : KEY_IS("data") ? WSR__KEY_DATA : WSR__KEYS;
+    case 5:
+        return KEY_IS("token")   ? WSR__KEY_TOKEN
+               : KEY_IS("input") ? WSR__KEY_INPUT
+               : KEY_IS("cmdid") ? WSR__KEY_CMDID
+                                 : WSR__KEYS;
+    case 6:
+        return KEY_IS("method") ? WSR__KEY_METHOD : KEY_IS("params") ? WSR__KEY_PARAMS : WSR__KEYS;
+    case 7:
+        return KEY_IS("jsonrpc") ? WSR__KEY_JSONRPC : WSR__KEYS;
+    case 10:
+        return KEY_IS("event_name") ? WSR__KEY_EVENT_NAME : WSR__KEYS;
+    default:
+        return WSR__KEYS;
+    }
+#undef KEY_IS
+}
+
 static size_t flat_find(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *key, size_t klen)
 {
     for (size_t i = 0; i < f->n; i++)
@@ -590,11 +623,6 @@ json_t *wsr__jmsg_get(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *
     size_t i = flat_find(msg, f, name, strlen(name));
 
     return i == SIZE_MAX ? NULL : f->m[i].value;
-}
-
-bool wsr__jmsg_has(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *name)
-{
-    return flat_find(msg, f, name, strlen(name)) != SIZE_MAX;
 }
 
 json_t *wsr__jmsg_args(wsr__jmsg_t *msg)
@@ -678,7 +706,7 @@ static int parse_flat(parser_t *ps, wsr__jmsg_t *msg, wsr__flat_t *f, bool top, 
     for (;;) {
         const unsigned char *at = ps->p; /* key errors point at its quote */
         const char *key;
-        size_t klen, koff;
+        size_t klen, koff, k;
         bool in_text, flat_args = false;
         json_t *v = NULL;
 
@@ -734,6 +762,8 @@ static int parse_flat(parser_t *ps, wsr__jmsg_t *msg, wsr__flat_t *f, bool top, 
         f->m[f->n].klen = (uint16_t)klen;
         f->m[f->n].value = v;
         f->n++;
+        if (top && (k = key_index(key, klen)) < WSR__KEYS)
+            msg->slot[k] = (uint8_t)f->n;
         skip_blanks(ps);
         if (ps->p < ps->end && *ps->p == '}')
             break;
@@ -813,6 +843,7 @@ json_t *wsr__json_parse_message(const void *data, size_t n, unsigned max_depth,
     m->args_flat = false;
     m->args_obj = NULL;
     m->used = 0;
+    memset(m->slot, 0, sizeof(m->slot));
     rc = parse_flat(&ps, m, &m->top, true, &v);
     if (rc >= 0 && !at_end(&ps)) {
         json_decref(v);

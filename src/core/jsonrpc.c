@@ -39,8 +39,9 @@ static int read_params(wsr_request_t *req, json_t *params, char *detail)
 
 int wsr__jsonrpc_read(wsr_request_t *req, char *detail)
 {
-    json_t *id = wsr__request_get(req, "id"), *version = wsr__request_get(req, "jsonrpc");
-    json_t *method = wsr__request_get(req, "method");
+    json_t *id = wsr__request_get(req, WSR__KEY_ID),
+           *version = wsr__request_get(req, WSR__KEY_JSONRPC);
+    json_t *method = wsr__request_get(req, WSR__KEY_METHOD);
     size_t n;
     int rc;
 
@@ -66,7 +67,7 @@ int wsr__jsonrpc_read(wsr_request_t *req, char *detail)
     if (strlen(json_string_value(method)) != n)
         return wsr__codec_bad(detail, "member method must not contain a NUL character");
     req->cmd = json_string_value(method);
-    rc = read_params(req, wsr__request_get(req, "params"), detail);
+    rc = read_params(req, wsr__request_get(req, WSR__KEY_PARAMS), detail);
     if (rc != 0)
         return rc;
     /* Only a valid request without an id is a notification: an invalid one

@@ -46,18 +46,20 @@ const char *wsr_request_route_name(const wsr_request_t *req)
     return req->route ? wsr__route_name(req->route) : NULL;
 }
 
-json_t *wsr__request_get(const wsr_request_t *req, const char *name)
+json_t *wsr__request_get(const wsr_request_t *req, int k)
 {
     if (req->root != NULL)
-        return json_object_get(req->root, name);
-    return req->msg ? wsr__jmsg_get(req->msg, &req->msg->top, name) : NULL;
+        return json_object_get(req->root, wsr__keys[k]);
+    if (req->msg == NULL || req->msg->slot[k] == 0)
+        return NULL;
+    return req->msg->top.m[req->msg->slot[k] - 1].value;
 }
 
-bool wsr__request_has(const wsr_request_t *req, const char *name)
+bool wsr__request_has(const wsr_request_t *req, int k)
 {
     if (req->root != NULL)
-        return json_object_get(req->root, name) != NULL;
-    return req->msg && wsr__jmsg_has(req->msg, &req->msg->top, name);
+        return json_object_get(req->root, wsr__keys[k]) != NULL;
+    return req->msg != NULL && req->msg->slot[k] != 0;
 }
 
 json_t *wsr__request_root(wsr_request_t *req)
@@ -144,7 +146,9 @@ json_t *wsr_request_data(const wsr_request_t *req)
 
 json_t *wsr_request_member(const wsr_request_t *req, const char *name)
 {
-    json_t *v = wsr__request_get(req, name);
+    json_t *v = req->root  ? json_object_get(req->root, name)
+                : req->msg ? wsr__jmsg_get(req->msg, &req->msg->top, name)
+                           : NULL;
 
     /* "args" read flat: its object, built once. */
     if (v == NULL && req->root == NULL && req->msg != NULL && req->msg->args_flat &&

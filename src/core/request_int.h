@@ -78,11 +78,11 @@ struct wsr_response {
 void wsr__request_init(wsr_request_t *req);
 void wsr__request_dispose(wsr_request_t *req);
 
-/* Top-level member `name` of the message, or NULL; "args" read flat is
- * found only through the three below. Borrowed. */
-json_t *wsr__request_get(const wsr_request_t *req, const char *name);
-/* True when the message has member `name`. */
-bool wsr__request_has(const wsr_request_t *req, const char *name);
+/* Top-level member WSR__KEY_`k` (json_int.h) of the message, or NULL; "args"
+ * read flat is found only through the three below. Borrowed. */
+json_t *wsr__request_get(const wsr_request_t *req, int k);
+/* True when the message has member WSR__KEY_`k`. */
+bool wsr__request_has(const wsr_request_t *req, int k);
 /* The message as a jansson object (req->root, built once from msg when it
  * was read flat), or NULL when out of memory. Borrowed. */
 json_t *wsr__request_root(wsr_request_t *req);
