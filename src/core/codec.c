@@ -590,15 +590,10 @@ static int parse_query(wsr_request_t *req, const char *q, size_t n, char *detail
     return rc;
 }
 
-static int put_key(wsr__buf_t *out, const char *key)
-{
-    return wsr__buf_puts(out, key);
-}
-
 int wsr__codec_put_retry(wsr__buf_t *out, unsigned retry_after_ms)
 {
     char num[24];
-    int rc = put_key(out, ",\"retry_after_ms\":");
+    int rc = WSR__BUF_LIT(out, ",\"retry_after_ms\":");
 
     return rc ? rc : wsr__buf_append(out, num, wsr__fmt_int(num, (long long)retry_after_ms));
 }
@@ -606,7 +601,7 @@ int wsr__codec_put_retry(wsr__buf_t *out, unsigned retry_after_ms)
 int wsr__codec_put_allow(wsr__buf_t *out, unsigned allow)
 {
     bool first = true;
-    int rc = put_key(out, ",\"allow\":[");
+    int rc = WSR__BUF_LIT(out, ",\"allow\":[");
 
     for (size_t i = 0; rc == 0 && i < WSR__ARRAY_SIZE(method_names); i++) {
         if (!(allow & (1u << i)))
@@ -623,22 +618,22 @@ int wsr__codec_put_allow(wsr__buf_t *out, unsigned allow)
 static int encode_reply_json(wsr__buf_t *out, const wsr__reply_view_t *r)
 {
     char num[24];
-    int rc = put_key(out, "{\"status\":");
+    int rc = WSR__BUF_LIT(out, "{\"status\":");
 
     if (rc == 0)
         rc = wsr__buf_append(out, num, wsr__fmt_int(num, r->status));
     if (rc == 0 && r->status < 400) {
-        rc = put_key(out, ",\"data\":");
+        rc = WSR__BUF_LIT(out, ",\"data\":");
         if (rc == 0)
             rc = wsr__json_dump(out, r->data);
     } else if (rc == 0) {
         const char *d = r->detail ? r->detail : "";
 
-        rc = put_key(out, ",\"detail\":");
+        rc = WSR__BUF_LIT(out, ",\"detail\":");
         if (rc == 0)
             rc = wsr__json_put_string(out, d, strlen(d));
         if (rc == 0 && r->errors != NULL) {
-            rc = put_key(out, ",\"errors\":");
+            rc = WSR__BUF_LIT(out, ",\"errors\":");
             if (rc == 0)
                 rc = wsr__json_dump(out, r->errors);
         }
@@ -648,12 +643,12 @@ static int encode_reply_json(wsr__buf_t *out, const wsr__reply_view_t *r)
             rc = wsr__codec_put_retry(out, r->retry_after_ms);
     }
     if (rc == 0 && r->id != NULL) {
-        rc = put_key(out, ",\"id\":");
+        rc = WSR__BUF_LIT(out, ",\"id\":");
         if (rc == 0)
             rc = wsr__json_dump(out, r->id);
     }
     if (rc == 0)
-        rc = put_key(out, ",\"event_name\":");
+        rc = WSR__BUF_LIT(out, ",\"event_name\":");
     if (rc == 0)
         rc = wsr__json_dump(out, r->event_name);
     return rc ? rc : wsr__buf_putc(out, '}');
@@ -701,12 +696,12 @@ struct push_view {
 static int encode_push_cb(wsr__buf_t *out, const void *arg)
 {
     const struct push_view *p = arg;
-    int rc = put_key(out, "{\"event_name\":");
+    int rc = WSR__BUF_LIT(out, "{\"event_name\":");
 
     if (rc == 0)
         rc = wsr__json_put_string(out, p->event_name, strlen(p->event_name));
     if (rc == 0 && p->topic != NULL) {
-        rc = put_key(out, ",\"topic\":");
+        rc = WSR__BUF_LIT(out, ",\"topic\":");
         if (rc == 0)
             rc = wsr__json_put_string(out, p->topic, strlen(p->topic));
     }
@@ -716,7 +711,7 @@ static int encode_push_cb(wsr__buf_t *out, const void *arg)
             rc = wsr__json_put_string(out, p->epoch, strlen(p->epoch));
     }
     if (rc == 0)
-        rc = put_key(out, ",\"data\":");
+        rc = WSR__BUF_LIT(out, ",\"data\":");
     if (rc == 0)
         rc = wsr__json_dump(out, p->data);
     return rc ? rc : wsr__buf_putc(out, '}');
