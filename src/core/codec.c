@@ -216,6 +216,9 @@ int wsr__codec_decode_element(wsr_request_t *req, json_t *elem, char detail[WSR_
 static int read_request(wsr_request_t *req, char *detail)
 {
     if (wsr__request_has(req, WSR__KEY_JSONRPC)) {
+        /* JSON-RPC reads its members as jansson values. */
+        if (req->msg != NULL && wsr__jmsg_cook(req->msg) != 0)
+            return WSR_ENOMEM;
         req->envelope = WSR__ENVELOPE_JSONRPC;
         return wsr__jsonrpc_read(req, detail);
     }
@@ -396,19 +399,25 @@ out:
 static int string_member(const wsr_request_t *req, int k, const char **out, size_t *len,
                          char *detail)
 {
-    json_t *v = wsr__request_get(req, k);
-    const char *name = wsr__keys[k];
+    const char *name = wsr__keys[k], *s;
+    size_t n;
+    json_t *v;
 
     *out = NULL;
-    if (v == NULL)
-        return 0;
-    if (!json_is_string(v))
-        return wsr__codec_bad(detail, "member %s must be a string", name);
-    if (strlen(json_string_value(v)) != json_string_length(v))
+    if (!wsr__request_text(req, k, &s, &n)) {
+        v = wsr__request_get(req, k);
+        if (v == NULL)
+            return 0;
+        if (!json_is_string(v))
+            return wsr__codec_bad(detail, "member %s must be a string", name);
+        s = json_string_value(v);
+        n = json_string_length(v);
+    }
+    if (memchr(s, '\0', n) != NULL)
         return wsr__codec_bad(detail, "member %s must not contain a NUL character", name);
-    *out = json_string_value(v);
+    *out = s;
     if (len != NULL)
-        *len = json_string_length(v);
+        *len = n;
     return 0;
 }
 

@@ -90,7 +90,12 @@ extern const char *const wsr__keys[WSR__KEYS];
 typedef struct wsr__flat_member {
     uint16_t key;  /* offset of the key in text */
     uint16_t klen; /* its length */
-    json_t *value; /* owned; NULL for "args" when args_flat */
+    /* raw: a string value of method, url, cmd or token, in text (NUL-
+     * terminated) at soff, slen bytes, with no jansson string until one is
+     * asked for (wsr__jmsg_value); value is NULL until then. */
+    uint16_t soff, slen;
+    bool raw;
+    json_t *value; /* owned; NULL for "args" when args_flat, or while raw */
 } wsr__flat_member_t;
 
 typedef struct wsr__flat {
@@ -119,11 +124,18 @@ typedef struct wsr__jmsg {
 json_t *wsr__json_parse_message(const void *data, size_t n, unsigned max_depth,
                                 wsr__json_error_t *err, wsr__jmsg_t **msg);
 
-/* The value of member `name` of `f` (read flat in `msg`), or NULL. */
-json_t *wsr__jmsg_get(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *name);
+/* The value of member `name` of `f` (read flat in `msg`), or NULL (also
+ * when out of memory). */
+json_t *wsr__jmsg_get(wsr__jmsg_t *msg, wsr__flat_t *f, const char *name);
+/* The value of member `m` of `msg`: a raw string is made a jansson string
+ * (once). NULL for "args" read flat, or when out of memory. */
+json_t *wsr__jmsg_value(wsr__jmsg_t *msg, wsr__flat_member_t *m);
+/* Makes every raw string of the message's members a jansson string. Returns 0
+ * or -1 when out of memory. */
+int wsr__jmsg_cook(wsr__jmsg_t *msg);
 /* A new jansson object of the members of `f` ("args" read flat as
  * wsr__jmsg_args), in order; NULL when out of memory. */
-json_t *wsr__jmsg_object(wsr__jmsg_t *msg, const wsr__flat_t *f);
+json_t *wsr__jmsg_object(wsr__jmsg_t *msg, wsr__flat_t *f);
 /* The args read flat as an object (built once, borrowed), or NULL. */
 json_t *wsr__jmsg_args(wsr__jmsg_t *msg);
 /* Frees `msg` (NULL is fine) and its values. */

@@ -630,11 +630,29 @@ static size_t flat_find(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char
     return SIZE_MAX;
 }
 
-json_t *wsr__jmsg_get(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *name)
+json_t *wsr__jmsg_value(wsr__jmsg_t *msg, wsr__flat_member_t *m)
+{
+    if (m->raw) {
+        /* Checked as UTF-8 when read. */
+        m->value = json_stringn_nocheck(msg->text + m->soff, m->slen);
+        m->raw = m->value == NULL;
+    }
+    return m->value;
+}
+
+int wsr__jmsg_cook(wsr__jmsg_t *msg)
+{
+    for (size_t i = 0; i < msg->top.n; i++)
+        if (msg->top.m[i].raw && wsr__jmsg_value(msg, &msg->top.m[i]) == NULL)
+            return -1;
+    return 0;
+}
+
+json_t *wsr__jmsg_get(wsr__jmsg_t *msg, wsr__flat_t *f, const char *name)
 {
     size_t i = flat_find(msg, f, name, strlen(name));
 
-    return i == SIZE_MAX ? NULL : f->m[i].value;
+    return i == SIZE_MAX ? NULL : wsr__jmsg_value(msg, &f->m[i]);
 }
 
 json_t *wsr__jmsg_args(wsr__jmsg_t *msg)
@@ -644,12 +662,13 @@ json_t *wsr__jmsg_args(wsr__jmsg_t *msg)
     return msg->args_obj;
 }
 
-json_t *wsr__jmsg_object(wsr__jmsg_t *msg, const wsr__flat_t *f)
+json_t *wsr__jmsg_object(wsr__jmsg_t *msg, wsr__flat_t *f)
 {
     json_t *o = json_object();
 
     for (size_t i = 0; o != NULL && i < f->n; i++) {
-        json_t *v = f->m[i].value ? f->m[i].value : wsr__jmsg_args(msg);
+        bool args = !f->m[i].raw && f->m[i].value == NULL;
+        json_t *v = args ? wsr__jmsg_args(msg) : wsr__jmsg_value(msg, &f->m[i]);
 
         if (v == NULL ||
             json_object_setn_nocheck(o, msg->text + f->m[i].key, f->m[i].klen, v) != 0) {
@@ -717,9 +736,9 @@ static int parse_flat(parser_t *ps, wsr__jmsg_t *msg, wsr__flat_t *f, bool top, 
     }
     for (;;) {
         const unsigned char *at = ps->p; /* key errors point at its quote */
-        const char *key;
-        size_t klen, koff, k;
-        bool in_text, flat_args = false;
+        const char *key, *sval;
+        size_t klen, koff, k, soff = 0, slen = 0;
+        bool in_text, flat_args = false, raw;
         json_t *v = NULL;
 
         if (ps->p >= ps->end || *ps->p != '"')
@@ -747,8 +766,25 @@ static int parse_flat(parser_t *ps, wsr__jmsg_t *msg, wsr__flat_t *f, bool top, 
             return unexpected(ps, "an object key must be followed by ':'"), -1;
         ps->p++;
         skip_blanks(ps);
-        if (top && !msg->args_flat && klen == 4 && memcmp(key, "args", 4) == 0 && ps->p < ps->end &&
-            *ps->p == '{') {
+        k = top ? key_index(key, klen) : WSR__KEYS;
+        raw = false;
+        if ((k == WSR__KEY_METHOD || k == WSR__KEY_URL || k == WSR__KEY_CMD ||
+             k == WSR__KEY_TOKEN) &&
+            ps->p < ps->end && *ps->p == '"') {
+            /* Kept as text where it fits: the codec reads it so. */
+            if (scan_string(ps, &sval, &slen, &in_text) != 0)
+                return -1;
+            if (slen < WSR__FLAT_TEXT - msg->used) {
+                soff = msg->used;
+                if (slen != 0)
+                    memcpy(msg->text + soff, sval, slen);
+                msg->text[soff + slen] = '\0';
+                msg->used += slen + 1;
+                raw = true;
+            } else if ((v = json_stringn_nocheck(sval, slen)) == NULL) {
+                return oom(ps), -1;
+            }
+        } else if (k == WSR__KEY_ARGS && !msg->args_flat && ps->p < ps->end && *ps->p == '{') {
             int rc = parse_flat(ps, msg, &msg->args, false, &v);
 
             if (rc < 0)
@@ -772,9 +808,12 @@ static int parse_flat(parser_t *ps, wsr__jmsg_t *msg, wsr__flat_t *f, bool top, 
         }
         f->m[f->n].key = (uint16_t)koff;
         f->m[f->n].klen = (uint16_t)klen;
+        f->m[f->n].soff = (uint16_t)soff;
+        f->m[f->n].slen = (uint16_t)slen;
+        f->m[f->n].raw = raw;
         f->m[f->n].value = v;
         f->n++;
-        if (top && (k = key_index(key, klen)) < WSR__KEYS)
+        if (k < WSR__KEYS)
             msg->slot[k] = (uint8_t)f->n;
         skip_blanks(ps);
         if (ps->p < ps->end && *ps->p == '}')

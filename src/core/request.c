@@ -52,7 +52,21 @@ json_t *wsr__request_get(const wsr_request_t *req, int k)
         return json_object_get(req->root, wsr__keys[k]);
     if (req->msg == NULL || req->msg->slot[k] == 0)
         return NULL;
-    return req->msg->top.m[req->msg->slot[k] - 1].value;
+    return wsr__jmsg_value(req->msg, &req->msg->top.m[req->msg->slot[k] - 1]);
+}
+
+bool wsr__request_text(const wsr_request_t *req, int k, const char **s, size_t *n)
+{
+    const wsr__flat_member_t *m;
+
+    if (req->root != NULL || req->msg == NULL || req->msg->slot[k] == 0)
+        return false;
+    m = &req->msg->top.m[req->msg->slot[k] - 1];
+    if (!m->raw)
+        return false;
+    *s = req->msg->text + m->soff;
+    *n = m->slen;
+    return true;
 }
 
 bool wsr__request_has(const wsr_request_t *req, int k)

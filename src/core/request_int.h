@@ -81,6 +81,9 @@ void wsr__request_dispose(wsr_request_t *req);
 /* Top-level member WSR__KEY_`k` (json_int.h) of the message, or NULL; "args"
  * read flat is found only through the three below. Borrowed. */
 json_t *wsr__request_get(const wsr_request_t *req, int k);
+/* True when member WSR__KEY_`k` is a string the message keeps as text (no
+ * jansson string): *s (NUL-terminated, borrowed) and *n are set then. */
+bool wsr__request_text(const wsr_request_t *req, int k, const char **s, size_t *n);
 /* True when the message has member WSR__KEY_`k`. */
 bool wsr__request_has(const wsr_request_t *req, int k);
 /* The message as a jansson object (req->root, built once from msg when it
