@@ -114,7 +114,7 @@ enum {
 };
 
 /* Checks one `key=value` line; returns the SEEN_ bit it covered. */
-static unsigned check_line(case_ctx_t *c, const wsr_request_t *req, const char *line)
+static unsigned check_line(case_ctx_t *c, wsr_request_t *req, const char *line)
 {
     const char *eq = strchr(line, '=');
     char key[64];
@@ -173,7 +173,7 @@ static unsigned check_line(case_ctx_t *c, const wsr_request_t *req, const char *
         return SEEN_EVENT;
     }
     if (strcmp(key, "args") == 0) {
-        check_json(c, key, req->args_in, v);
+        check_json(c, key, wsr__request_args_in(req), v);
         return SEEN_ARGS;
     }
     if (strcmp(key, "query") == 0) {
@@ -193,7 +193,7 @@ static unsigned check_line(case_ctx_t *c, const wsr_request_t *req, const char *
 }
 
 /* For an "ok" case: whatever the expectations do not list must be unset. */
-static void check_unset(case_ctx_t *c, const wsr_request_t *req, unsigned seen)
+static void check_unset(case_ctx_t *c, wsr_request_t *req, unsigned seen)
 {
     if (!(seen & SEEN_FORMAT))
         report(c, "expected lists no format");
@@ -209,7 +209,7 @@ static void check_unset(case_ctx_t *c, const wsr_request_t *req, unsigned seen)
         report(c, "id is set");
     if (!(seen & SEEN_EVENT) && req->event_name != NULL)
         report(c, "event_name is set");
-    if (!(seen & SEEN_ARGS) && req->args_in != NULL)
+    if (!(seen & SEEN_ARGS) && wsr__request_has_args_in(req))
         report(c, "args are set");
     if (!(seen & SEEN_QUERY) && req->query != NULL)
         report(c, "query is set");
@@ -414,6 +414,7 @@ static void test_codec__id_and_event_name_survive_a_400(void **state)
     assert_int_equal(req.format, WSR_FORMAT_JSON);
     assert_null(req.id);
     assert_null(req.root);
+    assert_null(req.msg);
     assert_400_reply(&req, detail,
                      "{\"status\":400,\"detail\":\"message is not valid JSON: it ends too early\","
                      "\"event_name\":null}");
@@ -1004,11 +1005,12 @@ static void test_codec__reply_respects_the_output_limit(void **state)
 /* ---- allocation failures (STYLE T5) ---- */
 
 /* A summary of a decoded request, to compare a run under failures with a clean one. */
-static char *summary(const wsr_request_t *req)
+static char *summary(wsr_request_t *req)
 {
-    char *args = req->args_in ? wsr__json_to_string(req->args_in) : NULL;
+    json_t *args_in = wsr__request_args_in(req), *obj = wsr__request_root(req);
+    char *args = args_in ? wsr__json_to_string(args_in) : NULL;
     char *query = req->query ? wsr__json_to_string(req->query) : NULL;
-    char *root = req->root ? wsr__json_to_string(req->root) : NULL;
+    char *root = obj ? wsr__json_to_string(obj) : NULL;
     char *s = malloc(2048);
 
     assert_non_null(s);

@@ -24,7 +24,56 @@ static json_t *jansson_parse(const char *s, size_t n)
     return json_loadb(s, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
 }
 
-/* Parses `s` from an exact-size heap copy, so ASan sees any read past it. */
+/* The compact text of `v`, or "(none)" (malloc'd). */
+static char *text_of(const json_t *v)
+{
+    char *s = v ? wsr__json_to_string(v) : NULL;
+    char *copy = strdup(s ? s : "(none)");
+
+    wsr__free(s);
+    assert_non_null(copy);
+    return copy;
+}
+
+/*
+ * Parses `n` bytes as a message (wsr__json_parse_message) and checks that it
+ * gives exactly what wsr__json_parse gave (`v`, `e`): the same value, keys in
+ * the same order, or the same error at the same place. Returns 0 when the
+ * message was not read flat, 1 when it was, 3 when its "args" was too.
+ */
+static int check_as_message(const char *s, size_t n, unsigned max_depth, const json_t *v,
+                            const wsr__json_error_t *e)
+{
+    wsr__json_error_t me;
+    wsr__jmsg_t *msg;
+    json_t *mv = wsr__json_parse_message(s, n, max_depth, &me, &msg), *obj = mv;
+    char *want = text_of(v), *got;
+    int flat = msg == NULL ? 0 : msg->args_flat ? 3 : 1;
+
+    if (msg != NULL) {
+        assert_null(mv);
+        obj = wsr__jmsg_object(msg, &msg->top);
+        assert_non_null(obj);
+    }
+    got = text_of(obj);
+    if (strcmp(want, got) != 0)
+        fail_msg("read as a message, %.*s gives %s, not %s", (int)WSR__MIN(n, 200), s, got, want);
+    if (v == NULL) {
+        assert_int_equal(me.kind, e->kind);
+        assert_int_equal(me.offset, e->offset);
+        assert_int_equal(me.line, e->line);
+        assert_int_equal(me.column, e->column);
+        assert_string_equal(me.text, e->text);
+    }
+    free(want);
+    free(got);
+    json_decref(obj);
+    wsr__jmsg_free(msg);
+    return flat;
+}
+
+/* Parses `s` from an exact-size heap copy, so ASan sees any read past it,
+ * and checks that reading it as a message gives the same. */
 static json_t *parse_exact(const char *s, size_t n, unsigned max_depth, wsr__json_error_t *e)
 {
     char *copy = malloc(n ? n : 1);
@@ -33,6 +82,7 @@ static json_t *parse_exact(const char *s, size_t n, unsigned max_depth, wsr__jso
     assert_non_null(copy);
     memcpy(copy, s, n);
     v = wsr__json_parse(copy, n, max_depth, e);
+    (void)check_as_message(copy, n, max_depth, v, e);
     free(copy);
     return v;
 }
@@ -351,35 +401,212 @@ static void test_jsonparse__reads_only_n_bytes(void **state)
     assert_int_equal(e.kind, WSR__JSON_EOF);
 }
 
-static void test_jsonparse__allocation_failures(void **state)
+/* Parses `doc` with wsr__json_parse, or as a message (read flat or not).
+ * Returns true when it built something, and frees it. */
+static bool parse_either(const char *doc, size_t n, bool as_message, wsr__json_error_t *e)
 {
-    static const char doc[] = "{\"method\":\"POST\",\"url\":\"/a\",\"args\":{\"k\\u0065y\":[1,2.5,"
-                              "\"s\\n\",{\"n\":null}],\"e\":\"\\u00e9\"},\"id\":\"x\"}";
-    long total;
-    wsr__json_error_t e;
+    wsr__jmsg_t *msg = NULL;
     json_t *v;
 
-    (void)state;
-    tu_fail_at(-1, false);
-    v = wsr__json_parse(doc, sizeof(doc) - 1, 64, &e);
-    total = tu_alloc_count();
-    assert_non_null(v);
+    if (!as_message)
+        v = wsr__json_parse(doc, n, 64, e);
+    else
+        v = wsr__json_parse_message(doc, n, 64, e, &msg);
+    assert_true(v == NULL || msg == NULL);
     json_decref(v);
-    assert_true(total > 10);
+    wsr__jmsg_free(msg);
+    return v != NULL || msg != NULL;
+}
+
+static void sweep_failures(const char *doc, size_t n, bool as_message)
+{
+    long total;
+    wsr__json_error_t e;
+
+    tu_fail_at(-1, false);
+    assert_true(parse_either(doc, n, as_message, &e));
+    total = tu_alloc_count();
+    assert_true(total > 5);
     for (long i = 0; i < total; i++) {
         for (int sticky = 0; sticky <= 1; sticky++) {
+            bool built;
+
             tu_fail_at(i, sticky);
-            v = wsr__json_parse(doc, sizeof(doc) - 1, 64, &e);
-            if (v != NULL) {
-                json_decref(v);
+            built = parse_either(doc, n, as_message, &e);
+            tu_fail_at(-1, false);
+            if (built) {
                 fail_msg("allocation %ld failing (sticky %d) went unnoticed", i, sticky);
             } else if (e.kind != WSR__JSON_NOMEM) {
                 fail_msg("allocation %ld failing (sticky %d) gave kind %d: %s", i, sticky, e.kind,
                          e.text);
             }
-            tu_fail_at(-1, false);
             assert_int_equal(tu_live_blocks(), 0);
         }
+    }
+}
+
+static void test_jsonparse__allocation_failures(void **state)
+{
+    static const char doc[] = "{\"method\":\"POST\",\"url\":\"/a\",\"args\":{\"k\\u0065y\":[1,2.5,"
+                              "\"s\\n\",{\"n\":null}],\"e\":\"\\u00e9\"},\"id\":\"x\"}";
+    /* Thirteen members: read flat, then spilled into an object. */
+    static const char spilled[] = "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,"
+                                  "\"h\":8,\"i\":9,\"j\":10,\"args\":{\"x\":1},\"l\":12,\"m\":13}";
+
+    (void)state;
+    sweep_failures(doc, sizeof(doc) - 1, false);
+    sweep_failures(doc, sizeof(doc) - 1, true);
+    sweep_failures(spilled, sizeof(spilled) - 1, true);
+}
+
+/* n members "k0".."k<n-1>" (each key `pad` bytes longer), with `args` (a
+ * member's text, or NULL) at position `at`. Freed with wsr__free. */
+static char *members(int n, int pad, const char *args, int at)
+{
+    wsr__buf_t b;
+
+    wsr__buf_init(&b, 0, 0);
+    assert_int_equal(wsr__buf_putc(&b, '{'), 0);
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            assert_int_equal(wsr__buf_putc(&b, ','), 0);
+        if (args != NULL && i == at)
+            assert_int_equal(wsr__buf_printf(&b, "%s,", args), 0);
+        assert_int_equal(wsr__buf_printf(&b, "\"k%d%*s\":%d", i, pad, "", i), 0);
+    }
+    assert_int_equal(wsr__buf_printf(&b, "}%c", '\0'), 0);
+    return (char *)b.data;
+}
+
+/*
+ * A message object is read flat when it fits (WSR__FLAT_MEMBERS members, keys
+ * in WSR__FLAT_TEXT bytes, its "args" likewise) and through a jansson object
+ * when not: either way it reads as wsr__json_parse reads it, with the same
+ * errors at the same places (check_as_message), duplicates across the point
+ * where it spilled included.
+ */
+static void test_jsonparse__messages_read_flat_or_spilled(void **state)
+{
+    static const struct {
+        const char *text;
+        int flat; /* check_as_message's answer */
+    } docs[] = {
+        {"{}", 1},
+        {" {\"cmd\":\"add\",\"args\":{\"x\":1,\"y\":2},\"id\":3} ", 3},
+        {"{\"args\":{}}", 3},
+        {"{\"\\u0061rgs\":{\"x\":[1,{\"args\":{}}]}}", 3},
+        {"{\"args\":{\"args\":{\"a\":1}}}", 3},
+        {"{\"args\":5,\"x\":1}", 1},
+        {"{\"args\":{\"a\":1},\"args\":{\"a\":1}}", 0},
+        {"{\"args\":1,\"args\":{\"a\":1}}", 0},
+        {"{\"args\":{\"a\":1},\"args\":1}", 0},
+        {"{\"args\":{\"a\":1,\"a\":2}}", 0},
+        {"{\"args\":{\"a\":1,}}", 0},
+        {"{\"args\":{\"a\":[1,}}", 0},
+        {"{\"args\":{\"a\":1}", 0},
+        {"{\"a\":1}x", 0},
+        {"{\"a\":1,\"a\":{\"b\":}}", 0},
+        {"{\"a\\u0000\":1}", 0},
+        {"{\"a\" 1}", 0},
+        {"{1:1}", 0},
+        {"{\"a\":\"\\q\"}", 0},
+        {"[{\"a\":1}]", 0},
+        /* Envelope strings kept as text, or as jansson strings when long. */
+        {"{\"method\":\"GET\",\"url\":\"/"
+         "a\\u0062?c=\\u00e9\",\"token\":\"\",\"cmd\":\"x\\u0000y\"}",
+         1},
+        {"{\"cmd\":\"x\",\"cmd\":\"y\"}", 0},
+        {"{\"cmd\":\"x\",\"cmd\":1}", 0},
+        {"{\"cmd\":1,\"cmd\":\"x\"}", 0},
+        {"{\"cmd\":\"x\\q\"}", 0},
+        {"{\"cmd\":\"x}", 0},
+        {"{\"url\":\"/0123456789012345678901234567890123456789012345678901234567890123456789"
+         "01234567890123456789012345678901234567890123456789012345678901234567890123456789"
+         "01234567890123456789012345678901234567890123456789012345678901234567890123456789"
+         "01234567890123456789012345678901234567890123456789012345678901234567890123456789"
+         "0123456789012345678901234567890123456789012345678901234567890123456789\",\"cmd\":\"c\"}",
+         1},
+    };
+    static const char *const extra[] = {NULL, NULL, "\"k0\":0", "\"args\":[]"};
+    char *big;
+    wsr__json_error_t e;
+    json_t *v;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        v = wsr__json_parse(docs[i].text, strlen(docs[i].text), 64, &e);
+        if (check_as_message(docs[i].text, strlen(docs[i].text), 64, v, &e) != docs[i].flat)
+            fail_msg("%s: not read as flat as %d", docs[i].text, docs[i].flat);
+        json_decref(v);
+    }
+    /* Around the limits: members (pad 0) and key bytes (pad 40: nine keys
+     * fill the room), in the message and in its args (variant 1), with a
+     * duplicate of a key read before the spill (2), with one more member (3). */
+    for (int n = WSR__FLAT_MEMBERS - 2; n <= WSR__FLAT_MEMBERS + 2; n++) {
+        for (int pad = 0; pad <= 40; pad += 40) {
+            for (int variant = 0; variant < 4; variant++) {
+                char *args = NULL, *doc, *member = NULL;
+                int want;
+
+                if (variant == 1) {
+                    args = members(n, pad, NULL, 0);
+                    member = malloc(strlen(args) + 10);
+                    assert_non_null(member);
+                    snprintf(member, strlen(args) + 10, "\"args\":%s", args);
+                    doc = members(2, 0, member, 1);
+                    want = pad == 0 && n <= WSR__FLAT_MEMBERS ? 3 : 1;
+                } else {
+                    doc = members(n, pad, extra[variant], n / 2);
+                    want = pad == 0 && n + (variant == 3) <= WSR__FLAT_MEMBERS && variant != 2;
+                }
+                v = wsr__json_parse(doc, strlen(doc), 64, &e);
+                if (variant == 2 && pad == 0)
+                    assert_int_equal(e.kind, WSR__JSON_DUPLICATE);
+                else
+                    assert_non_null(v);
+                if (check_as_message(doc, strlen(doc), 64, v, &e) != want)
+                    fail_msg("%s: not read as flat as %d", doc, want);
+                json_decref(v);
+                free(member);
+                wsr__free(args);
+                wsr__free(doc);
+            }
+        }
+    }
+    /* One key longer than all the room for keys. */
+    big = members(3, WSR__FLAT_TEXT, NULL, 0);
+    v = wsr__json_parse(big, strlen(big), 64, &e);
+    assert_int_equal(check_as_message(big, strlen(big), 64, v, &e), 0);
+    json_decref(v);
+    wsr__free(big);
+}
+
+/* Every envelope key, and only those, is found in its slot. */
+static void test_jsonparse__envelope_keys_have_their_slots(void **state)
+{
+    wsr__json_error_t e;
+    wsr__jmsg_t *msg;
+    char doc[64];
+
+    (void)state;
+    for (int k = 0; k < WSR__KEYS; k++) {
+        snprintf(doc, sizeof(doc), "{\"x\":0,\"%s\":1}", wsr__keys[k]);
+        assert_null(wsr__json_parse_message(doc, strlen(doc), 64, &e, &msg));
+        assert_non_null(msg);
+        for (int j = 0; j < WSR__KEYS; j++)
+            assert_int_equal(msg->slot[j], j == k ? 2 : 0);
+        wsr__jmsg_free(msg);
+    }
+    for (const char *const *near =
+             (const char *const[]){"ie", "urk", "args2", "dat", "tokens", "inpux", "cmdie",
+                                   "methoe", "param", "jsonrpd", "event_namf", "", NULL};
+         *near != NULL; near++) {
+        snprintf(doc, sizeof(doc), "{\"%s\":1}", *near);
+        assert_null(wsr__json_parse_message(doc, strlen(doc), 64, &e, &msg));
+        assert_non_null(msg);
+        for (int j = 0; j < WSR__KEYS; j++)
+            assert_int_equal(msg->slot[j], 0);
+        wsr__jmsg_free(msg);
     }
 }
 
@@ -773,6 +1000,8 @@ int main(void)
         cmocka_unit_test(test_jsonparse__nesting_limit_is_exact),
         cmocka_unit_test(test_jsonparse__reads_only_n_bytes),
         cmocka_unit_test(test_jsonparse__allocation_failures),
+        cmocka_unit_test(test_jsonparse__messages_read_flat_or_spilled),
+        cmocka_unit_test(test_jsonparse__envelope_keys_have_their_slots),
         cmocka_unit_test(test_jsonparse__agrees_with_jansson),
         cmocka_unit_test(test_jsonparse__token_streams_agree_with_jansson),
         cmocka_unit_test(test_jsonparse__numbers_ignore_the_process_locale),

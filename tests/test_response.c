@@ -664,6 +664,48 @@ static void test_response__request_accessors_in_a_routed_handler(void **state)
     wsr_router_free(router);
 }
 
+/* Reads its args as sent, then changes them through the object: every
+ * accessor must then see the change, and "args" is that one object; "cmd",
+ * kept as text, is a string member all the same. */
+static int on_change(wsr_request_t *req, wsr_response_t *res, void *user)
+{
+    int64_t before = wsr_request_arg_int(req, "n", -1);
+    json_t *args = wsr_request_args(req);
+
+    (void)user;
+    if (args == NULL || wsr_request_args(req) != args || wsr_request_member(req, "args") != args ||
+        json_object_set_new(args, "n", json_integer(before + 1)) != 0)
+        return WSR_ENOMEM;
+    return wsr_response_set_data_take(
+        res, json_pack("{s:I,s:I,s:O,s:O?}", "before", (json_int_t)before, "after",
+                       (json_int_t)wsr_request_arg_int(req, "n", -1), "member",
+                       wsr_request_member(req, "args"), "cmd", wsr_request_member(req, "cmd")));
+}
+
+static void test_response__args_as_sent_are_built_once_asked_for(void **state)
+{
+    const wsr_param_t params[] = {{.name = "n", .type = WSR_TYPE_INT}, {0}};
+    const wsr_route_t table[] = {
+        {.name = "change", .handler = on_change, .params = params, .doc = "change"},
+        WSR_ROUTES_END,
+    };
+    wsr_router_t *router = wsr_router_new();
+    wsr_error_t err;
+    char *reply;
+    size_t len;
+    const char *msg = "{\"cmd\":\"change\",\"args\":{\"n\":4,\"more\":true},\"id\":1}";
+
+    (void)state;
+    assert_non_null(router);
+    assert_int_equal(wsr_router_add(router, table, NULL, &err), 0);
+    assert_int_equal(wsr_router_call(router, msg, strlen(msg), false, &reply, &len), 0);
+    assert_string_equal(reply, "{\"status\":200,\"data\":{\"before\":4,\"after\":5,\"member\":"
+                               "{\"n\":5,\"more\":true},\"cmd\":\"change\"},\"id\":1,"
+                               "\"event_name\":null}");
+    wsr_free(reply);
+    wsr_router_free(router);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -701,6 +743,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_response__encode_base64_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_response__request_accessors_on_a_decoded_request,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_response__args_as_sent_are_built_once_asked_for, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_response__request_accessors_in_a_routed_handler, setup,
                                         teardown),
     };

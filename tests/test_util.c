@@ -6,6 +6,7 @@
  * ending in "(the "). */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -156,9 +157,48 @@ static void test_util__copy_printable(void **state)
     assert_string_equal(out, "");
 }
 
+/* Integers as JSON writes them, at every digit count and both ends. */
+static void test_util__fmt_int_writes_every_width(void **state)
+{
+    static const struct {
+        int64_t v;
+        const char *text;
+    } cases[] = {
+        {0, "0"},
+        {7, "7"},
+        {10, "10"},
+        {99, "99"},
+        {100, "100"},
+        {-1, "-1"},
+        {-10, "-10"},
+        {-101, "-101"},
+        {1234567, "1234567"},
+        {INT64_MAX, "9223372036854775807"},
+        {INT64_MIN, "-9223372036854775808"},
+    };
+    char out[24], want[32];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(wsr__fmt_int(out, cases[i].v), strlen(cases[i].text));
+        assert_string_equal(out, cases[i].text);
+    }
+    /* Every power of ten and its neighbours. */
+    for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10)
+        for (int64_t d = -1; d <= 1; d++) {
+            snprintf(want, sizeof(want), "%lld", (long long)(p + d));
+            assert_int_equal(wsr__fmt_int(out, p + d), strlen(want));
+            assert_string_equal(out, want);
+            snprintf(want, sizeof(want), "%lld", (long long)-(p + d));
+            assert_int_equal(wsr__fmt_int(out, -(p + d)), strlen(want));
+            assert_string_equal(out, want);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_util__fmt_int_writes_every_width),
         cmocka_unit_test(test_util__error_set_keeps_a_short_text),
         cmocka_unit_test(test_util__error_set_ends_a_cut_text_with_an_ellipsis),
         cmocka_unit_test(test_util__error_set_cuts_at_a_character_and_after_no_blank),

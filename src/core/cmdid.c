@@ -9,14 +9,15 @@
 #include <stdio.h>
 
 #include "core/codec_int.h"
+#include "core/json_int.h"
 
 int wsr__cmdid_read(wsr_request_t *req, char *detail)
 {
-    json_t *v = json_object_get(req->root, "cmdid"), *params;
+    json_t *v = wsr__request_get(req, WSR__KEY_CMDID), *params;
 
     if (!json_is_integer(v) || json_integer_value(v) <= 0)
         return wsr__codec_bad(detail, "member cmdid must be a positive integer");
-    params = json_object_get(req->root, "params");
+    params = wsr__request_get(req, WSR__KEY_PARAMS);
     if (params != NULL && !json_is_object(params))
         return wsr__codec_bad(detail, "member params must be an object");
     req->cmdid = (long long)json_integer_value(v);

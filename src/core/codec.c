@@ -215,14 +215,16 @@ int wsr__codec_decode_element(wsr_request_t *req, json_t *elem, char detail[WSR_
 /* A JSON-RPC request or a v1 one: the "jsonrpc" member tells (section 10). */
 static int read_request(wsr_request_t *req, char *detail)
 {
-    if (json_object_get(req->root, "jsonrpc") != NULL) {
+    if (wsr__request_has(req, WSR__KEY_JSONRPC)) {
+        /* JSON-RPC reads its members as jansson values. */
+        if (req->msg != NULL && wsr__jmsg_cook(req->msg) != 0)
+            return WSR_ENOMEM;
         req->envelope = WSR__ENVELOPE_JSONRPC;
         return wsr__jsonrpc_read(req, detail);
     }
     req->envelope = WSR__ENVELOPE_V1;
-    if (json_object_get(req->root, "input") != NULL &&
-        json_object_get(req->root, "method") == NULL && json_object_get(req->root, "url") == NULL &&
-        json_object_get(req->root, "cmd") == NULL)
+    if (wsr__request_has(req, WSR__KEY_INPUT) && !wsr__request_has(req, WSR__KEY_METHOD) &&
+        !wsr__request_has(req, WSR__KEY_URL) && !wsr__request_has(req, WSR__KEY_CMD))
         return read_input(req, detail);
     return read_members(req, detail);
 }
@@ -230,6 +232,9 @@ static int read_request(wsr_request_t *req, char *detail)
 /* {"id":X,"input":...}: input for the running call X (section 5.1). */
 static int read_input(wsr_request_t *req, char *detail)
 {
+    /* The server reads the input from the object (serve.c). */
+    if (wsr__request_root(req) == NULL)
+        return WSR_ENOMEM;
     req->id = json_object_get(req->root, "id");
     req->event_name = json_object_get(req->root, "event_name");
     if (!json_is_string(req->id) && !json_is_number(req->id)) {
@@ -294,7 +299,7 @@ static int check_top(wsr_request_t *req, char *detail)
     json_t *root = req->root;
     size_t n;
 
-    if (json_is_object(root))
+    if (req->msg != NULL || json_is_object(root))
         return 0;
     if (!json_is_array(root) || req->format != WSR_FORMAT_JSON)
         return wsr__codec_bad(detail, "message must be a JSON object, not %s", kind_name(root));
@@ -316,6 +321,7 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
     wsr__buf_t raw;
     wsr__json_error_t jerr;
     json_t *root;
+    wsr__jmsg_t *flat;
     int rc = 0;
 
     while (p < end && wsr__is_blank(*p))
@@ -350,8 +356,9 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
             goto out;
         }
     }
-    root = wsr__json_parse(p, (size_t)(end - p), max_depth, &jerr);
-    if (root == NULL) {
+    /* An object is read flat (no jansson object), anything else as a value. */
+    root = wsr__json_parse_message(p, (size_t)(end - p), max_depth, &jerr, &flat);
+    if (root == NULL && flat == NULL) {
         switch (jerr.kind) {
         case WSR__JSON_NOMEM:
             rc = WSR_ENOMEM;
@@ -381,6 +388,7 @@ static int decode_envelope(wsr_request_t *req, const unsigned char *msg, size_t 
         goto out;
     }
     req->root = root;
+    req->msg = flat;
     rc = check_top(req, detail);
 out:
     wsr__buf_dispose(&raw);
@@ -388,22 +396,38 @@ out:
 }
 
 /* Reads a member that must be a string without NUL bytes; NULL when absent. */
-static int string_member(json_t *root, const char *name, const char **out, size_t *len,
+static int string_member(const wsr_request_t *req, int k, const char **out, size_t *len,
                          char *detail)
 {
-    json_t *v = json_object_get(root, name);
+    const char *name = wsr__keys[k], *s;
+    size_t n;
+    json_t *v;
 
     *out = NULL;
-    if (v == NULL)
-        return 0;
-    if (!json_is_string(v))
-        return wsr__codec_bad(detail, "member %s must be a string", name);
-    if (strlen(json_string_value(v)) != json_string_length(v))
+    if (!wsr__request_text(req, k, &s, &n)) {
+        v = wsr__request_get(req, k);
+        if (v == NULL)
+            return 0;
+        if (!json_is_string(v))
+            return wsr__codec_bad(detail, "member %s must be a string", name);
+        s = json_string_value(v);
+        n = json_string_length(v);
+    }
+    if (memchr(s, '\0', n) != NULL)
         return wsr__codec_bad(detail, "member %s must not contain a NUL character", name);
-    *out = json_string_value(v);
+    *out = s;
     if (len != NULL)
-        *len = json_string_length(v);
+        *len = n;
     return 0;
+}
+
+/* Sets `key` in `args` unless it is a reserved member. Returns 0 or -1. */
+static int add_unreserved(json_t *args, const char *key, json_t *value)
+{
+    for (size_t i = 0; i < WSR__ARRAY_SIZE(reserved_members); i++)
+        if (strcmp(key, reserved_members[i]) == 0)
+            return 0;
+    return json_object_set(args, key, value);
 }
 
 /* For a `cmd` request without `args`: every non-reserved member is a parameter. */
@@ -415,19 +439,21 @@ static int members_as_args(wsr_request_t *req)
 
     if (args == NULL)
         return WSR_ENOMEM;
+    /* Read flat, the message has no "args" here: every member has its value. */
+    for (size_t m = 0; req->root == NULL && m < req->msg->top.n; m++)
+        if (add_unreserved(args, req->msg->text + req->msg->top.m[m].key,
+                           req->msg->top.m[m].value) != 0)
+            goto oom;
     json_object_foreach(req->root, key, value)
     {
-        bool reserved = false;
-
-        for (size_t i = 0; i < WSR__ARRAY_SIZE(reserved_members); i++)
-            reserved = reserved || strcmp(key, reserved_members[i]) == 0;
-        if (!reserved && json_object_set(args, key, value) != 0) {
-            json_decref(args);
-            return WSR_ENOMEM;
-        }
+        if (add_unreserved(args, key, value) != 0)
+            goto oom;
     }
     req->args_in = args;
     return 0;
+oom:
+    json_decref(args);
+    return WSR_ENOMEM;
 }
 
 static int read_target(wsr_request_t *req, char *detail)
@@ -436,11 +462,11 @@ static int read_target(wsr_request_t *req, char *detail)
     size_t method_len = 0, url_len = 0, cmd_len = 0;
     int rc;
 
-    if ((rc = string_member(req->root, "method", &method, &method_len, detail)) != 0 ||
-        (rc = string_member(req->root, "url", &url, &url_len, detail)) != 0 ||
-        (rc = string_member(req->root, "cmd", &cmd, &cmd_len, detail)) != 0)
+    if ((rc = string_member(req, WSR__KEY_METHOD, &method, &method_len, detail)) != 0 ||
+        (rc = string_member(req, WSR__KEY_URL, &url, &url_len, detail)) != 0 ||
+        (rc = string_member(req, WSR__KEY_CMD, &cmd, &cmd_len, detail)) != 0)
         return rc;
-    if (cmd == NULL && method == NULL && url == NULL && json_object_get(req->root, "cmdid"))
+    if (cmd == NULL && method == NULL && url == NULL && wsr__request_get(req, WSR__KEY_CMDID))
         return wsr__cmdid_read(req, detail);
     if (cmd != NULL && (method != NULL || url != NULL))
         return wsr__codec_bad(detail, "request must give either cmd or method and url, not both");
@@ -470,30 +496,33 @@ static int read_target(wsr_request_t *req, char *detail)
 
 static int read_members(wsr_request_t *req, char *detail)
 {
-    json_t *root = req->root, *v;
+    /* An "args" object read flat stays in req->msg: no args_in. */
+    bool flat_args = req->root == NULL && req->msg->args_flat;
+    json_t *v;
     int rc;
 
     /* event_name and id first, so every later error can echo them. event_name
      * may be anything, so it is set even when the id is refused: the reply to
      * that 400 still echoes it (PROTOCOL.md section 4, "always"). */
-    req->event_name = json_object_get(root, "event_name");
-    v = json_object_get(root, "id");
+    req->event_name = wsr__request_get(req, WSR__KEY_EVENT_NAME);
+    v = wsr__request_get(req, WSR__KEY_ID);
     if (v != NULL && !json_is_string(v) && !json_is_number(v))
         return wsr__codec_bad(detail, "member id must be a string or a number");
     req->id = v;
-    req->data = json_object_get(root, "data");
-    if ((rc = string_member(root, "token", &req->token, NULL, detail)) != 0)
+    req->data = wsr__request_get(req, WSR__KEY_DATA);
+    if ((rc = string_member(req, WSR__KEY_TOKEN, &req->token, NULL, detail)) != 0)
         return rc;
-    v = json_object_get(root, "args");
+    v = wsr__request_get(req, WSR__KEY_ARGS);
     if (v != NULL && !json_is_object(v))
         return wsr__codec_bad(detail, "member args must be an object");
     if ((rc = read_target(req, detail)) != 0)
         return rc;
-    if (v == NULL && req->cmdid != 0)
-        v = json_object_get(root, "params");
+    req->args_in_flat = flat_args;
+    if (v == NULL && !flat_args && req->cmdid != 0)
+        v = wsr__request_get(req, WSR__KEY_PARAMS);
     if (v != NULL)
         req->args_in = json_incref(v);
-    else if (req->cmd != NULL)
+    else if (req->cmd != NULL && !flat_args)
         return members_as_args(req);
     return 0;
 }
@@ -570,15 +599,10 @@ static int parse_query(wsr_request_t *req, const char *q, size_t n, char *detail
     return rc;
 }
 
-static int put_key(wsr__buf_t *out, const char *key)
-{
-    return wsr__buf_puts(out, key);
-}
-
 int wsr__codec_put_retry(wsr__buf_t *out, unsigned retry_after_ms)
 {
     char num[24];
-    int rc = put_key(out, ",\"retry_after_ms\":");
+    int rc = WSR__BUF_LIT(out, ",\"retry_after_ms\":");
 
     return rc ? rc : wsr__buf_append(out, num, wsr__fmt_int(num, (long long)retry_after_ms));
 }
@@ -586,7 +610,7 @@ int wsr__codec_put_retry(wsr__buf_t *out, unsigned retry_after_ms)
 int wsr__codec_put_allow(wsr__buf_t *out, unsigned allow)
 {
     bool first = true;
-    int rc = put_key(out, ",\"allow\":[");
+    int rc = WSR__BUF_LIT(out, ",\"allow\":[");
 
     for (size_t i = 0; rc == 0 && i < WSR__ARRAY_SIZE(method_names); i++) {
         if (!(allow & (1u << i)))
@@ -603,22 +627,22 @@ int wsr__codec_put_allow(wsr__buf_t *out, unsigned allow)
 static int encode_reply_json(wsr__buf_t *out, const wsr__reply_view_t *r)
 {
     char num[24];
-    int rc = put_key(out, "{\"status\":");
+    int rc = WSR__BUF_LIT(out, "{\"status\":");
 
     if (rc == 0)
         rc = wsr__buf_append(out, num, wsr__fmt_int(num, r->status));
     if (rc == 0 && r->status < 400) {
-        rc = put_key(out, ",\"data\":");
+        rc = WSR__BUF_LIT(out, ",\"data\":");
         if (rc == 0)
             rc = wsr__json_dump(out, r->data);
     } else if (rc == 0) {
         const char *d = r->detail ? r->detail : "";
 
-        rc = put_key(out, ",\"detail\":");
+        rc = WSR__BUF_LIT(out, ",\"detail\":");
         if (rc == 0)
             rc = wsr__json_put_string(out, d, strlen(d));
         if (rc == 0 && r->errors != NULL) {
-            rc = put_key(out, ",\"errors\":");
+            rc = WSR__BUF_LIT(out, ",\"errors\":");
             if (rc == 0)
                 rc = wsr__json_dump(out, r->errors);
         }
@@ -628,12 +652,12 @@ static int encode_reply_json(wsr__buf_t *out, const wsr__reply_view_t *r)
             rc = wsr__codec_put_retry(out, r->retry_after_ms);
     }
     if (rc == 0 && r->id != NULL) {
-        rc = put_key(out, ",\"id\":");
+        rc = WSR__BUF_LIT(out, ",\"id\":");
         if (rc == 0)
             rc = wsr__json_dump(out, r->id);
     }
     if (rc == 0)
-        rc = put_key(out, ",\"event_name\":");
+        rc = WSR__BUF_LIT(out, ",\"event_name\":");
     if (rc == 0)
         rc = wsr__json_dump(out, r->event_name);
     return rc ? rc : wsr__buf_putc(out, '}');
@@ -681,12 +705,12 @@ struct push_view {
 static int encode_push_cb(wsr__buf_t *out, const void *arg)
 {
     const struct push_view *p = arg;
-    int rc = put_key(out, "{\"event_name\":");
+    int rc = WSR__BUF_LIT(out, "{\"event_name\":");
 
     if (rc == 0)
         rc = wsr__json_put_string(out, p->event_name, strlen(p->event_name));
     if (rc == 0 && p->topic != NULL) {
-        rc = put_key(out, ",\"topic\":");
+        rc = WSR__BUF_LIT(out, ",\"topic\":");
         if (rc == 0)
             rc = wsr__json_put_string(out, p->topic, strlen(p->topic));
     }
@@ -696,7 +720,7 @@ static int encode_push_cb(wsr__buf_t *out, const void *arg)
             rc = wsr__json_put_string(out, p->epoch, strlen(p->epoch));
     }
     if (rc == 0)
-        rc = put_key(out, ",\"data\":");
+        rc = WSR__BUF_LIT(out, ",\"data\":");
     if (rc == 0)
         rc = wsr__json_dump(out, p->data);
     return rc ? rc : wsr__buf_putc(out, '}');

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "wsrouter/wsrouter.h"
 
@@ -50,8 +51,36 @@ void wsr__buf_dispose(wsr__buf_t *b);
 /* Makes room for `extra` more bytes. Returns 0, WSR_EOVERFLOW past the limit,
  * or WSR_ENOMEM. On failure the buffer is unchanged. */
 WSR_NODISCARD int wsr__buf_reserve(wsr__buf_t *b, size_t extra);
-WSR_NODISCARD int wsr__buf_append(wsr__buf_t *b, const void *p, size_t n);
-WSR_NODISCARD int wsr__buf_putc(wsr__buf_t *b, char c);
+/* What wsr__buf_append and wsr__buf_putc do when the room is not there. */
+WSR_NODISCARD int wsr__buf_append_grow(wsr__buf_t *b, const void *p, size_t n);
+
+/* True when `n` more bytes fit without growing, within the limit. */
+static inline bool wsr__buf_fits(const wsr__buf_t *b, size_t n)
+{
+    return n <= b->cap && b->len <= b->cap - n && b->len + n - b->head <= b->limit;
+}
+
+/* Appends n bytes; inline while the room is there (replies mostly). */
+WSR_NODISCARD static inline int wsr__buf_append(wsr__buf_t *b, const void *p, size_t n)
+{
+    if (!wsr__buf_fits(b, n))
+        return wsr__buf_append_grow(b, p, n);
+    if (n != 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+WSR_NODISCARD static inline int wsr__buf_putc(wsr__buf_t *b, char c)
+{
+    if (!wsr__buf_fits(b, 1))
+        return wsr__buf_append_grow(b, &c, 1);
+    b->data[b->len++] = (unsigned char)c;
+    return 0;
+}
+
+/* Appends the string literal `lit` (its length known when compiling). */
+#define WSR__BUF_LIT(b, lit) wsr__buf_append((b), (lit), sizeof(lit) - 1)
 WSR_NODISCARD int wsr__buf_puts(wsr__buf_t *b, const char *s);
 /* Formats in the "C" locale (1.5, never 1,5), whatever LC_NUMERIC says. */
 WSR_NODISCARD int wsr__buf_printf(wsr__buf_t *b, const char *fmt, ...) WSR_PRINTF(2, 3);

@@ -8,6 +8,10 @@
  * checks UTF-8 only where bytes above 0x7F appear. It also enforces the
  * nesting limit and refuses duplicate keys as it goes. It owns nothing after
  * it returns but the value it built; it never reads past `n` bytes.
+ * A message object is read flat (wsr__json_parse_message): its members and
+ * those of its "args" go into an array with their keys, with no jansson
+ * object or hash table, and spill into jansson objects, read on by the same
+ * code, when they do not fit.
  */
 #include "core/json_int.h"
 
@@ -262,6 +266,15 @@ static int escape(parser_t *ps)
  * its bytes: a slice of the input when nothing was escaped, else ps->text,
  * which *in_text tells. Returns 0, or -1 with the error recorded.
  */
+/* Bytes a string holds as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char plain_byte[256] = {
+    /* 0x00-0x7F; 0x80-0xFF are 0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 static int scan_string(parser_t *ps, const char **s, size_t *len, bool *in_text)
 {
     const unsigned char *run = ++ps->p;
@@ -269,10 +282,13 @@ static int scan_string(parser_t *ps, const char **s, size_t *len, bool *in_text)
 
     wsr__buf_reset(&ps->text);
     for (;;) {
-        /* The common bytes, in one sweep. */
-        while (ps->p < ps->end && *ps->p >= 0x20 && *ps->p < 0x80 && *ps->p != '"' &&
-               *ps->p != '\\')
-            ps->p++;
+        /* The common bytes, in one sweep: a table lookup a byte, the
+         * position in a local (a byte read through ps->p could alias it). */
+        const unsigned char *q = ps->p, *end = ps->end;
+
+        while (q < end && plain_byte[*q])
+            q++;
+        ps->p = q;
         if (ps->p >= ps->end)
             return fail(ps, WSR__JSON_EOF, "it ends too early"), -1;
         if (*ps->p >= 0x80) {
@@ -508,22 +524,10 @@ static int parse_member(parser_t *ps, json_t *o)
     return rc;
 }
 
-static json_t *parse_object(parser_t *ps)
+/* The members of the object `o` (taken), from the key at ps->p to the
+ * closing brace. Returns `o`, or NULL with the error recorded. */
+static json_t *parse_members(parser_t *ps, json_t *o)
 {
-    json_t *o;
-
-    if (!enter(ps))
-        return NULL;
-    o = json_object();
-    if (o == NULL)
-        return oom(ps);
-    ps->p++;
-    skip_blanks(ps);
-    if (ps->p < ps->end && *ps->p == '}') {
-        ps->p++;
-        ps->depth--;
-        return o;
-    }
     for (;;) {
         if (parse_member(ps, o) != 0)
             goto fail;
@@ -545,6 +549,25 @@ fail:
     return NULL;
 }
 
+static json_t *parse_object(parser_t *ps)
+{
+    json_t *o;
+
+    if (!enter(ps))
+        return NULL;
+    o = json_object();
+    if (o == NULL)
+        return oom(ps);
+    ps->p++;
+    skip_blanks(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        ps->depth--;
+        return o;
+    }
+    return parse_members(ps, o);
+}
+
 static json_t *parse_value(parser_t *ps)
 {
     skip_blanks(ps);
@@ -564,41 +587,353 @@ static json_t *parse_value(parser_t *ps)
     }
 }
 
+/* The flat reading of a message object (json_int.h's wsr__jmsg_t). */
+
+const char *const wsr__keys[WSR__KEYS] = {"method",  "url",   "cmd",        "args",
+                                          "data",    "id",    "event_name", "token",
+                                          "jsonrpc", "input", "cmdid",      "params"};
+
+/* The WSR__KEY_ of `key` (klen bytes), or WSR__KEYS: by its length first,
+ * then one or two comparisons of constant length. */
+static size_t key_index(const char *key, size_t klen)
+{
+#define KEY_IS(lit) (memcmp(key, lit, sizeof(lit) - 1) == 0)
+    switch (klen) {
+    case 2:
+        return KEY_IS("id") ? WSR__KEY_ID : WSR__KEYS;
+    case 3:
+        return KEY_IS("url") ? WSR__KEY_URL : KEY_IS("cmd") ? WSR__KEY_CMD : WSR__KEYS;
+    case 4:
+        return KEY_IS("args") ? WSR__KEY_ARGS : KEY_IS("data") ? WSR__KEY_DATA : WSR__KEYS;
+    case 5:
+        return KEY_IS("token")   ? WSR__KEY_TOKEN
+               : KEY_IS("input") ? WSR__KEY_INPUT
+               : KEY_IS("cmdid") ? WSR__KEY_CMDID
+                                 : WSR__KEYS;
+    case 6:
+        return KEY_IS("method") ? WSR__KEY_METHOD : KEY_IS("params") ? WSR__KEY_PARAMS : WSR__KEYS;
+    case 7:
+        return KEY_IS("jsonrpc") ? WSR__KEY_JSONRPC : WSR__KEYS;
+    case 10:
+        return KEY_IS("event_name") ? WSR__KEY_EVENT_NAME : WSR__KEYS;
+    default:
+        return WSR__KEYS;
+    }
+#undef KEY_IS
+}
+
+static size_t flat_find(const wsr__jmsg_t *msg, const wsr__flat_t *f, const char *key, size_t klen)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->m[i].klen == klen && memcmp(msg->text + f->m[i].key, key, klen) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+json_t *wsr__jmsg_value(wsr__jmsg_t *msg, wsr__flat_member_t *m)
+{
+    if (m->raw) {
+        /* Checked as UTF-8 when read. */
+        m->value = json_stringn_nocheck(msg->text + m->soff, m->slen);
+        m->raw = m->value == NULL;
+    }
+    return m->value;
+}
+
+int wsr__jmsg_cook(wsr__jmsg_t *msg)
+{
+    for (size_t i = 0; i < msg->top.n; i++)
+        if (msg->top.m[i].raw && wsr__jmsg_value(msg, &msg->top.m[i]) == NULL)
+            return -1;
+    return 0;
+}
+
+json_t *wsr__jmsg_get(wsr__jmsg_t *msg, wsr__flat_t *f, const char *name)
+{
+    /* Names are short: compared here, byte by byte, with no strlen or
+     * memcmp call (handlers look their arguments up so). */
+    for (size_t i = 0; i < f->n; i++) {
+        const char *key = msg->text + f->m[i].key;
+        size_t k = 0;
+
+        while (k < f->m[i].klen && key[k] == name[k])
+            k++;
+        if (k == f->m[i].klen && name[k] == '\0')
+            return wsr__jmsg_value(msg, &f->m[i]);
+    }
+    return NULL;
+}
+
+json_t *wsr__jmsg_args(wsr__jmsg_t *msg)
+{
+    if (msg->args_obj == NULL && msg->args_flat)
+        msg->args_obj = wsr__jmsg_object(msg, &msg->args);
+    return msg->args_obj;
+}
+
+json_t *wsr__jmsg_object(wsr__jmsg_t *msg, wsr__flat_t *f)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; o != NULL && i < f->n; i++) {
+        bool args = !f->m[i].raw && f->m[i].value == NULL;
+        json_t *v = args ? wsr__jmsg_args(msg) : wsr__jmsg_value(msg, &f->m[i]);
+
+        if (v == NULL ||
+            json_object_setn_nocheck(o, msg->text + f->m[i].key, f->m[i].klen, v) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+static void flat_clear(wsr__flat_t *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        json_decref(f->m[i].value);
+    f->n = 0;
+}
+
+void wsr__jmsg_free(wsr__jmsg_t *msg)
+{
+    if (msg == NULL)
+        return;
+    flat_clear(&msg->top);
+    flat_clear(&msg->args);
+    json_decref(msg->args_obj);
+    wsr__free(msg);
+}
+
+/*
+ * Members that do not fit: the ones read so far go into a jansson object,
+ * which the ordinary parser fills from the key at ps->p on. Returns the
+ * object (its closing brace read), or NULL with the error recorded.
+ */
+static json_t *flat_spill(parser_t *ps, wsr__jmsg_t *msg, wsr__flat_t *f)
+{
+    json_t *o = wsr__jmsg_object(msg, f);
+
+    if (f == &msg->args) {
+        msg->args_flat = false;
+        json_decref(msg->args_obj);
+        msg->args_obj = NULL;
+    }
+    flat_clear(f);
+    if (o == NULL)
+        return oom(ps);
+    return parse_members(ps, o);
+}
+
+/*
+ * Reads the object at ps->p (its '{') flat into `f`, exactly as parse_object
+ * would read it: the same errors at the same places. `top`: the message's
+ * own object, whose first "args" object is read flat too. Returns 0 (read
+ * flat), 1 with *spilled the object when it did not fit, or -1 with the
+ * error recorded.
+ */
+static int parse_flat(parser_t *ps, wsr__jmsg_t *msg, wsr__flat_t *f, bool top, json_t **spilled)
+{
+    if (!enter(ps))
+        return -1;
+    ps->p++;
+    skip_blanks(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        ps->depth--;
+        return 0;
+    }
+    for (;;) {
+        const unsigned char *at = ps->p; /* key errors point at its quote */
+        const char *key, *sval;
+        size_t klen, koff, k, soff = 0, slen = 0;
+        bool in_text, flat_args = false, raw;
+        json_t *v = NULL;
+
+        if (ps->p >= ps->end || *ps->p != '"')
+            return unexpected(ps, "an object key must be a string"), -1;
+        if (scan_string(ps, &key, &klen, &in_text) != 0)
+            return -1;
+        if (f->n == WSR__FLAT_MEMBERS || klen >= WSR__FLAT_TEXT - msg->used) {
+            ps->p = at;
+            *spilled = flat_spill(ps, msg, f);
+            return *spilled ? 1 : -1;
+        }
+        if (memchr(key, '\0', klen) != NULL) {
+            ps->p = at;
+            return fail(ps, WSR__JSON_SYNTAX, "an object key cannot hold U+0000"), -1;
+        }
+        /* Copied now (the value's strings reuse ps->text), its room taken
+         * before the value's own keys (args read flat) take theirs. */
+        koff = msg->used;
+        memcpy(msg->text + koff, key, klen);
+        msg->text[koff + klen] = '\0';
+        key = msg->text + koff;
+        msg->used += klen + 1;
+        skip_blanks(ps);
+        if (ps->p >= ps->end || *ps->p != ':')
+            return unexpected(ps, "an object key must be followed by ':'"), -1;
+        ps->p++;
+        skip_blanks(ps);
+        k = top ? key_index(key, klen) : WSR__KEYS;
+        raw = false;
+        if ((k == WSR__KEY_METHOD || k == WSR__KEY_URL || k == WSR__KEY_CMD ||
+             k == WSR__KEY_TOKEN) &&
+            ps->p < ps->end && *ps->p == '"') {
+            /* Kept as text where it fits: the codec reads it so. */
+            if (scan_string(ps, &sval, &slen, &in_text) != 0)
+                return -1;
+            if (slen < WSR__FLAT_TEXT - msg->used) {
+                soff = msg->used;
+                if (slen != 0)
+                    memcpy(msg->text + soff, sval, slen);
+                msg->text[soff + slen] = '\0';
+                msg->used += slen + 1;
+                raw = true;
+            } else if ((v = json_stringn_nocheck(sval, slen)) == NULL) {
+                return oom(ps), -1;
+            }
+        } else if (k == WSR__KEY_ARGS && !msg->args_flat && ps->p < ps->end && *ps->p == '{') {
+            int rc = parse_flat(ps, msg, &msg->args, false, &v);
+
+            if (rc < 0)
+                return -1;
+            flat_args = rc == 0;
+            msg->args_flat = flat_args;
+        } else if ((v = parse_value(ps)) == NULL) {
+            return -1;
+        }
+        if (flat_find(msg, f, key, klen) != SIZE_MAX) {
+            char shown[100]; /* with the sentence, within err->text */
+
+            if (flat_args) {
+                msg->args_flat = false;
+                flat_clear(&msg->args);
+            }
+            json_decref(v);
+            quote_ascii(shown, sizeof(shown), key, klen);
+            ps->p = at;
+            return fail(ps, WSR__JSON_DUPLICATE, "an object has the key \"%s\" twice", shown), -1;
+        }
+        f->m[f->n].key = (uint16_t)koff;
+        f->m[f->n].klen = (uint16_t)klen;
+        f->m[f->n].soff = (uint16_t)soff;
+        f->m[f->n].slen = (uint16_t)slen;
+        f->m[f->n].raw = raw;
+        f->m[f->n].value = v;
+        f->n++;
+        if (k < WSR__KEYS)
+            msg->slot[k] = (uint8_t)f->n;
+        skip_blanks(ps);
+        if (ps->p < ps->end && *ps->p == '}')
+            break;
+        if (ps->p >= ps->end || *ps->p != ',')
+            return unexpected(ps, "an object goes on with ',' or ends with '}'"), -1;
+        ps->p++;
+        skip_blanks(ps);
+    }
+    ps->p++;
+    ps->depth--;
+    return 0;
+}
+
+/* Line and column of the error at err->offset, counted only when one is
+ * reported. */
+static void locate(const parser_t *ps, size_t n, wsr__json_error_t *err)
+{
+    err->line = 1;
+    err->column = 1;
+    for (size_t i = 0; i < err->offset && i < n; i++) {
+        if (ps->start[i] == '\n') {
+            err->line += err->line < INT_MAX;
+            err->column = 1;
+        } else if ((ps->start[i] & 0xC0) != 0x80) {
+            err->column += err->column < INT_MAX;
+        }
+    }
+}
+
+static void parser_init(parser_t *ps, const void *data, size_t n, unsigned max_depth,
+                        wsr__json_error_t *err)
+{
+    memset(err, 0, sizeof(*err));
+    assert(data != NULL || n == 0);
+    ps->start = ps->p = data ? data : (const void *)"";
+    ps->end = ps->p + n;
+    ps->depth = 0;
+    ps->max_depth = WSR__MIN(max_depth, WSR__JSON_MAX_DEPTH);
+    ps->err = err;
+    wsr__buf_init(&ps->text, 0, n);
+}
+
+/* After the value: only blanks may follow. Returns true when none but
+ * blanks do. */
+static bool at_end(parser_t *ps)
+{
+    skip_blanks(ps);
+    if (ps->p < ps->end) {
+        unexpected(ps, "only blanks may follow the value");
+        return false;
+    }
+    return true;
+}
+
+json_t *wsr__json_parse_message(const void *data, size_t n, unsigned max_depth,
+                                wsr__json_error_t *err, wsr__jmsg_t **msg)
+{
+    parser_t ps;
+    json_t *v = NULL;
+    wsr__jmsg_t *m;
+    int rc;
+
+    *msg = NULL;
+    parser_init(&ps, data, n, max_depth, err);
+    skip_blanks(&ps);
+    if (ps.p >= ps.end || *ps.p != '{') {
+        wsr__buf_dispose(&ps.text);
+        return wsr__json_parse(data, n, max_depth, err);
+    }
+    m = wsr__malloc(sizeof(*m));
+    if (m == NULL) {
+        wsr__buf_dispose(&ps.text);
+        return oom(&ps);
+    }
+    m->top.n = 0;
+    m->args.n = 0;
+    m->args_flat = false;
+    m->args_obj = NULL;
+    m->used = 0;
+    memset(m->slot, 0, sizeof(m->slot));
+    rc = parse_flat(&ps, m, &m->top, true, &v);
+    if (rc >= 0 && !at_end(&ps)) {
+        json_decref(v);
+        rc = -1;
+    }
+    wsr__buf_dispose(&ps.text);
+    if (rc != 0)
+        wsr__jmsg_free(m);
+    if (rc < 0) {
+        locate(&ps, n, err);
+        return NULL;
+    }
+    if (rc == 0)
+        *msg = m;
+    return rc == 0 ? NULL : v;
+}
+
 json_t *wsr__json_parse(const void *data, size_t n, unsigned max_depth, wsr__json_error_t *err)
 {
     parser_t ps;
     json_t *v;
 
-    memset(err, 0, sizeof(*err));
-    assert(data != NULL || n == 0);
-    ps.start = ps.p = data ? data : (const void *)"";
-    ps.end = ps.p + n;
-    ps.depth = 0;
-    ps.max_depth = WSR__MIN(max_depth, WSR__JSON_MAX_DEPTH);
-    ps.err = err;
-    wsr__buf_init(&ps.text, 0, n);
+    parser_init(&ps, data, n, max_depth, err);
     v = parse_value(&ps);
-    if (v != NULL) {
-        skip_blanks(&ps);
-        if (ps.p < ps.end) {
-            unexpected(&ps, "only blanks may follow the value");
-            json_decref(v);
-            v = NULL;
-        }
+    if (v != NULL && !at_end(&ps)) {
+        json_decref(v);
+        v = NULL;
     }
     wsr__buf_dispose(&ps.text);
-    if (v == NULL) {
-        /* Line and column of the error, counted only now. */
-        err->line = 1;
-        err->column = 1;
-        for (size_t i = 0; i < err->offset && i < n; i++) {
-            if (ps.start[i] == '\n') {
-                err->line += err->line < INT_MAX;
-                err->column = 1;
-            } else if ((ps.start[i] & 0xC0) != 0x80) {
-                err->column += err->column < INT_MAX;
-            }
-        }
-    }
+    if (v == NULL)
+        locate(&ps, n, err);
     return v;
 }

@@ -39,9 +39,9 @@ static int read_params(wsr_request_t *req, json_t *params, char *detail)
 
 int wsr__jsonrpc_read(wsr_request_t *req, char *detail)
 {
-    json_t *root = req->root;
-    json_t *id = json_object_get(root, "id"), *version = json_object_get(root, "jsonrpc");
-    json_t *method = json_object_get(root, "method");
+    json_t *id = wsr__request_get(req, WSR__KEY_ID),
+           *version = wsr__request_get(req, WSR__KEY_JSONRPC);
+    json_t *method = wsr__request_get(req, WSR__KEY_METHOD);
     size_t n;
     int rc;
 
@@ -67,7 +67,7 @@ int wsr__jsonrpc_read(wsr_request_t *req, char *detail)
     if (strlen(json_string_value(method)) != n)
         return wsr__codec_bad(detail, "member method must not contain a NUL character");
     req->cmd = json_string_value(method);
-    rc = read_params(req, json_object_get(root, "params"), detail);
+    rc = read_params(req, wsr__request_get(req, WSR__KEY_PARAMS), detail);
     if (rc != 0)
         return rc;
     /* Only a valid request without an id is a notification: an invalid one
@@ -104,21 +104,21 @@ static int put_error(wsr__buf_t *out, const wsr__reply_view_t *r)
 {
     char num[24];
     const char *d = r->detail ? r->detail : "";
-    int rc = wsr__buf_puts(out, "\"error\":{\"code\":");
+    int rc = WSR__BUF_LIT(out, "\"error\":{\"code\":");
 
     if (rc == 0)
         rc =
             wsr__buf_append(out, num, wsr__fmt_int(num, wsr__jsonrpc_code(r->status, r->not_json)));
     if (rc == 0)
-        rc = wsr__buf_puts(out, ",\"message\":");
+        rc = WSR__BUF_LIT(out, ",\"message\":");
     if (rc == 0)
         rc = wsr__json_put_string(out, d, strlen(d));
     if (rc == 0)
-        rc = wsr__buf_puts(out, ",\"data\":{\"status\":");
+        rc = WSR__BUF_LIT(out, ",\"data\":{\"status\":");
     if (rc == 0)
         rc = wsr__buf_append(out, num, wsr__fmt_int(num, r->status));
     if (rc == 0 && r->errors != NULL) {
-        rc = wsr__buf_puts(out, ",\"errors\":");
+        rc = WSR__BUF_LIT(out, ",\"errors\":");
         if (rc == 0)
             rc = wsr__json_dump(out, r->errors);
     }
@@ -126,22 +126,22 @@ static int put_error(wsr__buf_t *out, const wsr__reply_view_t *r)
         rc = wsr__codec_put_allow(out, r->allow);
     if (rc == 0 && r->retry_after_ms != 0)
         rc = wsr__codec_put_retry(out, r->retry_after_ms);
-    return rc ? rc : wsr__buf_puts(out, "}}");
+    return rc ? rc : WSR__BUF_LIT(out, "}}");
 }
 
 int wsr__jsonrpc_encode_reply(wsr__buf_t *out, const wsr__reply_view_t *r)
 {
-    int rc = wsr__buf_puts(out, "{\"jsonrpc\":\"2.0\",");
+    int rc = WSR__BUF_LIT(out, "{\"jsonrpc\":\"2.0\",");
 
     if (rc == 0 && r->status < 400) {
-        rc = wsr__buf_puts(out, "\"result\":");
+        rc = WSR__BUF_LIT(out, "\"result\":");
         if (rc == 0)
             rc = wsr__json_dump(out, r->data);
     } else if (rc == 0) {
         rc = put_error(out, r);
     }
     if (rc == 0)
-        rc = wsr__buf_puts(out, ",\"id\":");
+        rc = WSR__BUF_LIT(out, ",\"id\":");
     if (rc == 0)
         rc = wsr__json_dump(out, r->id);
     return rc ? rc : wsr__buf_putc(out, '}');
@@ -162,11 +162,11 @@ int wsr__jsonrpc_push(wsr__buf_t *out, const unsigned char *json, size_t n)
             i++;
     if (i + 2 >= n || json[i + 1] != ',')
         return WSR_EINVAL;
-    rc = wsr__buf_puts(out, "{\"jsonrpc\":\"2.0\",\"method\":");
+    rc = WSR__BUF_LIT(out, "{\"jsonrpc\":\"2.0\",\"method\":");
     if (rc == 0)
         rc = wsr__buf_append(out, json + k - 1, i + 2 - k);
     if (rc == 0)
-        rc = wsr__buf_puts(out, ",\"params\":{");
+        rc = WSR__BUF_LIT(out, ",\"params\":{");
     /* The other members and the push's closing brace, which closes params. */
     if (rc == 0)
         rc = wsr__buf_append(out, json + i + 2, n - i - 2);

@@ -310,7 +310,7 @@ static int resolve(const wsr__param_t *p, const wsr_request_t *req, wsr_response
     *out = NULL;
     if (p->in_path)
         text = json_object_get(req->path_args, p->name);
-    if (text == NULL && req->args_in != NULL && (v = json_object_get(req->args_in, p->name))) {
+    if (text == NULL && (v = wsr__request_arg_in(req, p->name)) != NULL) {
         rc = check_json(v, p->type, out);
         if (rc == 1)
             return wsr_response_param_error(res, p->name, "%s", type_requirement(p->type))
@@ -342,11 +342,13 @@ static int resolve(const wsr__param_t *p, const wsr_request_t *req, wsr_response
 
 /* Copies parameters the route does not declare, as sent (JSON args win over
  * the query string). */
-static int copy_undeclared(const wsr__route_t *r, const wsr_request_t *req, json_t *args)
+static int copy_undeclared(const wsr__route_t *r, wsr_request_t *req, json_t *args)
 {
-    json_t *sources[2] = {req->query, req->args_in}, *v;
+    json_t *sources[2] = {req->query, wsr__request_args_in(req)}, *v;
     const char *key;
 
+    if (sources[1] == NULL && wsr__request_has_args_in(req))
+        return WSR_ENOMEM;
     for (size_t s = 0; s < 2; s++) {
         json_object_foreach(sources[s], key, v)
         {
@@ -365,11 +367,11 @@ static int copy_undeclared(const wsr__route_t *r, const wsr_request_t *req, json
  */
 static bool args_as_sent(const wsr__route_t *r, const wsr_request_t *req)
 {
-    if (req->path_args != NULL || req->query != NULL || req->args_in == NULL)
+    if (req->path_args != NULL || req->query != NULL || !wsr__request_has_args_in(req))
         return false;
     for (size_t i = 0; i < r->nparams; i++) {
         const wsr__param_t *p = &r->params[i];
-        json_t *v = json_object_get(req->args_in, p->name), *ok = NULL;
+        json_t *v = wsr__request_arg_in(req, p->name), *ok = NULL;
         bool same;
 
         if (v == NULL) {
@@ -413,6 +415,7 @@ int wsr__params_from_positions(const wsr__route_t *r, wsr_request_t *req, wsr_re
     }
     json_decref(req->args_in);
     req->args_in = args;
+    req->args_in_flat = false;
     return 0;
 }
 
@@ -424,7 +427,9 @@ int wsr__params_validate(const wsr__route_t *r, wsr_request_t *req, wsr_response
 
     if (args_as_sent(r, req)) {
         json_decref(req->args);
+        /* Read flat, they become an object only if the handler asks. */
         req->args = json_incref(req->args_in);
+        req->args_sent = req->args == NULL;
         return 0;
     }
     args = json_object();
@@ -448,6 +453,7 @@ int wsr__params_validate(const wsr__route_t *r, wsr_request_t *req, wsr_response
     }
     json_decref(req->args);
     req->args = args;
+    req->args_sent = false;
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "core/json_int.h"
 #include "core/session_int.h"
 #include "core/router_int.h"
 
@@ -23,6 +24,7 @@ void wsr__request_dispose(wsr_request_t *req)
     json_decref(req->query);
     json_decref(req->args_in);
     json_decref(req->root);
+    wsr__jmsg_free(req->msg);
     wsr__free(req->path);
     wsr__free((char *)req->cert_subject);
     wsr__session_unref(req->session);
@@ -44,17 +46,85 @@ const char *wsr_request_route_name(const wsr_request_t *req)
     return req->route ? wsr__route_name(req->route) : NULL;
 }
 
+json_t *wsr__request_get(const wsr_request_t *req, int k)
+{
+    if (req->root != NULL)
+        return json_object_get(req->root, wsr__keys[k]);
+    if (req->msg == NULL || req->msg->slot[k] == 0)
+        return NULL;
+    return wsr__jmsg_value(req->msg, &req->msg->top.m[req->msg->slot[k] - 1]);
+}
+
+bool wsr__request_text(const wsr_request_t *req, int k, const char **s, size_t *n)
+{
+    const wsr__flat_member_t *m;
+
+    if (req->root != NULL || req->msg == NULL || req->msg->slot[k] == 0)
+        return false;
+    m = &req->msg->top.m[req->msg->slot[k] - 1];
+    if (!m->raw)
+        return false;
+    *s = req->msg->text + m->soff;
+    *n = m->slen;
+    return true;
+}
+
+bool wsr__request_has(const wsr_request_t *req, int k)
+{
+    if (req->root != NULL)
+        return json_object_get(req->root, wsr__keys[k]) != NULL;
+    return req->msg != NULL && req->msg->slot[k] != 0;
+}
+
+json_t *wsr__request_root(wsr_request_t *req)
+{
+    if (req->root == NULL && req->msg != NULL)
+        req->root = wsr__jmsg_object(req->msg, &req->msg->top);
+    return req->root;
+}
+
+bool wsr__request_has_args_in(const wsr_request_t *req)
+{
+    return req->args_in != NULL || req->args_in_flat;
+}
+
+json_t *wsr__request_arg_in(const wsr_request_t *req, const char *name)
+{
+    if (req->args_in != NULL)
+        return json_object_get(req->args_in, name);
+    if (!req->args_in_flat)
+        return NULL;
+    /* Once built, the object is the truth: a handler may have changed it. */
+    if (req->msg->args_obj != NULL)
+        return json_object_get(req->msg->args_obj, name);
+    return wsr__jmsg_get(req->msg, &req->msg->args, name);
+}
+
+json_t *wsr__request_args_in(wsr_request_t *req)
+{
+    if (req->args_in != NULL)
+        return req->args_in;
+    return req->args_in_flat ? wsr__jmsg_args(req->msg) : NULL;
+}
+
 json_t *wsr_request_args(const wsr_request_t *req)
 {
-    /* The router always sets args (an object) before a handler runs. */
+    /* The router always sets args (an object) before a handler runs; args
+     * taken as sent from a flat message are built on the first call. The
+     * request is the handler's alone while it runs: caching is safe. */
+    if (req->args == NULL && req->args_sent) {
+        wsr_request_t *mut = (wsr_request_t *)req;
+
+        mut->args = json_incref(wsr__request_args_in(mut));
+    }
     return req->args;
 }
 
 json_t *wsr_request_arg(const wsr_request_t *req, const char *name)
 {
-    json_t *args = wsr_request_args(req);
-
-    return args ? json_object_get(args, name) : NULL;
+    if (req->args == NULL && req->args_sent)
+        return wsr__request_arg_in(req, name);
+    return req->args ? json_object_get(req->args, name) : NULL;
 }
 
 const char *wsr_request_arg_string(const wsr_request_t *req, const char *name)
@@ -90,7 +160,15 @@ json_t *wsr_request_data(const wsr_request_t *req)
 
 json_t *wsr_request_member(const wsr_request_t *req, const char *name)
 {
-    return req->root ? json_object_get(req->root, name) : NULL;
+    json_t *v = req->root  ? json_object_get(req->root, name)
+                : req->msg ? wsr__jmsg_get(req->msg, &req->msg->top, name)
+                           : NULL;
+
+    /* "args" read flat: its object, built once. */
+    if (v == NULL && req->root == NULL && req->msg != NULL && req->msg->args_flat &&
+        strcmp(name, "args") == 0)
+        v = wsr__jmsg_args(req->msg);
+    return v;
 }
 
 wsr_format_t wsr_request_format(const wsr_request_t *req)

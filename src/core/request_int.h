@@ -11,6 +11,7 @@
 
 #include "core/internal.h"
 
+struct wsr__jmsg;
 struct wsr__route;
 struct wsr__session;
 struct wsr_router;
@@ -22,18 +23,22 @@ struct wsr_router;
 enum { WSR__ENVELOPE_V1 = 0, WSR__ENVELOPE_JSONRPC = 1 };
 
 struct wsr_request {
-    json_t *root;       /* owned: the decoded message object */
-    json_t *args_in;    /* owned ref: JSON `args` (or a cmd's other members), or NULL */
-    json_t *query;      /* owned: query parameters as strings, or NULL */
-    json_t *path_args;  /* owned: path parameters as strings (set by the router), or NULL */
-    json_t *args;       /* owned: validated parameters (set by the router), or NULL */
-    json_t *data;       /* borrowed: root */
-    json_t *id;         /* borrowed: root; NULL when absent */
-    json_t *event_name; /* borrowed: root; NULL when absent */
-    const char *token;  /* borrowed: root */
-    const char *cmd;    /* borrowed: root */
-    char *path;         /* owned: url path, no query, no trailing '/' */
-    unsigned method;    /* one WSR_* bit; 0 for cmd */
+    json_t *root;          /* owned: the decoded message object (built on demand from msg) */
+    struct wsr__jmsg *msg; /* owned: the message object read flat, or NULL (json_int.h) */
+    json_t *args_in;       /* owned ref: JSON `args` (or a cmd's other members), or NULL;
+                            * args read flat in msg are looked up there instead */
+    json_t *query;         /* owned: query parameters as strings, or NULL */
+    json_t *path_args;     /* owned: path parameters as strings (set by the router), or NULL */
+    json_t *args;          /* owned: validated parameters (set by the router), or NULL */
+    bool args_in_flat;     /* the JSON arguments are msg's "args" read flat */
+    bool args_sent;        /* args are those, as sent: built only when asked for */
+    json_t *data;          /* borrowed: root */
+    json_t *id;            /* borrowed: root; NULL when absent */
+    json_t *event_name;    /* borrowed: root; NULL when absent */
+    const char *token;     /* borrowed: root */
+    const char *cmd;       /* borrowed: root */
+    char *path;            /* owned: url path, no query, no trailing '/' */
+    unsigned method;       /* one WSR_* bit; 0 for cmd */
     wsr_format_t format;
     const struct wsr__route *route;  /* borrowed: router */
     const struct wsr_router *router; /* borrowed */
@@ -72,6 +77,25 @@ struct wsr_response {
 
 void wsr__request_init(wsr_request_t *req);
 void wsr__request_dispose(wsr_request_t *req);
+
+/* Top-level member WSR__KEY_`k` (json_int.h) of the message, or NULL; "args"
+ * read flat is found only through the three below. Borrowed. */
+json_t *wsr__request_get(const wsr_request_t *req, int k);
+/* True when member WSR__KEY_`k` is a string the message keeps as text (no
+ * jansson string): *s (NUL-terminated, borrowed) and *n are set then. */
+bool wsr__request_text(const wsr_request_t *req, int k, const char **s, size_t *n);
+/* True when the message has member WSR__KEY_`k`. */
+bool wsr__request_has(const wsr_request_t *req, int k);
+/* The message as a jansson object (req->root, built once from msg when it
+ * was read flat), or NULL when out of memory. Borrowed. */
+json_t *wsr__request_root(wsr_request_t *req);
+/* True when the request has JSON arguments (args_in, or args read flat). */
+bool wsr__request_has_args_in(const wsr_request_t *req);
+/* JSON argument `name`, or NULL. Borrowed. */
+json_t *wsr__request_arg_in(const wsr_request_t *req, const char *name);
+/* The JSON arguments as an object (built once when read flat), or NULL when
+ * there are none or memory ran out. Borrowed. */
+json_t *wsr__request_args_in(wsr_request_t *req);
 
 void wsr__response_init(wsr_response_t *res);
 void wsr__response_dispose(wsr_response_t *res);

@@ -134,7 +134,7 @@ int wsr__buf_reserve(wsr__buf_t *b, size_t extra)
     return 0;
 }
 
-int wsr__buf_append(wsr__buf_t *b, const void *p, size_t n)
+int wsr__buf_append_grow(wsr__buf_t *b, const void *p, size_t n)
 {
     int rc = wsr__buf_reserve(b, n);
 
@@ -143,16 +143,6 @@ int wsr__buf_append(wsr__buf_t *b, const void *p, size_t n)
     if (n != 0)
         memcpy(b->data + b->len, p, n);
     b->len += n;
-    return 0;
-}
-
-int wsr__buf_putc(wsr__buf_t *b, char c)
-{
-    int rc = wsr__buf_reserve(b, 1);
-
-    if (rc != 0)
-        return rc;
-    b->data[b->len++] = (unsigned char)c;
     return 0;
 }
 
@@ -278,22 +268,36 @@ int wsr__strncasecmp_ascii(const char *a, const char *b, size_t n)
 
 size_t wsr__fmt_int(char *out, int64_t v)
 {
-    char tmp[24];
-    size_t n = 0, i;
+    /* Two digits a division: every reply has a status and most an id. */
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
+    char tmp[24], *p = tmp + sizeof(tmp);
+    size_t n;
     /* Work in unsigned so INT64_MIN does not overflow when negated. */
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-    do {
-        tmp[n++] = (char)('0' + (u % 10));
-        u /= 10;
-    } while (u != 0);
-    i = 0;
+    while (u >= 100) {
+        size_t d = (size_t)(u % 100) * 2;
+
+        u /= 100;
+        *--p = pairs[d + 1];
+        *--p = pairs[d];
+    }
+    if (u >= 10) {
+        *--p = pairs[u * 2 + 1];
+        *--p = pairs[u * 2];
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
-        out[i++] = '-';
-    while (n > 0)
-        out[i++] = tmp[--n];
-    out[i] = '\0';
-    return i;
+        *--p = '-';
+    n = (size_t)(tmp + sizeof(tmp) - p);
+    for (size_t i = 0; i < n; i++)
+        out[i] = p[i];
+    out[n] = '\0';
+    return n;
 }
 
 const char *wsr_strerror(int code)

@@ -16,7 +16,10 @@
  *   is never "out of memory";
  * - under the server's default limit of 64 levels the result is the same,
  *   or a refusal for depth;
- * - what is accepted dumps (wsr__json_dump) to text that parses back equal.
+ * - what is accepted dumps (wsr__json_dump) to text that parses back equal;
+ * - read as a message (wsr__json_parse_message: an object read flat, or
+ *   spilled into jansson objects), the same value with its keys in the same
+ *   order, or the same error at the same place with the same sentence.
  */
 #include "fuzz.h"
 
@@ -60,6 +63,42 @@ static void check_round_trip(const json_t *v)
     wsr__buf_dispose(&b);
 }
 
+/* Read as a message, the input gives what wsr__json_parse gave (`v`, `e`). */
+static void check_as_message(const uint8_t *data, size_t size, const json_t *v,
+                             const wsr__json_error_t *e)
+{
+    wsr__json_error_t me;
+    wsr__jmsg_t *msg;
+    json_t *mv = wsr__json_parse_message(data, size, 64, &me, &msg);
+    char *want, *got;
+    char shown[200];
+
+    FUZZ_CHECK(mv == NULL || msg == NULL, "both a value and a flat message");
+    if (msg != NULL) {
+        mv = wsr__jmsg_object(msg, &msg->top);
+        FUZZ_CHECK(mv != NULL, "out of memory");
+    }
+    FUZZ_CHECK((mv == NULL) == (v == NULL), "%s: read as a message it is %s",
+               fuzz_repr(data, size, shown, sizeof(shown)), mv ? "accepted" : "refused");
+    if (v == NULL) {
+        FUZZ_CHECK(me.kind == e->kind && me.offset == e->offset && me.line == e->line &&
+                       me.column == e->column && strcmp(me.text, e->text) == 0,
+                   "%s: read as a message, \"%s\" at %zu, not \"%s\" at %zu",
+                   fuzz_repr(data, size, shown, sizeof(shown)), me.text, me.offset, e->text,
+                   e->offset);
+    } else {
+        want = wsr__json_to_string(v);
+        got = wsr__json_to_string(mv);
+        FUZZ_CHECK(want != NULL && got != NULL && strcmp(want, got) == 0,
+                   "%s: read as a message, %s, not %s", fuzz_repr(data, size, shown, sizeof(shown)),
+                   got ? got : "?", want ? want : "?");
+        wsr__free(want);
+        wsr__free(got);
+    }
+    json_decref(mv);
+    wsr__jmsg_free(msg);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     wsr__json_error_t e, e64;
@@ -85,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(ours != NULL && json_equal(ours, ours64),
                    "accepted at 64 levels but not at 2048");
     }
+    check_as_message(data, size, ours64, &e64);
     json_decref(ours64);
 
     if (memchr(data, '\0', size) != NULL) {

@@ -272,8 +272,9 @@ static void check_ndjson(const unsigned char *line, size_t len)
     if (rc == WSR_EPARSE)
         FUZZ_CHECK(wsr__response_error_str(&res, 400, detail) == 0, "out of memory");
     else
-        FUZZ_CHECK(wsr_response_set_data_take(&res, req.args_in ? json_incref(req.args_in)
-                                                                : json_null()) == 0,
+        FUZZ_CHECK(wsr_response_set_data_take(&res, wsr__request_args_in(&req)
+                                                        ? json_incref(wsr__request_args_in(&req))
+                                                        : json_null()) == 0,
                    "out of memory");
     to = wsr__reply_to(&req);
     wsr__buf_init(&out, 0, 0);

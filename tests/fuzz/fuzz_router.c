@@ -446,11 +446,12 @@ static void route_once(const wsr_router_t *router, const char *msg, size_t n, ou
         o->allow = res.allow;
         o->detail = res.detail ? strdup(res.detail) : NULL;
         o->path_args = json_incref(req.path_args);
-        o->args = json_incref(req.args);
+        o->args = json_incref(wsr_request_args(&req));
         o->data = json_incref(res.data);
         FUZZ_CHECK(o->target != NULL, "out of memory");
         if (o->rc == 0)
-            FUZZ_CHECK(req.route != NULL && json_is_object(req.args), "routed without arguments");
+            FUZZ_CHECK(req.route != NULL && json_is_object(wsr_request_args(&req)),
+                       "routed without arguments");
     }
     wsr__response_dispose(&res);
     wsr__request_dispose(&req);
