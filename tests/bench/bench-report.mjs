@@ -124,6 +124,26 @@ function headline(ctx) {
   return { head, rows };
 }
 
+// Issue 19's transport targets, counted by perf over the measured interval
+// of 100 × 16 (bench.mjs countSyscalls), for every server side by side.
+const TRANSPORT_TARGETS = [
+  { name: 'syscalls per request, 100×16', key: 'sys_req', fmt: (v) => (v == null ? 'n/a' : nf(v, 3)),
+    target: '≤ 0.15', met: (w) => w <= 0.15 },
+  { name: 'replies per send, 100×16', key: 'replies_write', fmt: (v) => (v == null ? 'n/a' : nf(v, 1)),
+    target: '≥ 12', met: (w) => w >= 12 },
+];
+
+function transport(ctx) {
+  const head = ['', 'wsrouterd', 'minimal-lws', 'node-ws', 'target', 'met'];
+  const S = ctx.summary.tput;
+  if (!S) return { head, rows: [] };
+  const rows = TRANSPORT_TARGETS.map((t) => {
+    const [w, l, n] = ['wsrouter', 'lws', 'node'].map((id) => S[id]?.[t.key] ?? null);
+    return [t.name, t.fmt(w), t.fmt(l), t.fmt(n), t.target, w == null ? 'n/a' : t.met(w) ? 'met' : 'NOT met'];
+  });
+  return { head, rows };
+}
+
 // wsrouterd / each baseline, for every scenario and figure.
 function ratios(ctx) {
   const head = ['scenario', 'req/s ÷lws', '÷node', 'p99 ÷lws', '÷node', 'CPU/req ÷lws', '÷node',
@@ -362,6 +382,10 @@ export function terminalReport(ctx) {
   const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx);
   let s = '';
   if (h.rows.length) s += 'Headline (medians; the targets of issue 8 are about wsrouterd)\n' + textTable(h.head, h.rows);
+  const tr = transport(ctx);
+  if (tr.rows.length)
+    s += '\nTransport (issue 19: system calls counted by perf over the measured interval)\n' +
+         textTable(tr.head, tr.rows);
   if (r.rows.length)
     s += '\nRatios wsrouterd / baseline (req/s: higher is better; the rest: lower)\n' + textTable(r.head, r.rows);
   if (f.load.rows.length)
@@ -391,6 +415,7 @@ export function terminalReport(ctx) {
 export function markdownReport(ctx) {
   const { o, machine: m } = ctx;
   const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx), rt = roundsTable(ctx);
+  const tr = transport(ctx);
   const p = problems(ctx);
   const wsrCmd = 'wsrouterd --port 0 --io-threads 1 --modules examples --store "" --log-level err';
   return `# Benchmarks
@@ -412,7 +437,15 @@ This file is written by the benchmark; run it again rather than editing it.
 ## Headline
 
 ${mdTable(h.head, h.rows)}
-## Ratios wsrouterd / baseline
+${tr.rows.length ? `## Transport
+
+The targets of issue 19 at 100 connections × 16 in flight: the server's system calls
+(\`perf stat\` on its tracepoints \`raw_syscalls:sys_enter\` and the write-type
+\`syscalls:sys_enter_*\`: sendto, sendmsg, sendmmsg, write, writev) over the measured
+interval, as rates divided by the load's request rate (medians of the rounds).
+
+${mdTable(tr.head, tr.rows)}
+` : ''}## Ratios wsrouterd / baseline
 
 Throughput: higher is better; p99, CPU per request and memory: lower is better.
 
