@@ -456,8 +456,9 @@ static int on_writeable(wsr__conn_t *c)
          * more in this callback, as for a compressed one above. */
         if (c->tx_held != NULL)
             return 0;
-        /* More per callback, but never into a choked pipe. */
-        if (lws_send_pipe_choked(c->wsi))
+        /* More per callback, but never into a choked pipe. lws 4.1.6 asks
+         * the kernel (a poll()) each time: only when more is queued. */
+        if (c->out_head != NULL && lws_send_pipe_choked(c->wsi))
             break;
     }
     if (c->close_code != 0) {
