@@ -297,12 +297,13 @@ function runCluster(o, first) {
 
 // The write-type system calls: what a reply can leave by.
 const WRITE_CALLS = ['sendto', 'sendmsg', 'sendmmsg', 'write', 'writev'];
-const SYSCALL_EVENTS = ['duration_time', 'raw_syscalls:sys_enter',
-                        ...WRITE_CALLS.map((c) => `syscalls:sys_enter_${c}`)];
+const SYSCALL_EVENTS = ['raw_syscalls:sys_enter', ...WRITE_CALLS.map((c) => `syscalls:sys_enter_${c}`)];
 
 // Counts the system calls of `pid` (all of them, and the write-type ones) with
 // perf's tracepoints from `delayS` on for `forS` seconds: inside the load's
-// measured interval. Resolves with { seconds, calls, writes } or { failed }.
+// measured interval. perf counts while its command (`sleep forS`) runs: its
+// duration_time would be summed over the server's threads. Resolves with
+// { seconds, calls, writes } or { failed }.
 function countSyscalls(pid, delayS, forS) {
   return new Promise((resolve) => {
     const out = path.join(fs.mkdtempSync('/tmp/wsr-bench-'), 'perf.csv');
@@ -313,14 +314,13 @@ function countSyscalls(pid, delayS, forS) {
     };
     const start = setTimeout(() => {
       child = track(spawn('perf', ['stat', '-x', ',', '-o', out, '-e', SYSCALL_EVENTS.join(','),
-                                   '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] }));
+                                   '-p', String(pid), '--', 'sleep', String(forS)],
+                          { stdio: ['ignore', 'ignore', 'pipe'] }));
       let err = '';
       child.stderr.on('data', (d) => (err += d));
-      const stop = setTimeout(() => child.kill('SIGINT'), forS * 1000);
       const kill = setTimeout(() => child.kill('SIGKILL'), (forS + 10) * 1000);
       child.on('error', (e) => done({ failed: `perf: ${e.message}` }));
       child.on('exit', (code) => {
-        clearTimeout(stop);
         clearTimeout(kill);
         const counts = {};
         try {
@@ -331,9 +331,9 @@ function countSyscalls(pid, delayS, forS) {
         } catch {
           /* no output */
         }
-        if (!(counts.duration_time > 0) || counts['raw_syscalls:sys_enter'] == null)
+        if (code !== 0 || !(counts['raw_syscalls:sys_enter'] > 0))
           return done({ failed: `perf stat counted nothing (exit ${code}): ${err.trim().slice(0, 200)}` });
-        done({ seconds: counts.duration_time / 1e9, calls: counts['raw_syscalls:sys_enter'],
+        done({ seconds: forS, calls: counts['raw_syscalls:sys_enter'],
                writes: WRITE_CALLS.reduce((a, c) => a + (counts[`syscalls:sys_enter_${c}`] ?? 0), 0) });
       });
     }, delayS * 1000);
@@ -404,7 +404,7 @@ async function measure(o, sc, sv) {
     m.figures = figures(run.result);
     if (syscalls?.failed) m.note = [m.note, syscalls.failed].filter(Boolean).join('; ');
     else if (syscalls && m.figures.rps > 0) {
-      // Rates over perf's own window, divided by the load's request rate.
+      // Rates over perf's window, divided by the load's request rate.
       m.figures.sys_req = syscalls.calls / syscalls.seconds / m.figures.rps;
       m.figures.replies_write = syscalls.writes > 0 ? m.figures.rps / (syscalls.writes / syscalls.seconds) : null;
     }
