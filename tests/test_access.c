@@ -82,7 +82,8 @@ static void test_access__logged_while_on(void **state)
     wsr__access_init(&a, &req);
     wsr__access_log(&fx->loop, NULL, &a, 200, 312000, 41);
     assert_int_equal(fx->lines, 1);
-    assert_non_null(strstr(fx->last, "access conn#1a 127.0.0.1 - \"cmd add\" 200 312us in=48 out=41"));
+    assert_non_null(
+        strstr(fx->last, "access conn#1a 127.0.0.1 - \"cmd add\" 200 312us in=48 out=41"));
 }
 
 static void test_access__prepared_while_off_is_never_logged(void **state)

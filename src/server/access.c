@@ -14,7 +14,8 @@
 /* True when access lines are written: access_log on, a log, level info. */
 static bool logging(const wsr_factory_t *f)
 {
-    return f != NULL && atomic_load_explicit(&f->access_log, memory_order_relaxed) && f->log != NULL &&
+    return f != NULL && atomic_load_explicit(&f->access_log, memory_order_relaxed) &&
+           f->log != NULL &&
            atomic_load_explicit(&f->log_level, memory_order_relaxed) >= WSR_LOG_INFO;
 }
 
