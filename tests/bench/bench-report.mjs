@@ -417,7 +417,8 @@ export function markdownReport(ctx) {
   const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx), rt = roundsTable(ctx);
   const tr = transport(ctx);
   const p = problems(ctx);
-  const wsrCmd = 'wsrouterd --port 0 --io-threads 1 --modules examples --store "" --log-level err';
+  const wsrCmd = 'wsrouterd --port 0 --io-threads 1 --modules examples --store "" --log-level err ' +
+    '--set rate_limit_connection=0';
   return `# Benchmarks
 
 wsrouterd against two baselines on the same load, from the benchmark of GitHub
@@ -480,7 +481,8 @@ ${p.length ? p.map((x) => `- ${x}`).join('\n') : '- None: every reply of every r
   freshly started server, in an order that rotates from round to round. The figures are
   the medians of the rounds.
 - The server runs on CPU 0 (\`taskset -c 0\`), the load generator on CPU 1 (\`taskset -c 1\`).
-- wsrouterd runs as \`${wsrCmd}\` (one event loop, no store), with
+- wsrouterd runs as \`${wsrCmd}\` (one event loop, no store, no per-connection rate
+  limit: one client with one request in flight passes the default 5000 requests/s), with
   \`--tls-port 0 --tls-cert … --tls-key …\` for wss:// (certificates from \`certs/mkcerts.sh\`).
   The baselines bind 127.0.0.1 on a free port the same way.
 - The load generator, \`tests/bench/wsr-load.c\` (with \`wsr-load-ws.c\` and

@@ -125,8 +125,11 @@ function serverCommand(o, kind, tls) {
   const cert = path.join(o.build, 'certs/server.pem'), key = path.join(o.build, 'certs/server.key');
   switch (kind) {
   case 'wsrouter':
+    // No per-connection rate limit (5000 requests/s by default): one client
+    // with one request in flight goes faster than that, and its 429s would
+    // measure the limiter, not the server. The baselines have none.
     return [o.wsrouterd, '--port', '0', '--io-threads', '1', '--modules', 'examples', '--store', '',
-            '--log-level', 'err',
+            '--log-level', 'err', '--set', 'rate_limit_connection=0',
             ...(tls ? ['--tls-port', '0', '--tls-cert', cert, '--tls-key', key] : [])];
   case 'lws':
     return [path.join(o.build, 'minimal-lws'), '--port', '0',
