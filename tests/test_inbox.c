@@ -570,6 +570,42 @@ static void test_inbox__post_wakes_a_real_context(void **state)
     assert_null(wsr__inbox_take(fx->in));
 }
 
+/* A burst of posts wakes the loop once: the loop takes the whole list, so
+ * only a post to an empty inbox needs a wake. */
+static void test_inbox__a_burst_of_posts_wakes_once(void **state)
+{
+    fixture_t *fx = *state;
+
+    make_context(fx);
+    wsr__inbox_set_ctx(fx->in, fx->ctx);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(wsr__inbox_post(fx->in, note((uint64_t)i)), 0);
+    assert_int_equal(fx->in->wakes, 1);
+    assert_true(service_until(fx, got_message));
+    assert_int_equal(fx->wakes, 1);
+    /* The callback took them all: the next post finds it empty and wakes. */
+    assert_null(wsr__inbox_take(fx->in));
+    assert_int_equal(wsr__inbox_post(fx->in, note(9)), 0);
+    assert_int_equal(wsr__inbox_post(fx->in, note(10)), 0);
+    assert_int_equal(fx->in->wakes, 2);
+    free_list(wsr__inbox_take(fx->in));
+}
+
+/* Posts made before the loop had its context woke nothing: setting the
+ * context wakes it for them, since the posts after them will not. */
+static void test_inbox__set_ctx_wakes_for_what_waits(void **state)
+{
+    fixture_t *fx = *state;
+
+    make_context(fx);
+    assert_int_equal(wsr__inbox_post(fx->in, note(1)), 0);
+    assert_int_equal(fx->in->wakes, 0);
+    wsr__inbox_set_ctx(fx->in, fx->ctx);
+    assert_int_equal(fx->in->wakes, 1);
+    assert_true(service_until(fx, got_message));
+    assert_int_equal(fx->wakes, 1);
+}
+
 static void test_inbox__wake_without_a_message(void **state)
 {
     fixture_t *fx = *state;
@@ -595,6 +631,7 @@ static void test_inbox__no_wake_without_a_context(void **state)
     for (int i = 0; i < 3; i++)
         (void)lws_service(fx->ctx, -1);
     assert_int_equal(fx->wakes, 0);
+    free_list(wsr__inbox_take(fx->in));
     /* A closed inbox forgets the context it had. */
     wsr__inbox_set_ctx(fx->in, fx->ctx);
     wsr__inbox_close(fx->in);
@@ -603,7 +640,6 @@ static void test_inbox__no_wake_without_a_context(void **state)
     for (int i = 0; i < 3; i++)
         (void)lws_service(fx->ctx, -1);
     assert_int_equal(fx->wakes, 0);
-    free_list(wsr__inbox_take(fx->in));
 }
 
 int main(void)
@@ -633,6 +669,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbox__concurrent_posts_arrive_once_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inbox__post_wakes_a_real_context, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inbox__a_burst_of_posts_wakes_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inbox__set_ctx_wakes_for_what_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inbox__wake_without_a_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inbox__no_wake_without_a_context, setup, teardown),
     };

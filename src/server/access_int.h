@@ -33,11 +33,14 @@ typedef struct wsr__access {
     uint8_t transport; /* a wsr_transport_t */
 } wsr__access_t;
 
-/* Fills `a` from `req` (borrowed). */
+/* Fills `a` from `req` (borrowed) when its factory's access log is on
+ * (access_log, level info); leaves it empty otherwise, and an empty one is
+ * never logged: a request that came while the log was off is not logged
+ * when the log is turned on before its answer. */
 void wsr__access_init(wsr__access_t *a, const wsr_request_t *req);
 
 /* Logs the line of a request answered with `status` after `ns`, sending
- * `bytes_out` bytes, when the access log is on. `c` (borrowed), its
+ * `bytes_out` bytes, when the access log is on and `a` was filled. `c` (borrowed), its
  * connection, tells the user the answer left logged in (a login's), else
  * the request's own is shown (a logout's); NULL when it is gone. Loop
  * thread. */

@@ -100,10 +100,23 @@ void wsr__inbox_unref(wsr__inbox_t *in)
     wsr__free(in);
 }
 
+/* Wakes the loop, if it has a context. Under the inbox's lock. */
+static void wake_locked(wsr__inbox_t *in)
+{
+    if (in->ctx != NULL) {
+        lws_cancel_service(in->ctx);
+        in->wakes++;
+    }
+}
+
 void wsr__inbox_set_ctx(wsr__inbox_t *in, struct lws_context *ctx)
 {
     pthread_mutex_lock(&in->lock);
     in->ctx = ctx;
+    /* Messages posted while there was no context woke nothing, and the
+     * posts after them will not either: this wake is theirs. */
+    if (in->head != NULL && !in->closed)
+        wake_locked(in);
     pthread_mutex_unlock(&in->lock);
 }
 
@@ -122,14 +135,20 @@ int wsr__inbox_post_list(wsr__inbox_t *in, wsr__msg_t *head, wsr__msg_t *tail)
     if (in->closed) {
         rc = WSR_ECLOSED;
     } else {
+        /* Only the first message of a burst wakes the loop: the loop takes
+         * the whole list at once, so one wake finds every message posted
+         * before it takes them, and the next post after that finds the list
+         * empty again and wakes it anew. */
+        bool was_empty = in->head == NULL;
+
         if (in->tail != NULL)
             in->tail->next = head;
         else
             in->head = head;
         in->tail = tail;
         /* Under the lock, so the context cannot be destroyed meanwhile. */
-        if (in->ctx != NULL)
-            lws_cancel_service(in->ctx);
+        if (was_empty)
+            wake_locked(in);
     }
     pthread_mutex_unlock(&in->lock);
     if (rc != 0) {
@@ -144,8 +163,8 @@ int wsr__inbox_post_list(wsr__inbox_t *in, wsr__msg_t *head, wsr__msg_t *tail)
 void wsr__inbox_wake(wsr__inbox_t *in)
 {
     pthread_mutex_lock(&in->lock);
-    if (!in->closed && in->ctx != NULL)
-        lws_cancel_service(in->ctx);
+    if (!in->closed)
+        wake_locked(in);
     pthread_mutex_unlock(&in->lock);
 }
 

@@ -3,8 +3,9 @@
  * Messages and inboxes: how other threads reach an event loop. A message is
  * a reply, a push or a note on its way to a connection, addressed by
  * connection id, never by pointer (STYLE R5). An inbox is a loop's locked
- * list of them; posting wakes the loop with lws_cancel_service, the one lws
- * call that is safe from another thread. An inbox is reference-counted so
+ * list of them; a post to an empty inbox wakes the loop with
+ * lws_cancel_service, the one lws call that is safe from another thread (the
+ * loop takes the whole list, so a burst of posts costs one wake). An inbox is reference-counted so
  * that a deferred reply completed after its loop is gone still finds a
  * (closed) inbox, and its message is dropped.
  */
@@ -70,6 +71,7 @@ typedef struct wsr__inbox {
     pthread_mutex_t lock;
     wsr__msg_t *head, *tail; /* owned */
     struct lws_context *ctx; /* borrowed: woken on post; NULL once the loop stopped */
+    unsigned long wakes;     /* lws_cancel_service calls made (under the lock) */
     bool closed;
     atomic_int refs;
 } wsr__inbox_t;
@@ -80,7 +82,8 @@ wsr__inbox_t *wsr__inbox_ref(wsr__inbox_t *in);
 void wsr__inbox_unref(wsr__inbox_t *in);
 /* Sets the context posting wakes (NULL: none). Any thread. */
 void wsr__inbox_set_ctx(wsr__inbox_t *in, struct lws_context *ctx);
-/* Appends `m` (taken) and wakes the loop. Any thread. Returns 0, or
+/* Appends `m` (taken); wakes the loop when the inbox was empty (the loop
+ * takes every message at once). Any thread. Returns 0, or
  * WSR_ECLOSED when the inbox is closed (then `m` is freed). */
 int wsr__inbox_post(wsr__inbox_t *in, wsr__msg_t *m);
 /* Appends the list head..tail (taken, linked by next) at once, waking the

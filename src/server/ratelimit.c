@@ -203,6 +203,11 @@ static uint64_t use_table(use_t *use, wsr__strtable_t *tab, const limit_t *l, co
     return untracked;
 }
 
+bool wsr__ratelimit_by_address(wsr__ratelimit_t *rl)
+{
+    return atomic_load_explicit(&rl->rates, memory_order_acquire)->addr.rate > 0;
+}
+
 wsr__rate_t wsr__ratelimit_take(wsr__ratelimit_t *rl, wsr__bucket_t *conn, const char *addr,
                                 const char *user, int64_t now_ns, wsr__rate_refusal_t *why)
 {
@@ -293,7 +298,11 @@ bool wsr__rate_refused(wsr__conn_t *c, const wsr_request_t *req, wsr_response_t 
     /* A connection that is closing is served no more: no debt, no count. */
     if (loop->rate == NULL || c->close_code != 0)
         return false;
-    wsr__peer_address(c->peer, addr, sizeof(addr));
+    /* The client's address only for a rate by address (it is worked out
+     * from the peer's text, port and all, at every request). */
+    addr[0] = '\0';
+    if (wsr__ratelimit_by_address(loop->rate))
+        wsr__peer_address(c->peer, addr, sizeof(addr));
     v = wsr__ratelimit_take(loop->rate, &c->rate, addr,
                             req->session ? wsr__session_user(req->session) : NULL,
                             (int64_t)req->start_ns, &why);

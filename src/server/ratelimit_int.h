@@ -70,6 +70,9 @@ void wsr__ratelimit_free(wsr__ratelimit_t *rl);
  * WSR_ENOMEM (nothing changed). Any thread. */
 WSR_NODISCARD int wsr__ratelimit_set(wsr__ratelimit_t *rl, const wsr_server_config_t *cfg);
 
+/* True when a rate by client address is set: without one,
+ * wsr__ratelimit_take needs no address. Any thread. */
+bool wsr__ratelimit_by_address(wsr__ratelimit_t *rl);
 /* Takes one token for a request at `now_ns` (monotonic) from `conn` (the
  * connection's bucket, the caller's), from the bucket of client address
  * `addr` and from that of `user` (either NULL: none). On a refusal fills

@@ -212,7 +212,8 @@ static int on_writeable(wsr__conn_t *c)
     while (c->out_head != NULL) {
         if (write_some(c) != 0)
             return -1;
-        if (lws_send_pipe_choked(c->wsi))
+        /* lws 4.1.6's choked check is a poll(): only when more is queued. */
+        if (c->out_head != NULL && lws_send_pipe_choked(c->wsi))
             break;
     }
     if (c->out_head != NULL) {

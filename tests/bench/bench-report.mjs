@@ -124,6 +124,26 @@ function headline(ctx) {
   return { head, rows };
 }
 
+// Issue 19's transport targets, counted by perf over the measured interval
+// of 100 × 16 (bench.mjs countSyscalls), for every server side by side.
+const TRANSPORT_TARGETS = [
+  { name: 'syscalls per request, 100×16', key: 'sys_req', fmt: (v) => (v == null ? 'n/a' : nf(v, 3)),
+    target: '≤ 0.15', met: (w) => w <= 0.15 },
+  { name: 'replies per send, 100×16', key: 'replies_write', fmt: (v) => (v == null ? 'n/a' : nf(v, 1)),
+    target: '≥ 12', met: (w) => w >= 12 },
+];
+
+function transport(ctx) {
+  const head = ['', 'wsrouterd', 'minimal-lws', 'node-ws', 'target', 'met'];
+  const S = ctx.summary.tput;
+  if (!S) return { head, rows: [] };
+  const rows = TRANSPORT_TARGETS.map((t) => {
+    const [w, l, n] = ['wsrouter', 'lws', 'node'].map((id) => S[id]?.[t.key] ?? null);
+    return [t.name, t.fmt(w), t.fmt(l), t.fmt(n), t.target, w == null ? 'n/a' : t.met(w) ? 'met' : 'NOT met'];
+  });
+  return { head, rows };
+}
+
 // wsrouterd / each baseline, for every scenario and figure.
 function ratios(ctx) {
   const head = ['scenario', 'req/s ÷lws', '÷node', 'p99 ÷lws', '÷node', 'CPU/req ÷lws', '÷node',
@@ -363,6 +383,10 @@ export function terminalReport(ctx) {
   const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx);
   let s = '';
   if (h.rows.length) s += 'Headline (medians; the targets of issue 8 are about wsrouterd)\n' + textTable(h.head, h.rows);
+  const tr = transport(ctx);
+  if (tr.rows.length)
+    s += '\nTransport (issue 19: system calls counted by perf over the measured interval)\n' +
+         textTable(tr.head, tr.rows);
   if (r.rows.length)
     s += '\nRatios wsrouterd / baseline (req/s: higher is better; the rest: lower)\n' + textTable(r.head, r.rows);
   if (f.load.rows.length)
@@ -392,8 +416,10 @@ export function terminalReport(ctx) {
 export function markdownReport(ctx) {
   const { o, machine: m } = ctx;
   const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx), rt = roundsTable(ctx);
+  const tr = transport(ctx);
   const p = problems(ctx);
-  const wsrCmd = 'wsrouterd --port 0 --io-threads 1 --modules examples --store "" --log-level err';
+  const wsrCmd = 'wsrouterd --port 0 --io-threads 1 --modules examples --store "" --log-level err ' +
+    '--set rate_limit_connection=0';
   return `# Benchmarks
 
 wsrouterd against two baselines on the same load, from the benchmark of GitHub
@@ -413,7 +439,15 @@ This file is written by the benchmark; run it again rather than editing it.
 ## Headline
 
 ${mdTable(h.head, h.rows)}
-## Ratios wsrouterd / baseline
+${tr.rows.length ? `## Transport
+
+The targets of issue 19 at 100 connections × 16 in flight: the server's system calls
+(\`perf stat\` on its tracepoints \`raw_syscalls:sys_enter\` and the write-type
+\`syscalls:sys_enter_*\`: sendto, sendmsg, sendmmsg, write, writev) over the measured
+interval, as rates divided by the load's request rate (medians of the rounds).
+
+${mdTable(tr.head, tr.rows)}
+` : ''}## Ratios wsrouterd / baseline
 
 Throughput: higher is better; p99, CPU per request and memory: lower is better.
 
@@ -448,7 +482,8 @@ ${p.length ? p.map((x) => `- ${x}`).join('\n') : '- None: every reply of every r
   freshly started server, in an order that rotates from round to round. The figures are
   the medians of the rounds.
 - The server runs on CPU 0 (\`taskset -c 0\`), the load generator on CPU 1 (\`taskset -c 1\`).
-- wsrouterd runs as \`${wsrCmd}\` (one event loop, no store), with
+- wsrouterd runs as \`${wsrCmd}\` (one event loop, no store, no per-connection rate
+  limit: one client with one request in flight passes the default 5000 requests/s), with
   \`--tls-port 0 --tls-cert … --tls-key …\` for wss:// (certificates from \`certs/mkcerts.sh\`).
   The baselines bind 127.0.0.1 on a free port the same way.
 - The load generator, \`tests/bench/wsr-load.c\` (with \`wsr-load-ws.c\` and

@@ -34,7 +34,8 @@ const IDLE_CONNECTIONS = 10000;
 const SCENARIOS = [
   { id: 'lat', title: '1 connection × 1 in flight', args: ['-c', '1', '-p', '1'] },
   { id: 'c100', title: '100 connections × 1', args: ['-c', '100', '-p', '1'] },
-  { id: 'tput', title: '100 connections × 16', args: ['-c', '100', '-p', '16'] },
+  // syscalls: the server's system calls counted over the measured interval (issue 19).
+  { id: 'tput', title: '100 connections × 16', args: ['-c', '100', '-p', '16'], syscalls: true },
   { id: 'idle', title: `${IDLE_CONNECTIONS} idle connections`, idle: true,
     args: ['-c', String(IDLE_CONNECTIONS), '--idle', '--hold', '0.5'] },
   { id: 'echo', title: '64 KiB echo, 10 connections × 1',
@@ -124,8 +125,11 @@ function serverCommand(o, kind, tls) {
   const cert = path.join(o.build, 'certs/server.pem'), key = path.join(o.build, 'certs/server.key');
   switch (kind) {
   case 'wsrouter':
+    // No per-connection rate limit (5000 requests/s by default): one client
+    // with one request in flight goes faster than that, and its 429s would
+    // measure the limiter, not the server. The baselines have none.
     return [o.wsrouterd, '--port', '0', '--io-threads', '1', '--modules', 'examples', '--store', '',
-            '--log-level', 'err',
+            '--log-level', 'err', '--set', 'rate_limit_connection=0',
             ...(tls ? ['--tls-port', '0', '--tls-cert', cert, '--tls-key', key] : [])];
   case 'lws':
     return [path.join(o.build, 'minimal-lws'), '--port', '0',
@@ -294,6 +298,51 @@ function runCluster(o, first) {
   });
 }
 
+// The write-type system calls: what a reply can leave by.
+const WRITE_CALLS = ['sendto', 'sendmsg', 'sendmmsg', 'write', 'writev'];
+const SYSCALL_EVENTS = ['raw_syscalls:sys_enter', ...WRITE_CALLS.map((c) => `syscalls:sys_enter_${c}`)];
+
+// Counts the system calls of `pid` (all of them, and the write-type ones) with
+// perf's tracepoints from `delayS` on for `forS` seconds: inside the load's
+// measured interval. perf counts while its command (`sleep forS`) runs: its
+// duration_time would be summed over the server's threads. Resolves with
+// { seconds, calls, writes } or { failed }.
+function countSyscalls(pid, delayS, forS) {
+  return new Promise((resolve) => {
+    const out = path.join(fs.mkdtempSync('/tmp/wsr-bench-'), 'perf.csv');
+    let child = null;
+    const done = (r) => {
+      fs.rmSync(path.dirname(out), { recursive: true, force: true });
+      resolve(r);
+    };
+    const start = setTimeout(() => {
+      child = track(spawn('perf', ['stat', '-x', ',', '-o', out, '-e', SYSCALL_EVENTS.join(','),
+                                   '-p', String(pid), '--', 'sleep', String(forS)],
+                          { stdio: ['ignore', 'ignore', 'pipe'] }));
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      const kill = setTimeout(() => child.kill('SIGKILL'), (forS + 10) * 1000);
+      child.on('error', (e) => done({ failed: `perf: ${e.message}` }));
+      child.on('exit', (code) => {
+        clearTimeout(kill);
+        const counts = {};
+        try {
+          for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+            const f = line.split(',');
+            if (f.length >= 3 && /^\d+$/.test(f[0])) counts[f[2]] = Number(f[0]);
+          }
+        } catch {
+          /* no output */
+        }
+        if (code !== 0 || !(counts['raw_syscalls:sys_enter'] > 0))
+          return done({ failed: `perf stat counted nothing (exit ${code}): ${err.trim().slice(0, 200)}` });
+        done({ seconds: forS, calls: counts['raw_syscalls:sys_enter'],
+               writes: WRITE_CALLS.reduce((a, c) => a + (counts[`syscalls:sys_enter_${c}`] ?? 0), 0) });
+      });
+    }, delayS * 1000);
+  });
+}
+
 /* --- statistics ------------------------------------------------------------------- */
 
 function median(xs) {
@@ -344,13 +393,25 @@ async function measure(o, sc, sv) {
   } catch (e) {
     return { failed: e.message };
   }
+  // The counted window sits inside the measured one: 0.2 s in, 0.4 s short of its end.
+  const sys = sc.syscalls && o.seconds > 0.8
+    ? countSyscalls(server.pid, o.warmup + 0.2, o.seconds - 0.6) : null;
   const run = await runLoad(o, sc, server);
+  const syscalls = sys ? await sys : null;
   const problem = await stopServer(server);
   const log = (problem ? server.log : server.logBeforeStop)
     .replace(/^.*(listening on|store:) .*$/gm, '').trim(); // start-up lines, no complaint
   const m = { failed: run.failed ?? null, serverProblem: problem, serverLog: log || null,
               note: run.note ?? null, raw: run.result };
-  if (run.result && !run.failed) m.figures = figures(run.result);
+  if (run.result && !run.failed) {
+    m.figures = figures(run.result);
+    if (syscalls?.failed) m.note = [m.note, syscalls.failed].filter(Boolean).join('; ');
+    else if (syscalls && m.figures.rps > 0) {
+      // Rates over perf's window, divided by the load's request rate.
+      m.figures.sys_req = syscalls.calls / syscalls.seconds / m.figures.rps;
+      m.figures.replies_write = syscalls.writes > 0 ? m.figures.rps / (syscalls.writes / syscalls.seconds) : null;
+    }
+  }
   return m;
 }
 
