@@ -74,7 +74,9 @@ WSR_API const char *wsr_request_route_name(const wsr_request_t *req);
 /*
  * Returns the validated parameters: declared ones converted to their types or
  * filled with their defaults, path parameters included, undeclared ones as
- * sent. Never NULL. Borrowed from the request.
+ * sent. Borrowed from the request. Built on the first call (a small
+ * request is read without jansson objects): NULL only when memory ran out
+ * building it. The typed accessors below never allocate.
  */
 WSR_API json_t *wsr_request_args(const wsr_request_t *req);
 
@@ -98,7 +100,8 @@ WSR_API json_t *wsr_request_data(const wsr_request_t *req);
 
 /*
  * Returns top-level member `name` of the message (members the protocol does not
- * define are kept for handlers), or NULL. Borrowed from the request.
+ * define are kept for handlers), or NULL (also when memory ran out building
+ * "args", which wsr_request_args builds the same way). Borrowed from the request.
  */
 WSR_API json_t *wsr_request_member(const wsr_request_t *req, const char *name);
 

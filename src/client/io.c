@@ -94,11 +94,17 @@ static void deliver(wsr_client_t *c, const unsigned char *p, size_t n, bool bina
  */
 int wsr__client_close_because(wsr_client_t *c, struct lws *wsi, int rc, int code, const char *text)
 {
+    bool deflated = c->rx_deflated;
+
     c->fail_rc = rc;
     snprintf(c->fail_text, sizeof(c->fail_text), "%s", text);
     c->closing = true;
     c->close_code = code;
     wsr__client_rx_reset(c);
+    /* lws marks only a message's first frame compressed: the rest of one
+     * cut short here must still be swallowed, never inflated by lws (its
+     * inflater may abort the process: service.c, pmd_callback). */
+    c->rx_deflated = deflated;
     lws_rx_flow_control(wsi, 0);
     lws_callback_on_writable(wsi);
     return 0;

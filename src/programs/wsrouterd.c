@@ -148,6 +148,11 @@ static void lws_log_sink(int level, const char *line)
         }
     }
     snprintf(text, sizeof(text), "lws: %.*s", (int)n, line);
+    /* One entry, one line: a newline inside one of lws's (some carry one
+     * mid-line) would start a line without our stamp. */
+    for (char *p = text; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
     if (lws_log_daemon != NULL)
         log_sink(lws_log_daemon, ours, text);
 }

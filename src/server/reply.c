@@ -121,7 +121,7 @@ wsr_reply_t *wsr__reply_new(wsr__loop_t *loop, wsr__conn_t *c, const wsr_request
     atomic_init(&r->completed, false);
     atomic_init(&r->inflight, 0);
     atomic_init(&r->client_cancelled, false);
-    atomic_init(&r->timed_out, false);
+    atomic_init(&r->told_ended, false);
     /* A quarter of the outbound cap: a few streams at once stay under it. */
     r->window = loop->factory->settings.max_outbound / 4;
     r->stats = loop->stats;
@@ -226,10 +226,13 @@ static void on_timeout(lws_sorted_usec_list_t *sul)
 {
     wsr_reply_t *r = lws_container_of(sul, wsr_reply_t, sul);
 
+    /* Before the claim: a job that sees the claim sees this too. Losing
+     * the race leaves it set on a reply already answered: nothing reads it
+     * then. */
+    atomic_store_explicit(&r->told_ended, true, memory_order_release);
     /* Lost the race: the answer is already on its way through the inbox. */
     if (!claim(r))
         return;
-    atomic_store_explicit(&r->timed_out, true, memory_order_release);
     end_on_loop(r->loop, r, 408, "the handler did not answer in time");
 }
 
@@ -240,6 +243,8 @@ int wsr__reply_cancel(wsr__loop_t *loop, wsr__conn_t *c, const json_t *id)
     for (r = c->replies; r != NULL; r = r->conn_next)
         if (r->id != NULL && json_equal(r->id, id))
             break;
+    if (r != NULL)
+        atomic_store_explicit(&r->told_ended, true, memory_order_release); /* as on_timeout */
     /* Not running, or its answer is already on its way through the inbox. */
     if (r == NULL || !claim(r))
         return WSR_ENOENT;
@@ -450,10 +455,7 @@ bool wsr_reply_cancelled(const wsr_reply_t *reply)
 
 bool wsr__reply_told_ended(const wsr_reply_t *reply)
 {
-    wsr_reply_t *r = (wsr_reply_t *)reply;
-
-    return atomic_load_explicit(&r->timed_out, memory_order_acquire) ||
-           atomic_load_explicit(&r->client_cancelled, memory_order_acquire);
+    return atomic_load_explicit(&((wsr_reply_t *)reply)->told_ended, memory_order_acquire);
 }
 
 bool wsr_reply_was_cancelled(const wsr_reply_t *reply)

@@ -52,8 +52,10 @@ struct wsr_reply {
     atomic_size_t inflight;
     size_t window;
     atomic_bool client_cancelled; /* the client cancelled it (499) */
-    atomic_bool timed_out;        /* the loop answered 408 for it */
-    wsr__stats_t *stats;          /* borrowed: the loop's, read by completers */
+    /* Set by the loop before it claims the reply to answer 408 or 499:
+     * an engine job that finds it set does not run (serve.c). */
+    atomic_bool told_ended;
+    wsr__stats_t *stats; /* borrowed: the loop's, read by completers */
     /* Call input (section 5.1), from the loop to the handler's thread. */
     pthread_mutex_t in_lock;
     pthread_cond_t in_cond;

@@ -95,7 +95,10 @@ async function stopPinned(s) {
 
 function startWsrouterd(h, o) {
   return startPinned(h, 0, [o.wsrouterd, '--port', '0', '--raw-port', '0', '--io-threads', '1',
-                            '--modules', 'examples', '--store', '', '--log-level', 'err'],
+                            '--modules', 'examples', '--store', '', '--log-level', 'err',
+                            // As in bench.mjs: the baselines have no limiter, and 100 × 16
+                            // goes past the default 5000 requests a second per connection.
+                            '--set', 'rate_limit_connection=0'],
                      [/listening on (ws:\/\/127\.0\.0\.1:\d+\/)/, /listening on (tcp:\/\/127\.0\.0\.1:(\d+)\/)/],
                      'wsrouterd');
 }
@@ -416,7 +419,7 @@ ${mdTable(TARGET_HEAD, s.targets)}`;
     t += `
 **NDJSON.** \`wsr-load -c 100 -p 16\` with \`{"cmd":"add","args":{"x":X,"y":2},"id":N}\`,
 once to \`ws://\` and once to \`tcp://\` (one line per request, every reply matched by its id and
-checked), on \`wsrouterd --port 0 --raw-port 0 --io-threads 1 --modules examples --store ""\`.
+checked), on \`wsrouterd --port 0 --raw-port 0 --io-threads 1 --modules examples --store "" --set rate_limit_connection=0\`.
 
 ${mdTable(NDJSON_HEAD, s.ndjsonRounds)}`;
   if (s.respRounds.length)

@@ -24,7 +24,7 @@ function run(args, env = {}) {
   let out = '', err = '';
   p.stdout.on('data', (d) => (out += d));
   p.stderr.on('data', (d) => (err += d));
-  return withTimeout(new Promise((resolve) => p.on('exit', (code) => resolve({
+  return withTimeout(new Promise((resolve) => p.on('close', (code) => resolve({
     code, err, lines: out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)),
   }))), 120000, 'cluster.mjs').finally(() => {
     if (p.exitCode === null) p.kill('SIGTERM');

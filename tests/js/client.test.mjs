@@ -589,7 +589,7 @@ describe('types', () => {
       let out = '';
       p.stdout.on('data', (d) => { out += d; });
       p.stderr.on('data', (d) => { out += d; });
-      p.on('exit', (code) => resolve({ code, out }));
+      p.on('close', (code) => resolve({ code, out })); // close: all of the output read
     }), 60000, 'tsc');
     const [types, js] = await Promise.all([
       run(['--strict', join(HERE, 'client-types.ts')]),

@@ -33,7 +33,7 @@ async function start(cwd, env, args = []) {
   let out = '';
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
-  const exited = once(proc, 'exit');
+  const exited = once(proc, 'close'); // close: its output read to the end
   const ready = new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
       out += d;

@@ -63,7 +63,9 @@ export async function startServer(args = [], { env = {} } = {}) {
   let stderr = '';
   let stdout = '';
   proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = once(proc, 'exit').then(([code, signal]) => {
+  // 'close', not 'exit': 'exit' may come before the last of stderr has been
+  // read, and the tests read the whole log once the server stopped.
+  const exited = once(proc, 'close').then(([code, signal]) => {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     return { code, signal };
   });

@@ -64,7 +64,7 @@ async function startLikeMakeRun() {
   let out = '';
   let err = '';
   proc.stderr.on('data', (d) => { err += d; });
-  const exited = once(proc, 'exit');
+  const exited = once(proc, 'close'); // close: its output read to the end
   const ready = new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {
       out += d;
