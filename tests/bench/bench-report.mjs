@@ -336,6 +336,31 @@ function timeGoes(ctx) {
   return out;
 }
 
+// Issue 19's compression row: instructions per request with compression on,
+// small messages, against the same profile with it off.
+function compressionMarkdown(pr) {
+  if (!pr || !pr.per_request || !pr.compressed) return '';
+  const row = (what, c, target) => {
+    if (!c || !c.per_request) return [what, c ? (c.skipped ?? c.failed ?? '?') : 'not run', '', target ? '≤ 2×' : '', ''];
+    const r = c.per_request / pr.per_request;
+    return [what, fmt.int(c.per_request), `${r.toFixed(2)}×`, target ? '≤ 2×' : '', target ? (r <= 2 ? 'met' : 'NOT met') : ''];
+  };
+  return `
+**Compression on** (\`compression\` true, the same load offering permessage-deflate;
+messages of about 40 bytes, replies under \`compression_min_bytes\`), instructions per
+request against the ${fmt.int(pr.per_request)} above:
+
+${mdTable(['client', 'instructions per request', '÷ off', 'target', 'met'], [
+    row('ws defaults: keeps its context, compresses every message', pr.compressed, true),
+    row('client_no_context_takeover offered: messages under 1 KiB sent plain', pr.compressed_nct, false),
+  ])}
+With the client keeping its context, each compressed request goes through the guard against
+libwebsockets 4.1.6's inflater abort (src/core/deflate.c), which inflates a copy of the
+connection's inflater first: \`inflateCopy\` copies its 32 KiB window every message (and
+callgrind counts \`rep movsb\` a byte at a time, so the real CPU is less than the count says).
+`;
+}
+
 function timeGoesMarkdown(ctx) {
   const tg = timeGoes(ctx);
   let s = `## Where the time goes
@@ -354,6 +379,7 @@ well here even when the rounds above are noisy.
     s += `${tg.note}\n`;
   }
   if (tg.split) s += `\nAt 100 × 16 (medians of the rounds): ${tg.split}.\n`;
+  s += compressionMarkdown(ctx.profile);
   s += `
 What got it here, measured the same way on 2026-11-21:
 

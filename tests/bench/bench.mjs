@@ -236,9 +236,21 @@ function runProfile(o) {
   } catch {
     return Promise.resolve({ skipped: 'valgrind is not installed' });
   }
-  process.stdout.write('  profile: wsrouterd under callgrind, 20 000 requests (about a minute)\n');
+  process.stdout.write('  profile: wsrouterd under callgrind, 20 000 requests (about a minute), then with compression\n');
+  return profileOnce(o, {}).then(async (plain) => {
+    if (plain.failed) return plain;
+    // Issue 19: compression on, small messages. ws's defaults (the client keeps
+    // its context and compresses every message), then a client offering
+    // client_no_context_takeover (which leaves messages under 1 KiB alone).
+    plain.compressed = await profileOnce(o, { COMPRESS: 'yes', COMPRESS_LOAD: 'wsz' });
+    plain.compressed_nct = await profileOnce(o, { COMPRESS: 'yes', COMPRESS_LOAD: 'wszn' });
+    return plain;
+  });
+}
+
+function profileOnce(o, env) {
   const child = track(spawn('tests/bench/profile', ['--json', o.wsrouterd, '20000'],
-                            { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+                            { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '', err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));

@@ -3,7 +3,7 @@
 // count, not the duration, is what callgrind's per-request figure divides by.
 // `tcp` sends them as NDJSON lines to wsrouterd's raw port instead of over
 // WebSocket (the same request, every reply checked the same way).
-// usage: node fixed-load.mjs PORT CONNECTIONS IN_FLIGHT TOTAL [ws|tcp]
+// usage: node fixed-load.mjs PORT CONNECTIONS IN_FLIGHT TOTAL [ws|wsz|wszn|tcp]
 import net from 'node:net';
 import WebSocket from 'ws';
 
@@ -16,7 +16,14 @@ const timer = setTimeout(() => { console.error(`timed out after ${got} replies`)
 
 // A connection over `via`: send(text), close(), on('open'|'message'|'error').
 function connect() {
-  if (via === 'ws') return new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+  // wsz: WebSocket with permessage-deflate offered (ws's defaults: messages
+  // under 1 KiB go uncompressed, as the server's replies under
+  // compression_min_bytes do).
+  // wszn: the same offering client_no_context_takeover.
+  if (via === 'ws' || via === 'wsz' || via === 'wszn')
+    return new WebSocket(`ws://127.0.0.1:${port}/`, {
+      perMessageDeflate: via === 'ws' ? false : via === 'wsz' || { clientNoContextTakeover: true },
+    });
   const sock = net.connect(port, '127.0.0.1');
   const h = {};
   let buf = '';
