@@ -103,6 +103,8 @@ static int on_announce(wsr_request_t *req, wsr_response_t *res, void *user)
     (void)user;
     if (rc == WSR_ECONNECT)
         return wsr_response_error(res, 503, "the cluster engine is unavailable");
+    if (rc == WSR_EBUSY)
+        return wsr_response_error(res, 503, "the engine's queue is full; retry later");
     if (rc != 0)
         return rc;
     return wsr_response_set_data_take(res, json_pack("{s:b}", "published", 1));

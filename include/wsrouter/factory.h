@@ -34,7 +34,7 @@ extern "C" {
  * Called on an event loop (a handler without WSR_ROUTE_BLOCKING, a timer),
  * such a push never waits on Redis: it is queued on the engine's queue, in
  * order, and 0 means queued (WSR_EBUSY: that queue is full); if Redis then
- * refuses it, the log says so.
+ * refuses it or does not answer in time, the log says so.
  */
 WSR_API int wsr_push(wsr_factory_t *factory, wsr_conn_id_t connection_id, const char *event_name,
                      json_t *data);
@@ -52,8 +52,9 @@ WSR_API int wsr_push(wsr_factory_t *factory, wsr_conn_id_t connection_id, const 
  * WSR_ROUTE_BLOCKING, a timer), it never waits on Redis: the publication
  * is queued on the engine's queue, in order with the node's other pubsub
  * work, and 0 means queued (WSR_ECONNECT when Redis is known to be down at
- * the call, WSR_EBUSY when that queue is full); if Redis then refuses it,
- * the log says so. Elsewhere (a worker, a thread of yours) it waits.
+ * the call, WSR_EBUSY when that queue is full); if Redis then refuses it or
+ * does not answer in time (it may still carry it out), the log says so. Elsewhere (a worker, a
+ * thread of yours) it waits.
  */
 WSR_API int wsr_publish(wsr_factory_t *factory, const char *topic, json_t *data);
 

@@ -231,6 +231,19 @@ static int transport_offload(void *ctx, void (*run)(void *), void (*cancel)(void
     return wsr__workers_submit(srv->engine_pool, run, cancel, arg);
 }
 
+/* A push of `n` bytes of JSON for connection `id`, re-encoded there in its
+ * format; NULL when memory ran out. */
+static wsr__msg_t *push_msg(uint64_t id, const void *json, size_t n)
+{
+    wsr__msg_t *m = wsr__msg_copy(json, n, false);
+
+    if (m != NULL) {
+        m->conn_id = id;
+        m->json_push = 1;
+    }
+    return m;
+}
+
 static int transport_push(void *ctx, uint64_t id, const void *json, size_t n)
 {
     wsr__loop_t *loop = loop_for(ctx, id);
@@ -238,17 +251,16 @@ static int transport_push(void *ctx, uint64_t id, const void *json, size_t n)
 
     if (loop == NULL)
         return WSR_ENOENT;
-    m = wsr__msg_copy(json, n, false);
+    m = push_msg(id, json, n);
     if (m == NULL)
         return WSR_ENOMEM;
-    m->conn_id = id;
-    m->json_push = 1;
     return wsr__loop_post(loop, m);
 }
 
 /* The lists push_many builds, one per loop (a loop's id has 8 bits). */
 typedef struct fan {
     wsr__msg_t *head, *tail;
+    size_t n;
 } fan_t;
 
 static size_t transport_push_many(void *ctx, const uint64_t *ids, size_t n, const void *json,
@@ -260,36 +272,28 @@ static size_t transport_push_many(void *ctx, const uint64_t *ids, size_t n, cons
 
     for (size_t i = 0; i < n; i++) {
         wsr__loop_t *loop = loop_for(srv, ids[i]);
-        wsr__msg_t *m = loop != NULL ? wsr__msg_copy(json, len, false) : NULL;
+        wsr__msg_t *m;
         fan_t *fan;
 
         if (loop == NULL)
             continue;
+        m = push_msg(ids[i], json, len);
         if (m == NULL) {
             *nomem = true;
             continue;
         }
-        m->conn_id = ids[i];
-        m->json_push = 1;
-        m->next = NULL;
         fan = &fans[loop - srv->loops];
         if (fan->tail != NULL)
             fan->tail->next = m;
         else
             fan->head = m;
         fan->tail = m;
-        queued++;
+        fan->n++;
     }
-    for (unsigned li = 0; li < srv->nloops && li < 256; li++) {
-        size_t k = 0;
-
-        if (fans[li].head == NULL)
-            continue;
-        for (wsr__msg_t *m = fans[li].head; m != NULL; m = m->next)
-            k++;
-        if (wsr__loop_post_list(&srv->loops[li], fans[li].head, fans[li].tail) != 0)
-            queued -= k;
-    }
+    for (unsigned li = 0; li < srv->nloops && li < 256; li++)
+        if (fans[li].head != NULL &&
+            wsr__loop_post_list(&srv->loops[li], fans[li].head, fans[li].tail) == 0)
+            queued += fans[li].n;
     return queued;
 }
 

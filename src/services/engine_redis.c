@@ -363,9 +363,10 @@ static void later_run(void *arg)
 
     /* Nobody to tell but the log: the handler was answered long ago. */
     if (!ok)
-        wsr__log(l->r->base.f, WSR_LOG_ERR, "engine: a %s sent from an event loop was lost: %s",
+        wsr__log(l->r->base.f, WSR_LOG_ERR, "engine: a %s sent from an event loop failed: %s",
                  l->publication ? "publication" : "push",
-                 rep == NULL                      ? "Redis is unreachable"
+                 /* Sent but unanswered: Redis may still carry it out. */
+                 rep == NULL ? "Redis did not answer (it may yet have been carried out)"
                  : rep->type == REDIS_REPLY_ERROR ? rep->str
                                                   : "unexpected reply");
     if (rep != NULL)

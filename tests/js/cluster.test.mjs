@@ -669,6 +669,24 @@ test('a handler on an event loop publishing or pushing to another node waits on 
   }, ['--set', 'io_threads=1']);
 });
 
+test('a publication queued from an event loop that Redis does not answer is logged, and later ones get through', async () => {
+  await withCluster(1, async ({ redis, nodes }) => {
+    const a = await Peer.open(nodes[0].url), watcher = await Peer.open(nodes[0].url);
+    assert.equal((await sub(watcher, 'gone')).status, 200);
+    // Past the engine's 2 s command timeout: Redis counts as lost meanwhile.
+    assert.equal(await redisCommand(redis.port, 'CLIENT', 'PAUSE', '3000', 'ALL'), '+OK');
+    const r = await a.request({ method: 'POST', url: '/diag/announce', args: { topic: 'gone' }, data: 1 });
+    assert.equal(r.status, 200, 'queued at once');
+    await waitFor(() => /engine: a publication sent from an event loop failed: Redis did not answer/.test(nodes[0].stderr()), 15000, 'the log line');
+    await waitFor(async () => (await health(nodes[0])).body.engine?.state === 'up', 20000, 'the engine back');
+    const again = await a.request({ method: 'POST', url: '/diag/announce', args: { topic: 'gone' }, data: 2 });
+    assert.equal(again.status, 200);
+    await waitFor(() => watcher.pubs.some((m) => m.data === 2), 10000, 'the later publication');
+    // The first may or may not have happened (Redis had it, unanswered), but never twice.
+    assert.ok(watcher.pubs.filter((m) => m.data === 1).length <= 1, JSON.stringify(watcher.pubs));
+  });
+});
+
 test('a publish still queued when it timed out (408) does not happen later: a retry publishes it once', async () => {
   await withCluster(1, async ({ redis, nodes }) => {
     const watcher = await Peer.open(nodes[0].url), p = await Peer.open(nodes[0].url);
