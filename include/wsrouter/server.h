@@ -305,6 +305,17 @@ WSR_API int wsr_server_reload_keys(wsr_server_t *srv);
 WSR_API WSR_NODISCARD int wsr_server_reconfigure(wsr_server_t *srv, const wsr_server_config_t *cfg,
                                                  wsr_error_t *err);
 
+/*
+ * The allocator for libwebsockets: lws_set_allocator(wsr_server_lws_realloc).
+ * wsr_server_new sets it; a program that also uses libwebsockets itself may
+ * set it earlier, before lws allocates anything. It allocates through
+ * wsr_malloc's hooks (wsr_set_allocator), and gives each WebSocket's
+ * receive buffer only the 145 bytes that libwebsockets 4.1's server side
+ * writes there (control frames; data is read in place), not the 16 KiB it
+ * asks for.
+ */
+WSR_API void *wsr_server_lws_realloc(void *ptr, size_t size, const char *reason);
+
 /* Frees the server (after run returned, or if it never started). NULL ignored. */
 WSR_API void wsr_server_free(wsr_server_t *srv);
 

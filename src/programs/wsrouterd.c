@@ -171,16 +171,6 @@ static int lws_mask_for(int level, bool lws_notices)
     return mask;
 }
 
-static void *lws_realloc_hook(void *ptr, size_t size, const char *reason)
-{
-    (void)reason;
-    if (size == 0) {
-        wsr_free(ptr);
-        return NULL;
-    }
-    return wsr_realloc(ptr, size);
-}
-
 static int parse_args(int argc, char **argv, wsr_config_t *conf, wsr_error_t *file_err);
 static wsr_config_t *config_new(const char *default_store);
 
@@ -860,7 +850,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&d.log_lock, NULL);
     /* One allocator for everything, set before anything allocates (STYLE M1). */
     json_set_alloc_funcs(wsr_malloc, wsr_free);
-    lws_set_allocator(lws_realloc_hook);
+    lws_set_allocator(wsr_server_lws_realloc);
     /* Signals are taken by the signal thread only: block them everywhere. */
     sigemptyset(&d.signals);
     sigaddset(&d.signals, SIGINT);

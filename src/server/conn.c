@@ -66,11 +66,13 @@ typedef struct pmd_ebufs {
     struct lws_tokens eb_out;
 } pmd_ebufs_t;
 #define PMDR_EMPTY_NONFINAL 3
-/* lws inflates with a 15-bit window, into chunks of the largest power of
- * two up to the protocol's rx_buffer_size. */
+/* lws inflates with a 15-bit window, into chunks of 1 KiB (its default
+ * rx_buf_size, 2^10), or of the largest power of two up to the protocol's
+ * rx_buffer_size when that is smaller. */
 #define PMD_INFLATE_WINDOW 15
-#define PMD_RX_OUT         256u
-_Static_assert(WSR__RX_CHUNK == PMD_RX_OUT, "lws's inflate chunk follows rx_buffer_size");
+#define PMD_RX_OUT         1024u
+_Static_assert(WSR__RX_CHUNK >= PMD_RX_OUT,
+               "lws's inflate chunk is its default, not rx_buffer_size");
 
 /* Takes the input lws would inflate, inflating nothing: the connection is
  * closing, and what it still sends costs nothing (a decompression bomb
@@ -223,7 +225,7 @@ static void drop_queue(wsr__conn_t *c)
  * reads again is dropped after CLOSE_GRACE_SECS. Returning -1 from a callback
  * instead would drop the close frame whenever the pipe is choked.
  */
-void wsr__conn_close_because(wsr__conn_t *c, int code, const char *text)
+static void close_because(wsr__conn_t *c, int code, const char *text, bool keep_queue)
 {
     if (c->close_code != 0)
         return;
@@ -236,8 +238,10 @@ void wsr__conn_close_because(wsr__conn_t *c, int code, const char *text)
         return;
     }
     c->close_code = (uint16_t)code;
+    c->close_flush = keep_queue && c->out_head != NULL;
     wsr__stats_close(c->loop->stats, code);
-    drop_queue(c);
+    if (!c->close_flush)
+        drop_queue(c);
     lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)text, strlen(text));
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_SECS);
     /* Input keeps being read (and ignored) until the close handshake ends:
@@ -245,6 +249,16 @@ void wsr__conn_close_because(wsr__conn_t *c, int code, const char *text)
      * an RST makes the client's kernel discard what the client had not read
      * yet, close frame included. */
     lws_callback_on_writable(c->wsi);
+}
+
+void wsr__conn_close_because(wsr__conn_t *c, int code, const char *text)
+{
+    close_because(c, code, text, false);
+}
+
+void wsr__conn_close_after_queue(wsr__conn_t *c, int code, const char *text)
+{
+    close_because(c, code, text, true);
 }
 
 void wsr__conn_close(wsr__conn_t *c, int code)
@@ -442,7 +456,7 @@ static int on_writeable(wsr__conn_t *c)
     /* A callback comes only once lws has written all of the last
      * compressed message. */
     release_held(c);
-    while (c->out_head != NULL && c->close_code == 0) {
+    while (c->out_head != NULL && (c->close_code == 0 || c->close_flush)) {
         int n;
 
         if (deflated(c, c->out_head)) {
@@ -465,6 +479,12 @@ static int on_writeable(wsr__conn_t *c)
         if (c->out_head != NULL && lws_send_pipe_choked(c->wsi))
             break;
     }
+    if (c->close_flush && c->out_head != NULL) {
+        /* The replies before the close, first (the pipe choked). */
+        lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    c->close_flush = 0;
     if (c->close_code != 0) {
         /* -1 once starts lws's close handshake (our frame, then the
          * client's); a second -1 while it awaits the reply would cut it. */

@@ -34,6 +34,7 @@ typedef struct wsr__conn {
     uint8_t push_format; /* format of the last request, used for pushes */
     uint8_t registered;
     uint8_t close_started; /* the close handshake is under way */
+    uint8_t close_flush;   /* close_code waits for what is queued to go out first */
     uint8_t ping_due;      /* the idle policy's ping: none, due, sent */
     int64_t last_rx_ms;    /* monotonic ms of the last frame or pong received */
     char peer[WSR__PEER_MAX];
@@ -66,8 +67,11 @@ typedef struct wsr__conn {
     uint64_t bytes_out;
 } wsr__conn_t;
 
-/* The per-connection receive chunk lws allocates (server.c). */
-#define WSR__RX_CHUNK 256
+/* The protocol's rx_buffer_size (server.c): lws reads a WebSocket this
+ * many bytes at a time and hands messages over in chunks of at most this.
+ * The per-connection buffer lws sizes from it is allocated far smaller
+ * (lwsalloc.c). */
+#define WSR__RX_CHUNK WSR__SERV_BUF
 /* The most lws sends in one write (server.c). */
 #define WSR__TX_CHUNK (64 * 1024)
 
@@ -93,8 +97,12 @@ void wsr__conn_send(wsr__conn_t *c, wsr__msg_t *m);
 void wsr__conn_push(wsr__conn_t *c, wsr__msg_t *m);
 /* Closes `c` with `code` and the protocol's sentence for it. Loop thread. */
 void wsr__conn_close(wsr__conn_t *c, int code);
-/* Closes `c` with `code` and `why`. Loop thread. */
+/* Closes `c` with `code` and `why`, dropping what is queued. Loop thread. */
 void wsr__conn_close_because(wsr__conn_t *c, int code, const char *why);
+/* The same, but the replies already queued go out before the close frame
+ * (nothing more is read or queued): a close for what the client did, not
+ * for a queue that cannot drain. Loop thread. */
+void wsr__conn_close_after_queue(wsr__conn_t *c, int code, const char *why);
 /* A connection that has nothing in flight may close now when draining. */
 void wsr__conn_check_drain(wsr__conn_t *c);
 /*

@@ -37,6 +37,11 @@ struct wsr__workers;
      (uint64_t)(loop) << 24 | (uint64_t)(slot))
 #define WSR__MAX_LOOPS 256
 
+/* The size of each loop's service buffer (pt_serv_buf_size, server.c): the
+ * most lws reads from a socket at a time, raw (less LWS_PRE) or WebSocket
+ * (rx_buffer_size, conn_int.h). One per loop, not per connection. */
+#define WSR__SERV_BUF (16 * 1024)
+
 /* A listening socket of a loop and the vhost it feeds. */
 #define WSR__LISTENERS     5
 #define WSR__LISTENER_WS   0

@@ -271,7 +271,7 @@ static void refused(wsr__conn_t *c, wsr__rate_t v, const wsr__rate_refusal_t *wh
         wsr__count(&stats->routes[route->index].rate_limited, 1);
     if (v == WSR__RATE_CLOSE) {
         wsr__count(&stats->rate_closed, 1);
-        wsr__conn_close_because(c, 1008, "the client went on past twice its rate limit");
+        wsr__conn_close_after_queue(c, 1008, "the client went on past twice its rate limit");
     }
     if (route != NULL)
         rc = wsr_response_error(res, 429,

@@ -13,13 +13,15 @@
 #include <libwebsockets.h>
 
 #include "server/inbox_int.h"
+#include "server/loop_int.h"
 
 struct wsr__conn;
 
 /* The lws protocol name raw connections are adopted into. */
 #define WSR__RAW_PROTOCOL "wsrouter-raw"
-/* What lws reads from a raw socket at a time. */
-#define WSR__RAW_RX_CHUNK 4096
+/* What lws reads from a raw socket at a time, at most (the service buffer
+ * less the LWS_PRE lws keeps in front). */
+#define WSR__RAW_RX_CHUNK WSR__SERV_BUF
 
 /* The lws callback of raw connections. */
 int wsr__raw_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -365,6 +365,7 @@ wsr_server_t *wsr_server_new(const wsr_server_config_t *given, wsr_error_t *err)
     full.size = sizeof(full);
     if (check_config(cfg, err) != 0)
         return NULL;
+    lws_set_allocator(wsr_server_lws_realloc);
     srv = wsr__calloc(1, sizeof(*srv));
     if (srv == NULL) {
         wsr__error_set(err, WSR_ENOMEM, "out of memory creating the server");
@@ -654,6 +655,7 @@ static int create_context(wsr_server_t *srv, wsr__loop_t *loop, wsr_error_t *err
     info.uid = -1;
     info.server_string = "wsrouter";
     info.max_http_header_data2 = s->max_header_bytes;
+    info.pt_serv_buf_size = WSR__SERV_BUF;
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
     /* OpenSSL's global init and cleanup belong to one context only: with it
      * on several, lws 4.1.6 leaves OpenSSL's global state behind at exit

@@ -43,6 +43,10 @@ describe('rate limits', () => {
       const refused = replies.filter((r) => r.status === 429);
       assert.ok(ok >= 50 && ok <= 60, `accepted ${ok}: ${statuses(replies).join(',')}`);
       assert.ok(refused.length >= 40, `refused ${refused.length}`);
+      // Every request served before the close is answered: the 1008 goes
+      // out after the replies already queued (about 100 of them here, sent
+      // in one burst the server reads at once), not instead of them.
+      assert.ok(ok + refused.length >= 95, `answered ${ok + refused.length}: ${statuses(replies).join(',')}`);
       assert.ok(replies.length < 300, 'the flooder was never closed');
       for (const r of refused) {
         assert.match(r.detail, /rate limit exceeded: at most 50 requests a second per connection/);
