@@ -207,6 +207,10 @@ static void test_jsonparse__refuses_with_a_sentence_and_a_place(void **state)
         {"9223372036854775808", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 20},
         {"-9223372036854775809", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 21},
         {"99999999999999999999999", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 24},
+        /* Just past 2^64 - 1, where the digit loop's own arithmetic wraps. */
+        {"18446744073709551615", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 21},
+        {"18446744073709551616", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 21},
+        {"36893488147419103232", WSR__JSON_SYNTAX, "an integer is too big for 64 bits", 1, 21},
         {"1e400", WSR__JSON_SYNTAX, "a number is too big for a double", 1, 6},
         {"-1e400", WSR__JSON_SYNTAX, "a number is too big for a double", 1, 7},
         {"{\"a\":1,\"a\":2}", WSR__JSON_DUPLICATE, "an object has the key \"a\" twice", 1, 8},
