@@ -124,6 +124,43 @@ static void test_json__embedded_nul_is_escaped(void **state)
     assert_put_string("\0\0", 2, "\"\\u0000\\u0000\"");
 }
 
+/* Each byte that needs a look, at every place in and across the 8-byte
+ * words put_string skips plain bytes by, in strings of 0 to 40 bytes: the
+ * result must be the byte-at-a-time escaping (built here). */
+static void test_json__escapes_found_at_every_offset(void **state)
+{
+    static const char *const specials[] = {"\"",   "\\", "\n",           "\x01",
+                                           "\x1f", "\0", "\xe2\x80\xa8", "\xe2\x80\xa9"};
+    static const char *const escaped[] = {"\\\"",    "\\\\",    "\\n",     "\\u0001",
+                                          "\\u001f", "\\u0000", "\\u2028", "\\u2029"};
+    (void)state;
+    for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+        size_t slen = k == 5 ? 1 : strlen(specials[k]);
+
+        for (size_t len = 0; len <= 40; len++) {
+            for (size_t at = 0; at + slen <= len; at++) {
+                char in[48], want[128];
+                size_t w = 0;
+
+                /* plain bytes around it: ASCII, 0x7f and a two-byte letter's bytes */
+                for (size_t i = 0; i < len; i++)
+                    in[i] = "ab\x7f\xc3\xa9xyz/"[i % 9];
+                memcpy(in + at, specials[k], slen);
+                want[w++] = '"';
+                memcpy(want + w, in, at);
+                w += at;
+                memcpy(want + w, escaped[k], strlen(escaped[k]));
+                w += strlen(escaped[k]);
+                memcpy(want + w, in + at + slen, len - at - slen);
+                w += len - at - slen;
+                want[w++] = '"';
+                want[w] = '\0';
+                assert_put_string(in, len, want);
+            }
+        }
+    }
+}
+
 static void test_json__integers(void **state)
 {
     (void)state;
@@ -435,6 +472,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json__string_escapes_quote_backslash_and_controls),
         cmocka_unit_test(test_json__u2028_u2029_escaped_other_utf8_kept),
+        cmocka_unit_test(test_json__escapes_found_at_every_offset),
         cmocka_unit_test(test_json__embedded_nul_is_escaped),
         cmocka_unit_test(test_json__integers),
         cmocka_unit_test(test_json__reals_shortest_round_trip),

@@ -10,6 +10,8 @@
 #include "wsrouter/json.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,25 @@ static int dump_value(wsr__buf_t *out, const json_t *v, unsigned depth);
 
 static const char hex_digits[] = "0123456789abcdef";
 
+/* True when none of the 8 bytes at `p` needs a look: no '"', no '\\', no
+ * control character, no 0xE2 (the first byte of U+2028 and U+2029). Each
+ * test is the "has a zero byte" trick on the word, exact for the word as a
+ * whole (a borrow only runs on above a byte that matched): a 64 KiB string
+ * is looked at a word at a time, not a byte (it was a third of the 64 KiB
+ * echo's CPU). */
+static bool plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t w, q, b, e;
+
+    memcpy(&w, p, sizeof(w));
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    e = w ^ (ones * 0xE2);
+    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | ((e - ones) & ~e)) &
+            high) == 0;
+}
+
 int wsr__json_put_string(wsr__buf_t *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n, *run;
@@ -37,9 +58,15 @@ int wsr__json_put_string(wsr__buf_t *out, const char *s, size_t n)
     out->data[out->len++] = '"';
     run = p;
     while (p < end) {
-        unsigned char c = *p;
+        unsigned char c;
         char esc[7];
         size_t elen = 0;
+
+        while (end - p >= 8 && plain8(p))
+            p += 8;
+        if (p == end)
+            break;
+        c = *p;
 
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
