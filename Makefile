@@ -19,9 +19,9 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 UBSAN_BUILD ?= build-ubsan
 FUZZ_BUILD ?= build-fuzz
-# make fuzz: seconds per target (FUZZ_TARGETS, all eleven by default).
+# make fuzz: seconds per target (FUZZ_TARGETS, all twelve by default).
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= pipeline jsonparse base64 jwt router config ndjson resp tcpy text enginemsg
+FUZZ_TARGETS ?= pipeline jsonparse base64 jwt router config ndjson resp tcpy text enginemsg deflate
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 HOST       ?= 127.0.0.1
 PORT       ?= 8080

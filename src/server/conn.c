@@ -24,6 +24,7 @@
 #include "server/idle_int.h"
 #include "server/forwarded_int.h"
 #include "server/limits_int.h"
+#include "server/lwsalloc_int.h"
 #include "server/origins_int.h"
 #include "server/raw_int.h"
 #include "server/reply_int.h"
@@ -65,7 +66,9 @@ typedef struct pmd_ebufs {
     struct lws_tokens eb_in;
     struct lws_tokens eb_out;
 } pmd_ebufs_t;
+#define PMDR_HAS_PENDING    2
 #define PMDR_EMPTY_NONFINAL 3
+#define PMDR_EMPTY_FINAL    4
 /* lws inflates with a 15-bit window, into chunks of 1 KiB (its default
  * rx_buf_size, 2^10), or of the largest power of two up to the protocol's
  * rx_buffer_size when that is smaller. */
@@ -86,12 +89,49 @@ static int swallow(pmd_ebufs_t *b)
     return PMDR_EMPTY_NONFINAL;
 }
 
+/* The connection's twin inflater (core/deflate.c), started with lws's own
+ * inflater (whose state is NULL until lws starts it, on this call). */
+static wsr__inflate_twin_t *twin_ready(wsr__conn_t *c, const z_stream *rx)
+{
+    wsr__inflate_twin_t *t = c->twin;
+
+    if (t == NULL || t->control_in == NULL)
+        return NULL;
+    if (!t->live && rx->state == Z_NULL) {
+        const unsigned char *control_in = t->control_in;
+
+        if (c->loop->inflate_window == NULL)
+            c->loop->inflate_window = wsr__inflate_twin_window();
+        if (wsr__inflate_twin_start(t, c->loop->inflate_window, PMD_INFLATE_WINDOW) != 0)
+            wsr__inflate_twin_end(t);
+        t->control_in = control_in;
+        if (t->live)
+            wsr__log(c->loop->factory, WSR_LOG_DEBUG,
+                     "conn#%llx: the inflater's twin follows lws's from its first message",
+                     (unsigned long long)c->id);
+    }
+    return t->live ? t : NULL;
+}
+
 /*
  * lws's permessage-deflate, with a guard at PAYLOAD_RX: a message whose
  * last input would make lws 4.1.6 abort the process (deflate.c) is refused
  * with 1011 instead, and nothing more is inflated once the connection is
  * closing. `user` is lws's per-connection state, whose first member is the
  * inflater's z_stream (extension-permessage-deflate.h).
+ *
+ * The guard follows lws's inflater with the connection's twin: every input
+ * lws takes (a call with input while lws holds none of its own) goes through
+ * the twin first, which predicts the abort as it goes; after each of lws's
+ * calls that leaves it no input, the two must have read and written the
+ * same, or the twin is ended. Without a twin (a client that keeps no
+ * context, or one that went out of step), the prediction runs on a copy of
+ * lws's stream at the last input of a message's final frame, as before: and
+ * once per input chunk, since lws comes back for each output chunk with the
+ * rest of the input inside the stream (predicting again each time made a
+ * chunk that inflates to many output chunks quadratic in them). A pong's
+ * payload, which lws hands here but does not inflate (it sits in the
+ * connection's receive buffer; data frames never do), goes to no twin.
  */
 static int pmd_callback(struct lws_context *ctx, const struct lws_extension *ext, struct lws *wsi,
                         enum lws_extension_callback_reasons reason, void *user, void *in,
@@ -99,22 +139,36 @@ static int pmd_callback(struct lws_context *ctx, const struct lws_extension *ext
 {
     wsr__conn_t *c = reason == LWS_EXT_CB_PAYLOAD_RX ? lws_wsi_user(wsi) : NULL;
     pmd_ebufs_t *b = in;
+    z_stream *rx = user;
+    uLong in_before, out_before;
+    int n;
 
-    if (c != NULL && c->registered && user != NULL) {
-        if (lws_get_reserved_bits(wsi) & 0x40)
-            c->rx_deflated = 1;
-        if (c->rx_deflated && c->close_code != 0)
-            return swallow(b);
-        /* Only the last input of a message's final frame: lws puts the
-         * trailer back there alone (a non-final frame's end was refused
-         * 1011 for nothing). And once per input chunk: lws comes back for
-         * each output chunk with the rest of the input inside the stream
-         * (avail_in), and predicting again each time made a chunk that
-         * inflates to many output chunks quadratic in them. */
-        if (c->rx_deflated && lws_remaining_packet_payload(wsi) == 0 &&
-            lws_is_final_fragment(wsi) && ((z_stream *)user)->avail_in == 0 &&
-            wsr__deflate_would_abort(user, PMD_INFLATE_WINDOW, b->eb_in.token,
-                                     b->eb_in.len > 0 ? (size_t)b->eb_in.len : 0, PMD_RX_OUT)) {
+    if (c == NULL || !c->registered || user == NULL)
+        return lws_extension_callback_pm_deflate(ctx, ext, wsi, reason, user, in, len);
+    if (lws_get_reserved_bits(wsi) & 0x40)
+        c->rx_deflated = 1;
+    if (c->rx_deflated && c->close_code != 0)
+        return swallow(b);
+    if (c->rx_deflated && rx->avail_in == 0) {
+        size_t inlen = b->eb_in.len > 0 ? (size_t)b->eb_in.len : 0;
+        bool last = lws_remaining_packet_payload(wsi) == 0 && lws_is_final_fragment(wsi);
+        bool control = inlen > 0 && c->twin != NULL && c->twin->control_in != NULL &&
+                       b->eb_in.token == c->twin->control_in + LWS_PRE;
+        wsr__inflate_twin_t *t = control ? NULL : twin_ready(c, rx);
+        /* on_receive closes 1009 as soon as lws has given more than
+         * max_message, and the rest is swallowed above. */
+        bool abort_ = t != NULL
+                          ? wsr__inflate_twin_step(t, b->eb_in.token, inlen, last,
+                                                   lws_is_first_fragment(wsi) != 0, PMD_RX_OUT,
+                                                   c->loop->factory->settings.max_message)
+                          : last && wsr__deflate_would_abort(rx, PMD_INFLATE_WINDOW, b->eb_in.token,
+                                                             inlen, PMD_RX_OUT);
+
+        if (t != NULL && !t->live)
+            wsr__log(c->loop->factory, WSR_LOG_DEBUG,
+                     "conn#%llx: the inflater's twin stopped (zlib failed or past max_message)",
+                     (unsigned long long)c->id);
+        if (abort_) {
             wsr__log(c->loop->factory, WSR_LOG_NOTICE,
                      "conn#%llx: a compressed message libwebsockets 4.1.6 cannot inflate, refused",
                      (unsigned long long)c->id);
@@ -122,7 +176,39 @@ static int pmd_callback(struct lws_context *ctx, const struct lws_extension *ext
             return swallow(b);
         }
     }
-    return lws_extension_callback_pm_deflate(ctx, ext, wsi, reason, user, in, len);
+    in_before = rx->total_in;
+    out_before = rx->total_out;
+    n = lws_extension_callback_pm_deflate(ctx, ext, wsi, reason, user, in, len);
+    if (c->rx_deflated && n == PMDR_HAS_PENDING && rx->total_in == in_before &&
+        rx->total_out == out_before) {
+        /* Input left that inflate will not take with a whole chunk of room:
+         * the stream ended (a final block) and the message goes on. lws
+         * 4.1.6 would come back to it for ever, and nothing more would be
+         * inflated on the connection. */
+        wsr__conn_close_because(c, 1007, "compressed message goes on after its final block");
+        return swallow(b);
+    }
+    if (n == PMDR_EMPTY_FINAL && rx->avail_in != 0) {
+        /* The message ended its stream with a final block (RFC 7692
+         * 7.2.3.4 allows it), and the trailer lws put back after it was
+         * left unread: lws 4.1.6 would take it for the next message's input
+         * and never take that. A fresh stream for the next message, the
+         * window kept (the client may refer back to it). */
+        if (rx->state != Z_NULL)
+            (void)inflateResetKeep(rx);
+        rx->next_in = Z_NULL;
+        rx->avail_in = 0;
+        if (c->twin != NULL)
+            wsr__inflate_twin_end(c->twin);
+    }
+    if (c->twin != NULL && c->twin->live && rx->avail_in == 0 &&
+        !wsr__inflate_twin_matches(c->twin, rx)) {
+        wsr__log(c->loop->factory, WSR_LOG_DEBUG,
+                 "conn#%llx: the inflater's twin is out of step, the guard copies from now on",
+                 (unsigned long long)c->id);
+        wsr__inflate_twin_end(c->twin);
+    }
+    return n;
 }
 
 const struct lws_extension wsr__conn_extensions[] = {
@@ -165,13 +251,24 @@ static bool offer_has_client_no_context(struct lws *wsi)
 static void deflate_setup(wsr__conn_t *c)
 {
     struct lws *wsi = c->wsi;
+    /* lws allocated it right before this ESTABLISHED: taken by every
+     * connection, so that none is left for the next. */
+    unsigned char *rx_ubuf = wsr__lws_take_rx_ubuf();
+    bool no_context;
 
     if (!c->loop->factory->settings.compression ||
         lws_set_extension_option(wsi, PMD, "client_no_context_takeover", NULL) != 0)
         return;
     c->deflate = 1;
-    (void)lws_set_extension_option(wsi, PMD, "server_no_context_takeover",
-                                   offer_has_client_no_context(wsi) ? "1" : "0");
+    no_context = offer_has_client_no_context(wsi);
+    (void)lws_set_extension_option(wsi, PMD, "server_no_context_takeover", no_context ? "1" : "0");
+    /* lws keeps its inflater between messages: the guard follows it with a
+     * twin (pmd_callback), when it knows where pongs arrive. */
+    if (!no_context && rx_ubuf != NULL) {
+        c->twin = wsr__calloc(1, sizeof(*c->twin));
+        if (c->twin != NULL)
+            c->twin->control_in = rx_ubuf;
+    }
     (void)lws_set_extension_option(wsi, PMD, "client_max_window_bits", DEFLATE_WINDOW_BITS);
     (void)lws_set_extension_option(wsi, PMD, "mem_level", DEFLATE_MEM_LEVEL);
     (void)lws_set_extension_option(wsi, PMD, "tx_buf_size", DEFLATE_TX_BUF_PWR2);
@@ -607,8 +704,14 @@ int wsr__conn_open(wsr__loop_t *loop, wsr__conn_t *c, struct lws *wsi)
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* the handshake's deadline is met */
     if (lws_get_ssl(wsi) != NULL)
         c->cert_subject = wsr__tls_peer_subject(wsi);
-    if (wsr__loop_register(loop, c, &c->id) != 0)
+    if (wsr__loop_register(loop, c, &c->id) != 0) {
+        /* Never registered: conn_gone will not see it. */
+        wsr__free(c->cert_subject);
+        c->cert_subject = NULL;
+        wsr__free(c->twin);
+        c->twin = NULL;
         return -1;
+    }
     c->registered = 1;
     if (loop->pending_wsi == wsi) {
         c->session = loop->pending_session; /* the handshake's token */
@@ -657,6 +760,10 @@ void wsr__conn_gone(wsr__loop_t *loop, wsr__conn_t *c)
     wsr__free(c->cert_subject);
     c->cert_subject = NULL;
     wsr__free(c->route_rates);
+    if (c->twin != NULL)
+        wsr__inflate_twin_end(c->twin);
+    wsr__free(c->twin);
+    c->twin = NULL;
     c->route_rates = NULL;
     wsr__loop_unregister(loop, c->id);
     wsr__count(&loop->stats->closed, 1);

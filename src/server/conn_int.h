@@ -61,6 +61,8 @@ typedef struct wsr__conn {
     uint8_t echo;        /* a wsrouter.echo connection: messages come back as they are */
     uint8_t rx_deflated; /* the message coming in is compressed */
     wsr__msg_t *tx_held; /* owned: the compressed message lws may still be reading */
+    /* owned: the guard's twin of lws's inflater (pmd_callback), or NULL */
+    struct wsr__inflate_twin *twin;
     /* The connection's own traffic, for the admin view (admin.c): message
      * bytes as the stats count them, received and sent. */
     uint64_t bytes_in;

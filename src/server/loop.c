@@ -39,6 +39,8 @@ void wsr__loop_dispose(wsr__loop_t *loop)
     loop->slots = NULL;
     wsr__buf_dispose(&loop->scratch);
     wsr__buf_dispose(&loop->wbuf);
+    wsr__free(loop->inflate_window);
+    loop->inflate_window = NULL;
 }
 
 /* ---- the registry: slot + generation ids, loop thread only ---- */

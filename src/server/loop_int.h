@@ -107,6 +107,8 @@ typedef struct wsr__loop {
     struct wsr_reply *pending; /* deferred replies in flight, loop thread only */
     wsr__buf_t scratch;        /* base64 work buffer, loop thread only */
     wsr__buf_t wbuf;           /* batched frames on their way out (LWS_PRE headroom) */
+    /* owned: the window the loop's inflater twins share (conn.c), or NULL */
+    unsigned char *inflate_window;
     lws_sorted_usec_list_t drain_sul;
     atomic_bool stop_requested; /* set by wsr_server_stop from any thread */
     pthread_t tid;              /* the thread servicing the loop, once tid_set */

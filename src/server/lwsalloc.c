@@ -27,6 +27,7 @@
  * against, nothing is shrunk.
  */
 #include <libwebsockets.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -51,13 +52,33 @@ size_t wsr__lws_alloc_size(size_t size, const char *reason)
     return size;
 }
 
+/* The receive buffer lws allocated last on this thread: lws 4.1 allocates
+ * a server WebSocket's right before its ESTABLISHED callback
+ * (lws_server_init_wsi_for_ws), where conn.c takes it. */
+static _Thread_local unsigned char *last_rx_ubuf;
+
+unsigned char *wsr__lws_take_rx_ubuf(void)
+{
+    unsigned char *p = last_rx_ubuf;
+
+    last_rx_ubuf = NULL;
+    return p;
+}
+
 void *wsr_server_lws_realloc(void *ptr, size_t size, const char *reason)
 {
+    void *p;
+    bool rx_ubuf;
+
     if (size == 0) {
         wsr__free(ptr);
         return NULL;
     }
+    rx_ubuf = ptr == NULL && reason != NULL && strcmp(reason, "rx_ubuf") == 0;
     if (ptr == NULL)
         size = wsr__lws_alloc_size(size, reason);
-    return wsr__realloc(ptr, size);
+    p = wsr__realloc(ptr, size);
+    if (rx_ubuf)
+        last_rx_ubuf = p;
+    return p;
 }

@@ -16,4 +16,10 @@
  * `reason`: the same, but for a server WebSocket's receive buffer. */
 size_t wsr__lws_alloc_size(size_t size, const char *reason);
 
+/* The WebSocket receive buffer lws allocated last on this thread through
+ * wsr_server_lws_realloc, or NULL; forgotten once taken. Taken at
+ * ESTABLISHED, it is the new connection's: the buffer where lws 4.1 puts a
+ * control frame's payload (conn.c tells a pong from data so). */
+unsigned char *wsr__lws_take_rx_ubuf(void);
+
 #endif /* WSR_SERVER_LWSALLOC_INT_H */
