@@ -415,6 +415,52 @@ static void test_auth__removed_user_tokens_end_within_seconds(void **state)
     wsr__free(tb);
 }
 
+/* Verifies a token minted for `user` with `iat` (seconds) and, unless -1,
+ * `iat_ms`; returns verify's result. */
+static int verify_issued(fixture_t *f, const char *user, int64_t iat, int64_t iat_ms)
+{
+    char claims[256], detail[256], ms[48] = "";
+    wsr__session_t *s = NULL;
+    char *t;
+    int rc;
+
+    if (iat_ms >= 0)
+        snprintf(ms, sizeof(ms), ",\"iat_ms\":%lld", (long long)iat_ms);
+    snprintf(claims, sizeof(claims),
+             "{\"sub\":\"%s\",\"jti\":\"j%lld\",\"iat\":%lld%s,\"exp\":%lld}", user,
+             (long long)iat_ms, (long long)iat, ms, (long long)wsr__epoch_s() + 60);
+    t = mint(SECRET, claims);
+    rc = verify(f->auth, t, &s, detail);
+    if (rc == 0)
+        assert_null(wsr__auth_session_ended(f->auth, s, wsr__epoch_s()));
+    wsr__session_unref(s);
+    free(t);
+    return rc;
+}
+
+/* A user removed at R (milliseconds) and added again: a token issued in the
+ * same second after R works, one issued before it does not; a token
+ * without iat_ms counts from its second's start. A marker written in
+ * seconds (an older store) still revokes its whole second. */
+static void test_auth__a_removal_counts_to_the_millisecond(void **state)
+{
+    fixture_t *f = *state;
+    int64_t r = wsr__epoch_s() - 100, r_ms = r * 1000 + 500, exp = wsr__epoch_s() + 3600;
+
+    assert_int_equal(wsr__store_revoke(f->store, "user:carol", exp, r_ms), 0);
+    assert_int_equal(wsr__store_revoke(f->store, "user:dave", exp, r), 0);
+    WAIT_FOR(verify_issued(f, "dave", r, -1) != 0, 3.0);
+    assert_int_equal(verify_issued(f, "carol", r, r_ms + 1), 0);
+    assert_int_equal(verify_issued(f, "carol", r, r_ms), WSR_EAUTH);
+    assert_int_equal(verify_issued(f, "carol", r, r_ms - 1), WSR_EAUTH);
+    assert_int_equal(verify_issued(f, "carol", r, -1), WSR_EAUTH);
+    assert_int_equal(verify_issued(f, "carol", r + 1, -1), 0);
+    /* An iat_ms that does not agree with iat is not believed. */
+    assert_int_equal(verify_issued(f, "carol", r, (r + 5) * 1000), WSR_EAUTH);
+    assert_int_equal(verify_issued(f, "dave", r, r * 1000 + 999), WSR_EAUTH);
+    assert_int_equal(verify_issued(f, "dave", r + 1, (r + 1) * 1000), 0);
+}
+
 static void test_auth__expired_revocations_are_forgotten(void **state)
 {
     fixture_t *f = *state;
@@ -899,6 +945,7 @@ int main(void)
         T(test_auth__a_session_logging_out_is_not_ended_by_its_revocation),
         T(test_auth__a_logout_by_the_requests_token_spares_its_connection),
         T(test_auth__removed_user_tokens_end_within_seconds),
+        T(test_auth__a_removal_counts_to_the_millisecond),
         T(test_auth__expired_revocations_are_forgotten),
         T(test_auth__roles_claim_is_an_array_and_old_text_is_still_read),
         T(test_auth__refresh_keeps_the_login_and_its_logout_ends_every_token),

@@ -37,7 +37,7 @@ bool wsr__session_has_role(const wsr__session_t *s, const char *role);
 const char *wsr__session_roles(const wsr__session_t *s);
 /* The roles as a JSON array of strings (new reference). */
 json_t *wsr__session_roles_json(const wsr__session_t *s);
-/* The token's issue time (seconds), 0 when unknown. */
+/* The token's issue time (epoch milliseconds), 0 when unknown. */
 int64_t wsr__session_iat(const wsr__session_t *s);
 void wsr__session_set_iat(wsr__session_t *s, int64_t iat);
 

@@ -263,20 +263,47 @@ void wsr__auth_free(wsr__auth_t *a)
     wsr__free(a);
 }
 
-/* True when `jti`, or every token of `user` issued at or before `iat`, is revoked. */
-static bool is_revoked(wsr__auth_t *a, const char *jti, const char *user, int64_t iat)
+/* A removed user's marker holds the removal time in epoch milliseconds;
+ * markers written before (epoch seconds, below this) stand for the last
+ * millisecond of their second. */
+#define SECONDS_MARKER_MAX 100000000000LL
+
+/* True when `jti`, or every token of `user` issued at or before its
+ * removal, is revoked. `iat_ms`: the token's issue time in milliseconds (its
+ * iat_ms claim; a token without one, its iat second's first millisecond). A
+ * user removed and added again in the same second keeps the tokens issued
+ * after the removal: with seconds, they were taken for revoked. */
+static bool is_revoked(wsr__auth_t *a, const char *jti, const char *user, int64_t iat_ms)
 {
     char key[160];
     json_t *removed;
+    int64_t removed_ms = 0;
     bool revoked;
 
     snprintf(key, sizeof(key), "user:%s", user);
     pthread_mutex_lock(&a->lock);
     removed = json_object_get(a->revoked, key);
+    if (removed != NULL) {
+        removed_ms = json_integer_value(removed);
+        if (removed_ms < SECONDS_MARKER_MAX)
+            removed_ms = removed_ms * 1000 + 999;
+    }
     revoked = (jti != NULL && json_object_get(a->revoked, jti) != NULL) ||
-              (removed != NULL && iat <= json_integer_value(removed));
+              (removed != NULL && iat_ms <= removed_ms);
     pthread_mutex_unlock(&a->lock);
     return revoked;
+}
+
+/* A token's issue time in milliseconds: its iat_ms claim when it has one
+ * that agrees with its iat, else the first millisecond of iat. */
+static int64_t issued_ms(json_t *claims)
+{
+    json_int_t iat = json_integer_value(json_object_get(claims, "iat"));
+    json_t *ms = json_object_get(claims, "iat_ms");
+
+    if (json_is_integer(ms) && json_integer_value(ms) / 1000 == iat)
+        return json_integer_value(ms);
+    return iat > INT64_MAX / 1000 || iat < 0 ? INT64_MAX : (int64_t)iat * 1000;
 }
 
 /* ---- roles ---- */
@@ -382,7 +409,7 @@ static int verify_own(wsr__auth_t *a, const char *token, size_t n, wsr__session_
     if (sub == NULL || jti == NULL || !json_is_integer(json_object_get(p, "iat"))) {
         snprintf(detail, size, "token lacks a subject, an id or an issue time");
         rc = WSR_EAUTH;
-    } else if (is_revoked(a, sid, sub, json_integer_value(json_object_get(p, "iat")))) {
+    } else if (is_revoked(a, sid, sub, issued_ms(p))) {
         snprintf(detail, size, "token was revoked");
         rc = WSR_EAUTH;
     } else if ((roles = roles_text(json_object_get(p, "roles"))) == NULL) {
@@ -390,7 +417,7 @@ static int verify_own(wsr__auth_t *a, const char *token, size_t n, wsr__session_
     } else {
         /* wsr__jwt_time: a cast of an exp such as 1e300 would be undefined. */
         *session = wsr__session_new(sub, roles, sid, wsr__jwt_time(json_object_get(p, "exp")));
-        wsr__session_set_iat(*session, json_integer_value(json_object_get(p, "iat")));
+        wsr__session_set_iat(*session, issued_ms(p));
         rc = *session ? 0 : WSR_ENOMEM;
     }
 out:
@@ -482,7 +509,7 @@ static int verify_external(wsr__auth_t *a, const wsr__key_t *key, const char *to
         exp = exp > 253402300799 - (int64_t)a->idp_leeway_s ? 253402300799
                                                             : exp + (int64_t)a->idp_leeway_s;
         *session = wsr__session_new(json_string_value(json_object_get(p, "sub")), roles, id, exp);
-        wsr__session_set_iat(*session, wsr__jwt_time(json_object_get(p, "iat")));
+        wsr__session_set_iat(*session, wsr__jwt_time(json_object_get(p, "iat")) * 1000);
         wsr__session_set_external(*session);
         rc = *session ? 0 : WSR_ENOMEM;
     }
@@ -637,7 +664,7 @@ static int issue(wsr__auth_t *a, const char *user, const char *roles, const char
 {
     unsigned char raw[32];
     wsr__buf_t ids;
-    int64_t now = wsr__epoch_s();
+    int64_t now_ms = wsr__wall_ms(), now = now_ms / 1000;
     json_t *claims = NULL;
     size_t jti_len;
     int rc = WSR_ENOMEM;
@@ -657,11 +684,14 @@ static int issue(wsr__auth_t *a, const char *user, const char *roles, const char
     *session = wsr__session_new(user, roles, sid, now + a->ttl_s);
     if (*session == NULL)
         goto out;
-    wsr__session_set_iat(*session, now);
-    /* roles is an array of strings (it was the comma-joined text). */
-    claims = json_pack("{s:s, s:I, s:I, s:s, s:s, s:o}", "sub", user, "iat", (json_int_t)now, "exp",
-                       (json_int_t)(now + a->ttl_s), "jti", (const char *)ids.data, "sid", sid,
-                       "roles", wsr__session_roles_json(*session));
+    wsr__session_set_iat(*session, now_ms);
+    /* roles is an array of strings (it was the comma-joined text); iat_ms
+     * tells a token issued after its user's removal in the same second from
+     * one issued before (is_revoked). */
+    claims =
+        json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:o}", "sub", user, "iat", (json_int_t)now,
+                  "iat_ms", (json_int_t)now_ms, "exp", (json_int_t)(now + a->ttl_s), "jti",
+                  (const char *)ids.data, "sid", sid, "roles", wsr__session_roles_json(*session));
     rc = claims ? wsr__jwt_sign(a->secret, a->secret_len, claims, token) : WSR_ENOMEM;
 out:
     if (rc != 0) {

@@ -397,14 +397,16 @@ int wsr_user_add(wsr_store_t *store, const char *name, const char *roles, const 
 int wsr_user_remove(wsr_store_t *store, const char *name)
 {
     char marker[USER_MAX + 8];
-    int64_t now = wsr__epoch_s();
+    int64_t now_ms = wsr__wall_ms();
     int rc = wsr__store_user_delete(store, name);
 
     if (rc != 0)
         return rc;
-    /* Every token issued to them until now stops working (auth.c). */
+    /* Every token issued to them until now stops working (auth.c), to the
+     * millisecond: one issued after, to a user of the same name added
+     * again, works. */
     snprintf(marker, sizeof(marker), "user:%s", name);
-    return wsr__store_revoke(store, marker, now + REMOVED_HORIZON_S, now);
+    return wsr__store_revoke(store, marker, now_ms / 1000 + REMOVED_HORIZON_S, now_ms);
 }
 
 int wsr_user_list(wsr_store_t *store, json_t **out)

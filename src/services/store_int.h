@@ -79,7 +79,8 @@ WSR_NODISCARD int wsr__store_user_list(wsr_store_t *s, json_t **rows);
 /* ---- revocations ---- */
 
 /* Revokes `id` (a token's login id, or "user:NAME" for every token of a
- * removed user issued at or before `since`) until `exp` (epoch seconds),
+ * removed user issued at or before `since`, epoch milliseconds; seconds in
+ * stores written before) until `exp` (epoch seconds),
  * replacing an earlier revocation of the same id. `since` 0 for a token. */
 WSR_NODISCARD int wsr__store_revoke(wsr_store_t *s, const char *id, int64_t exp, int64_t since);
 

@@ -135,7 +135,8 @@ describe('a server with users made by the CLI', () => {
       assert.match(r.data.token, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
       assert.deepEqual(unb64u(h), { alg: 'HS256', typ: 'JWT' });
       const claims = unb64u(p);
-      assert.deepEqual(Object.keys(claims).sort(), ['exp', 'iat', 'jti', 'roles', 'sid', 'sub']);
+      assert.deepEqual(Object.keys(claims).sort(), ['exp', 'iat', 'iat_ms', 'jti', 'roles', 'sid', 'sub']);
+      assert.equal(Math.floor(claims.iat_ms / 1000), claims.iat);
       assert.equal(claims.sub, 'alice');
       // An array of strings, as the reply gives them (it was "admin,ops" text).
       assert.deepEqual(claims.roles, ['admin']);
