@@ -17,6 +17,7 @@
  */
 #include "core/deflate_int.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -34,13 +35,57 @@ static bool failed(int zrc)
     return zrc == Z_NEED_DICT || zrc == Z_STREAM_ERROR || zrc == Z_DATA_ERROR || zrc == Z_MEM_ERROR;
 }
 
+/* What lws_calls saw. */
+typedef enum {
+    CALLS_DONE,  /* the input used (and the trailer, at a message's end) */
+    CALLS_ABORT, /* lws's assert(priv->rx.avail_out) fails */
+    CALLS_STOP,  /* zlib failed or the stream ended: lws fails or stops there too */
+    CALLS_LIMIT, /* past max_calls calls, or the output past out_stop */
+} calls_t;
+
+/*
+ * lws 4.1.6's inflate calls for the input `s` holds, on `s`: one output
+ * chunk of `out_size` bytes a call until the input is used up; at the end
+ * of the message (`last`), the trailer put back, into the chunk's room left
+ * and the 5 bytes lws adds. Room left is no proof of safety: when the last
+ * code's bits are not all in (a crafted message, 11 bytes are enough), the
+ * trailer's bytes complete it, and what it copies can fill the room and the
+ * 5 bytes too. `out_stop`: a total_out past which no more calls are made.
+ */
+static calls_t lws_calls(z_stream *s, bool last, unsigned out_size, uLong out_stop,
+                         unsigned max_calls)
+{
+    unsigned char out[OUT_MAX + 5];
+    int zrc;
+
+    for (unsigned calls = 0; s->avail_in != 0; calls++) {
+        if (calls == max_calls || s->total_out > out_stop)
+            return CALLS_LIMIT;
+        s->next_out = out;
+        s->avail_out = out_size;
+        zrc = inflate(s, Z_NO_FLUSH);
+        if (failed(zrc) || zrc == Z_STREAM_END)
+            return CALLS_STOP;
+        if (s->avail_in != 0 || !last)
+            continue; /* the output chunk filled first: lws comes back */
+        s->next_in = (Bytef *)(uintptr_t)wsr__deflate_trailer;
+        s->avail_in = sizeof(wsr__deflate_trailer);
+        s->avail_out += 5;
+        zrc = inflate(s, Z_SYNC_FLUSH);
+        if (failed(zrc))
+            return CALLS_STOP;
+        if (s->avail_out == 0)
+            return CALLS_ABORT;
+        return s->avail_in == 0 ? CALLS_DONE : CALLS_STOP;
+    }
+    return CALLS_DONE;
+}
+
 bool wsr__deflate_would_abort(z_stream *rx, int window_bits, const unsigned char *in, size_t len,
                               unsigned out_size)
 {
-    unsigned char out[OUT_MAX + 5];
-    bool abort_ = false;
+    calls_t r;
     z_stream s;
-    int zrc;
 
     if (out_size == 0 || out_size > OUT_MAX)
         return true;
@@ -51,34 +96,11 @@ bool wsr__deflate_would_abort(z_stream *rx, int window_bits, const unsigned char
         s.next_in = (Bytef *)(uintptr_t)in;
         s.avail_in = (uInt)len;
     }
-    /* lws's calls, one output chunk each, until the input is used up. No
-     * input at all: lws puts the trailer back first, and asserts nothing. */
-    for (unsigned calls = 0; s.avail_in != 0; calls++) {
-        if (calls == CALLS_MAX) {
-            abort_ = true; /* more than any chunk of input can give: refused */
-            break;
-        }
-        s.next_out = out;
-        s.avail_out = out_size;
-        zrc = inflate(&s, Z_NO_FLUSH);
-        if (failed(zrc) || zrc == Z_STREAM_END)
-            break; /* lws's own clean failure */
-        if (s.avail_in != 0)
-            continue; /* the output chunk filled first: lws comes back */
-        /* All of it used: the trailer, into the chunk's room left and the 5
-         * bytes lws adds. Room left is no proof of safety: when the last
-         * code's bits are not all in (a crafted message, 11 bytes are
-         * enough), the trailer's bytes complete it, and what it copies can
-         * fill the room and the 5 bytes too. */
-        s.next_in = (Bytef *)(uintptr_t)wsr__deflate_trailer;
-        s.avail_in = sizeof(wsr__deflate_trailer);
-        s.avail_out += 5;
-        zrc = inflate(&s, Z_SYNC_FLUSH);
-        abort_ = !failed(zrc) && s.avail_out == 0;
-        break;
-    }
+    /* No input at all: lws puts the trailer back first, and asserts
+     * nothing. More calls than any chunk of input can give: refused. */
+    r = lws_calls(&s, true, out_size, ULONG_MAX, CALLS_MAX);
     (void)inflateEnd(&s);
-    return abort_;
+    return r == CALLS_ABORT || r == CALLS_LIMIT;
 }
 
 /* ---- the twin ---- */
@@ -109,7 +131,9 @@ unsigned char *wsr__inflate_twin_window(void)
 
 int wsr__inflate_twin_start(wsr__inflate_twin_t *t, unsigned char *window, int window_bits)
 {
-    memset(t, 0, sizeof(*t));
+    memset(&t->s, 0, sizeof(t->s));
+    t->live = false;
+    t->msg_start = 0;
     if (window == NULL || window_bits != 15)
         return -1;
     t->s.zalloc = twin_alloc;
@@ -147,8 +171,8 @@ static bool twin_trailer(wsr__inflate_twin_t *t, unsigned char *out, unsigned ro
 bool wsr__inflate_twin_step(wsr__inflate_twin_t *t, const unsigned char *in, size_t len, bool last,
                             bool first, unsigned out_size, size_t max_out)
 {
-    unsigned char out[OUT_MAX + 5];
-    int zrc;
+    unsigned char out[OUT_MAX];
+    calls_t r;
 
     if (!t->live)
         return false;
@@ -173,29 +197,16 @@ bool wsr__inflate_twin_step(wsr__inflate_twin_t *t, const unsigned char *in, siz
     }
     t->s.next_in = (Bytef *)(uintptr_t)in;
     t->s.avail_in = (uInt)len;
-    /* lws's calls for this input, one output chunk each, as long as lws
-     * makes them: past max_out bytes of the message the caller swallows the
-     * rest uninflated. */
-    while (t->s.avail_in != 0) {
-        if (t->s.total_out - t->msg_start > max_out)
-            goto dead;
-        t->s.next_out = out;
-        t->s.avail_out = out_size;
-        zrc = inflate(&t->s, Z_NO_FLUSH);
-        if (failed(zrc) || zrc == Z_STREAM_END)
-            goto dead; /* lws's own clean failure */
-        if (t->s.avail_in != 0 || !last)
-            continue;
-        /* All of it used at the end of the message: lws's "trailer apply
-         * 2", into the chunk's room left and the 5 bytes lws adds. */
-        if (!twin_trailer(t, out + (out_size - t->s.avail_out), t->s.avail_out + 5))
-            goto dead;
-        if (t->s.avail_out == 0)
-            return true; /* lws's assert(priv->rx.avail_out) */
-        if (t->s.avail_in != 0)
-            goto dead; /* the trailer not taken whole: past what the twin follows */
-        break;
-    }
+    /* lws's calls for this input, as long as lws makes them: past max_out
+     * bytes of the message the caller swallows the rest uninflated. */
+    r = lws_calls(&t->s, last, out_size,
+                  max_out >= ULONG_MAX - t->msg_start ? ULONG_MAX : t->msg_start + max_out,
+                  UINT_MAX);
+    if (r == CALLS_ABORT)
+        return true;
+    if (r != CALLS_DONE)
+        goto dead;
+    t->trailer_done = last;
     t->s.next_in = Z_NULL;
     return false;
 dead:

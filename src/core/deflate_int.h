@@ -53,8 +53,9 @@ typedef struct wsr__inflate_twin {
  * once every twin using it has ended. */
 unsigned char *wsr__inflate_twin_window(void);
 /* Starts `t` as a fresh inflater, as lws starts its own (a 15-bit raw
- * stream, the only one lws 4.1.6 uses), sharing `window`. Returns 0, or -1
- * (out of memory, or another window size) with `t` not live. */
+ * stream, the only one lws 4.1.6 uses), sharing `window`; its control_in
+ * is left as it is. Returns 0, or -1 (out of memory, no window, or another
+ * window size) with `t` not live. */
 int wsr__inflate_twin_start(wsr__inflate_twin_t *t, unsigned char *window, int window_bits);
 void wsr__inflate_twin_end(wsr__inflate_twin_t *t);
 /*

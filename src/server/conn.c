@@ -98,14 +98,9 @@ static wsr__inflate_twin_t *twin_ready(wsr__conn_t *c, const z_stream *rx)
     if (t == NULL || t->control_in == NULL)
         return NULL;
     if (!t->live && rx->state == Z_NULL) {
-        const unsigned char *control_in = t->control_in;
-
         if (c->loop->inflate_window == NULL)
             c->loop->inflate_window = wsr__inflate_twin_window();
-        if (wsr__inflate_twin_start(t, c->loop->inflate_window, PMD_INFLATE_WINDOW) != 0)
-            wsr__inflate_twin_end(t);
-        t->control_in = control_in;
-        if (t->live)
+        if (wsr__inflate_twin_start(t, c->loop->inflate_window, PMD_INFLATE_WINDOW) == 0)
             wsr__log(c->loop->factory, WSR_LOG_DEBUG,
                      "conn#%llx: the inflater's twin follows lws's from its first message",
                      (unsigned long long)c->id);

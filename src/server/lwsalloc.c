@@ -74,9 +74,11 @@ void *wsr_server_lws_realloc(void *ptr, size_t size, const char *reason)
         wsr__free(ptr);
         return NULL;
     }
-    rx_ubuf = ptr == NULL && reason != NULL && strcmp(reason, "rx_ubuf") == 0;
-    if (ptr == NULL)
-        size = wsr__lws_alloc_size(size, reason);
+    /* Shrunk: a server WebSocket's receive buffer (the only one the twin
+     * needs; compression is refused with another lws). */
+    rx_ubuf = ptr == NULL && wsr__lws_alloc_size(size, reason) != size;
+    if (rx_ubuf)
+        size = WSR__RX_CONTROL_ALLOC;
     p = wsr__realloc(ptr, size);
     if (rx_ubuf)
         last_rx_ubuf = p;
