@@ -520,6 +520,7 @@ export function markdownReport(ctx) {
   const { o, machine: m } = ctx;
   const h = headline(ctx), r = ratios(ctx), f = figuresTables(ctx), rt = roundsTable(ctx);
   const tr = transport(ctx);
+  const r2 = roundTwo(ctx), cs = cpuSplit(ctx);
   const p = problems(ctx);
   const wsrCmd = 'wsrouterd --port 0 --io-threads 1 --modules examples --store "" --log-level err ' +
     '--set rate_limit_connection=0';
@@ -549,14 +550,14 @@ goes" below, 50 connections × 16 in flight under callgrind; a count per request
 number of connections hardly moves), the ratios from the scenarios below, measured side by side.
 What stands in the way of the ones not met: \`tests/bench/README.md\`, "What is left".
 
-${mdTable(roundTwo(ctx).head, roundTwo(ctx).rows)}
+${mdTable(r2.head, r2.rows)}
 Server CPU per request (medians of the rounds), split by \`/proc/PID/stat\` into kernel and user
 time. Both servers make the same system calls a request at one request in flight (a read, a
 write, an epoll wait), so the kernel's part bounds the ratio: *ceiling* is minimal-lws's CPU per
 request over wsrouterd's kernel time alone, the ratio wsrouterd would reach if its own work
 took nothing.
 
-${cpuSplit(ctx).rows.length ? mdTable(cpuSplit(ctx).head, cpuSplit(ctx).rows) : 'Not measured in this run.\n'}
+${cs.rows.length ? mdTable(cs.head, cs.rows) : 'Not measured in this run.\n'}
 ${tr.rows.length ? `## Transport
 
 The targets of issue 19 at 100 connections × 16 in flight: the server's system calls
